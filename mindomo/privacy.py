@@ -1,0 +1,89 @@
+"""The privacy registry: every app declares the personal data it holds and can export and erase it.
+
+The pattern of Moodle's privacy API. Each app has a ``privacy.py`` module that registers one
+:class:`PrivacyProvider`; export, deletion, the parent portal's overview and the retention engine all
+work through the registry, so a new kind of personal data is handled everywhere once it is declared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.utils.functional import Promise
+from django.utils.module_loading import autodiscover_modules
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+@dataclass(frozen=True)
+class DataCategory:
+    """One kind of personal data an app keeps: where it lives, why, and for how long."""
+
+    model: str  # "app_label.ModelName"
+    fields: tuple[str, ...]
+    purpose: str | Promise
+    retention: str | Promise
+
+
+class PrivacyProvider:
+    """Base class of an app's privacy provider.
+
+    ``erase_order``: providers erase in increasing order; the accounts provider, which deletes the
+    user row itself, goes last.
+    """
+
+    name: str = ""
+    label: str | Promise = ""
+    erase_order: int = 100
+
+    def declarations(self) -> Iterable[DataCategory]:
+        raise NotImplementedError
+
+    def export(self, user: User) -> dict[str, Any]:
+        """A JSON-serialisable document with everything this app holds about ``user``."""
+        raise NotImplementedError
+
+    def erase(self, user: User) -> None:
+        """Delete (or irreversibly de-identify, where the law obliges us to keep a record) the data."""
+        raise NotImplementedError
+
+
+class PrivacyRegistry:
+    def __init__(self) -> None:
+        self._providers: dict[str, PrivacyProvider] = {}
+
+    def register(self, provider_class: type[PrivacyProvider]) -> type[PrivacyProvider]:
+        provider = provider_class()
+        if not provider.name:
+            raise ValueError(f"{provider_class.__name__} has no name")
+        if provider.name in self._providers:
+            raise ValueError(f"a privacy provider named {provider.name!r} is already registered")
+        self._providers[provider.name] = provider
+        return provider_class
+
+    def providers(self) -> list[PrivacyProvider]:
+        return sorted(self._providers.values(), key=lambda p: (p.erase_order, p.name))
+
+    def get(self, name: str) -> PrivacyProvider:
+        return self._providers[name]
+
+    def declarations(self) -> list[tuple[PrivacyProvider, DataCategory]]:
+        return [(p, d) for p in self.providers() for d in p.declarations()]
+
+    def export_user(self, user: User) -> dict[str, dict[str, Any]]:
+        return {p.name: p.export(user) for p in self.providers()}
+
+    def erase_user(self, user: User) -> None:
+        for provider in self.providers():
+            provider.erase(user)
+
+
+registry = PrivacyRegistry()
+register = registry.register
+
+
+def autodiscover() -> None:
+    autodiscover_modules("privacy")

@@ -1,0 +1,25 @@
+"""Test settings: the real PostgreSQL and Redis (DATABASE_URL / REDIS_URL), Celery eager by default.
+
+Tests about Celery itself start one real worker per session (tests/conftest.py).
+"""
+
+import os
+import uuid
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-production-" + "x" * 20)
+
+from .base import *  # noqa: E402,F403
+from .base import CACHES  # noqa: E402
+
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Each test session gets its own cache namespace; tests/conftest.py empties it between tests.
+CACHES["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:12]}"
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http"

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import factory
+from allauth.account.models import EmailAddress
+from django.contrib.auth.hashers import make_password
+
+from accounts.models import User
+
+PASSWORD = "correct-horse-battery-9"
+
+
+@cache
+def _hashed_password() -> str:
+    # Argon2 is deliberately slow: hash the shared test password once per session.
+    return make_password(PASSWORD)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    country = "US"
+    password = factory.LazyFunction(_hashed_password)
+
+    @factory.post_generation
+    def verified_email(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:  # noqa: N805
+        if create and obj.email and extracted is not False:
+            EmailAddress.objects.create(user=obj, email=obj.email, verified=True, primary=True)

@@ -1,0 +1,143 @@
+"""Shared fixtures: roles, the cache, the SMTP sink and the session's one real Celery worker."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from accounts.models import User
+from tests.accounts.factories import PASSWORD, UserFactory
+from tests.support.smtp import SmtpSink
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM must still be usable there.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Iterator[None]:
+    """Rate-limit counters and cached values never leak from one test into the next."""
+    yield
+    client = cache._cache.get_client()  # type: ignore[attr-defined]
+    prefix = cache.key_prefix
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+# --- roles -----------------------------------------------------------------------------------------
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def member(db: Any) -> User:
+    """An adult who signed up and verified their email."""
+    return UserFactory(first_name="Ada", last_name="Lovelace", country="GB")
+
+
+@pytest.fixture
+def other_member(db: Any) -> User:
+    return UserFactory()
+
+
+@pytest.fixture
+def superuser(db: Any) -> User:
+    return UserFactory(is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def member_client(member: User) -> Client:
+    client = Client()
+    client.force_login(member)
+    return client
+
+
+@pytest.fixture
+def superuser_client(superuser: User) -> Client:
+    client = Client()
+    client.force_login(superuser)
+    return client
+
+
+# --- email over real SMTP -------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def smtp_sink_server() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def smtp_sink(smtp_sink_server: SmtpSink, settings: Any) -> Iterator[SmtpSink]:
+    """Django sends real SMTP to the sink for this test."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = smtp_sink_server.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    smtp_sink_server.clear()
+    yield smtp_sink_server
+    smtp_sink_server.clear()
+
+
+# --- one real Celery worker per test session (RECIPES.md) ------------------------------------------
+@pytest.fixture(scope="session")
+def celery_worker_session(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Any]:
+    import celery.contrib.testing.tasks  # noqa: F401  (registers celery.ping for the ping check)
+    from celery.contrib.testing.worker import start_worker
+
+    from mindomo.celery import app
+
+    app.conf.task_always_eager = False
+    try:
+        with django_db_blocker.unblock(), start_worker(app, pool="solo", perform_ping_check=True) as worker:
+            yield worker
+    finally:
+        app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def real_celery_worker(celery_worker_session: Any, settings: Any) -> Iterator[Any]:
+    """Tasks go through Redis to the session's worker during this test (use with transactional_db)."""
+    from mindomo.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    app.conf.task_always_eager = False
+    yield celery_worker_session
+    app.conf.task_always_eager = True
+
+
+# --- a social provider's servers, served locally ---------------------------------------------------
+@pytest.fixture
+def fake_microsoft(settings: Any) -> Iterator[Any]:
+    """allauth's Microsoft provider configured against a local fake of Microsoft's endpoints."""
+    from tests.support.fake_oauth import FakeMicrosoft
+
+    fake = FakeMicrosoft()
+    fake.start()
+    fake.profile = {
+        "id": "00000000-0000-0000-0000-00000000beef",
+        "givenName": "Marie",
+        "surname": "Curie",
+        "displayName": "Marie Curie",
+        "mail": "marie.curie@example.org",
+        "userPrincipalName": "marie.curie@example.org",
+        # what Graph also sends and we must not keep
+        "jobTitle": "Physicist",
+        "mobilePhone": "+33 1 23 45 67 89",
+        "officeLocation": "Paris, Building 4",
+        "preferredLanguage": "fr-FR",
+    }
+    providers = {**settings.SOCIALACCOUNT_PROVIDERS}
+    providers["microsoft"] = {**providers["microsoft"], "APPS": [fake.app_settings()]}
+    settings.SOCIALACCOUNT_PROVIDERS = providers
+    yield fake
+    fake.stop()

@@ -1,0 +1,31 @@
+"""Search every column of every table for a value: the proof that a deleted thing is gone everywhere."""
+
+from __future__ import annotations
+
+from django.db import connection
+
+TEXT_TYPES = {"text", "character varying", "character", "json", "jsonb", "citext", "bytea", "inet"}
+
+
+def tables_containing(needle: str, *, ignore_tables: frozenset[str] = frozenset()) -> dict[str, list[str]]:
+    """{table: [columns]} for every table of the database holding ``needle`` (case-insensitive)."""
+    found: dict[str, list[str]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT table_name, column_name, data_type FROM information_schema.columns
+            WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position
+            """
+        )
+        columns = cursor.fetchall()
+        for table, column, data_type in columns:
+            if table in ignore_tables or data_type not in TEXT_TYPES:
+                continue
+            expression = f'convert_from("{column}", \'UTF8\')' if data_type == "bytea" else f'"{column}"::text'
+            cursor.execute(
+                f'SELECT EXISTS (SELECT 1 FROM "{table}" WHERE {expression} ILIKE %s)',  # noqa: S608
+                [f"%{needle}%"],
+            )
+            if cursor.fetchone()[0]:
+                found.setdefault(table, []).append(column)
+    return found
