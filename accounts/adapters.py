@@ -6,7 +6,9 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
-from allauth.socialaccount.models import SocialLogin
+from allauth.socialaccount.models import SocialApp, SocialLogin
+from allauth.socialaccount.providers import registry as provider_registry
+from allauth.socialaccount.providers.base import Provider
 from django.forms import BaseForm
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -44,3 +46,18 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         minimal = {key: data.get(key) for key in ("first_name", "last_name", "name", "email")}
         user: User = super().populate_user(request, sociallogin, minimal)
         return user
+
+    def get_provider(self, request: HttpRequest, provider: str, client_id: str | None = None) -> Provider:
+        """A provider whose configuration was removed still lets people see and disconnect their old link.
+
+        Only on the connected-services page: everywhere else (sign-in, connect) an unconfigured provider
+        stays unavailable, as allauth has it.
+        """
+        try:
+            return super().get_provider(request, provider, client_id=client_id)
+        except SocialApp.DoesNotExist:
+            match = getattr(request, "resolver_match", None)
+            if match is None or match.url_name != "socialaccount_connections":
+                raise
+            provider_class = provider_registry.get_class(provider)
+            return provider_class(request=request, app=SocialApp(provider=provider, name=provider_class.name))
