@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+PUBLIC_PAGES = ["home", "privacy_policy", "account_login", "account_signup", "account_reset_password"]
+
+
+@pytest.mark.parametrize("name", PUBLIC_PAGES)
+def test_public_pages_need_no_login_and_load_nothing_from_other_hosts(client: Client, name: str) -> None:
+    response = client.get(reverse(name))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<html lang="en">' in html
+    assert 'name="viewport"' in html
+    external = re.findall(r'(?:src|href)="((?:https?:)?//[^"]+)"', html)
+    assert external == []
+
+
+def test_the_privacy_policy_page_renders_the_policy_text(client: Client) -> None:
+    html = client.get(reverse("privacy_policy")).content.decode()
+    for heading in ("INFORMATION WE COLLECT", "HOW WE PROTECT CHILDREN", "PARENT RIGHTS", "SECURITY", "COOKIES"):
+        assert heading in html
+    assert "Last Updated: May 24, 2018" in html
+    assert "{%" not in html and "{{" not in html
+
+
+def test_pages_are_translated_by_the_browser_language(client: Client) -> None:
+    html = client.get(reverse("home"), headers={"accept-language": "fr"}).content.decode()
+    assert '<html lang="fr">' in html
+
+
+def test_a_signed_in_member_sees_account_links(member_client: Client) -> None:
+    html = member_client.get(reverse("home")).content.decode()
+    for name in ("accounts:profile", "account_email", "account_change_password", "socialaccount_connections"):
+        assert f'href="{reverse(name)}"' in html
+
+
+def test_static_assets_are_served_locally(client: Client) -> None:
+    html = client.get(reverse("home")).content.decode()
+    stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', html)
+    assert stylesheet and stylesheet.group(1).startswith("/static/")
