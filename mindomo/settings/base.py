@@ -253,3 +253,28 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# --- Consent (parental consent, age gate; owner: consent app) ---
+# How long a child's pending sign-up waits for the parent, in seconds (default 7 days); then deleted.
+CONSENT_REQUEST_TTL = env.int("CONSENT_REQUEST_TTL", default=7 * 24 * 3600)
+# The version of the privacy policy a consent is given under (recorded with each consent).
+CONSENT_POLICY_VERSION = env("CONSENT_POLICY_VERSION", default="2018-05-24")
+# How many times a child may have the parent's email sent again, per request.
+CONSENT_RESEND_MAX = env.int("CONSENT_RESEND_MAX", default=3)
+# At most this many consent emails to one parent address per day, whatever the children or browsers.
+CONSENT_EMAILS_PER_PARENT_PER_DAY = env.int("CONSENT_EMAILS_PER_PARENT_PER_DAY", default=5)
+# Delay of the email-plus follow-up after an approval, in seconds (default 1 day).
+CONSENT_FOLLOW_UP_DELAY = env.int("CONSENT_FOLLOW_UP_DELAY", default=24 * 3600)
+# How long the age gate's decision is bound to the browser, in seconds (at least 24 hours).
+CONSENT_DECISION_COOKIE_AGE = max(env.int("CONSENT_DECISION_COOKIE_AGE", default=24 * 3600), 24 * 3600)
+# Where parents write to exercise their rights.
+CONSENT_SUPPORT_EMAIL = env("CONSENT_SUPPORT_EMAIL", default="support@mindomo.com")
+CELERY_BEAT_SCHEDULE["consent-expire-pending-signups"] = {
+    "task": "consent.tasks.pending_signups_expire_task",
+    "schedule": crontab(minute="*/10"),
+}
+CELERY_BEAT_SCHEDULE["consent-remind-parents"] = {
+    "task": "consent.tasks.pending_signups_remind_task",
+    "schedule": crontab(minute="5,35"),
+}
+# --- end Consent ---

@@ -1,0 +1,107 @@
+"""The neutral age gate: from a birth date and a jurisdiction to a decision, and the decision's cookie.
+
+The birth date is used for the computation and dropped; only the decision travels (signed cookie) or
+is stored (``AgeDecision``, ``PendingSignup``).
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponseBase
+
+from .models import AgeOutcome, AgeRule
+
+COOKIE_NAME = "mindomo_age"
+COOKIE_SALT = "consent.age_gate.decision"
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str  # AgeOutcome value
+    rule_id: int
+    country: str
+    consent_month: datetime.date | None  # first day of the month the child reaches the age; None for adults
+
+    @property
+    def is_child(self) -> bool:
+        return self.outcome == AgeOutcome.CHILD
+
+
+def rule_for(*, country: str, subdivision: str = "") -> AgeRule:
+    """The current rule of a subdivision, else of its country, else the default row."""
+    candidates = list(
+        AgeRule.objects.filter(superseded_at__isnull=True).filter(
+            Q(country=country, subdivision=subdivision) | Q(country=country, subdivision="") | Q(country="")
+        )
+    )
+
+    def rank(rule: AgeRule) -> int:
+        if rule.country and rule.subdivision:
+            return 0
+        return 1 if rule.country else 2
+
+    candidates.sort(key=rank)
+    if not candidates:
+        raise ImproperlyConfigured("The age rules table has no default row (run the consent migrations).")
+    return candidates[0]
+
+
+def reaches_age_on(birth_date: datetime.date, age: int) -> datetime.date:
+    """The day a person born on ``birth_date`` turns ``age``. Born on 29 February: 1 March in common years."""
+    try:
+        return birth_date.replace(year=birth_date.year + age)
+    except ValueError:  # 29 February in a common year
+        return datetime.date(birth_date.year + age, 3, 1)
+
+
+def decide(*, birth_date: datetime.date, country: str, subdivision: str = "", today: datetime.date) -> Decision:
+    rule = rule_for(country=country, subdivision=subdivision)
+    reaches = reaches_age_on(birth_date, rule.age)
+    if today >= reaches:
+        return Decision(outcome=AgeOutcome.ADULT, rule_id=rule.pk, country=country, consent_month=None)
+    return Decision(outcome=AgeOutcome.CHILD, rule_id=rule.pk, country=country, consent_month=reaches.replace(day=1))
+
+
+# --- the cookie that binds a decision to the browser ------------------------------------------------
+def cookie_max_age() -> int:
+    return int(settings.CONSENT_DECISION_COOKIE_AGE)
+
+
+def read_decision(request: HttpRequest) -> Decision | None:
+    """The browser's earlier decision if its cookie is genuine and recent; None otherwise."""
+    raw = request.COOKIES.get(COOKIE_NAME)
+    if not raw:
+        return None
+    try:
+        data: Any = signing.loads(raw, salt=COOKIE_SALT, max_age=cookie_max_age())
+        month = datetime.date.fromisoformat(data["m"]) if data["m"] else None
+        decision = Decision(outcome=data["o"], rule_id=int(data["r"]), country=str(data["c"]), consent_month=month)
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+    if decision.outcome not in AgeOutcome.values:
+        return None
+    return decision
+
+
+def write_decision(response: HttpResponseBase, decision: Decision) -> None:
+    payload = {
+        "o": decision.outcome,
+        "r": decision.rule_id,
+        "c": decision.country,
+        "m": decision.consent_month.isoformat() if decision.consent_month else "",
+    }
+    response.set_cookie(
+        COOKIE_NAME,
+        signing.dumps(payload, salt=COOKIE_SALT),
+        max_age=cookie_max_age(),
+        httponly=True,
+        samesite="Lax",
+        secure=settings.SESSION_COOKIE_SECURE,
+    )

@@ -1,0 +1,77 @@
+"""The emails consent sends to parents: plain text and HTML, translatable, rendered from templates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from .models import ConsentRecord, PendingSignup
+from .selectors import integral_third_parties
+
+
+def _ttl_days() -> int:
+    return max(1, round(settings.CONSENT_REQUEST_TTL / 86400))
+
+
+def _common() -> dict[str, Any]:
+    return {
+        "site_url": settings.SITE_URL,
+        "privacy_url": settings.SITE_URL + reverse("privacy_policy"),
+        "support_email": settings.CONSENT_SUPPORT_EMAIL,
+        "third_parties": integral_third_parties(),
+        "ttl_days": _ttl_days(),
+    }
+
+
+def _send(*, to: str, subject: str, template: str, context: dict[str, Any]) -> None:
+    context = {**_common(), **context}
+    text = render_to_string(f"emails/consent/{template}.txt", context)
+    html = render_to_string(f"emails/consent/{template}.html", context)
+    message = EmailMultiAlternatives(subject=settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject, body=text, to=[to])
+    message.attach_alternative(html, "text/html")
+    message.send()
+
+
+def parent_link(*, public_id: str, key: str) -> str:
+    return settings.SITE_URL + reverse("consent:parent", kwargs={"public_id": public_id, "key": key})
+
+
+def send_consent_request(*, pending: PendingSignup, key: str) -> None:
+    _send(
+        to=pending.parent_email,
+        subject=_("Your child asks for your permission to use Mindomo"),
+        template="request",
+        context={"link": parent_link(public_id=pending.public_id, key=key), "expires_at": pending.expires_at},
+    )
+
+
+def send_consent_reminder(*, pending: PendingSignup) -> None:
+    _send(
+        to=pending.parent_email,
+        subject=_("Reminder: your child is waiting for your answer"),
+        template="reminder",
+        context={"expires_at": pending.expires_at},
+    )
+
+
+def send_consent_confirmation(*, record: ConsentRecord) -> None:
+    _send(
+        to=record.parent_email,
+        subject=_("You approved your child's Mindomo account"),
+        template="confirmation",
+        context={"record": record, "login": record.child.username},
+    )
+
+
+def send_consent_follow_up(*, record: ConsentRecord) -> None:
+    _send(
+        to=record.parent_email,
+        subject=_("About your consent for your child's Mindomo account"),
+        template="follow_up",
+        context={"record": record, "login": record.child.username},
+    )

@@ -1,0 +1,221 @@
+"""Age rules, age decisions, sealed pending child sign-ups, consent records and their audit trail.
+
+Nothing here holds a birth date. A pending child sign-up holds nothing readable about the child: its
+login and password hash are sealed with a key that lives only in the parent's link (see services).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class AgeRule(models.Model):
+    """The age of digital consent in one jurisdiction, as one immutable version.
+
+    A revision never edits a row that decisions point to: it supersedes it and adds the next version
+    (``services.age_rule_revise``). The row with an empty country is the default for unknown countries.
+    """
+
+    country = models.CharField(
+        _("country"), max_length=2, blank=True, help_text=_("ISO 3166-1 alpha-2 code; empty for the default rule.")
+    )
+    subdivision = models.CharField(
+        _("subdivision"), max_length=6, blank=True, help_text=_("ISO 3166-2 code such as CA-QC; empty for the country.")
+    )
+    age = models.PositiveSmallIntegerField(_("age of digital consent"))
+    legal_source = models.TextField(_("legal source"))
+    effective_from = models.DateField(_("took effect on"))
+    needs_legal_review = models.BooleanField(
+        _("needs legal review"), default=False, help_text=_("Sources disagree about this age.")
+    )
+    version = models.PositiveIntegerField(_("version"), default=1)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    superseded_at = models.DateTimeField(_("superseded at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("age rule")
+        verbose_name_plural = _("age rules")
+        ordering = ["country", "subdivision", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["country", "subdivision"],
+                condition=Q(superseded_at__isnull=True),
+                name="consent_agerule_one_current_per_jurisdiction",
+                violation_error_message=_("This jurisdiction already has a current rule."),
+            ),
+            models.UniqueConstraint(
+                fields=["country", "subdivision", "version"], name="consent_agerule_unique_version"
+            ),
+            models.CheckConstraint(condition=Q(age__gte=10, age__lte=21), name="consent_agerule_age_range"),
+            models.CheckConstraint(
+                condition=Q(subdivision="") | Q(country__gt=""), name="consent_agerule_subdivision_needs_country"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = self.subdivision or self.country or _("default")
+        return f"{where}: {self.age} (v{self.version})"
+
+    @property
+    def jurisdiction(self) -> str:
+        return self.subdivision or self.country or "*"
+
+
+class ThirdParty(models.Model):
+    """A service provider that may process personal data. Only 'integral' ones receive children's data."""
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    purpose = models.TextField(_("purpose"))
+    location = models.CharField(_("location"), max_length=120)
+    integral = models.BooleanField(
+        _("integral to the service"),
+        default=False,
+        help_text=_("Integral providers are named to parents as the only ones that receive a child's data."),
+    )
+
+    class Meta:
+        verbose_name = _("third party")
+        verbose_name_plural = _("third parties")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AgeOutcome(models.TextChoices):
+    ADULT = "adult", _("Adult")
+    CHILD = "child", _("Child under the age of digital consent")
+
+
+class AgeDecision(models.Model):
+    """What the age gate decided for an account. Never the birth date."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="age_decision")
+    outcome = models.CharField(_("outcome"), max_length=8, choices=AgeOutcome.choices)
+    rule = models.ForeignKey(AgeRule, on_delete=models.PROTECT, related_name="+")
+    consent_month = models.DateField(
+        _("reaches the age of consent in"), null=True, blank=True, help_text=_("First day of that month.")
+    )
+    decided_at = models.DateTimeField(_("decided at"))
+
+    class Meta:
+        verbose_name = _("age decision")
+        verbose_name_plural = _("age decisions")
+        constraints = [
+            models.CheckConstraint(condition=Q(outcome__in=["adult", "child"]), name="consent_agedecision_outcome"),
+            models.CheckConstraint(
+                condition=Q(outcome="adult", consent_month__isnull=True)
+                | Q(outcome="child", consent_month__isnull=False),
+                name="consent_agedecision_child_has_month",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.outcome}"
+
+
+class PendingSignup(models.Model):
+    """A child's sign-up waiting for a parent. Sealed: see the module docstring.
+
+    ``public_id`` names the request in the parent's link; ``login_digest`` is a keyed hash that
+    reserves the login against duplicates; ``sealed`` is the Fernet token of the login and password hash.
+    """
+
+    public_id = models.CharField(max_length=32, unique=True)
+    login_digest = models.CharField(max_length=64, unique=True)
+    sealed = models.TextField()
+    parent_email = models.EmailField(_("parent email"))
+    country = models.CharField(_("country"), max_length=2)
+    rule = models.ForeignKey(AgeRule, on_delete=models.PROTECT, related_name="+")
+    consent_month = models.DateField(_("reaches the age of consent in"))
+    created_at = models.DateTimeField(_("created at"))
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+    resend_count = models.PositiveSmallIntegerField(_("resent"), default=0)
+    reminder_due_at = models.DateTimeField(_("reminder due at"), null=True, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("pending child sign-up")
+        verbose_name_plural = _("pending child sign-ups")
+        constraints = [
+            models.CheckConstraint(condition=Q(expires_at__gt=models.F("created_at")), name="consent_pending_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class ConsentMethod(models.TextChoices):
+    EMAIL_PLUS = "email_plus", _("Parent's email (email plus)")
+    SCHOOL = "school", _("School (limited to the educational context)")
+
+
+class ConsentRecord(models.Model):
+    """Who consented to a child's account, how, under which policy and rule."""
+
+    child = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consent_record")
+    method = models.CharField(_("method"), max_length=16, choices=ConsentMethod.choices)
+    parent_email = models.EmailField(_("parent email"), blank=True)
+    school = models.ForeignKey(
+        "accounts.School", on_delete=models.PROTECT, null=True, blank=True, related_name="consent_records"
+    )
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    policy_version = models.CharField(_("policy version"), max_length=32)
+    rule = models.ForeignKey(AgeRule, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    granted_at = models.DateTimeField(_("granted at"))
+    request_ref = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    follow_up_sent_at = models.DateTimeField(_("follow-up sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("consent record")
+        verbose_name_plural = _("consent records")
+        constraints = [
+            models.CheckConstraint(condition=Q(method__in=["email_plus", "school"]), name="consent_record_method"),
+            models.CheckConstraint(
+                condition=Q(method="school", school__isnull=False) | Q(method="email_plus", school__isnull=True),
+                name="consent_record_school_iff_school_method",
+            ),
+            models.CheckConstraint(
+                condition=Q(method="school") | ~Q(parent_email=""), name="consent_record_email_plus_has_parent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.child_id}: {self.method}"
+
+
+class ConsentEvent(models.Model):
+    """Audit trail of consent decisions. Holds no email address and no login."""
+
+    class Kind(models.TextChoices):
+        REQUESTED = "requested", _("Parental consent requested")
+        APPROVED = "approved", _("Parent approved")
+        REFUSED = "refused", _("Parent refused")
+        EXPIRED = "expired", _("Requests expired")
+        SCHOOL = "school", _("School consent recorded")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    child = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    count = models.PositiveIntegerField(default=1)
+    rule = models.ForeignKey(AgeRule, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("consent event")
+        verbose_name_plural = _("consent events")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["requested", "approved", "refused", "expired", "school"]),
+                name="consent_event_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ×{self.count}"

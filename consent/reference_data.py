@@ -1,0 +1,134 @@
+"""The starting age rules and third-party registry, loaded by a data migration (and by tests, whose
+transactional flushes empty the tables). Privacy staff edit them in the admin afterwards."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+GDPR = "GDPR Art. 8"
+TRACKER = "Bird & Bird GDPR tracker; European Commission 2020 review; Moodle agedigitalconsentmap"
+DISPUTED = "sources disagree; legal review needed"
+
+# (country, subdivision, age, legal source, took effect, needs legal review)
+AGE_RULES: list[tuple[str, str, int, str, datetime.date, bool]] = [
+    ("US", "", 13, "COPPA, 15 U.S.C. 6501-6506; 16 CFR 312", datetime.date(2000, 4, 21), False),
+    ("GB", "", 13, "UK GDPR Art. 8 and Data Protection Act 2018 s.9 (ICO)", datetime.date(2018, 5, 25), False),
+    ("BE", "", 13, f"{GDPR}; Belgian law of 30 July 2018 art. 7 ({TRACKER})", datetime.date(2018, 9, 5), False),
+    ("DK", "", 13, f"{GDPR}; Danish Data Protection Act s.6 ({TRACKER})", datetime.date(2018, 5, 25), False),
+    ("EE", "", 13, f"{GDPR}; Estonian Personal Data Protection Act s.8 ({TRACKER})", datetime.date(2019, 1, 15), False),
+    ("FI", "", 13, f"{GDPR}; Finnish Data Protection Act s.5 ({TRACKER})", datetime.date(2019, 1, 1), False),
+    ("LV", "", 13, f"{GDPR}; Latvian Personal Data Processing Law s.33 ({TRACKER})", datetime.date(2018, 7, 5), False),
+    ("MT", "", 13, f"{GDPR}; Maltese Data Protection Act, S.L. 586.11 ({TRACKER})", datetime.date(2018, 5, 28), False),
+    ("NO", "", 13, "Norwegian Personal Data Act s.5 (GDPR Art. 8 via EEA)", datetime.date(2018, 7, 20), False),
+    (
+        "SE",
+        "",
+        13,
+        f"{GDPR}; Swedish Data Protection Act 2018:218 ch.2 s.4 ({TRACKER})",
+        datetime.date(2018, 5, 25),
+        False,
+    ),
+    ("PT", "", 13, f"{GDPR}; Portuguese Law 58/2019 art. 16 ({TRACKER}); {DISPUTED}", datetime.date(2019, 8, 9), True),
+    ("AT", "", 14, f"{GDPR}; Austrian Data Protection Act s.4(4) ({TRACKER})", datetime.date(2018, 5, 25), False),
+    (
+        "BG",
+        "",
+        14,
+        f"{GDPR}; Bulgarian Personal Data Protection Act art. 25c ({TRACKER})",
+        datetime.date(2019, 3, 2),
+        False,
+    ),
+    ("CY", "", 14, f"{GDPR}; Cypriot Law 125(I)/2018 s.8 ({TRACKER})", datetime.date(2018, 7, 31), False),
+    ("ES", "", 14, f"{GDPR}; Spanish Organic Law 3/2018 art. 7 ({TRACKER})", datetime.date(2018, 12, 7), False),
+    (
+        "IT",
+        "",
+        14,
+        f"{GDPR}; Italian Legislative Decree 101/2018 art. 2-quinquies ({TRACKER})",
+        datetime.date(2018, 9, 19),
+        False,
+    ),
+    (
+        "LT",
+        "",
+        14,
+        f"{GDPR}; Lithuanian Law on Legal Protection of Personal Data art. 6 ({TRACKER}); {DISPUTED}",
+        datetime.date(2018, 7, 16),
+        True,
+    ),
+    (
+        "CA",
+        "CA-QC",
+        14,
+        "Quebec Act respecting the protection of personal information in the private sector s.4.1 (Law 25)",
+        datetime.date(2022, 9, 22),
+        False,
+    ),
+    ("KR", "", 14, "Korean Personal Information Protection Act art. 22-2", datetime.date(2011, 9, 30), False),
+    ("CN", "", 14, "Chinese Personal Information Protection Law art. 31", datetime.date(2021, 11, 1), False),
+    ("CZ", "", 15, f"{GDPR}; Czech Act 110/2019 s.7 ({TRACKER})", datetime.date(2019, 4, 24), False),
+    (
+        "FR",
+        "",
+        15,
+        f"{GDPR}; French Loi Informatique et Libertés art. 45 ({TRACKER})",
+        datetime.date(2018, 6, 21),
+        False,
+    ),
+    ("GR", "", 15, f"{GDPR}; Greek Law 4624/2019 art. 21 ({TRACKER})", datetime.date(2019, 8, 29), False),
+    ("SI", "", 15, f"{GDPR}; Slovenian ZVOP-2 art. 8 ({TRACKER}); {DISPUTED}", datetime.date(2023, 1, 26), True),
+    ("DE", "", 16, f"{GDPR} default (no national derogation) ({TRACKER})", datetime.date(2018, 5, 25), False),
+    (
+        "HR",
+        "",
+        16,
+        f"{GDPR}; Croatian Act on the Implementation of the GDPR art. 19 ({TRACKER})",
+        datetime.date(2018, 5, 25),
+        False,
+    ),
+    ("HU", "", 16, f"{GDPR} default (no national derogation) ({TRACKER})", datetime.date(2018, 5, 25), False),
+    ("IE", "", 16, f"{GDPR}; Irish Data Protection Act 2018 s.31 ({TRACKER})", datetime.date(2018, 5, 25), False),
+    ("LU", "", 16, f"{GDPR} default (no national derogation) ({TRACKER})", datetime.date(2018, 5, 25), False),
+    ("NL", "", 16, f"{GDPR}; Dutch GDPR Implementation Act art. 5 ({TRACKER})", datetime.date(2018, 5, 25), False),
+    ("PL", "", 16, f"{GDPR} default ({TRACKER}); {DISPUTED}", datetime.date(2018, 5, 25), True),
+    ("RO", "", 16, f"{GDPR} default ({TRACKER})", datetime.date(2018, 5, 25), False),
+    ("SK", "", 16, f"{GDPR}; Slovak Act 18/2018 s.15 ({TRACKER})", datetime.date(2018, 5, 25), False),
+    ("IN", "", 18, "Indian Digital Personal Data Protection Act 2023 s.9", datetime.date(2023, 8, 11), False),
+    ("", "", 16, f"{GDPR} default age, applied where no rule is known", datetime.date(2018, 5, 25), False),
+]
+
+# (name, purpose, location, integral)
+THIRD_PARTIES: list[tuple[str, str, str, bool]] = [
+    ("Hetzner Online GmbH", "Main data centre (ISO certified): hosts the service and its database.", "Germany", True),
+    ("Amazon Web Services", "Second data centre (ISO certified): encrypted backups.", "Ireland", True),
+    ("Braintree (PayPal)", "Card payments by adults who buy a plan. Never used for children.", "United States", False),
+    ("2Checkout (Verifone)", "Payments by adults who buy a plan. Never used for children.", "United States", False),
+]
+
+
+def load(age_rule_model: Any, third_party_model: Any) -> None:
+    """Insert the rows that are missing (idempotent); never touches a row that exists."""
+    for country, subdivision, age, source, effective_from, review in AGE_RULES:
+        if not age_rule_model.objects.filter(country=country, subdivision=subdivision).exists():
+            age_rule_model.objects.create(
+                country=country,
+                subdivision=subdivision,
+                age=age,
+                legal_source=source,
+                effective_from=effective_from,
+                needs_legal_review=review,
+                version=1,
+            )
+    for name, purpose, location, integral in THIRD_PARTIES:
+        third_party_model.objects.get_or_create(
+            name=name, defaults={"purpose": purpose, "location": location, "integral": integral}
+        )
+
+
+def ensure_loaded() -> None:
+    """For tests and the demo: reload the reference data after a transactional test flushed it."""
+    from .models import AgeRule, ThirdParty
+
+    if not AgeRule.objects.filter(country="", subdivision="", superseded_at__isnull=True).exists():
+        load(AgeRule, ThirdParty)

@@ -1,0 +1,46 @@
+"""Reads on consent that other apps rely on (billing, schools). Signatures are a contract: keep them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from .models import AgeDecision, AgeOutcome, ConsentMethod, ConsentRecord, ThirdParty
+
+
+def consent_for_child(*, child: Any) -> ConsentRecord | None:
+    """The consent record under which ``child``'s account exists, if any."""
+    if child is None or not getattr(child, "pk", None):
+        return None
+    return ConsentRecord.objects.select_related("school", "rule").filter(child_id=child.pk).first()
+
+
+def is_school_consented(user: Any) -> bool:
+    """True if the account exists through a school's consent (limited to the educational context)."""
+    if user is None or not getattr(user, "pk", None):
+        return False
+    return ConsentRecord.objects.filter(child_id=user.pk, method=ConsentMethod.SCHOOL).exists()
+
+
+def is_child_account(user: Any) -> bool:
+    """True for an account under parental consent, or whose age decision says it is still a child."""
+    if user is None or not getattr(user, "pk", None):
+        return False
+    if ConsentRecord.objects.filter(child_id=user.pk, method=ConsentMethod.EMAIL_PLUS).exists():
+        return True
+    first_of_this_month = timezone.now().date().replace(day=1)
+    return AgeDecision.objects.filter(
+        user_id=user.pk, outcome=AgeOutcome.CHILD, consent_month__gt=first_of_this_month
+    ).exists()
+
+
+def user_may_purchase(user: Any) -> bool:
+    """Billing's rule: children under parental consent and school-consented accounts never buy."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return not ConsentRecord.objects.filter(child_id=user.pk).exists() and not is_child_account(user)
+
+
+def integral_third_parties() -> list[ThirdParty]:
+    return list(ThirdParty.objects.filter(integral=True).order_by("name"))

@@ -1,0 +1,421 @@
+"""Writes on consent: age decisions, sealed pending child sign-ups, the parent's answer, expiry,
+school consent and age-rule revisions. Views, admin, tasks and commands call these."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import secrets
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from allauth.account.models import EmailAddress
+from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import School, SchoolMembership, User
+
+from .age_gate import Decision
+from .models import (
+    AgeDecision,
+    AgeOutcome,
+    AgeRule,
+    ConsentEvent,
+    ConsentMethod,
+    ConsentRecord,
+    PendingSignup,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+BATCH_SIZE = 1000
+
+
+class ConsentLinkError(ValidationError):
+    """A parent's link that cannot be used. ``code`` says why: damaged, expired, answered, approved."""
+
+
+# --- keyed hashes and the seal ------------------------------------------------------------------------
+def login_digest(login: str) -> str:
+    """Keyed hash (HMAC-SHA256 with a key derived from SECRET_KEY) reserving a login while it is pending."""
+    return salted_hmac("consent.pending.login", login.strip().casefold(), algorithm="sha256").hexdigest()
+
+
+def request_ref(public_id: str) -> str:
+    return salted_hmac("consent.request.ref", public_id, algorithm="sha256").hexdigest()
+
+
+def parent_digest(parent_email: str) -> str:
+    return salted_hmac("consent.parent.email", parent_email.strip().casefold(), algorithm="sha256").hexdigest()
+
+
+def _unseal(pending: PendingSignup, key: str) -> dict[str, str]:
+    try:
+        data: Any = json.loads(Fernet(key.encode()).decrypt(pending.sealed.encode()))
+        return {"login": str(data["login"]), "password": str(data["password"])}
+    except (InvalidToken, ValueError, TypeError, KeyError) as exc:
+        raise ConsentLinkError(_("This link is damaged or belongs to another request."), code="damaged") from exc
+
+
+def _gone(public_id: str) -> ConsentLinkError:
+    if ConsentRecord.objects.filter(request_ref=request_ref(public_id)).exists():
+        return ConsentLinkError(
+            _("This request was already approved. The account is active; nothing more to do."), code="approved"
+        )
+    return ConsentLinkError(
+        _("This request is no longer open: it was already answered or it expired."), code="answered"
+    )
+
+
+# --- age decisions ------------------------------------------------------------------------------------
+@transaction.atomic
+def age_decision_record(*, user: User, decision: Decision, now: datetime.datetime | None = None) -> AgeDecision:
+    """Keep the age gate's decision for a new account (never the birth date)."""
+    record, _created = AgeDecision.objects.update_or_create(
+        user=user,
+        defaults={
+            "outcome": decision.outcome,
+            "rule_id": decision.rule_id,
+            "consent_month": decision.consent_month,
+            "decided_at": now or timezone.now(),
+        },
+    )
+    return record
+
+
+# --- pending child sign-ups ---------------------------------------------------------------------------
+def login_is_taken(login: str) -> bool:
+    login = login.strip()
+    return (
+        User.objects.filter(Q(username__iexact=login) | Q(email__iexact=login)).exists()
+        or EmailAddress.objects.filter(email__iexact=login).exists()
+        or PendingSignup.objects.filter(login_digest=login_digest(login)).exists()
+    )
+
+
+def _count_parent_email(parent_email: str, *, now: datetime.datetime) -> None:
+    """At most CONSENT_EMAILS_PER_PARENT_PER_DAY consent emails to one address per day (shared cache)."""
+    key = f"consent:parent-mails:{parent_digest(parent_email)}:{now.date().isoformat()}"
+    cache.add(key, 0, timeout=60 * 60 * 25)
+    if cache.incr(key) > settings.CONSENT_EMAILS_PER_PARENT_PER_DAY:
+        raise ValidationError(
+            _("Too many requests have been sent to this parent's address today. Please try again tomorrow."),
+            code="parent_limit",
+        )
+
+
+@dataclass(frozen=True)
+class SealedRequest:
+    public_id: str
+    key: str
+
+
+def pending_signup_create(
+    *, login: str, password: str, parent_email: str, decision: Decision, now: datetime.datetime | None = None
+) -> SealedRequest:
+    """Seal a child's sign-up and have the parent emailed (after commit). Returns the link's parts."""
+    now = now or timezone.now()
+    login = login.strip()
+    parent_email = parent_email.strip()
+    if not decision.is_child or decision.consent_month is None:
+        raise ValidationError(_("This sign-up does not need a parent's consent."), code="not_child")
+    if parent_email.casefold() == login.casefold():
+        raise ValidationError(_("Your parent's email address must be different from yours."), code="same_email")
+    if login_is_taken(login):
+        raise ValidationError(_("This username or email address is already taken."), code="login_taken")
+    key = Fernet.generate_key().decode()
+    sealed = Fernet(key.encode()).encrypt(json.dumps({"login": login, "password": make_password(password)}).encode())
+    ttl = datetime.timedelta(seconds=settings.CONSENT_REQUEST_TTL)
+    _count_parent_email(parent_email, now=now)
+    try:
+        with transaction.atomic():
+            pending = PendingSignup.objects.create(
+                public_id=secrets.token_urlsafe(18),
+                login_digest=login_digest(login),
+                sealed=sealed.decode(),
+                parent_email=parent_email,
+                country=decision.country,
+                rule_id=decision.rule_id,
+                consent_month=decision.consent_month,
+                created_at=now,
+                expires_at=now + ttl,
+                reminder_due_at=now + ttl / 2,
+            )
+            ConsentEvent.objects.create(kind=ConsentEvent.Kind.REQUESTED, rule_id=decision.rule_id)
+            _enqueue_request_email(pending.pk, key)
+    except IntegrityError as exc:  # the same login reserved at the same moment
+        raise ValidationError(_("This username or email address is already taken."), code="login_taken") from exc
+    return SealedRequest(public_id=pending.public_id, key=key)
+
+
+def _enqueue_request_email(pending_id: int, key: str) -> None:
+    from .tasks import consent_request_send_task
+
+    transaction.on_commit(lambda: consent_request_send_task.delay(pending_id, key))
+
+
+def pending_signup_resend(*, public_id: str, key: str, now: datetime.datetime | None = None) -> None:
+    """Send the parent's email again (from the child's browser, which holds the key)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        pending = PendingSignup.objects.select_for_update().filter(public_id=public_id).first()
+        if pending is None:
+            raise _gone(public_id)
+        _unseal(pending, key)
+        if pending.expires_at <= now:
+            raise ConsentLinkError(_("This request has expired. Please sign up again."), code="expired")
+        if pending.resend_count >= settings.CONSENT_RESEND_MAX:
+            raise ValidationError(
+                _("The email has already been sent again as many times as allowed."), code="resend_limit"
+            )
+        _count_parent_email(pending.parent_email, now=now)
+        pending.resend_count += 1
+        pending.save(update_fields=["resend_count"])
+        _enqueue_request_email(pending.pk, key)
+
+
+@dataclass(frozen=True)
+class OpenRequest:
+    pending: PendingSignup
+    login: str
+
+
+def pending_signup_open(*, public_id: str, key: str, now: datetime.datetime | None = None) -> OpenRequest:
+    """Read a request for the parent's page. Changes nothing (mail scanners open links)."""
+    now = now or timezone.now()
+    pending = PendingSignup.objects.filter(public_id=public_id).first()
+    if pending is None:
+        raise _gone(public_id)
+    payload = _unseal(pending, key)
+    if pending.expires_at <= now:
+        raise ConsentLinkError(_("This request has expired. Nothing was kept."), code="expired")
+    return OpenRequest(pending=pending, login=payload["login"])
+
+
+def _lock_open(public_id: str, key: str, now: datetime.datetime) -> tuple[PendingSignup, dict[str, str]]:
+    pending = PendingSignup.objects.select_for_update().filter(public_id=public_id).first()
+    if pending is None:
+        raise _gone(public_id)
+    payload = _unseal(pending, key)
+    if pending.expires_at <= now:
+        raise ConsentLinkError(_("This request has expired. Nothing was kept."), code="expired")
+    return pending, payload
+
+
+def pending_signup_approve(
+    *, public_id: str, key: str, guardian_confirmed: bool, now: datetime.datetime | None = None
+) -> User:
+    """The parent approves: the child's account is created, active, with the credentials the child chose."""
+    now = now or timezone.now()
+    if not guardian_confirmed:
+        raise ValidationError(
+            _("Please confirm that you are the child's parent or legal guardian."), code="not_confirmed"
+        )
+    with transaction.atomic():
+        pending, payload = _lock_open(public_id, key, now)
+        login = payload["login"]
+        if User.objects.filter(Q(username__iexact=login) | (Q(email__iexact=login) & ~Q(email=""))).exists():
+            raise ValidationError(
+                _("This username was taken by someone else meanwhile. Your child can sign up again with another."),
+                code="login_taken",
+            )
+        is_email = "@" in login
+        user = User(username=login, email=login if is_email else "", country=pending.country)
+        user.password = payload["password"]
+        user.save()
+        if is_email:
+            # The child proves the address is theirs at first sign-in (mandatory verification).
+            EmailAddress.objects.create(user=user, email=login, primary=True, verified=False)
+        AgeDecision.objects.create(
+            user=user,
+            outcome=AgeOutcome.CHILD,
+            rule_id=pending.rule_id,
+            consent_month=pending.consent_month,
+            decided_at=pending.created_at,
+        )
+        record = ConsentRecord.objects.create(
+            child=user,
+            method=ConsentMethod.EMAIL_PLUS,
+            parent_email=pending.parent_email,
+            policy_version=settings.CONSENT_POLICY_VERSION,
+            rule_id=pending.rule_id,
+            granted_at=now,
+            request_ref=request_ref(public_id),
+        )
+        ConsentEvent.objects.create(kind=ConsentEvent.Kind.APPROVED, child=user, rule_id=pending.rule_id)
+        pending.delete()
+
+        from .tasks import consent_confirmation_send_task, consent_follow_up_send_task
+
+        record_id = record.pk
+        transaction.on_commit(lambda: consent_confirmation_send_task.delay(record_id))
+        transaction.on_commit(
+            lambda: consent_follow_up_send_task.apply_async((record_id,), countdown=settings.CONSENT_FOLLOW_UP_DELAY)
+        )
+    return user
+
+
+def pending_signup_refuse(*, public_id: str, key: str, now: datetime.datetime | None = None) -> None:
+    """The parent refuses: the sealed sign-up and the parent's address are deleted at once."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        pending, _payload = _lock_open(public_id, key, now)
+        rule_id = pending.rule_id
+        pending.delete()
+        ConsentEvent.objects.create(kind=ConsentEvent.Kind.REFUSED, rule_id=rule_id)
+
+
+def pending_signups_expire(*, now: datetime.datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
+    """Delete every pending sign-up past its expiry, parent email included.
+
+    Set-based and batched; rows another run holds are skipped (SKIP LOCKED), so two runs at once
+    never block each other or delete twice. Returns how many this run deleted.
+    """
+    now = now or timezone.now()
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                PendingSignup.objects.select_for_update(skip_locked=True)
+                .filter(expires_at__lte=now)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not ids:
+                return deleted
+            count, _by_model = PendingSignup.objects.filter(pk__in=ids).delete()
+            ConsentEvent.objects.create(kind=ConsentEvent.Kind.EXPIRED, count=count)
+            deleted += count
+
+
+def pending_signups_remind(*, now: datetime.datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
+    """Mark the requests due for their one reminder (half the TTL) and queue the reminders."""
+    from .tasks import consent_reminder_send_task
+
+    now = now or timezone.now()
+    queued = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                PendingSignup.objects.select_for_update(skip_locked=True)
+                .filter(reminder_due_at__lte=now, expires_at__gt=now)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not ids:
+                return queued
+            PendingSignup.objects.filter(pk__in=ids).update(reminder_due_at=None)
+            for pk in ids:
+                transaction.on_commit(partial(consent_reminder_send_task.delay, pk))
+            queued += len(ids)
+
+
+# --- consent records -----------------------------------------------------------------------------------
+def consent_follow_up_mark_sent(*, record_id: int, now: datetime.datetime | None = None) -> bool:
+    """Mark the email-plus follow-up as sent; False if it already was (so it is sent once)."""
+    updated = ConsentRecord.objects.filter(pk=record_id, follow_up_sent_at__isnull=True).update(
+        follow_up_sent_at=now or timezone.now()
+    )
+    return bool(updated)
+
+
+def _school_staff(user: User, school: School) -> bool:
+    roles: Iterable[str] = (SchoolMembership.Role.ADMIN, SchoolMembership.Role.TEACHER)
+    return bool(user.is_superuser) or SchoolMembership.objects.filter(school=school, user=user, role__in=roles).exists()
+
+
+@transaction.atomic
+def consent_record_school(*, child: User, school: School, granted_by: User) -> ConsentRecord:
+    """A school registers a child: consent limited to the educational context, naming the school.
+
+    Idempotent for the same school; a child already under another consent gets a ValidationError.
+    ``granted_by`` must be an administrator or teacher of the school (or a superuser).
+    """
+    if not _school_staff(granted_by, school):
+        raise ValidationError(
+            _("Only the school's administrators and teachers can register a child through the school."),
+            code="not_school_staff",
+        )
+    existing = ConsentRecord.objects.select_for_update().filter(child=child).first()
+    if existing is not None:
+        if existing.method == ConsentMethod.SCHOOL and existing.school_id == school.pk:
+            return existing
+        raise ValidationError(_("This child's account already has a consent record."), code="already_consented")
+    record = ConsentRecord.objects.create(
+        child=child,
+        method=ConsentMethod.SCHOOL,
+        school=school,
+        granted_by=granted_by,
+        policy_version=settings.CONSENT_POLICY_VERSION,
+        granted_at=timezone.now(),
+    )
+    ConsentEvent.objects.create(kind=ConsentEvent.Kind.SCHOOL, child=child)
+    return record
+
+
+# --- age rules (privacy staff, through the admin) ---------------------------------------------------
+@transaction.atomic
+def age_rule_revise(
+    *,
+    rule: AgeRule,
+    age: int,
+    legal_source: str,
+    effective_from: datetime.date,
+    needs_legal_review: bool,
+    now: datetime.datetime | None = None,
+) -> AgeRule:
+    """Supersede a rule with its next version. Decisions keep pointing at the version they used."""
+    current = AgeRule.objects.select_for_update().get(pk=rule.pk)
+    if current.superseded_at is not None:
+        raise ValidationError(_("Only the current version of a rule can be revised."), code="superseded")
+    current.superseded_at = now or timezone.now()
+    current.save(update_fields=["superseded_at"])
+    return AgeRule.objects.create(
+        country=current.country,
+        subdivision=current.subdivision,
+        age=age,
+        legal_source=legal_source,
+        effective_from=effective_from,
+        needs_legal_review=needs_legal_review,
+        version=current.version + 1,
+    )
+
+
+@transaction.atomic
+def age_rule_create(
+    *,
+    country: str,
+    subdivision: str,
+    age: int,
+    legal_source: str,
+    effective_from: datetime.date,
+    needs_legal_review: bool,
+) -> AgeRule:
+    country = country.strip().upper()
+    subdivision = subdivision.strip().upper()
+    if subdivision and not subdivision.startswith(country + "-"):
+        raise ValidationError(_("A subdivision code starts with its country code, as in CA-QC."), code="subdivision")
+    if AgeRule.objects.filter(country=country, subdivision=subdivision, superseded_at__isnull=True).exists():
+        raise ValidationError(_("This jurisdiction already has a rule: revise it instead."), code="exists")
+    rule = AgeRule(
+        country=country,
+        subdivision=subdivision,
+        age=age,
+        legal_source=legal_source,
+        effective_from=effective_from,
+        needs_legal_review=needs_legal_review,
+        version=1,
+    )
+    rule.full_clean()
+    rule.save()
+    return rule
