@@ -28,8 +28,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     error_messages = {
         **DefaultSocialAccountAdapter.error_messages,
         "no_password": _(
-            "This service is the only way you can sign in. Set a password for your account first, "
-            "then disconnect it."
+            "This service is the only way you can sign in. Set a password for your account first, then disconnect it."
         ),
         "no_verified_email": _(
             "This service is the only way you can sign in and your account has no verified email "

@@ -7,9 +7,8 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
-        from django.db.models.signals import pre_save
-
         from allauth.socialaccount.models import SocialAccount
+        from django.db.models.signals import pre_save
 
         from mindomo import privacy
 

@@ -10,9 +10,7 @@ from mindomo.demo import DEMO_PASSWORD, DemoLogin
 from .models import User
 
 
-def ensure_user(
-    *, username: str, email: str, first_name: str, last_name: str, country: str, **flags: bool
-) -> User:
+def ensure_user(*, username: str, email: str, first_name: str, last_name: str, country: str, **flags: bool) -> User:
     """Create the demo user once; later runs leave it as it is (so edits made while trying the demo stay)."""
     user, created = User.objects.get_or_create(
         username=username,
@@ -28,9 +26,7 @@ def ensure_user(
 
 @transaction.atomic
 def load() -> list[DemoLogin]:
-    ensure_user(
-        username="ada", email="ada@example.com", first_name="Ada", last_name="Lovelace", country="GB"
-    )
+    ensure_user(username="ada", email="ada@example.com", first_name="Ada", last_name="Lovelace", country="GB")
     ensure_user(
         username="admin",
         email="admin@example.com",

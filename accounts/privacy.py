@@ -22,11 +22,21 @@ class AccountsPrivacyProvider(privacy.PrivacyProvider):
         return [
             privacy.DataCategory(
                 model="accounts.User",
-                fields=("first_name", "last_name", "email", "username", "password", "country", "product_updates",
-                        "last_login", "date_joined"),
+                fields=(
+                    "first_name",
+                    "last_name",
+                    "email",
+                    "username",
+                    "password",
+                    "country",
+                    "product_updates",
+                    "last_login",
+                    "date_joined",
+                ),
                 purpose=_("Create and secure your account, sign you in, and address you by name."),
-                retention=_("Until you delete your account. Sign-ups whose email is never verified are "
-                            "deleted after a week."),
+                retention=_(
+                    "Until you delete your account. Sign-ups whose email is never verified are deleted after a week."
+                ),
             ),
             privacy.DataCategory(
                 model="account.EmailAddress",
@@ -37,8 +47,10 @@ class AccountsPrivacyProvider(privacy.PrivacyProvider):
             privacy.DataCategory(
                 model="socialaccount.SocialAccount",
                 fields=("provider", "uid", "date_joined", "last_login"),
-                purpose=_("Let you sign in through a service you connected (Google, Facebook, Microsoft, "
-                          "Yahoo). We keep which service and its account id, never its profile or tokens."),
+                purpose=_(
+                    "Let you sign in through a service you connected (Google, Facebook, Microsoft, "
+                    "Yahoo). We keep which service and its account id, never its profile or tokens."
+                ),
                 retention=_("Until you disconnect the service or delete your account."),
             ),
         ]
@@ -50,7 +62,7 @@ class AccountsPrivacyProvider(privacy.PrivacyProvider):
                 "first_name": user.first_name,
                 "last_name": user.last_name,
                 "email": user.email,
-                "country": str(user.country.code) if user.country else "",
+                "country": str(user.country),
                 "product_updates": user.product_updates,
                 "date_joined": user.date_joined.isoformat(),
                 "last_login": user.last_login.isoformat() if user.last_login else None,

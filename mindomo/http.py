@@ -6,4 +6,4 @@ from accounts.models import User
 class AuthenticatedRequest(HttpRequest):
     """The request type of a view behind login_required (for type checking)."""
 
-    user: User  # type: ignore[assignment]
+    user: User

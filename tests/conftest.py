@@ -22,7 +22,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 def _empty_cache() -> Iterator[None]:
     """Rate-limit counters and cached values never leak from one test into the next."""
     yield
-    client = cache._cache.get_client()  # type: ignore[attr-defined]
+    client = cache._cache.get_client()
     prefix = cache.key_prefix
     keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
     if keys:

@@ -7,41 +7,70 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_site_name'),
+        ("accounts", "0002_site_name"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='School',
+            name="School",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('country', django_countries.fields.CountryField(max_length=2, verbose_name='country')),
-                ('contact_email', models.EmailField(help_text="Where parents' requests are sent.", max_length=254, verbose_name='contact email')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("country", django_countries.fields.CountryField(max_length=2, verbose_name="country")),
+                (
+                    "contact_email",
+                    models.EmailField(
+                        help_text="Where parents' requests are sent.", max_length=254, verbose_name="contact email"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
             ],
             options={
-                'verbose_name': 'school',
-                'verbose_name_plural': 'schools',
-                'ordering': ['name'],
+                "verbose_name": "school",
+                "verbose_name_plural": "schools",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='SchoolMembership',
+            name="SchoolMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('admin', 'School administrator'), ('teacher', 'Teacher'), ('student', 'Student')], max_length=16, verbose_name='role')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('school', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='accounts.school')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='school_memberships', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("admin", "School administrator"), ("teacher", "Teacher"), ("student", "Student")],
+                        max_length=16,
+                        verbose_name="role",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                (
+                    "school",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="memberships", to="accounts.school"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="school_memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'school membership',
-                'verbose_name_plural': 'school memberships',
-                'indexes': [models.Index(fields=['user', 'role'], name='accounts_sc_user_id_da9eaa_idx')],
-                'constraints': [models.UniqueConstraint(fields=('school', 'user', 'role'), name='accounts_membership_unique_role'), models.CheckConstraint(condition=models.Q(('role__in', ['admin', 'teacher', 'student'])), name='accounts_membership_role_valid')],
+                "verbose_name": "school membership",
+                "verbose_name_plural": "school memberships",
+                "indexes": [models.Index(fields=["user", "role"], name="accounts_sc_user_id_da9eaa_idx")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("school", "user", "role"), name="accounts_membership_unique_role"),
+                    models.CheckConstraint(
+                        condition=models.Q(("role__in", ["admin", "teacher", "student"])),
+                        name="accounts_membership_role_valid",
+                    ),
+                ],
             },
         ),
     ]

@@ -203,9 +203,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": env(
-            "STATICFILES_BACKEND", default="whitenoise.storage.CompressedManifestStaticFilesStorage"
-        )
+        "BACKEND": env("STATICFILES_BACKEND", default="whitenoise.storage.CompressedManifestStaticFilesStorage")
     },
 }
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "media"))
@@ -278,3 +276,31 @@ CELERY_BEAT_SCHEDULE["consent-remind-parents"] = {
     "schedule": crontab(minute="5,35"),
 }
 # --- end Consent ---
+
+# --- Billing (billing app) --------------------------------------------------------------------------
+# Braintree: "sandbox" / "production", or "local" for the offline stand-in on 127.0.0.1:BRAINTREE_LOCAL_PORT.
+BRAINTREE_ENVIRONMENT = env("BRAINTREE_ENVIRONMENT", default="sandbox")
+BRAINTREE_LOCAL_PORT = env.int("BRAINTREE_LOCAL_PORT", default=8765)
+BRAINTREE_MERCHANT_ID = env("BRAINTREE_MERCHANT_ID", default="")
+BRAINTREE_MERCHANT_ACCOUNT_ID = env("BRAINTREE_MERCHANT_ACCOUNT_ID", default="")
+BRAINTREE_PUBLIC_KEY = env("BRAINTREE_PUBLIC_KEY", default="")
+BRAINTREE_PRIVATE_KEY = env("BRAINTREE_PRIVATE_KEY", default="")
+BRAINTREE_TIMEOUT_SECONDS = env.float("BRAINTREE_TIMEOUT_SECONDS", default=30.0)
+# The template holding the Drop-in UI (tests swap it for a widget posting a test nonce).
+BILLING_DROPIN_TEMPLATE = "billing/_dropin.html"
+TWOCHECKOUT_MERCHANT_CODE = env("TWOCHECKOUT_MERCHANT_CODE", default="")
+TWOCHECKOUT_SECRET_KEY = env("TWOCHECKOUT_SECRET_KEY", default="")
+TWOCHECKOUT_BUY_LINK_SECRET = env("TWOCHECKOUT_BUY_LINK_SECRET", default="")
+TWOCHECKOUT_CHECKOUT_URL = env("TWOCHECKOUT_CHECKOUT_URL", default="https://secure.2checkout.com/checkout/buy")
+TWOCHECKOUT_TEST_MODE = env.bool("TWOCHECKOUT_TEST_MODE", default=False)
+SELLER_NAME = env("SELLER_NAME", default="Expert Software Applications SRL")
+SELLER_ADDRESS = env("SELLER_ADDRESS", default="Str. Exemplu 1, 400000 Cluj-Napoca, Romania")
+SELLER_COUNTRY = env("SELLER_COUNTRY", default="RO")
+SELLER_VAT_ID = env("SELLER_VAT_ID", default="RO12345678")
+SELLER_EMAIL = env("SELLER_EMAIL", default="billing@mindomo.localhost")
+INVOICE_RETENTION_YEARS = env.int("INVOICE_RETENTION_YEARS", default=10)
+CELERY_BEAT_SCHEDULE["billing-purge-invoices-past-retention"] = {
+    "task": "billing.tasks.invoices_purge_task",
+    "schedule": crontab(minute=30, hour=2, day_of_month=2),
+}
+# --- end of billing ---------------------------------------------------------------------------------

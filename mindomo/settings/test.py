@@ -8,8 +8,8 @@ import uuid
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-production-" + "x" * 20)
 
-from .base import *  # noqa: E402,F403
-from .base import CACHES  # noqa: E402
+from .base import *  # noqa: F403
+from .base import CACHES
 
 DEBUG = False
 ALLOWED_HOSTS = ["*"]

@@ -18,7 +18,7 @@ def _hashed_password() -> str:
     return make_password(PASSWORD)
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True
@@ -31,6 +31,6 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.LazyFunction(_hashed_password)
 
     @factory.post_generation
-    def verified_email(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:  # noqa: N805
+    def verified_email(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:
         if create and obj.email and extracted is not False:
             EmailAddress.objects.create(user=obj, email=obj.email, verified=True, primary=True)

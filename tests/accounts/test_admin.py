@@ -12,8 +12,12 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def people() -> dict[str, object]:
     return {
-        "fr": UserFactory(username="jdupont", first_name="Jeanne", last_name="Dupont", email="jd@example.fr", country="FR"),
-        "de": UserFactory(username="kmueller", first_name="Karl", last_name="Müller", email="km@example.de", country="DE"),
+        "fr": UserFactory(
+            username="jdupont", first_name="Jeanne", last_name="Dupont", email="jd@example.fr", country="FR"
+        ),
+        "de": UserFactory(
+            username="kmueller", first_name="Karl", last_name="Müller", email="km@example.de", country="DE"
+        ),
         "inactive": UserFactory(username="gone", first_name="Inès", last_name="Absent", country="FR", is_active=False),
     }
 

@@ -23,7 +23,9 @@ def site(live_server: Any, transactional_db: Any, settings: Any) -> str:
     settings.SITE_URL = live_server.url
     from django.contrib.sites.models import Site
 
-    Site.objects.update_or_create(pk=settings.SITE_ID, defaults={"domain": live_server.url.split("//", 1)[1], "name": "Mindomo"})
+    Site.objects.update_or_create(
+        pk=settings.SITE_ID, defaults={"domain": live_server.url.split("//", 1)[1], "name": "Mindomo"}
+    )
     return str(live_server.url)
 
 

@@ -21,9 +21,9 @@ def tables_containing(needle: str, *, ignore_tables: frozenset[str] = frozenset(
         for table, column, data_type in columns:
             if table in ignore_tables or data_type not in TEXT_TYPES:
                 continue
-            expression = f'convert_from("{column}", \'UTF8\')' if data_type == "bytea" else f'"{column}"::text'
+            expression = f"convert_from(\"{column}\", 'UTF8')" if data_type == "bytea" else f'"{column}"::text'
             cursor.execute(
-                f'SELECT EXISTS (SELECT 1 FROM "{table}" WHERE {expression} ILIKE %s)',  # noqa: S608
+                f'SELECT EXISTS (SELECT 1 FROM "{table}" WHERE {expression} ILIKE %s)',
                 [f"%{needle}%"],
             )
             if cursor.fetchone()[0]:
