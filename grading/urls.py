@@ -1,5 +1,24 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "grading"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("sign-in/", views.student_sign_in, name="student_sign_in"),
+    path("my-grades/", views.my_grades, name="my_grades"),
+    path("schools/<int:school_id>/", views.school_roster, name="school_roster"),
+    path("schools/<int:school_id>/students/add/", views.student_add, name="student_add"),
+    path("schools/<int:school_id>/students/import/", views.student_import, name="student_import"),
+    path("schools/<int:school_id>/login-cards/", views.login_cards, name="login_cards"),
+    path("schools/<int:school_id>/teachers/invite/", views.teacher_invite, name="teacher_invite"),
+    path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("classes/", views.class_list, name="class_list"),
+    path("classes/<int:class_id>/", views.gradebook, name="gradebook"),
+    path("classes/<int:class_id>/students/", views.class_students, name="class_students"),
+    path("classes/<int:class_id>/assignments/", views.assignment_create, name="assignment_create"),
+    path("assignments/<int:assignment_id>/report/", views.assignment_report, name="assignment_report"),
+    path("assignments/<int:assignment_id>/report.<str:fmt>", views.assignment_download, name="assignment_download"),
+    path("exports/", views.export_history, name="export_history"),
+]

@@ -1,0 +1,77 @@
+"""Demo school: an administrator, a teacher, a class of school-registered students with grades (idempotent)."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+
+from accounts.demo import ensure_user
+from accounts.models import School, SchoolMembership, User
+from mindomo.demo import DEMO_PASSWORD, DemoLogin
+
+from . import schools, services
+from .models import Assignment, SchoolClass
+
+SCHOOL_NAME = "Maple Grove Primary School"
+STUDENTS = [("Mia", "Khan"), ("Leo", "Okafor"), ("Zoe", "Novak"), ("Sam", "Ito")]
+
+
+@transaction.atomic
+def load() -> list[DemoLogin]:
+    school, _created = School.objects.get_or_create(
+        name=SCHOOL_NAME, defaults={"country": "US", "contact_email": "office@maplegrove.example"}
+    )
+    admin = ensure_user(
+        username="principal", email="principal@maplegrove.example", first_name="Rosa", last_name="Parks", country="US"
+    )
+    teacher = ensure_user(
+        username="teacher", email="teacher@maplegrove.example", first_name="Alan", last_name="Turing", country="US"
+    )
+    SchoolMembership.objects.get_or_create(school=school, user=admin, role=SchoolMembership.Role.ADMIN)
+    SchoolMembership.objects.get_or_create(school=school, user=teacher, role=SchoolMembership.Role.TEACHER)
+
+    school_class = SchoolClass.objects.filter(school=school, teacher=teacher, name="Year 6 Science").first()
+    if school_class is None:
+        students = schools.students_register(
+            actor=admin, school=school, rows=[schools.StudentRow(first, last) for first, last in STUDENTS]
+        )
+        User.objects.filter(pk__in=[s.pk for s in students]).update(password=make_password(DEMO_PASSWORD))
+        school_class = services.class_create(teacher=teacher, school=school, name="Year 6 Science")
+        services.class_enroll_students(teacher=teacher, school_class=school_class, student_ids=[s.pk for s in students])
+        plants = services.assignment_create(
+            teacher=teacher,
+            school_class=school_class,
+            title="Plant cells poster",
+            due_date=datetime.date(2026, 10, 2),
+            max_score=Decimal("20"),
+        )
+        services.assignment_create(
+            teacher=teacher,
+            school_class=school_class,
+            title="Magnets quiz",
+            due_date=datetime.date(2026, 11, 6),
+            max_score=Decimal("10"),
+        )
+        scores = [Decimal("18"), Decimal("15.5"), Decimal("19"), Decimal("12")]
+        services.grades_save(
+            teacher=teacher,
+            school_class=school_class,
+            entries=[
+                services.GradeEntry(s.pk, plants.pk, score, "Well labelled." if score > 15 else "Label every part.")
+                for s, score in zip(students, scores, strict=True)
+            ],
+        )
+    first_student = User.objects.filter(enrollments__school_class=school_class).order_by("enrollments__number").first()
+    assert first_student is not None and Assignment.objects.filter(school_class=school_class).exists()
+    return [
+        DemoLogin(
+            "school administrator", "principal@maplegrove.example", DEMO_PASSWORD, "/grading/ roster, CSV import"
+        ),
+        DemoLogin("teacher", "teacher@maplegrove.example", DEMO_PASSWORD, "/grading/ gradebook, grade reports"),
+        DemoLogin(
+            "school-registered student", first_student.username, DEMO_PASSWORD, "/grading/sign-in/ then own grades"
+        ),
+    ]

@@ -1,0 +1,222 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.models import School, User
+
+from .models import Assignment, Enrollment
+from .schools import NAME_MAX, USERNAME_MAX, USERNAME_RE, StudentRow
+from .services import GradeEntry
+
+
+class ClassForm(forms.Form):
+    school = forms.ModelChoiceField(queryset=School.objects.none(), label=gettext_lazy("School"))
+    name = forms.CharField(label=gettext_lazy("Class name"), max_length=120)
+
+    def __init__(self, *args: Any, schools: QuerySet[School], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["school"].queryset = schools  # type: ignore[attr-defined]
+        if len(schools) == 1:
+            self.fields["school"].initial = schools[0]
+
+
+class AssignmentForm(forms.Form):
+    title = forms.CharField(label=gettext_lazy("Title"), max_length=200)
+    due_date = forms.DateField(label=gettext_lazy("Due date"), widget=forms.DateInput(attrs={"type": "date"}))
+    max_score = forms.DecimalField(
+        label=gettext_lazy("Maximum score"), max_digits=6, decimal_places=2, min_value=Decimal("0.01")
+    )
+
+
+class EnrollForm(forms.Form):
+    students = forms.ModelMultipleChoiceField(
+        queryset=User.objects.none(), label=gettext_lazy("Students of the school"), widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args: Any, candidates: QuerySet[User], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["students"].queryset = candidates  # type: ignore[attr-defined]
+        self.fields["students"].label_from_instance = lambda u: f"{u.get_full_name()} ({u.username})"  # type: ignore[attr-defined]
+
+
+class StudentForm(forms.Form):
+    first_name = forms.CharField(label=gettext_lazy("First name"), max_length=NAME_MAX)
+    last_name = forms.CharField(label=gettext_lazy("Last name"), max_length=NAME_MAX)
+    username = forms.CharField(
+        label=gettext_lazy("Username"),
+        max_length=USERNAME_MAX,
+        required=False,
+        help_text=gettext_lazy("Optional. Leave empty and one is made from the name."),
+    )
+
+    def clean_username(self) -> str:
+        username = str(self.cleaned_data["username"]).strip()
+        if username and not USERNAME_RE.match(username.lower()):
+            raise forms.ValidationError(_("A username may hold only letters, digits, dots, dashes and underscores."))
+        return username
+
+    def row(self) -> StudentRow:
+        data = self.cleaned_data
+        return StudentRow(data["first_name"].strip(), data["last_name"].strip(), data["username"])
+
+
+class StudentCsvForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("CSV file"),
+        help_text=gettext_lazy("Columns: first_name, last_name and, optionally, username. One student per line."),
+    )
+
+
+class InviteTeacherForm(forms.Form):
+    email = forms.EmailField(label=gettext_lazy("Teacher's email"))
+
+
+class LoginCardsForm(forms.Form):
+    students = forms.TypedMultipleChoiceField(coerce=int, choices=(), label=gettext_lazy("Students"))
+
+    def __init__(self, *args: Any, student_ids: list[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["students"].choices = [(i, str(i)) for i in student_ids]  # type: ignore[attr-defined]
+
+
+class NoticeForm(forms.Form):
+    acknowledge = forms.BooleanField(
+        label=gettext_lazy("I have read this notice and will share grade reports only as COPPA, FERPA and GDPR allow.")
+    )
+
+
+class StudentSignInForm(AuthenticationForm):
+    """Sign-in with the username and password printed on a school login card."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": gettext_lazy("The username or the password is not right. Check your login card."),
+    }
+
+
+@dataclass
+class GradebookCell:
+    assignment: Assignment
+    score: str
+    feedback: str
+    name_score: str
+    name_feedback: str
+
+
+@dataclass
+class GradebookRow:
+    enrollment: Enrollment
+    cells: list[GradebookCell] = field(default_factory=list)
+
+
+def _score_name(student_id: int, assignment_id: int) -> str:
+    return f"score-{student_id}-{assignment_id}"
+
+
+def _feedback_name(student_id: int, assignment_id: int) -> str:
+    return f"feedback-{student_id}-{assignment_id}"
+
+
+class Gradebook:
+    """The grid of one class: rows of students, columns of assignments; parses a column or the whole grid."""
+
+    def __init__(
+        self,
+        *,
+        enrollments: list[Enrollment],
+        assignments: list[Assignment],
+        grades: dict[tuple[int, int], tuple[Decimal, str]],
+        data: Any = None,
+    ) -> None:
+        self.enrollments = enrollments
+        self.assignments = assignments
+        self.grades = grades
+        self.data = data
+        self.errors: list[str] = []
+
+    def rows(self) -> list[GradebookRow]:
+        rows = []
+        for enrollment in self.enrollments:
+            row = GradebookRow(enrollment=enrollment)
+            sid = enrollment.student_id
+            for assignment in self.assignments:
+                name_score, name_feedback = _score_name(sid, assignment.pk), _feedback_name(sid, assignment.pk)
+                if self.data is not None and name_score in self.data:
+                    score, feedback = self.data.get(name_score, ""), self.data.get(name_feedback, "")
+                else:
+                    stored = self.grades.get((sid, assignment.pk))
+                    score = "" if stored is None else _format_score(stored[0])
+                    feedback = "" if stored is None else stored[1]
+                row.cells.append(GradebookCell(assignment, score, feedback, name_score, name_feedback))
+            rows.append(row)
+        return rows
+
+    def entries(self, *, column: int | None = None) -> list[GradeEntry] | None:
+        """The submitted cells (one assignment's column, or all); None and ``errors`` set when invalid."""
+        assert self.data is not None
+        assignments = [a for a in self.assignments if column is None or a.pk == column]
+        if not assignments:
+            self.errors.append(_("This assignment is not in the gradebook any more. Reload the page."))
+            return None
+        entries = []
+        for enrollment in self.enrollments:
+            sid = enrollment.student_id
+            for assignment in assignments:
+                name_score = _score_name(sid, assignment.pk)
+                if name_score not in self.data:
+                    continue  # a student enrolled after the page was loaded: their cells were not on it
+                raw = str(self.data.get(name_score, "")).strip().replace(",", ".")
+                feedback = str(self.data.get(_feedback_name(sid, assignment.pk), ""))
+                score: Decimal | None = None
+                if raw:
+                    try:
+                        score = Decimal(raw)
+                    except InvalidOperation:
+                        score = None
+                    if score is None or not score.is_finite() or score.as_tuple().exponent < -2:  # type: ignore[operator]
+                        self.errors.append(
+                            _("%(student)s, %(assignment)s: “%(value)s” is not a score.")
+                            % {
+                                "student": enrollment.student.get_full_name(),
+                                "assignment": assignment.title,
+                                "value": raw[:20],
+                            }
+                        )
+                        continue
+                    if not (0 <= score <= assignment.max_score):
+                        self.errors.append(
+                            _("%(student)s, %(assignment)s: the score must be between 0 and %(max)s.")
+                            % {
+                                "student": enrollment.student.get_full_name(),
+                                "assignment": assignment.title,
+                                "max": _format_score(assignment.max_score),
+                            }
+                        )
+                        continue
+                elif feedback.strip():
+                    self.errors.append(
+                        _("%(student)s, %(assignment)s: give a score with the feedback.")
+                        % {"student": enrollment.student.get_full_name(), "assignment": assignment.title}
+                    )
+                    continue
+                if len(feedback) > 2000:
+                    self.errors.append(
+                        _("%(student)s, %(assignment)s: feedback is limited to 2000 characters.")
+                        % {"student": enrollment.student.get_full_name(), "assignment": assignment.title}
+                    )
+                    continue
+                entries.append(GradeEntry(sid, assignment.pk, score, feedback))
+        return None if self.errors else entries
+
+
+def _format_score(value: Decimal) -> str:
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text

@@ -1,0 +1,151 @@
+"""Grades, enrollments and grade-report downloads in the privacy registry (export, erase, parent overview)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from mindomo import privacy
+
+from .models import (
+    Enrollment,
+    Grade,
+    GradeAudit,
+    GradeExport,
+    ReportNoticeAcknowledgement,
+    SchoolClass,
+    SchoolStudentAccount,
+    TeacherInvitation,
+)
+
+
+@privacy.register
+class GradingPrivacyProvider(privacy.PrivacyProvider):
+    name = "grading"
+    label = _("Classes and grades")
+    erase_order = 200
+
+    def declarations(self) -> list[privacy.DataCategory]:
+        return [
+            privacy.DataCategory(
+                model="grading.Grade",
+                fields=("assignment", "student", "score", "feedback", "graded_by", "graded_at"),
+                purpose=_(
+                    "Let a teacher grade a student's work. Only the teacher of the class and the graded "
+                    "student see a grade; a parent sees their child's grades in the parent portal."
+                ),
+                retention=_("Until the student's account is deleted."),
+            ),
+            privacy.DataCategory(
+                model="grading.GradeAudit",
+                fields=(
+                    "assignment",
+                    "student",
+                    "old_score",
+                    "new_score",
+                    "old_feedback",
+                    "new_feedback",
+                    "changed_by",
+                    "changed_at",
+                ),
+                purpose=_("Keep a record of every grade change (who changed what, and when)."),
+                retention=_("As long as the grade: deleted with the student's account."),
+            ),
+            privacy.DataCategory(
+                model="grading.Enrollment",
+                fields=("school_class", "student", "number"),
+                purpose=_(
+                    "Place a student in a teacher's class; the number replaces the name in pseudonymous reports."
+                ),
+                retention=_("Until the student leaves the class or the account is deleted."),
+            ),
+            privacy.DataCategory(
+                model="grading.SchoolStudentAccount",
+                fields=("user", "school", "registered_by", "created_at"),
+                purpose=_(
+                    "Record that a school registered this student (consent given by the school, for "
+                    "educational use only)."
+                ),
+                retention=_("Until the student's account is deleted."),
+            ),
+            privacy.DataCategory(
+                model="grading.GradeExport",
+                fields=("teacher", "assignment", "format", "pseudonymous", "row_count", "created_at"),
+                purpose=_(
+                    "Log each grade report a teacher downloads, so that the teacher and the school can "
+                    "account for every copy of students' grades."
+                ),
+                retention=_("Until the teacher's account or the assignment is deleted."),
+            ),
+            privacy.DataCategory(
+                model="grading.TeacherInvitation",
+                fields=("school", "email", "invited_by", "created_at", "accepted_at"),
+                purpose=_("Invite a teacher to a school by email."),
+                retention=_("Until the school or the invited person's account is deleted."),
+            ),
+        ]
+
+    def export(self, user: User) -> dict[str, Any]:
+        grades = (
+            Grade.objects.filter(student=user)
+            .select_related("assignment", "assignment__school_class", "assignment__school_class__school")
+            .order_by("assignment__due_date", "pk")
+        )
+        registration = SchoolStudentAccount.objects.filter(user=user).select_related("school").first()
+        return {
+            "school_registration": (
+                {"school": registration.school.name, "registered_at": registration.created_at.isoformat()}
+                if registration
+                else None
+            ),
+            "classes": [
+                {"class": e.school_class.name, "school": e.school_class.school.name, "student_number": e.number}
+                for e in Enrollment.objects.filter(student=user).select_related("school_class__school").order_by("pk")
+            ],
+            "grades": [
+                {
+                    "class": g.assignment.school_class.name,
+                    "school": g.assignment.school_class.school.name,
+                    "assignment": g.assignment.title,
+                    "due_date": g.assignment.due_date.isoformat(),
+                    "score": str(g.score),
+                    "max_score": str(g.assignment.max_score),
+                    "feedback": g.feedback,
+                    "graded_at": g.graded_at.isoformat(),
+                }
+                for g in grades
+            ],
+            "classes_taught": [
+                {"class": c.name, "school": c.school.name}
+                for c in SchoolClass.objects.filter(teacher=user).select_related("school").order_by("pk")
+            ],
+            "grade_report_downloads": [
+                {
+                    "assignment": x.assignment.title,
+                    "format": x.format,
+                    "pseudonymous": x.pseudonymous,
+                    "rows": x.row_count,
+                    "downloaded_at": x.created_at.isoformat(),
+                }
+                for x in GradeExport.objects.filter(teacher=user).select_related("assignment").order_by("pk")
+            ],
+        }
+
+    @transaction.atomic
+    def erase(self, user: User) -> None:
+        Grade.objects.filter(student=user).delete()
+        GradeAudit.objects.filter(student=user).delete()
+        Enrollment.objects.filter(student=user).delete()
+        GradeExport.objects.filter(teacher=user).delete()
+        ReportNoticeAcknowledgement.objects.filter(teacher=user).delete()
+        SchoolStudentAccount.objects.filter(user=user).delete()
+        invitations = Q(accepted_by=user)
+        if user.email:
+            invitations |= Q(email__iexact=user.email)
+        TeacherInvitation.objects.filter(invitations).delete()
+        # The school keeps its classes (and the students' grades in them); they lose their teacher.
+        SchoolClass.objects.filter(teacher=user).update(teacher=None)

@@ -1,0 +1,398 @@
+"""School-side writes: invite teachers, register students (one by one or by CSV), issue login cards.
+
+A school-registered student's consent is given by the school (method "school", limited to the
+educational context), recorded by the consent app in the same transaction as the account.
+Such accounts have no email address (so no email login, no social link by email, no mail at all)
+and ``product_updates`` stays False.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import School, SchoolMembership, User
+from consent.services import consent_record_school
+
+from .models import SchoolStudentAccount, TeacherInvitation
+
+NAME_MAX = 150
+USERNAME_MAX = 30
+CSV_MAX_BYTES = 256 * 1024
+CSV_MAX_ROWS = 1000
+INVITATION_SALT = "grading.teacher-invitation"
+INVITATION_TTL = timedelta(days=7)
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+# Short, common, unambiguous words children can type; three of them and two digits ≈ 2^27 combinations,
+# with login attempts rate-limited.
+_WORDS = (
+    "apple acorn amber anchor arrow aspen badge bamboo basil beacon berry birch bison blossom breeze brook "
+    "cactus camel canoe canyon cedar cherry cloud clover cobalt comet coral cotton crane daisy delta dolphin "
+    "eagle ember falcon fern fiddle forest fossil galaxy garden ginger glacier granite harbor hazel heron "
+    "honey island ivory jasmine jungle kettle kiwi lagoon lantern lemon lilac lotus maple meadow melon "
+    "meteor mint mosaic nectar nova oasis ocean olive orbit otter panda pebble pepper pine planet plum "
+    "pond poppy quartz quill rabbit rain raven reef river robin rocket saffron sail sequoia shell sierra "
+    "spruce star stone summit tiger topaz tulip tundra valley velvet violet walnut willow zebra zephyr"
+).split()
+
+
+# --- consent (contract with the consent app) ---------------------------------------------------------
+def _record_school_consent(*, child: User, school: School, granted_by: User) -> None:
+    """Record consent method "school" for a school-registered child (the consent app owns the record)."""
+    consent_record_school(child=child, school=school, granted_by=granted_by)
+
+
+# --- roles ---------------------------------------------------------------------------------------------
+def _roles(*, user: User, school: School) -> set[str]:
+    return set(SchoolMembership.objects.filter(school=school, user=user).values_list("role", flat=True))
+
+
+def _require_roster_manager(*, actor: User, school: School) -> None:
+    if not _roles(user=actor, school=school) & {SchoolMembership.Role.ADMIN, SchoolMembership.Role.TEACHER}:
+        raise ValidationError(_("Only a teacher or an administrator of this school can do this."))
+
+
+# --- teacher invitations ---------------------------------------------------------------------------------
+def invitation_token(invitation: TeacherInvitation) -> str:
+    return signing.dumps({"i": invitation.pk, "e": invitation.email.lower()}, salt=INVITATION_SALT, compress=True)
+
+
+@transaction.atomic
+def teacher_invite(*, admin: User, school: School, email: str) -> TeacherInvitation:
+    if SchoolMembership.Role.ADMIN not in _roles(user=admin, school=school):
+        raise ValidationError(_("Only an administrator of this school can invite teachers."))
+    email = email.strip()
+    if SchoolMembership.objects.filter(
+        school=school, role=SchoolMembership.Role.TEACHER, user__email__iexact=email
+    ).exists():
+        raise ValidationError(_("This person is already a teacher of this school."))
+    invitation = TeacherInvitation.objects.create(
+        school=school, email=email, invited_by=admin, expires_at=timezone.now() + INVITATION_TTL
+    )
+    link = settings.SITE_URL.rstrip("/") + reverse("grading:invitation_accept", args=[invitation_token(invitation)])
+    context = {"school": school, "inviter": admin, "link": link, "expires_at": invitation.expires_at}
+    subject = _("You are invited to teach at %(school)s on Mindomo") % {"school": school.name}
+    body = render_to_string("grading/emails/teacher_invitation.txt", context)
+    transaction.on_commit(lambda: send_mail(subject, body, None, [email]))
+    return invitation
+
+
+def invitation_from_token(*, token: str) -> TeacherInvitation:
+    """The pending invitation a link names; a tampered, expired or used link raises ValidationError."""
+    invalid = ValidationError(_("This invitation link is invalid, has expired or was already used."))
+    try:
+        data = signing.loads(token, salt=INVITATION_SALT, max_age=INVITATION_TTL)
+    except signing.BadSignature as exc:
+        raise invalid from exc
+    invitation = (
+        TeacherInvitation.objects.select_related("school").filter(pk=data.get("i"), accepted_at__isnull=True).first()
+    )
+    if invitation is None or invitation.email.lower() != data.get("e") or invitation.expires_at <= timezone.now():
+        raise invalid
+    return invitation
+
+
+@transaction.atomic
+def teacher_invitation_accept(*, token: str, user: User) -> SchoolMembership:
+    invitation = invitation_from_token(token=token)
+    invitation = TeacherInvitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.accepted_at is not None:
+        raise ValidationError(_("This invitation link is invalid, has expired or was already used."))
+    if not user.email or user.email.lower() != invitation.email.lower():
+        raise ValidationError(
+            _("This invitation was sent to another email address. Sign in with the account of %(email)s.")
+            % {"email": invitation.email}
+        )
+    if hasattr(user, "school_student_account"):
+        raise ValidationError(_("A school-registered student account cannot become a teacher."))
+    membership, _created = SchoolMembership.objects.get_or_create(
+        school=invitation.school, user=user, role=SchoolMembership.Role.TEACHER
+    )
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    return membership
+
+
+# --- students --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StudentRow:
+    first_name: str
+    last_name: str
+    username: str = ""
+
+
+@dataclass(frozen=True)
+class LoginCard:
+    school: str
+    name: str
+    username: str
+    password: str
+
+
+class CsvImportError(ValidationError):
+    """Raised with one message per bad line; nothing is written."""
+
+
+def _ascii_slug(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "", text.lower())
+
+
+def _username_base(row: StudentRow) -> str:
+    first = _ascii_slug(row.first_name) or "student"
+    last = _ascii_slug(row.last_name)[:1]
+    return (first[:20] + ("." + last if last else ""))[:24]
+
+
+def _assign_usernames(rows: list[StudentRow]) -> list[str]:
+    """Chosen usernames are kept; the others are generated as ``first.l`` plus a number when taken."""
+    bases = {_username_base(r) for r in rows if not r.username}
+    taken: set[str] = set()
+    if bases:
+        query = Q()
+        for base in bases:
+            query |= Q(username__istartswith=base)
+        taken = {u.lower() for u in User.objects.filter(query).values_list("username", flat=True)}
+    taken |= {r.username.lower() for r in rows if r.username}
+    result = []
+    for row in rows:
+        if row.username:
+            result.append(row.username.lower())
+            continue
+        base = _username_base(row)
+        candidate, n = base, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{base}{n}"
+        taken.add(candidate)
+        result.append(candidate)
+    return result
+
+
+def _validate_rows(rows: list[tuple[int, StudentRow]]) -> list[str]:
+    """One message per problem, each naming its line; checks the database for taken usernames once."""
+    errors: list[str] = []
+    seen_usernames: dict[str, int] = {}
+    seen_names: dict[tuple[str, str], int] = {}
+    for line, row in rows:
+        if not row.first_name:
+            errors.append(_("Line %(line)d: the first name is missing.") % {"line": line})
+        if not row.last_name:
+            errors.append(_("Line %(line)d: the last name is missing.") % {"line": line})
+        for label, value, limit in (
+            (_("first name"), row.first_name, NAME_MAX),
+            (_("last name"), row.last_name, NAME_MAX),
+            (_("username"), row.username, USERNAME_MAX),
+        ):
+            if len(value) > limit:
+                errors.append(
+                    _("Line %(line)d: the %(field)s is longer than %(limit)d characters.")
+                    % {"line": line, "field": label, "limit": limit}
+                )
+        if row.username and len(row.username) <= USERNAME_MAX and not USERNAME_RE.match(row.username.lower()):
+            errors.append(
+                _("Line %(line)d: a username may hold only letters, digits, dots, dashes and underscores.")
+                % {"line": line}
+            )
+        if row.username:
+            key = row.username.lower()
+            if key in seen_usernames:
+                errors.append(
+                    _("Line %(line)d: the username %(username)s is also on line %(other)d.")
+                    % {"line": line, "username": row.username, "other": seen_usernames[key]}
+                )
+            else:
+                seen_usernames[key] = line
+        if row.first_name and row.last_name:
+            name_key = (row.first_name.casefold(), row.last_name.casefold())
+            if name_key in seen_names and not row.username:
+                errors.append(
+                    _(
+                        "Line %(line)d: %(name)s is also on line %(other)d (give each a username if they are two "
+                        "different students)."
+                    )
+                    % {"line": line, "name": f"{row.first_name} {row.last_name}", "other": seen_names[name_key]}
+                )
+            else:
+                seen_names.setdefault(name_key, line)
+    if seen_usernames:
+        # usernames are unique case-insensitively
+        query = Q()
+        for username in seen_usernames:
+            query |= Q(username__iexact=username)
+        taken = sorted(
+            {u.lower() for u in User.objects.filter(query).values_list("username", flat=True)},
+            key=lambda key: seen_usernames.get(key, 0),
+        )
+        for key in taken:
+            errors.append(
+                _("Line %(line)d: the username %(username)s is already taken.")
+                % {"line": seen_usernames[key], "username": key}
+            )
+    return errors
+
+
+def parse_student_csv(*, data: bytes) -> list[tuple[int, StudentRow]]:
+    """Rows of a CSV with the columns first_name, last_name and optionally username (header required)."""
+    not_csv = CsvImportError(
+        _("This file is not a CSV file with the columns first_name, last_name and (optionally) username.")
+    )
+    if len(data) > CSV_MAX_BYTES:
+        raise CsvImportError(_("The file is too large (at most %(kb)d KB).") % {"kb": CSV_MAX_BYTES // 1024})
+    if b"\x00" in data:
+        raise not_csv
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise not_csv from exc
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise not_csv
+        columns = [h.strip().lower().replace(" ", "_") for h in header]
+        if (
+            "first_name" not in columns
+            or "last_name" not in columns
+            or not set(columns)
+            <= {
+                "first_name",
+                "last_name",
+                "username",
+            }
+        ):
+            raise not_csv
+        index = {name: columns.index(name) for name in columns}
+        rows: list[tuple[int, StudentRow]] = []
+        for record in reader:
+            if not any(cell.strip() for cell in record):
+                continue
+            if len(record) != len(columns):
+                raise CsvImportError(
+                    [
+                        _("Line %(line)d: expected %(expected)d columns, found %(found)d.")
+                        % {"line": reader.line_num, "expected": len(columns), "found": len(record)}
+                    ]
+                )
+
+            def cell(name: str, record: list[str] = record) -> str:
+                return record[index[name]].strip() if name in index else ""
+
+            rows.append((reader.line_num, StudentRow(cell("first_name"), cell("last_name"), cell("username"))))
+            if len(rows) > CSV_MAX_ROWS:
+                raise CsvImportError(_("At most %(n)d students per file.") % {"n": CSV_MAX_ROWS})
+    except csv.Error as exc:
+        raise not_csv from exc
+    if not rows:
+        raise CsvImportError(_("The file holds no students."))
+    return rows
+
+
+@transaction.atomic
+def students_register(*, actor: User, school: School, rows: list[StudentRow]) -> list[User]:
+    """Create school-registered student accounts (no email, no usable password until a login card is printed).
+
+    All or nothing: any invalid row raises and nothing is written.
+    """
+    _require_roster_manager(actor=actor, school=school)
+    errors = _validate_rows(list(enumerate(rows, start=1)))
+    if errors:
+        raise CsvImportError(errors)
+    usernames = _assign_usernames(rows)
+    users = [
+        User(
+            username=username,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            email="",
+            country=school.country,
+            product_updates=False,
+            password=make_password(None),
+        )
+        for row, username in zip(rows, usernames, strict=True)
+    ]
+    try:
+        with transaction.atomic():
+            User.objects.bulk_create(users)
+    except IntegrityError as exc:
+        raise CsvImportError(_("A username was taken a moment ago. Upload the file again.")) from exc
+    SchoolMembership.objects.bulk_create(
+        [SchoolMembership(school=school, user=u, role=SchoolMembership.Role.STUDENT) for u in users]
+    )
+    SchoolStudentAccount.objects.bulk_create(
+        [SchoolStudentAccount(user=u, school=school, registered_by=actor) for u in users]
+    )
+    for user in users:
+        _record_school_consent(child=user, school=school, granted_by=actor)
+    return users
+
+
+def students_import_csv(*, actor: User, school: School, data: bytes) -> list[User]:
+    """Parse and register; errors name their CSV line and nothing of a failed upload is written."""
+    _require_roster_manager(actor=actor, school=school)
+    parsed = parse_student_csv(data=data)
+    errors = _validate_rows(parsed)
+    if errors:
+        raise CsvImportError(errors)
+    return students_register(actor=actor, school=school, rows=[row for _line, row in parsed])
+
+
+def _new_password() -> str:
+    words = [secrets.choice(_WORDS) for _ in range(3)]
+    return "-".join(words) + f"-{secrets.randbelow(90) + 10}"
+
+
+@transaction.atomic
+def login_cards_issue(*, actor: User, school: School, student_ids: list[int]) -> list[LoginCard]:
+    """Give each selected school-registered student a new first password and return their login cards.
+
+    Passwords are never stored readable: printing the cards again issues new ones.
+    """
+    _require_roster_manager(actor=actor, school=school)
+    students = list(
+        User.objects.filter(
+            pk__in=student_ids,
+            school_student_account__school=school,
+            school_memberships__school=school,
+            school_memberships__role=SchoolMembership.Role.STUDENT,
+        )
+        .distinct()
+        .order_by("last_name", "first_name", "username")
+    )
+    if not students or len(students) != len(set(student_ids)):
+        raise ValidationError(_("Choose students registered by this school."))
+    cards = []
+    for student in students:
+        password = _new_password()
+        student.password = make_password(password)
+        cards.append(
+            LoginCard(school=school.name, name=student.get_full_name(), username=student.username, password=password)
+        )
+    User.objects.bulk_update(students, ["password"])
+    SchoolStudentAccount.objects.filter(user__in=students).update(first_password_issued_at=timezone.now())
+    return cards
+
+
+def is_school_registered(user: Any) -> bool:
+    """For the accounts adapter: school-registered accounts may not link social services or buy."""
+    return bool(getattr(user, "pk", None)) and SchoolStudentAccount.objects.filter(user_id=user.pk).exists()

@@ -1,0 +1,102 @@
+"""Reads that carry access rules. Every read of grades goes through ``grade_list_visible_to``.
+
+A grade is visible to the teacher of its class and to the graded student, to nobody else: not other
+teachers of the school, not school administrators, not other students, not staff (staff have no grade
+access here; a privacy-officer role is a separate, logged path). Views use these querysets with
+``get_object_or_404`` so that "not yours" answers exactly like "not there".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from accounts.models import School, SchoolMembership
+
+from .models import Assignment, Enrollment, Grade, GradeExport, SchoolClass
+
+
+def _is_real_user(viewer: Any) -> bool:
+    return bool(viewer is not None and viewer.is_authenticated and viewer.is_active)
+
+
+def grade_list_visible_to(*, viewer: Any) -> QuerySet[Grade]:
+    """Grades the viewer may read: those of classes they teach (while still a teacher of that school),
+    and their own."""
+    if not _is_real_user(viewer):
+        return Grade.objects.none()
+    still_teacher = Exists(
+        SchoolMembership.objects.filter(
+            school_id=OuterRef("assignment__school_class__school_id"), user=viewer, role=SchoolMembership.Role.TEACHER
+        )
+    )
+    teaches = Q(assignment__school_class__teacher=viewer) & Q(still_teacher)
+    return Grade.objects.filter(teaches | Q(student=viewer))
+
+
+def class_list_taught_by(*, viewer: Any) -> QuerySet[SchoolClass]:
+    """Classes the viewer teaches (only while they are a teacher of the class's school)."""
+    if not _is_real_user(viewer):
+        return SchoolClass.objects.none()
+    still_teacher = Exists(
+        SchoolMembership.objects.filter(
+            school_id=OuterRef("school_id"), user=viewer, role=SchoolMembership.Role.TEACHER
+        )
+    )
+    return SchoolClass.objects.filter(still_teacher, teacher=viewer)
+
+
+def assignment_list_taught_by(*, viewer: Any) -> QuerySet[Assignment]:
+    return Assignment.objects.filter(school_class__in=class_list_taught_by(viewer=viewer))
+
+
+def school_list_managed_by(*, viewer: Any) -> QuerySet[School]:
+    """Schools whose roster the viewer manages: school administrators and teachers."""
+    if not _is_real_user(viewer):
+        return School.objects.none()
+    return School.objects.filter(
+        memberships__user=viewer,
+        memberships__role__in=[SchoolMembership.Role.ADMIN, SchoolMembership.Role.TEACHER],
+    ).distinct()
+
+
+def school_list_administered_by(*, viewer: Any) -> QuerySet[School]:
+    if not _is_real_user(viewer):
+        return School.objects.none()
+    return School.objects.filter(memberships__user=viewer, memberships__role=SchoolMembership.Role.ADMIN).distinct()
+
+
+def school_list_teaching(*, viewer: Any) -> QuerySet[School]:
+    if not _is_real_user(viewer):
+        return School.objects.none()
+    return School.objects.filter(memberships__user=viewer, memberships__role=SchoolMembership.Role.TEACHER).distinct()
+
+
+def school_roles(*, viewer: Any, school: School) -> set[str]:
+    if not _is_real_user(viewer):
+        return set()
+    return set(SchoolMembership.objects.filter(school=school, user=viewer).values_list("role", flat=True))
+
+
+def student_memberships(*, school: School) -> QuerySet[SchoolMembership]:
+    return (
+        SchoolMembership.objects.filter(school=school, role=SchoolMembership.Role.STUDENT)
+        .select_related("user", "user__school_student_account")
+        .order_by("user__last_name", "user__first_name", "user__username")
+    )
+
+
+def enrollment_list(*, school_class: SchoolClass) -> QuerySet[Enrollment]:
+    return (
+        Enrollment.objects.filter(school_class=school_class)
+        .select_related("student")
+        .order_by("student__last_name", "student__first_name", "number")
+    )
+
+
+def export_list_by(*, viewer: Any) -> QuerySet[GradeExport]:
+    """A teacher's own export history."""
+    if not _is_real_user(viewer):
+        return GradeExport.objects.none()
+    return GradeExport.objects.filter(teacher=viewer).select_related("assignment", "assignment__school_class")

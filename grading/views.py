@@ -1,0 +1,409 @@
+"""Thin views. Protected objects come from selectors that take the viewer, through get_object_or_404:
+a page or action the viewer may not use answers 404, exactly like one that does not exist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.models import SchoolMembership, User
+from mindomo.http import AuthenticatedRequest
+
+from . import reports, schools, selectors, services
+from .cards import login_cards_pdf
+from .forms import (
+    AssignmentForm,
+    ClassForm,
+    EnrollForm,
+    Gradebook,
+    InviteTeacherForm,
+    LoginCardsForm,
+    NoticeForm,
+    StudentCsvForm,
+    StudentForm,
+    StudentSignInForm,
+)
+from .models import Assignment, Enrollment, GradeExport, SchoolStudentAccount
+
+
+def _errors(exc: ValidationError) -> list[str]:
+    return [str(m) for m in exc.messages]
+
+
+@login_required
+def index(request: AuthenticatedRequest) -> HttpResponse:
+    viewer = request.user
+    context = {
+        "schools": list(selectors.school_list_managed_by(viewer=viewer).order_by("name")),
+        "classes": list(selectors.class_list_taught_by(viewer=viewer).select_related("school").order_by("name")),
+        "is_student": SchoolMembership.objects.filter(user=viewer, role=SchoolMembership.Role.STUDENT).exists(),
+    }
+    return render(request, "grading/index.html", context)
+
+
+# --- schools: roster, students, login cards, teacher invitations ------------------------------------------
+def _roster_context(request: AuthenticatedRequest, school: Any, **extra: Any) -> dict[str, Any]:
+    members = list(
+        SchoolMembership.objects.filter(school=school)
+        .select_related("user", "user__school_student_account")
+        .order_by("role", "user__last_name", "user__first_name", "user__username")
+    )
+    roles = {m.role for m in members if m.user_id == request.user.pk}
+    return {
+        "school": school,
+        "admins": [m for m in members if m.role == SchoolMembership.Role.ADMIN],
+        "teachers": [m for m in members if m.role == SchoolMembership.Role.TEACHER],
+        "students": [m for m in members if m.role == SchoolMembership.Role.STUDENT],
+        "is_admin": SchoolMembership.Role.ADMIN in roles,
+        "student_form": extra.pop("student_form", None) or StudentForm(),
+        "csv_form": extra.pop("csv_form", None) or StudentCsvForm(),
+        "invite_form": extra.pop("invite_form", None) or InviteTeacherForm(),
+        **extra,
+    }
+
+
+@login_required
+def school_roster(request: AuthenticatedRequest, school_id: int) -> HttpResponse:
+    school = get_object_or_404(selectors.school_list_managed_by(viewer=request.user), pk=school_id)
+    return render(request, "grading/school_roster.html", _roster_context(request, school))
+
+
+@login_required
+@require_POST
+def student_add(request: AuthenticatedRequest, school_id: int) -> HttpResponse:
+    school = get_object_or_404(selectors.school_list_managed_by(viewer=request.user), pk=school_id)
+    form = StudentForm(request.POST)
+    if form.is_valid():
+        try:
+            users = schools.students_register(actor=request.user, school=school, rows=[form.row()])
+        except ValidationError as exc:
+            for message in _errors(exc):
+                form.add_error(None, message.replace(_("Line %(line)d: ") % {"line": 1}, ""))
+        else:
+            return render(request, "grading/students_added.html", {"school": school, "students": users})
+    return render(
+        request, "grading/school_roster.html", _roster_context(request, school, student_form=form), status=400
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def student_import(request: AuthenticatedRequest, school_id: int) -> HttpResponse:
+    school = get_object_or_404(selectors.school_list_managed_by(viewer=request.user), pk=school_id)
+    errors: list[str] = []
+    form = StudentCsvForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            users = schools.students_import_csv(
+                actor=request.user, school=school, data=form.cleaned_data["file"].read()
+            )
+        except ValidationError as exc:
+            errors = _errors(exc)
+        else:
+            return render(request, "grading/students_added.html", {"school": school, "students": users})
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "grading/student_import.html", {"school": school, "form": form, "errors": errors}, status=status
+    )
+
+
+@login_required
+@require_POST
+def login_cards(request: AuthenticatedRequest, school_id: int) -> HttpResponse:
+    school = get_object_or_404(selectors.school_list_managed_by(viewer=request.user), pk=school_id)
+    candidates = list(SchoolStudentAccount.objects.filter(school=school).values_list("user_id", flat=True))
+    form = LoginCardsForm(request.POST, student_ids=candidates)
+    if not form.is_valid():
+        messages.error(request, _("Choose the students whose login cards you want to print."))
+        return redirect("grading:school_roster", school_id=school.pk)
+    try:
+        cards = schools.login_cards_issue(actor=request.user, school=school, student_ids=form.cleaned_data["students"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(_errors(exc)))
+        return redirect("grading:school_roster", school_id=school.pk)
+    sign_in_url = settings.SITE_URL.rstrip("/") + reverse("grading:student_sign_in")
+    pdf = login_cards_pdf(cards=cards, sign_in_url=sign_in_url)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    filename = "login-cards-{}-{}.pdf".format(slugify(school.name) or "school", timezone.now().strftime("%Y%m%d-%H%M"))
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def teacher_invite(request: AuthenticatedRequest, school_id: int) -> HttpResponse:
+    school = get_object_or_404(selectors.school_list_administered_by(viewer=request.user), pk=school_id)
+    form = InviteTeacherForm(request.POST)
+    if form.is_valid():
+        try:
+            schools.teacher_invite(admin=request.user, school=school, email=form.cleaned_data["email"])
+        except ValidationError as exc:
+            for message in _errors(exc):
+                form.add_error("email", message)
+        else:
+            messages.success(request, _("Invitation sent to %(email)s.") % {"email": form.cleaned_data["email"]})
+            return redirect("grading:school_roster", school_id=school.pk)
+    return render(request, "grading/school_roster.html", _roster_context(request, school, invite_form=form), status=400)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request: AuthenticatedRequest, token: str) -> HttpResponse:
+    try:
+        invitation = schools.invitation_from_token(token=token)
+    except ValidationError as exc:
+        return render(request, "grading/invitation.html", {"errors": _errors(exc)}, status=400)
+    errors: list[str] = []
+    if request.method == "POST":
+        try:
+            schools.teacher_invitation_accept(token=token, user=request.user)
+        except ValidationError as exc:
+            errors = _errors(exc)
+        else:
+            messages.success(request, _("You are now a teacher of %(school)s.") % {"school": invitation.school.name})
+            return redirect("grading:index")
+    return render(
+        request, "grading/invitation.html", {"invitation": invitation, "errors": errors}, status=400 if errors else 200
+    )
+
+
+# --- classes, enrollment, assignments, gradebook -------------------------------------------------------------
+@login_required
+@require_http_methods(["GET", "POST"])
+def class_list(request: AuthenticatedRequest) -> HttpResponse:
+    viewer = request.user
+    teaching = selectors.school_list_teaching(viewer=viewer).order_by("name")
+    if not teaching.exists():
+        raise Http404
+    form = ClassForm(request.POST or None, schools=teaching)
+    if request.method == "POST" and form.is_valid():
+        try:
+            school_class = services.class_create(
+                teacher=viewer, school=form.cleaned_data["school"], name=form.cleaned_data["name"]
+            )
+        except ValidationError as exc:
+            for message in _errors(exc):
+                form.add_error("name", message)
+        else:
+            messages.success(request, _("Class created. Now enroll its students."))
+            return redirect("grading:class_students", class_id=school_class.pk)
+    classes = selectors.class_list_taught_by(viewer=viewer).select_related("school").order_by("name")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "grading/class_list.html", {"classes": classes, "form": form}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def class_students(request: AuthenticatedRequest, class_id: int) -> HttpResponse:
+    school_class = get_object_or_404(
+        selectors.class_list_taught_by(viewer=request.user).select_related("school"), pk=class_id
+    )
+    enrolled = Enrollment.objects.filter(school_class=school_class, student_id=OuterRef("pk"))
+    candidates = (
+        User.objects.filter(
+            school_memberships__school=school_class.school, school_memberships__role=SchoolMembership.Role.STUDENT
+        )
+        .exclude(Exists(enrolled))
+        .order_by("last_name", "first_name", "username")
+    )
+    form = EnrollForm(request.POST or None, candidates=candidates)
+    if request.method == "POST" and form.is_valid():
+        try:
+            count = services.class_enroll_students(
+                teacher=request.user,
+                school_class=school_class,
+                student_ids=[u.pk for u in form.cleaned_data["students"]],
+            )
+        except ValidationError as exc:
+            for message in _errors(exc):
+                form.add_error(None, message)
+        else:
+            messages.success(request, _("%(count)d students enrolled.") % {"count": count})
+            return redirect("grading:gradebook", class_id=school_class.pk)
+    context = {
+        "school_class": school_class,
+        "form": form,
+        "enrollments": selectors.enrollment_list(school_class=school_class),
+    }
+    return render(request, "grading/class_students.html", context, status=400 if form.errors else 200)
+
+
+def _gradebook(request: AuthenticatedRequest, school_class: Any, data: Any = None) -> Gradebook:
+    enrollments = list(selectors.enrollment_list(school_class=school_class))
+    assignments = list(Assignment.objects.filter(school_class=school_class).order_by("due_date", "pk"))
+    grades = {
+        (sid, aid): (score, feedback)
+        for sid, aid, score, feedback in selectors.grade_list_visible_to(viewer=request.user)
+        .filter(assignment__school_class=school_class)
+        .values_list("student_id", "assignment_id", "score", "feedback")
+    }
+    return Gradebook(enrollments=enrollments, assignments=assignments, grades=grades, data=data)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def gradebook(request: AuthenticatedRequest, class_id: int) -> HttpResponse:
+    school_class = get_object_or_404(
+        selectors.class_list_taught_by(viewer=request.user).select_related("school"), pk=class_id
+    )
+    if request.method == "POST":
+        book = _gradebook(request, school_class, data=request.POST)
+        column: int | None = None
+        if request.POST.get("save_column"):
+            try:
+                column = int(request.POST["save_column"])
+            except ValueError:
+                column = -1
+        entries = book.entries(column=column)
+        if entries is not None:
+            try:
+                result = services.grades_save(teacher=request.user, school_class=school_class, entries=entries)
+            except ValidationError as exc:
+                book.errors.extend(_errors(exc))
+            else:
+                messages.success(
+                    request,
+                    _("Grades saved: %(created)d new, %(updated)d changed, %(cleared)d cleared.")
+                    % {"created": result.created, "updated": result.updated, "cleared": result.cleared},
+                )
+                return redirect("grading:gradebook", class_id=school_class.pk)
+        status = 400
+    else:
+        book = _gradebook(request, school_class)
+        status = 200
+    context = {"school_class": school_class, "book": book, "rows": book.rows(), "assignment_form": AssignmentForm()}
+    return render(request, "grading/gradebook.html", context, status=status)
+
+
+@login_required
+@require_POST
+def assignment_create(request: AuthenticatedRequest, class_id: int) -> HttpResponse:
+    school_class = get_object_or_404(
+        selectors.class_list_taught_by(viewer=request.user).select_related("school"), pk=class_id
+    )
+    form = AssignmentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.assignment_create(teacher=request.user, school_class=school_class, **form.cleaned_data)
+        except ValidationError as exc:
+            for message in _errors(exc):
+                form.add_error(None, message)
+        else:
+            messages.success(request, _("Assignment added to the gradebook."))
+            return redirect("grading:gradebook", class_id=school_class.pk)
+    book = _gradebook(request, school_class)
+    context = {"school_class": school_class, "book": book, "rows": book.rows(), "assignment_form": form}
+    return render(request, "grading/gradebook.html", context, status=400)
+
+
+# --- grade reports ---------------------------------------------------------------------------------------------
+@login_required
+@require_http_methods(["GET", "POST"])
+def assignment_report(request: AuthenticatedRequest, assignment_id: int) -> HttpResponse:
+    assignment = get_object_or_404(
+        selectors.assignment_list_taught_by(viewer=request.user).select_related("school_class"), pk=assignment_id
+    )
+    form = NoticeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.report_notice_acknowledge(teacher=request.user)
+        return redirect("grading:assignment_report", assignment_id=assignment.pk)
+    context = {
+        "assignment": assignment,
+        "form": form,
+        "acknowledged": services.report_notice_acknowledged(teacher=request.user),
+        "row_count": reports.report_row_count(viewer=request.user, assignment=assignment),
+    }
+    return render(request, "grading/assignment_report.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+def assignment_download(
+    request: AuthenticatedRequest, assignment_id: int, fmt: str
+) -> HttpResponse | StreamingHttpResponse:
+    assignment = get_object_or_404(
+        selectors.assignment_list_taught_by(viewer=request.user).select_related("school_class"), pk=assignment_id
+    )
+    if fmt not in GradeExport.Format.values:
+        raise Http404
+    if not services.report_notice_acknowledged(teacher=request.user):
+        messages.warning(request, _("Read and acknowledge the privacy notice before downloading a grade report."))
+        return redirect("grading:assignment_report", assignment_id=assignment.pk)
+    pseudonymous = request.GET.get("pseudonymous") == "1"
+    row_count = reports.report_row_count(viewer=request.user, assignment=assignment)
+    services.grade_export_log(
+        teacher=request.user, assignment=assignment, format=fmt, pseudonymous=pseudonymous, row_count=row_count
+    )
+    viewer = request.user
+    response: StreamingHttpResponse
+    if fmt == GradeExport.Format.CSV:
+        rows = reports.csv_stream(viewer=viewer, assignment=assignment, pseudonymous=pseudonymous)
+        response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
+    else:
+        response = StreamingHttpResponse(
+            reports.xlsx_stream(viewer=viewer, assignment=assignment, pseudonymous=pseudonymous),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    stem = slugify(f"{assignment.school_class.name} {assignment.title}") or "grades"
+    suffix = "-pseudonymous" if pseudonymous else ""
+    response["Content-Disposition"] = content_disposition_header(True, f"{stem}{suffix}.{fmt}")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+def export_history(request: AuthenticatedRequest) -> HttpResponse:
+    exports = selectors.export_list_by(viewer=request.user)[:200]
+    return render(request, "grading/export_history.html", {"exports": exports})
+
+
+# --- students ---------------------------------------------------------------------------------------------------
+@login_required
+def my_grades(request: AuthenticatedRequest) -> HttpResponse:
+    grades = (
+        selectors.grade_list_visible_to(viewer=request.user)
+        .filter(student=request.user)
+        .select_related("assignment", "assignment__school_class")
+        .order_by("assignment__school_class__name", "assignment__due_date", "pk")
+    )
+    return render(request, "grading/my_grades.html", {"grades": grades})
+
+
+@require_http_methods(["GET", "POST"])
+def student_sign_in(request: HttpRequest) -> HttpResponse:
+    """Sign-in with a login card: school-registered students have a username and no email address."""
+    from allauth.core import ratelimit
+
+    form = StudentSignInForm(request, data=request.POST or None)
+    if request.method == "POST":
+        username = str(request.POST.get("username", "")).lower()[:150]
+        if not ratelimit.consume(request, action="login_failed", key=username, dry_run=True):
+            form.is_bound = False
+            return render(
+                request,
+                "grading/student_sign_in.html",
+                {"form": form, "rate_limited": True},
+                status=429,
+            )
+        if form.is_valid() and schools.is_school_registered(form.get_user()):
+            auth_login(request, form.get_user(), backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("grading:my_grades")
+        ratelimit.consume(request, action="login_failed", key=username)
+        if not form.errors:
+            form.add_error(None, _("The username or the password is not right. Check your login card."))
+        return render(request, "grading/student_sign_in.html", {"form": form}, status=400)
+    return render(request, "grading/student_sign_in.html", {"form": form})
