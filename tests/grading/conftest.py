@@ -1,0 +1,102 @@
+"""A small school world for grading tests: two schools, their staff and students, a class with a grade."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from accounts.models import School, SchoolMembership, User
+from grading.models import Assignment, Grade, SchoolClass, SchoolStudentAccount
+from tests.accounts.factories import UserFactory
+from tests.grading.factories import (
+    AssignmentFactory,
+    EnrollmentFactory,
+    GradeFactory,
+    MembershipFactory,
+    SchoolClassFactory,
+    SchoolFactory,
+)
+
+SECRET_FEEDBACK = "Sehr gut, Quokka-7731"
+
+
+@dataclass
+class World:
+    school: School
+    other_school: School
+    admin: User
+    teacher: User
+    other_teacher: User
+    foreign_teacher: User
+    student: User
+    other_student: User
+    newcomer: User
+    adult: User
+    superuser: User
+    school_class: SchoolClass
+    assignment: Assignment
+    grade: Grade
+
+    def user(self, role: str) -> User | None:
+        return None if role == "anonymous" else getattr(self, role)
+
+    def client(self, role: str) -> Client:
+        client = Client()
+        user = self.user(role)
+        if user is not None:
+            client.force_login(user)
+        return client
+
+
+@pytest.fixture
+def world(db: Any) -> World:
+    school = SchoolFactory(name="Maple Grove")
+    other_school = SchoolFactory(name="Oak Hill")
+    admin = UserFactory(first_name="Rosa", last_name="Parks")
+    teacher = UserFactory(first_name="Alan", last_name="Turing")
+    other_teacher = UserFactory()
+    foreign_teacher = UserFactory()
+    student = UserFactory(first_name="Mia", last_name="Khan", email="", verified_email=False)
+    other_student = UserFactory(first_name="Leo", last_name="Okafor", email="", verified_email=False)
+    newcomer = UserFactory(first_name="Zoe", last_name="Novak", email="", verified_email=False)
+    MembershipFactory(school=school, user=admin, role=SchoolMembership.Role.ADMIN)
+    MembershipFactory(school=school, user=teacher, role=SchoolMembership.Role.TEACHER)
+    MembershipFactory(school=school, user=other_teacher, role=SchoolMembership.Role.TEACHER)
+    MembershipFactory(school=other_school, user=foreign_teacher, role=SchoolMembership.Role.TEACHER)
+    MembershipFactory(school=school, user=student, role=SchoolMembership.Role.STUDENT)
+    MembershipFactory(school=school, user=other_student, role=SchoolMembership.Role.STUDENT)
+    MembershipFactory(school=school, user=newcomer, role=SchoolMembership.Role.STUDENT)
+    SchoolStudentAccount.objects.create(user=student, school=school, registered_by=admin)
+    school_class = SchoolClassFactory(school=school, teacher=teacher, name="Year 6 Science")
+    EnrollmentFactory(school_class=school_class, student=student, number=1)
+    EnrollmentFactory(school_class=school_class, student=other_student, number=2)
+    assignment = AssignmentFactory(school_class=school_class, title="Plant cells", max_score=Decimal("20"))
+    grade = GradeFactory(
+        assignment=assignment, student=student, score=Decimal("17.5"), feedback=SECRET_FEEDBACK, graded_by=teacher
+    )
+    return World(
+        school=school,
+        other_school=other_school,
+        admin=admin,
+        teacher=teacher,
+        other_teacher=other_teacher,
+        foreign_teacher=foreign_teacher,
+        student=student,
+        other_student=other_student,
+        newcomer=newcomer,
+        adult=UserFactory(),
+        superuser=UserFactory(is_staff=True, is_superuser=True),
+        school_class=school_class,
+        assignment=assignment,
+        grade=grade,
+    )
+
+
+@pytest.fixture
+def fast_hasher(settings: Any) -> None:
+    """Login cards hash passwords; Argon2's cost is not what these tests are about."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,252 @@
+"""One parametrized access matrix: every role against every grading page and action.
+
+Allowed: the action works. Not allowed: 404 for a signed-in user (exactly like a page that does not
+exist), the sign-in page for an anonymous visitor, and nothing in the database changed.
+Roles not built yet (parents through the portal, staff privacy officers) are represented by what
+exists: an unrelated adult member and a staff superuser without a privacy-officer role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import SchoolMembership, User
+from consent.models import ConsentRecord
+from grading.models import (
+    Assignment,
+    Enrollment,
+    Grade,
+    GradeAudit,
+    GradeExport,
+    ReportNoticeAcknowledgement,
+    SchoolClass,
+    TeacherInvitation,
+)
+from grading.services import REPORT_NOTICE_VERSION
+from tests.grading.conftest import SECRET_FEEDBACK, World
+
+ROLES = [
+    "teacher",  # the teacher of the class
+    "other_teacher",  # another teacher of the same school
+    "foreign_teacher",  # a teacher of another school
+    "student",  # the graded student
+    "other_student",  # another student of the class
+    "admin",  # the school administrator
+    "adult",  # an unrelated adult member (no parent portal yet: stands for "another parent")
+    "superuser",  # staff without the privacy-officer role
+    "anonymous",
+]
+ROSTER = {"teacher", "other_teacher", "admin"}
+
+
+def snapshot(w: World) -> dict[str, Any]:
+    w.student.refresh_from_db()
+    return {
+        "grades": sorted(Grade.objects.values_list("student_id", "assignment_id", "score", "feedback")),
+        "audits": GradeAudit.objects.count(),
+        "exports": GradeExport.objects.count(),
+        "acks": ReportNoticeAcknowledgement.objects.exclude(teacher__in=_pre_acked).count(),
+        "assignments": Assignment.objects.count(),
+        "enrollments": Enrollment.objects.count(),
+        "classes": SchoolClass.objects.count(),
+        "users": User.objects.count(),
+        "memberships": SchoolMembership.objects.count(),
+        "consents": ConsentRecord.objects.count(),
+        "invitations": TeacherInvitation.objects.count(),
+        "student_password": w.student.password,
+    }
+
+
+_pre_acked: list[int] = []
+
+
+@dataclass
+class Action:
+    method: str
+    url: Callable[[World], str]
+    allowed: set[str]
+    data: Callable[[World, str], dict[str, Any]] = field(default=lambda w, r: {})
+    changes: tuple[str, ...] = ()  # snapshot keys an allowed POST changes
+    shows_secret: bool = False  # an allowed GET shows the grade's feedback
+    denied_status: int = 404  # a page every signed-in user has (their own list) answers 200 without the grade
+
+
+ACTIONS: dict[str, Action] = {
+    "gradebook": Action(
+        "get", lambda w: reverse("grading:gradebook", args=[w.school_class.pk]), {"teacher"}, shows_secret=True
+    ),
+    "gradebook_save": Action(
+        "post",
+        lambda w: reverse("grading:gradebook", args=[w.school_class.pk]),
+        {"teacher"},
+        data=lambda w, r: {
+            "save_all": "1",
+            f"score-{w.student.pk}-{w.assignment.pk}": "3",
+            f"feedback-{w.student.pk}-{w.assignment.pk}": "Changed",
+        },
+        changes=("grades", "audits"),
+    ),
+    "assignment_create": Action(
+        "post",
+        lambda w: reverse("grading:assignment_create", args=[w.school_class.pk]),
+        {"teacher"},
+        data=lambda w, r: {"title": "Quiz", "due_date": "2026-12-10", "max_score": "10"},
+        changes=("assignments",),
+    ),
+    "class_students": Action("get", lambda w: reverse("grading:class_students", args=[w.school_class.pk]), {"teacher"}),
+    "enroll": Action(
+        "post",
+        lambda w: reverse("grading:class_students", args=[w.school_class.pk]),
+        {"teacher"},
+        data=lambda w, r: {"students": [w.newcomer.pk]},
+        changes=("enrollments",),
+    ),
+    "class_create": Action(
+        "post",
+        lambda w: reverse("grading:class_list"),
+        {"teacher", "other_teacher", "foreign_teacher"},
+        data=lambda w, r: {"school": (w.other_school if r == "foreign_teacher" else w.school).pk, "name": "New class"},
+        changes=("classes",),
+    ),
+    "report": Action("get", lambda w: reverse("grading:assignment_report", args=[w.assignment.pk]), {"teacher"}),
+    "report_acknowledge": Action(
+        "post",
+        lambda w: reverse("grading:assignment_report", args=[w.assignment.pk]),
+        {"teacher"},
+        data=lambda w, r: {"acknowledge": "on"},
+        changes=("acks",),
+    ),
+    "download_csv": Action(
+        "get",
+        lambda w: reverse("grading:assignment_download", args=[w.assignment.pk, "csv"]),
+        {"teacher"},
+        changes=("exports",),
+        shows_secret=True,
+    ),
+    "download_xlsx": Action(
+        "get",
+        lambda w: reverse("grading:assignment_download", args=[w.assignment.pk, "xlsx"]),
+        {"teacher"},
+        changes=("exports",),
+    ),
+    "my_grades": Action(
+        "get", lambda w: reverse("grading:my_grades"), {"student"}, shows_secret=True, denied_status=200
+    ),
+    "roster": Action("get", lambda w: reverse("grading:school_roster", args=[w.school.pk]), ROSTER),
+    "student_add": Action(
+        "post",
+        lambda w: reverse("grading:student_add", args=[w.school.pk]),
+        ROSTER,
+        data=lambda w, r: {"first_name": "Ada", "last_name": "Byron", "username": ""},
+        changes=("users", "memberships", "consents"),
+    ),
+    "student_import": Action(
+        "post",
+        lambda w: reverse("grading:student_import", args=[w.school.pk]),
+        ROSTER,
+        data=lambda w, r: {"file": _csv_upload()},
+        changes=("users", "memberships", "consents"),
+    ),
+    "login_cards": Action(
+        "post",
+        lambda w: reverse("grading:login_cards", args=[w.school.pk]),
+        ROSTER,
+        data=lambda w, r: {"students": [w.student.pk]},
+        changes=("student_password",),
+    ),
+    "teacher_invite": Action(
+        "post",
+        lambda w: reverse("grading:teacher_invite", args=[w.school.pk]),
+        {"admin"},
+        data=lambda w, r: {"email": "new.teacher@example.org"},
+        changes=("invitations",),
+    ),
+}
+
+
+def _csv_upload() -> Any:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("students.csv", b"first_name,last_name\nGrace,Hopper\n", content_type="text/csv")
+
+
+@pytest.mark.parametrize("action_name", list(ACTIONS))
+@pytest.mark.parametrize("role", ROLES)
+def test_access_matrix(world: World, role: str, action_name: str, fast_hasher: None) -> None:
+    action = ACTIONS[action_name]
+    user = world.user(role)
+    _pre_acked.clear()
+    if user is not None and action_name.startswith("download"):
+        # acknowledged the notice, so a refusal can only come from the access rule
+        ReportNoticeAcknowledgement.objects.create(teacher=user, notice_version=REPORT_NOTICE_VERSION)
+        _pre_acked.append(user.pk)
+    before = snapshot(world)
+    client = world.client(role)
+    response = getattr(client, action.method)(action.url(world), action.data(world, role))
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    after = snapshot(world)
+
+    if role in action.allowed:
+        assert response.status_code in (200, 302), response.status_code
+        if response.status_code == 302:
+            assert "login" not in response["Location"]
+        for key in action.changes:
+            assert after[key] != before[key], key
+        if action.shows_secret:
+            assert SECRET_FEEDBACK.encode() in body
+        return
+
+    if role == "anonymous":
+        assert response.status_code == 302 and reverse("account_login") in response["Location"]
+    else:
+        assert response.status_code == action.denied_status
+    assert after == before
+    assert SECRET_FEEDBACK.encode() not in body
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_class_list_shows_only_own_classes(world: World, role: str) -> None:
+    response = world.client(role).get(reverse("grading:class_list"))
+    if role in {"teacher", "other_teacher", "foreign_teacher"}:
+        assert response.status_code == 200
+        assert (b"Year 6 Science" in response.content) is (role == "teacher")
+    elif role == "anonymous":
+        assert response.status_code == 302
+    else:
+        assert response.status_code == 404
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_export_history_lists_only_own_downloads(world: World, role: str) -> None:
+    GradeExport.objects.create(teacher=world.teacher, assignment=world.assignment, format="csv", row_count=1)
+    response = world.client(role).get(reverse("grading:export_history"))
+    if role == "anonymous":
+        assert response.status_code == 302
+        return
+    assert response.status_code == 200
+    assert (b"Plant cells" in response.content) is (role == "teacher")
+
+
+def test_refusal_looks_exactly_like_a_missing_page(world: World) -> None:
+    client = world.client("other_teacher")
+    refused = client.get(reverse("grading:gradebook", args=[world.school_class.pk]))
+    missing = client.get(reverse("grading:gradebook", args=[world.school_class.pk + 10_000]))
+    assert (refused.status_code, refused.content) == (missing.status_code, missing.content)
+
+
+def test_teacher_removed_from_school_loses_access(world: World) -> None:
+    SchoolMembership.objects.filter(user=world.teacher, role=SchoolMembership.Role.TEACHER).delete()
+    response = world.client("teacher").get(reverse("grading:gradebook", args=[world.school_class.pk]))
+    assert response.status_code == 404
+
+
+def test_staff_admin_has_no_grade_pages(world: World) -> None:
+    """Grades are not registered in the staff admin: a superuser cannot read them there."""
+    client = world.client("superuser")
+    assert client.get("/admin/grading/grade/").status_code == 404
+    assert client.get("/admin/grading/gradeaudit/").status_code == 404
