@@ -5,23 +5,56 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialApp, SocialLogin
 from allauth.socialaccount.providers import registry as provider_registry
 from allauth.socialaccount.providers.base import Provider
 from django.forms import BaseForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
+
+from consent import age_gate
+from consent import services as consent_services
 
 from .models import User
 
 
+def _age_gate_response(request: HttpRequest) -> HttpResponse | None:
+    """Where a sign-up must go instead, by the browser's age gate decision; None for an adult.
+
+    Every path that creates an account passes here (local form, each provider's sign-up form, the
+    final save): no decision sends the visitor to the neutral gate, a child to the child's sign-up.
+    """
+    decision = age_gate.read_decision(request)
+    if decision is None:
+        return redirect(f"{reverse('consent:age_gate')}?{urlencode({'next': request.get_full_path()})}")
+    if decision.is_child:
+        return redirect("consent:child_signup")
+    return None
+
+
 class AccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request: HttpRequest) -> bool:
+        response = _age_gate_response(request)
+        if response is not None:
+            raise ImmediateHttpResponse(response)
+        return True
+
     def save_user(self, request: HttpRequest, user: Any, form: BaseForm, commit: bool = True) -> Any:
-        country = form.cleaned_data.get("country")
-        if country:
-            user.country = country
-        return super().save_user(request, user, form, commit=commit)
+        # The last line of defence: no account is ever saved without an adult decision from the gate.
+        response = _age_gate_response(request)
+        decision = age_gate.read_decision(request)
+        if response is not None or decision is None:
+            raise ImmediateHttpResponse(response or redirect("consent:age_gate"))
+        user.country = decision.country  # the country the gate decided with; never asked twice
+        saved = super().save_user(request, user, form, commit=commit)
+        if commit:
+            consent_services.age_decision_record(user=saved, decision=decision)
+        return saved
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
@@ -37,8 +70,18 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     }
 
     def is_auto_signup_allowed(self, request: HttpRequest, sociallogin: SocialLogin) -> bool:
-        # Always show the sign-up form: the person confirms their name and gives their country.
+        # Always show the sign-up form: the age gate runs before it and the person confirms their name.
         return False
+
+    def is_open_for_signup(self, request: HttpRequest, sociallogin: SocialLogin) -> bool:
+        """The provider's callback stashes the sign-up and redirects to the sign-up form; the gate runs
+        there (and again when the user is saved), so the stashed provider data survives the detour."""
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.url_name == "socialaccount_signup":
+            response = _age_gate_response(request)
+            if response is not None:
+                raise ImmediateHttpResponse(response)
+        return True
 
     def populate_user(self, request: HttpRequest, sociallogin: SocialLogin, data: dict[str, Any]) -> User:
         """Take only the name and the email from a provider; nothing else it sends is kept."""

@@ -49,19 +49,18 @@ def country_choices() -> list[tuple[str, str]]:
 
 
 class SignupDetailsForm(forms.Form):
-    """The fields allauth's sign-up forms (local and social) add to email and password."""
+    """The fields allauth's sign-up forms (local and social) add to email and password.
+
+    The country is not asked here: the age gate (consent) asked it before any other personal data,
+    decided with it, and the adapter's save_user copies it to the user.
+    """
 
     first_name = PersonNameField(label=_("First name"), widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
     last_name = PersonNameField(label=_("Last name"), widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
-    country = forms.ChoiceField(
-        label=_("Country of residence"),
-        choices=country_choices,
-        error_messages={"invalid_choice": _("Please choose a country from the list.")},
-    )
 
     def signup(self, request: HttpRequest, user: User) -> None:
         # allauth has already saved the user with these fields (the adapter's save_user copies
-        # cleaned data); nothing else to do here.
+        # cleaned data and records the age gate's decision); nothing else to do here.
         return None
 
 

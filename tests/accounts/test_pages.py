@@ -8,7 +8,8 @@ from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
 
-PUBLIC_PAGES = ["home", "privacy_policy", "account_login", "account_signup", "account_reset_password"]
+# Sign-up starts at the neutral age gate (consent), which then shows the sign-up form to adults.
+PUBLIC_PAGES = ["home", "privacy_policy", "account_login", "consent:age_gate", "account_reset_password"]
 
 
 @pytest.mark.parametrize("name", PUBLIC_PAGES)

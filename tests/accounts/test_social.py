@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from tests.accounts.factories import UserFactory
+from tests.consent.helpers import pass_age_gate
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +36,11 @@ def _authorize(client: Client, fake: Any, *, process: str = "login") -> Any:
 def test_a_new_user_signs_up_with_microsoft_and_keeps_only_name_and_email(client: Client, fake_microsoft: Any) -> None:
     response = _authorize(client, fake_microsoft)
     assert response.status_code == 302 and response["Location"] == reverse("socialaccount_signup")
+    # The neutral age gate runs before the provider's sign-up form, then sends the adult back to it.
+    response = client.get(reverse("socialaccount_signup"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("consent:age_gate"))
+    response = pass_age_gate(client, age=40, country="FR", next_url=reverse("socialaccount_signup"))
+    assert response["Location"] == reverse("socialaccount_signup")
 
     form_page = client.get(reverse("socialaccount_signup")).content.decode()
     assert 'value="Marie"' in form_page and 'value="Curie"' in form_page  # prefilled from the provider
