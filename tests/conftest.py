@@ -141,3 +141,29 @@ def fake_microsoft(settings: Any) -> Iterator[Any]:
     settings.SOCIALACCOUNT_PROVIDERS = providers
     yield fake
     fake.stop()
+
+
+# --- billing: Braintree's API served locally, the real SDK pointed at it (RECIPES.md) ---------------
+@pytest.fixture(scope="session")
+def fake_braintree_server() -> Iterator[Any]:
+    from tests.billing.fake_braintree import FakeBraintree
+
+    fake = FakeBraintree()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_braintree(fake_braintree_server: Any, settings: Any) -> Iterator[Any]:
+    """The braintree SDK talks to the local fake during this test; ``.state`` records what it received."""
+    settings.BRAINTREE_ENVIRONMENT = "local"
+    settings.BRAINTREE_LOCAL_PORT = fake_braintree_server.port
+    settings.BRAINTREE_MERCHANT_ID = fake_braintree_server.merchant_id
+    settings.BRAINTREE_PUBLIC_KEY = fake_braintree_server.public_key
+    settings.BRAINTREE_PRIVATE_KEY = fake_braintree_server.private_key
+    settings.BRAINTREE_MERCHANT_ACCOUNT_ID = ""
+    settings.BRAINTREE_TIMEOUT_SECONDS = 0.5
+    fake_braintree_server.reset()
+    yield fake_braintree_server
+    fake_braintree_server.reset()

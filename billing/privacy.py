@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from mindomo import privacy
+
+from . import services
+from .models import Invoice, Order
+
+
+@privacy.register
+class BillingPrivacyProvider(privacy.PrivacyProvider):
+    name = "billing"
+    label = _("Purchases and invoices")
+    erase_order = 50  # before the accounts provider deletes the user row
+
+    def declarations(self) -> list[privacy.DataCategory]:
+        return [
+            privacy.DataCategory(
+                model="billing.Order",
+                fields=(
+                    "full_name",
+                    "country",
+                    "vat_id",
+                    "address",
+                    "city",
+                    "postal_code",
+                    "state",
+                    "phone",
+                    "card_brand",
+                    "card_last4",
+                    "card_exp_month",
+                    "card_exp_year",
+                    "gateway_transaction_id",
+                ),
+                purpose=_(
+                    "Process your purchase and prefill your next one. Card numbers and CVCs never reach "
+                    "us: the payment provider keeps them; we keep the card brand, last 4 digits and expiry "
+                    "month and year it returns."
+                ),
+                retention=_("Until you delete your account."),
+            ),
+            privacy.DataCategory(
+                model="billing.Invoice",
+                fields=(
+                    "buyer_account_name",
+                    "buyer_email",
+                    "billing_full_name",
+                    "billing_country",
+                    "billing_vat_id",
+                    "billing_address",
+                    "billing_city",
+                    "billing_postal_code",
+                    "billing_state",
+                    "billing_phone",
+                    "lines",
+                    "total",
+                ),
+                purpose=_("Tax law: every sale is invoiced and the invoice kept for tax preparation and audits."),
+                retention=_(
+                    "%(years)s years after the end of the invoice's tax year, even after you delete your "
+                    "account (GDPR Art. 17(3)(b)): the invoice is then detached from the account and "
+                    "kept as issued, and deleted when that period ends."
+                )
+                % {"years": settings.INVOICE_RETENTION_YEARS},
+            ),
+        ]
+
+    def export(self, user: Any) -> dict[str, Any]:
+        return {
+            "orders": [
+                {
+                    "reference": str(o.reference),
+                    "plan": o.plan.name,
+                    "status": o.status,
+                    "created_at": o.created_at.isoformat(),
+                    "full_name": o.full_name,
+                    "country": str(o.country),
+                    "vat_id": o.vat_id,
+                    "address": o.address,
+                    "city": o.city,
+                    "postal_code": o.postal_code,
+                    "state": o.state,
+                    "phone": o.phone,
+                    "total": str(o.total),
+                    "currency": o.currency,
+                    "card_brand": o.card_brand,
+                    "card_last4": o.card_last4,
+                }
+                for o in Order.objects.filter(user=user).select_related("plan").order_by("pk")
+            ],
+            "invoices": [
+                {
+                    "number": i.number,
+                    "kind": i.kind,
+                    "issued_at": i.issued_at.isoformat(),
+                    "total": str(i.total),
+                    "currency": i.currency,
+                    "billing_full_name": i.billing_full_name,
+                }
+                for i in Invoice.objects.filter(user=user).order_by("pk")
+            ],
+        }
+
+    def erase(self, user: Any) -> None:
+        services.billing_user_erase(user=user)
