@@ -14,6 +14,8 @@ urlpatterns = [
     path("consent/", include("consent.urls")),
     path("billing/", include("billing.urls")),
     path("grading/", include("grading.urls")),
+    path("privacy/", include("privacy.urls")),
+    path("cookies/", include("analytics.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

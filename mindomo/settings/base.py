@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "consent",
     "billing",
     "grading",
+    "privacy",
+    "analytics",
 ]
 
 MIDDLEWARE = [
