@@ -142,18 +142,20 @@ class Gradebook:
         self.data = data
         self.errors: list[str] = []
 
-    def rows(self) -> list[GradebookRow]:
+    def rows(self, start: int = 0, end: int | None = None) -> list[GradebookRow]:
+        """The grid restricted to the assignment columns ``start:end``."""
+        columns = self.assignments[start:end]
         rows = []
         for enrollment in self.enrollments:
             row = GradebookRow(enrollment=enrollment)
             sid = enrollment.student_id
-            for assignment in self.assignments:
+            for assignment in columns:
                 name_score, name_feedback = _score_name(sid, assignment.pk), _feedback_name(sid, assignment.pk)
                 if self.data is not None and name_score in self.data:
                     score, feedback = self.data.get(name_score, ""), self.data.get(name_feedback, "")
                 else:
                     stored = self.grades.get((sid, assignment.pk))
-                    score = "" if stored is None else _format_score(stored[0])
+                    score = "" if stored is None else format_score(stored[0])
                     feedback = "" if stored is None else stored[1]
                 row.cells.append(GradebookCell(assignment, score, feedback, name_score, name_feedback))
             rows.append(row)
@@ -197,7 +199,7 @@ class Gradebook:
                             % {
                                 "student": enrollment.student.get_full_name(),
                                 "assignment": assignment.title,
-                                "max": _format_score(assignment.max_score),
+                                "max": format_score(assignment.max_score),
                             }
                         )
                         continue
@@ -217,6 +219,6 @@ class Gradebook:
         return None if self.errors else entries
 
 
-def _format_score(value: Decimal) -> str:
+def format_score(value: Decimal) -> str:
     text = f"{value:f}"
     return text.rstrip("0").rstrip(".") if "." in text else text

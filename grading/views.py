@@ -255,39 +255,62 @@ def _gradebook(request: AuthenticatedRequest, school_class: Any, data: Any = Non
     return Gradebook(enrollments=enrollments, assignments=assignments, grades=grades, data=data)
 
 
+def _column_window(request: AuthenticatedRequest, book: Gradebook) -> dict[str, Any]:
+    """As many assignment columns as one POST can carry (two fields per cell); the latest by default."""
+    per_page = max(1, (settings.DATA_UPLOAD_MAX_NUMBER_FIELDS - 20) // (2 * max(1, len(book.enrollments))))
+    total = len(book.assignments)
+    latest = max(0, total - per_page)
+    try:
+        start = min(max(0, int(request.GET.get("from", request.POST.get("from", latest)))), latest)
+    except (TypeError, ValueError):
+        start = latest
+    end = start + per_page
+    return {
+        "window_from": start,
+        "rows": book.rows(start, end),
+        "columns": book.assignments[start:end],
+        "earlier_from": max(0, start - per_page) if start > 0 else None,
+        "later_from": end if end < total else None,
+    }
+
+
+def _gradebook_page(
+    request: AuthenticatedRequest, school_class: Any, book: Gradebook, form: AssignmentForm, status: int
+) -> HttpResponse:
+    context = {"school_class": school_class, "book": book, "assignment_form": form, **_column_window(request, book)}
+    return render(request, "grading/gradebook.html", context, status=status)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def gradebook(request: AuthenticatedRequest, class_id: int) -> HttpResponse:
     school_class = get_object_or_404(
         selectors.class_list_taught_by(viewer=request.user).select_related("school"), pk=class_id
     )
-    if request.method == "POST":
-        book = _gradebook(request, school_class, data=request.POST)
-        column: int | None = None
-        if request.POST.get("save_column"):
-            try:
-                column = int(request.POST["save_column"])
-            except ValueError:
-                column = -1
-        entries = book.entries(column=column)
-        if entries is not None:
-            try:
-                result = services.grades_save(teacher=request.user, school_class=school_class, entries=entries)
-            except ValidationError as exc:
-                book.errors.extend(_errors(exc))
-            else:
-                messages.success(
-                    request,
-                    _("Grades saved: %(created)d new, %(updated)d changed, %(cleared)d cleared.")
-                    % {"created": result.created, "updated": result.updated, "cleared": result.cleared},
-                )
-                return redirect("grading:gradebook", class_id=school_class.pk)
-        status = 400
-    else:
-        book = _gradebook(request, school_class)
-        status = 200
-    context = {"school_class": school_class, "book": book, "rows": book.rows(), "assignment_form": AssignmentForm()}
-    return render(request, "grading/gradebook.html", context, status=status)
+    if request.method == "GET":
+        return _gradebook_page(request, school_class, _gradebook(request, school_class), AssignmentForm(), 200)
+    book = _gradebook(request, school_class, data=request.POST)
+    column: int | None = None
+    if request.POST.get("save_column"):
+        try:
+            column = int(request.POST["save_column"])
+        except ValueError:
+            column = -1
+    entries = book.entries(column=column)
+    if entries is not None:
+        try:
+            result = services.grades_save(teacher=request.user, school_class=school_class, entries=entries)
+        except ValidationError as exc:
+            book.errors.extend(_errors(exc))
+        else:
+            messages.success(
+                request,
+                _("Grades saved: %(created)d new, %(updated)d changed, %(cleared)d cleared.")
+                % {"created": result.created, "updated": result.updated, "cleared": result.cleared},
+            )
+            url = reverse("grading:gradebook", args=[school_class.pk])
+            return redirect(f"{url}?from={_column_window(request, book)['window_from']}")
+    return _gradebook_page(request, school_class, book, AssignmentForm(), 400)
 
 
 @login_required
@@ -306,9 +329,7 @@ def assignment_create(request: AuthenticatedRequest, class_id: int) -> HttpRespo
         else:
             messages.success(request, _("Assignment added to the gradebook."))
             return redirect("grading:gradebook", class_id=school_class.pk)
-    book = _gradebook(request, school_class)
-    context = {"school_class": school_class, "book": book, "rows": book.rows(), "assignment_form": form}
-    return render(request, "grading/gradebook.html", context, status=400)
+    return _gradebook_page(request, school_class, _gradebook(request, school_class), form, 400)
 
 
 # --- grade reports ---------------------------------------------------------------------------------------------

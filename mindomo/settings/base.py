@@ -306,3 +306,10 @@ CELERY_BEAT_SCHEDULE["billing-purge-invoices-past-retention"] = {
     "schedule": crontab(minute=30, hour=2, day_of_month=2),
 }
 # --- end of billing ---------------------------------------------------------------------------------
+
+# --- Grading (grading app) ---------------------------------------------------------------------------
+# A gradebook grid posts two fields per cell (score and feedback): Django's default cap of 1,000 fields
+# would refuse a class of 200 students. The gradebook shows as many assignment columns as fit under this
+# cap (older ones one click away); DATA_UPLOAD_MAX_MEMORY_SIZE still bounds the request body.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
+# --- end Grading ---

@@ -1,0 +1,234 @@
+"""Gradebook: one page per class, a column or the whole grid saved in one POST, constant queries, audit rows."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import SchoolMembership, User
+from grading import services
+from grading.models import Assignment, Enrollment, Grade, GradeAudit, SchoolClass
+from tests.accounts.factories import UserFactory
+from tests.grading.conftest import World
+from tests.grading.factories import AssignmentFactory, MembershipFactory, SchoolClassFactory, SchoolFactory
+
+GRADEBOOK_QUERIES = 6  # session, user, class, enrollments, assignments, grades: the same for 5 or 200 students
+
+
+def _class_of(size: int) -> tuple[SchoolClass, list[Assignment], list[User]]:
+    school = SchoolFactory()
+    teacher = UserFactory()
+    MembershipFactory(school=school, user=teacher, role=SchoolMembership.Role.TEACHER)
+    school_class = SchoolClassFactory(school=school, teacher=teacher)
+    students = User.objects.bulk_create(
+        [User(username=f"s{size}-{i}", first_name=f"First{i}", last_name=f"Last{i}", password="!") for i in range(size)]
+    )
+    SchoolMembership.objects.bulk_create(
+        [SchoolMembership(school=school, user=s, role=SchoolMembership.Role.STUDENT) for s in students]
+    )
+    Enrollment.objects.bulk_create(
+        [Enrollment(school_class=school_class, student=s, number=i) for i, s in enumerate(students, start=1)]
+    )
+    assignments = [AssignmentFactory(school_class=school_class, max_score=Decimal("10")) for _ in range(3)]
+    Grade.objects.bulk_create(
+        [
+            Grade(
+                assignment=assignments[0], student=s, score=Decimal("5"), graded_by=teacher, graded_at=school.created_at
+            )
+            for s in students
+        ]
+    )
+    return school_class, assignments, students
+
+
+@pytest.mark.parametrize("size", [5, 200])
+def test_gradebook_page_runs_constant_queries(db: Any, size: int, django_assert_num_queries: Any) -> None:
+    school_class, assignments, _students = _class_of(size)
+    client = Client()
+    client.force_login(school_class.teacher)
+    with django_assert_num_queries(GRADEBOOK_QUERIES):
+        response = client.get(reverse("grading:gradebook", args=[school_class.pk]))
+    assert response.status_code == 200
+    assert response.content.count(b'name="score-') == size * len(assignments)
+
+
+@pytest.mark.parametrize("size", [5, 200])
+def test_saving_the_whole_grid_runs_constant_queries(db: Any, size: int, django_assert_max_num_queries: Any) -> None:
+    school_class, assignments, students = _class_of(size)
+    client = Client()
+    client.force_login(school_class.teacher)
+    data: dict[str, str] = {"save_all": "1"}
+    for s in students:
+        for a in assignments:
+            data[f"score-{s.pk}-{a.pk}"] = "7" if a == assignments[1] else ("6" if a == assignments[0] else "")
+            data[f"feedback-{s.pk}-{a.pk}"] = ""
+    # savepoints, membership check, locks, bulk writes: a fixed number, whatever the class size
+    with django_assert_max_num_queries(22):
+        response = client.post(reverse("grading:gradebook", args=[school_class.pk]), data)
+    assert response.status_code == 302
+    assert Grade.objects.filter(assignment=assignments[1], score=Decimal("7")).count() == size
+    assert Grade.objects.filter(assignment=assignments[0], score=Decimal("6")).count() == size
+    assert GradeAudit.objects.filter(action=GradeAudit.Action.CREATED).count() == size
+    assert GradeAudit.objects.filter(action=GradeAudit.Action.UPDATED, old_score=5, new_score=6).count() == size
+
+
+@pytest.mark.parametrize("size", [5, 200])
+def test_class_list_runs_constant_queries(db: Any, size: int, django_assert_max_num_queries: Any) -> None:
+    school_class, _assignments, _students = _class_of(size)
+    for i in range(size // 5):
+        SchoolClassFactory(school=school_class.school, teacher=school_class.teacher, name=f"Extra {i}")
+    client = Client()
+    client.force_login(school_class.teacher)
+    with django_assert_max_num_queries(6):
+        response = client.get(reverse("grading:class_list"))
+    assert response.status_code == 200
+    assert response.content.count(b"/grading/classes/") >= size // 5 + 1
+
+
+def test_saving_one_column_leaves_the_others_alone(world: World) -> None:
+    second = AssignmentFactory(school_class=world.school_class, title="Quiz", max_score=Decimal("10"))
+    client = world.client("teacher")
+    data = {
+        "save_column": str(second.pk),
+        f"score-{world.student.pk}-{world.assignment.pk}": "1",  # other column: edited but not saved
+        f"feedback-{world.student.pk}-{world.assignment.pk}": "",
+        f"score-{world.student.pk}-{second.pk}": "9.5",
+        f"feedback-{world.student.pk}-{second.pk}": "Great",
+        f"score-{world.other_student.pk}-{second.pk}": "",
+        f"feedback-{world.other_student.pk}-{second.pk}": "",
+    }
+    response = client.post(reverse("grading:gradebook", args=[world.school_class.pk]), data)
+    assert response.status_code == 302
+    assert Grade.objects.get(pk=world.grade.pk).score == Decimal("17.5")
+    saved = Grade.objects.get(assignment=second, student=world.student)
+    assert (saved.score, saved.feedback, saved.graded_by) == (Decimal("9.5"), "Great", world.teacher)
+    assert not Grade.objects.filter(assignment=second, student=world.other_student).exists()
+
+
+def test_every_change_writes_an_audit_row(world: World) -> None:
+    url = reverse("grading:gradebook", args=[world.school_class.pk])
+    client = world.client("teacher")
+    cell = f"{world.student.pk}-{world.assignment.pk}"
+    client.post(url, {"save_all": "1", f"score-{cell}": "12", f"feedback-{cell}": "Better"})
+    client.post(url, {"save_all": "1", f"score-{cell}": "12", f"feedback-{cell}": "Better"})  # no change
+    client.post(url, {"save_all": "1", f"score-{cell}": "", f"feedback-{cell}": ""})
+    audits = list(GradeAudit.objects.filter(student=world.student).order_by("pk"))
+    assert [(a.action, a.old_score, a.new_score, a.new_feedback) for a in audits] == [
+        ("updated", Decimal("17.5"), Decimal("12"), "Better"),
+        ("cleared", Decimal("12"), None, ""),
+    ]
+    assert all(a.changed_by_id == world.teacher.pk for a in audits)
+    assert not Grade.objects.filter(pk=world.grade.pk).exists()
+
+
+@pytest.mark.parametrize(
+    "score, feedback",
+    [
+        ("21", ""),
+        ("-1", ""),
+        ("abc", ""),
+        ("1.234", ""),
+        ("NaN", ""),
+        ("", "feedback without a score"),
+        ("5", "x" * 2001),
+    ],
+)
+def test_a_bad_cell_saves_nothing(world: World, score: str, feedback: str) -> None:
+    url = reverse("grading:gradebook", args=[world.school_class.pk])
+    data = {
+        "save_all": "1",
+        f"score-{world.student.pk}-{world.assignment.pk}": "3",
+        f"feedback-{world.student.pk}-{world.assignment.pk}": "",
+        f"score-{world.other_student.pk}-{world.assignment.pk}": score,
+        f"feedback-{world.other_student.pk}-{world.assignment.pk}": feedback,
+    }
+    response = world.client("teacher").post(url, data)
+    assert response.status_code == 400
+    assert b"Nothing was saved" in response.content
+    assert Grade.objects.get(pk=world.grade.pk).score == Decimal("17.5")
+    assert Grade.objects.count() == 1
+    assert GradeAudit.objects.count() == 0
+
+
+def test_a_column_that_is_not_in_the_class_is_refused(world: World) -> None:
+    foreign = AssignmentFactory()
+    url = reverse("grading:gradebook", args=[world.school_class.pk])
+    data = {"save_column": str(foreign.pk), f"score-{world.student.pk}-{foreign.pk}": "3"}
+    response = world.client("teacher").post(url, data)
+    assert response.status_code == 400
+    assert not Grade.objects.filter(assignment=foreign).exists()
+
+
+def test_grades_save_refuses_cells_outside_the_class(world: World) -> None:
+    outsider = UserFactory()
+    with pytest.raises(ValidationError):
+        services.grades_save(
+            teacher=world.teacher,
+            school_class=world.school_class,
+            entries=[services.GradeEntry(outsider.pk, world.assignment.pk, Decimal("3"))],
+        )
+    assert not Grade.objects.filter(student=outsider).exists()
+
+
+def test_assignment_form_errors_are_shown_and_nothing_is_created(world: World) -> None:
+    url = reverse("grading:assignment_create", args=[world.school_class.pk])
+    response = world.client("teacher").post(url, {"title": "", "due_date": "not a date", "max_score": "0"})
+    assert response.status_code == 400
+    assert Assignment.objects.count() == 1
+
+
+def test_enrolling_numbers_students_and_refuses_other_schools(world: World) -> None:
+    outsider = UserFactory()
+    MembershipFactory(school=world.other_school, user=outsider, role=SchoolMembership.Role.STUDENT)
+    with pytest.raises(ValidationError):
+        services.class_enroll_students(
+            teacher=world.teacher, school_class=world.school_class, student_ids=[outsider.pk, world.newcomer.pk]
+        )
+    assert (
+        services.class_enroll_students(
+            teacher=world.teacher, school_class=world.school_class, student_ids=[world.newcomer.pk, world.student.pk]
+        )
+        == 1
+    )
+    assert Enrollment.objects.get(school_class=world.school_class, student=world.newcomer).number == 3
+
+
+def test_creating_a_class_twice_with_one_name_is_refused(world: World) -> None:
+    services.class_create(teacher=world.teacher, school=world.school, name="Art")
+    response = world.client("teacher").post(reverse("grading:class_list"), {"school": world.school.pk, "name": "Art"})
+    assert response.status_code == 400
+    assert SchoolClass.objects.filter(name="Art").count() == 1
+
+
+def test_student_sees_only_their_own_grades(world: World) -> None:
+    AssignmentFactory(school_class=world.school_class, title="Quiz", due_date=datetime.date(2026, 12, 2))
+    Grade.objects.create(
+        assignment=world.assignment,
+        student=world.other_student,
+        score=Decimal("4"),
+        feedback="Leo's secret",
+        graded_at=world.grade.graded_at,
+    )
+    response = world.client("student").get(reverse("grading:my_grades"))
+    assert b"17.5 / 20" in response.content
+    assert b"Leo's secret" not in response.content and b"4 / 20" not in response.content
+
+
+def test_wide_gradebooks_show_as_many_columns_as_one_post_can_carry(db: Any, settings: Any) -> None:
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 40  # 5 students: (40 - 20) // (2 * 5) = 2 columns per page
+    school_class, assignments, _students = _class_of(5)
+    client = Client()
+    client.force_login(school_class.teacher)
+    url = reverse("grading:gradebook", args=[school_class.pk])
+    latest = client.get(url).content.decode()
+    assert assignments[0].title not in latest and assignments[2].title in latest
+    assert "Earlier assignments" in latest
+    earliest = client.get(url + "?from=0").content.decode()
+    assert assignments[0].title in earliest and assignments[2].title not in earliest
+    assert "Later assignments" in earliest
