@@ -162,6 +162,7 @@ def invoice_pdf(request: HttpRequest, number: str) -> HttpResponse:
     return _pdf_response(request, invoice)
 
 
+@login_required
 @permission_required("billing.view_invoice", raise_exception=True)
 @require_GET
 def invoice_pdf_staff(request: HttpRequest, pk: int) -> HttpResponse:

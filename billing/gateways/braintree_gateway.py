@@ -143,4 +143,5 @@ def parse_webhook(*, signature: str, payload: str) -> WebhookEvent:
 
 def sample_webhook(*, kind: str, subject_id: str) -> dict[str, str]:
     """A notification signed with our keys, as Braintree would send it (tests and the demo use it)."""
-    return dict(_gateway().webhook_testing.sample_notification(kind, subject_id))
+    sample = _gateway().webhook_testing.sample_notification(kind, subject_id)
+    return {key: value.decode() if isinstance(value, bytes) else str(value) for key, value in sample.items()}

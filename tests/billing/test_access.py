@@ -1,0 +1,173 @@
+"""Who may buy and who sees which invoice: matrices over every role; constant query counts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.test import Client
+from django.urls import reverse
+
+from billing import selectors, services
+from billing.models import Order
+from tests.accounts.factories import UserFactory
+from tests.billing.factories import BILLING, PlanFactory
+from tests.billing.helpers import make_child, make_school_student, paid_invoice
+
+pytestmark = pytest.mark.django_db
+ROLES = ["anonymous", "adult", "unverified_adult", "child", "school_student", "superuser"]
+
+
+def client_for(role: str, owner: Any = None) -> tuple[Client, Any]:
+    client = Client()
+    user = {
+        "anonymous": lambda: None,
+        "owner": lambda: owner,
+        "adult": lambda: UserFactory(),
+        "other_adult": lambda: UserFactory(),
+        "unverified_adult": lambda: UserFactory(verified_email=False),
+        "child": make_child,
+        "school_student": make_school_student,
+        "superuser": lambda: UserFactory(is_staff=True, is_superuser=True),
+    }[role]()
+    if user is not None:
+        client.force_login(user)
+    return client, user
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [
+        ("anonymous", False),
+        ("adult", True),
+        ("unverified_adult", False),
+        ("child", False),
+        ("school_student", False),
+        ("superuser", True),
+    ],
+)
+def test_purchase_allowed_matrix(role: str, allowed: bool) -> None:
+    _, user = client_for(role)
+
+    assert selectors.purchase_allowed(user if user is not None else _anonymous()) is allowed
+
+
+def _anonymous() -> Any:
+    from django.contrib.auth.models import AnonymousUser
+
+    return AnonymousUser()
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [
+        ("anonymous", 302),
+        ("adult", 200),
+        ("unverified_adult", 403),
+        ("child", 403),
+        ("school_student", 403),
+        ("superuser", 200),
+    ],
+)
+def test_checkout_page_matrix(role: str, status: int) -> None:
+    plan = PlanFactory()
+    client, _ = client_for(role)
+
+    response = client.get(reverse("billing:checkout", args=[plan.pk]))
+
+    assert response.status_code == status
+    if status == 403:
+        assert "accounts created or consented by a school cannot buy" in response.content.decode()
+
+
+@pytest.mark.parametrize("role", ["child", "school_student", "unverified_adult"])
+def test_refused_buyers_create_no_order_even_by_posting(role: str) -> None:
+    plan = PlanFactory()
+    client, user = client_for(role)
+
+    response = client.post(reverse("billing:checkout", args=[plan.pk]), BILLING)
+
+    assert response.status_code == 403 and not Order.objects.exists()
+    with pytest.raises(ValidationError, match="Children"):
+        services.order_create(user=user, plan=plan, **BILLING)
+    assert not Order.objects.exists()
+
+
+def test_plan_page_tells_a_child_that_purchases_are_not_open() -> None:
+    PlanFactory(name="Premium")
+    client, _ = client_for("child")
+
+    content = client.get(reverse("billing:plan_list")).content.decode()
+
+    assert "cannot buy" in content and reverse("billing:checkout", args=[1]) not in content
+
+
+def test_checkout_with_bad_details_shows_translated_errors_and_creates_nothing(member_client: Any) -> None:
+    plan = PlanFactory()
+
+    response = member_client.post(
+        reverse("billing:checkout", args=[plan.pk]),
+        {**BILLING, "country": "DE", "vat_id": "FR123", "phone": "call me", "city": ""},
+    )
+
+    errors = response.context["form"].errors
+    assert response.status_code == 400
+    assert errors["vat_id"] == ["A VAT ID from this country starts with DE."]
+    assert "phone" in errors and "city" in errors
+    assert not Order.objects.exists()
+
+
+def test_checkout_creates_the_order_and_goes_to_payment(member_client: Any, member: Any) -> None:
+    plan = PlanFactory(price=Decimal("10.00"))
+
+    response = member_client.post(reverse("billing:checkout", args=[plan.pk]), {**BILLING, "country": "US"})
+
+    order = Order.objects.get(user=member)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("billing:order_pay", args=[order.reference])
+    assert (order.total, order.vat_amount, order.full_name) == (Decimal("10.00"), Decimal("0.00"), BILLING["full_name"])
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("anonymous", 302), ("owner", 200), ("other_adult", 404), ("superuser", 404)],
+)
+@pytest.mark.parametrize("page", ["invoice_detail", "invoice_pdf"])
+def test_invoice_pages_matrix(member: Any, role: str, status: int, page: str) -> None:
+    invoice = paid_invoice(member)
+    client, _ = client_for(role, owner=member)
+
+    response = client.get(reverse(f"billing:{page}", args=[invoice.number]))
+
+    assert response.status_code == status
+    if status == 200 and page == "invoice_pdf":
+        assert response["Content-Type"] == "application/pdf" and response.content.startswith(b"%PDF")
+
+
+@pytest.mark.parametrize(("role", "status"), [("anonymous", 302), ("adult", 403), ("superuser", 200)])
+def test_staff_pdf_needs_the_view_invoice_permission(member: Any, role: str, status: int) -> None:
+    invoice = paid_invoice(member)
+    client, _ = client_for(role)
+
+    response = client.get(reverse("billing:invoice_pdf_staff", args=[invoice.pk]))
+
+    assert response.status_code == status
+
+
+def test_invoice_list_shows_only_own_invoices_in_constant_queries(
+    member: Any, other_member: Any, member_client: Any, django_assert_max_num_queries: Any
+) -> None:
+    mine = [paid_invoice(member) for _ in range(3)]
+    theirs = paid_invoice(other_member)
+
+    with django_assert_max_num_queries(8):
+        response = member_client.get(reverse("billing:invoice_list"))
+
+    content = response.content.decode()
+    assert all(invoice.number in content for invoice in mine) and theirs.number not in content
+    for _ in range(5):
+        paid_invoice(member)
+    with django_assert_max_num_queries(8):
+        member_client.get(reverse("billing:invoice_list"))
