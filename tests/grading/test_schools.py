@@ -1,0 +1,289 @@
+"""School registration: students one by one or by CSV (all or nothing), login cards, teacher invitations."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+from pypdf import PdfReader
+
+from accounts.models import SchoolMembership, User
+from consent.models import ConsentRecord
+from grading import schools
+from grading.models import SchoolStudentAccount, TeacherInvitation
+from tests.accounts.factories import UserFactory
+from tests.grading.conftest import World
+
+
+def _upload(client: Client, world: World, content: bytes, name: str = "students.csv") -> Any:
+    url = reverse("grading:student_import", args=[world.school.pk])
+    return client.post(url, {"file": SimpleUploadedFile(name, content, content_type="text/csv")})
+
+
+def _state() -> tuple[int, ...]:
+    return (
+        User.objects.count(),
+        SchoolMembership.objects.count(),
+        SchoolStudentAccount.objects.count(),
+        ConsentRecord.objects.count(),
+    )
+
+
+def test_csv_import_registers_school_students_with_school_consent(world: World) -> None:
+    csv_file = "first_name,last_name,username\nGrace,Hopper,\nAda,Lovelace,countess\nGrace,Hopper,grace2\nZoë,Ørsted,\n"
+    response = _upload(world.client("teacher"), world, csv_file.encode())
+    assert response.status_code == 200
+    created = list(
+        User.objects.filter(school_student_account__school=world.school).exclude(pk=world.student.pk).order_by("pk")
+    )
+    assert [(u.first_name, u.username) for u in created] == [
+        ("Grace", "grace.h"),
+        ("Ada", "countess"),
+        ("Grace", "grace2"),
+        ("Zoë", "zoe.o"),
+    ]
+    for user in created:
+        assert user.email == "" and user.product_updates is False and not user.has_usable_password()
+        assert SchoolMembership.objects.filter(user=user, school=world.school, role="student").exists()
+        record = ConsentRecord.objects.get(child=user)
+        assert (record.method, record.school_id, record.granted_by_id) == ("school", world.school.pk, world.teacher.pk)
+    assert b"countess" in response.content and b"Print login cards" in response.content
+
+
+def test_generated_usernames_avoid_taken_ones(world: World) -> None:
+    UserFactory(username="grace.h")
+    UserFactory(username="Grace.H2")
+    users = schools.students_register(
+        actor=world.admin, school=world.school, rows=[schools.StudentRow("Grace", "Hopper")]
+    )
+    assert users[0].username == "grace.h3"
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"first_name,last_name\n,Hopper\n", ["Line 2: the first name is missing."]),
+        (b"first_name,last_name\nGrace,\n", ["Line 2: the last name is missing."]),
+        (
+            b"first_name,last_name\n" + b"G" * 151 + b",Hopper\n",
+            ["Line 2: the first name is longer than 150 characters."],
+        ),
+        (
+            b"first_name,last_name,username\nGrace,Hopper," + b"g" * 31 + b"\n",
+            ["Line 2: the username is longer than 30 characters."],
+        ),
+        (
+            b"first_name,last_name,username\nGrace,Hopper,gh\nAda,Lovelace,GH\n",
+            ["Line 3: the username GH is also on line 2."],
+        ),
+        (
+            b"first_name,last_name\nGrace,Hopper\ngrace,HOPPER\n",
+            ["Line 3: grace HOPPER is also on line 2 (give each a username if they are two different students)."],
+        ),
+        (
+            b"first_name,last_name,username\nGrace,Hopper,existing\n",
+            ["Line 2: the username existing is already taken."],
+        ),
+        (
+            b"first_name,last_name,username\nGrace,Hopper,bad name!\n",
+            ["Line 2: a username may hold only letters, digits, dots, dashes and underscores."],
+        ),
+        (b"first_name,last_name\nGrace,Hopper,extra\n", ["Line 2: expected 2 columns, found 3."]),
+        (
+            b"first_name,last_name\nGrace,Hopper\n,\xc3\xa9\n,Lovelace\n",
+            ["Line 3: the first name is missing.", "Line 4: the first name is missing."],
+        ),
+    ],
+    ids=[
+        "missing-first-name",
+        "missing-last-name",
+        "overlong-name",
+        "overlong-username",
+        "duplicate-username",
+        "duplicate-student",
+        "taken-username",
+        "invalid-username",
+        "wrong-column-count",
+        "several-bad-lines",
+    ],
+)
+def test_each_bad_row_is_reported_by_line_and_nothing_is_written(
+    world: World, content: bytes, expected: list[str]
+) -> None:
+    UserFactory(username="existing")
+    before = _state()
+    response = _upload(world.client("admin"), world, content)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Nothing was added" in page
+    for message in expected:
+        assert message.replace("'", "&#x27;") in page
+    assert _state() == before
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",  # an image
+        b"\xff\xfe\x00\x00garbage",  # not UTF-8
+        b"name;surname\nGrace;Hopper\n",  # not our columns
+        b"",  # empty
+        b'first_name,last_name\n"Grace,Hopper\n',  # broken quoting
+    ],
+    ids=["binary", "not-utf8", "wrong-header", "empty", "broken-quotes"],
+)
+def test_a_file_that_is_not_csv_is_refused_and_nothing_is_written(world: World, content: bytes) -> None:
+    before = _state()
+    response = _upload(world.client("admin"), world, content)
+    assert response.status_code == 400
+    assert b"Nothing was added" in response.content or b"The submitted file is empty" in response.content
+    assert _state() == before
+
+
+def test_a_failure_late_in_the_upload_rolls_back_every_row(world: World, monkeypatch: Any) -> None:
+    """Even a failure after the accounts are written (here: the consent record) leaves nothing behind."""
+    from django.core.exceptions import ValidationError
+
+    calls = []
+
+    def failing(**kwargs: Any) -> None:
+        calls.append(kwargs)
+        if len(calls) == 2:
+            raise ValidationError("refused")
+
+    monkeypatch.setattr(schools, "consent_record_school", failing)
+    before = _state()
+    response = _upload(world.client("admin"), world, b"first_name,last_name\nGrace,Hopper\nAda,Lovelace\n")
+    assert response.status_code == 400
+    assert _state() == before
+
+
+def test_adding_one_student_and_form_errors(world: World) -> None:
+    client = world.client("admin")
+    url = reverse("grading:student_add", args=[world.school.pk])
+    before = _state()
+    response = client.post(url, {"first_name": "", "last_name": "Hopper", "username": "no spaces"})
+    assert response.status_code == 400 and _state() == before
+    response = client.post(url, {"first_name": "Grace", "last_name": "Hopper", "username": ""})
+    assert response.status_code == 200
+    assert User.objects.get(first_name="Grace").username == "grace.h"
+
+
+def test_login_cards_issue_new_first_passwords_printed_in_a_pdf(world: World, fast_hasher: None) -> None:
+    client = world.client("teacher")
+    [grace] = schools.students_register(
+        actor=world.admin, school=world.school, rows=[schools.StudentRow("Grace", "Hopper")]
+    )
+    url = reverse("grading:login_cards", args=[world.school.pk])
+    response = client.post(url, {"students": [grace.pk, world.student.pk]})
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+    assert "Grace Hopper" in text and "Mia Khan" in text and "Maple Grove" in text
+    password = text.split("Username: grace.h")[1].split("Password: ")[1].split()[0]
+    grace.refresh_from_db()
+    assert grace.check_password(password)
+    assert SchoolStudentAccount.objects.get(user=grace).first_password_issued_at is not None
+
+    # printing again gives a new password; the old card stops working
+    client.post(url, {"students": [grace.pk]})
+    grace.refresh_from_db()
+    assert not grace.check_password(password)
+
+
+def test_login_cards_only_for_students_the_school_registered(world: World, fast_hasher: None) -> None:
+    outsider = UserFactory()
+    before = outsider.password
+    response = world.client("admin").post(
+        reverse("grading:login_cards", args=[world.school.pk]), {"students": [outsider.pk]}
+    )
+    assert response.status_code == 302
+    outsider.refresh_from_db()
+    assert outsider.password == before
+
+
+def test_student_signs_in_with_login_card(world: World, fast_hasher: None) -> None:
+    [card] = schools.login_cards_issue(actor=world.admin, school=world.school, student_ids=[world.student.pk])
+    client = Client()
+    url = reverse("grading:student_sign_in")
+    assert client.post(url, {"username": card.username, "password": "wrong"}).status_code == 400
+    response = client.post(url, {"username": card.username.upper(), "password": card.password})
+    assert response.status_code == 302 and response["Location"] == reverse("grading:my_grades")
+    assert b"17.5 / 20" in client.get(reverse("grading:my_grades")).content
+
+
+def test_card_sign_in_is_only_for_school_registered_accounts(world: World, password: str) -> None:
+    response = Client().post(
+        reverse("grading:student_sign_in"), {"username": world.adult.username, "password": password}
+    )
+    assert response.status_code == 400
+    assert "_auth_user_id" not in response.wsgi_request.session
+
+
+def test_card_sign_in_is_rate_limited(world: World) -> None:
+    client = Client()
+    url = reverse("grading:student_sign_in")
+    statuses = [
+        client.post(url, {"username": world.student.username, "password": "nope"}).status_code for _ in range(7)
+    ]
+    assert statuses[-1] == 429 and 400 in statuses
+
+
+def test_teacher_invitation_by_email_accepted_once(world: World, django_capture_on_commit_callbacks: Any) -> None:
+    invited = UserFactory(email="new.teacher@example.org")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = world.client("admin").post(
+            reverse("grading:teacher_invite", args=[world.school.pk]), {"email": "new.teacher@example.org"}
+        )
+    assert response.status_code == 302
+    [message] = mail.outbox
+    assert message.to == ["new.teacher@example.org"] and "Maple Grove" in message.subject
+    link = next(line for line in message.body.splitlines() if "/grading/invitations/" in line)
+    path = link[link.index("/grading/") :]
+
+    client = Client()
+    client.force_login(invited)
+    assert client.get(path).status_code == 200
+    assert client.post(path).status_code == 302
+    assert SchoolMembership.objects.filter(user=invited, school=world.school, role="teacher").exists()
+    # used: the link stops working
+    assert client.post(path).status_code == 400
+    assert SchoolMembership.objects.filter(user=invited, role="teacher").count() == 1
+
+
+def test_invitation_for_another_address_or_tampered_changes_nothing(world: World) -> None:
+    invitation = schools.teacher_invite(admin=world.admin, school=world.school, email="someone@example.org")
+    token = schools.invitation_token(invitation)
+    client = world.client("adult")
+    assert client.post(reverse("grading:invitation_accept", args=[token])).status_code == 400
+    assert client.post(reverse("grading:invitation_accept", args=[token[:-2] + "xx"])).status_code == 400
+    assert not SchoolMembership.objects.filter(user=world.adult).exists()
+    assert TeacherInvitation.objects.get(pk=invitation.pk).accepted_at is None
+
+
+def test_expired_invitation_is_refused(world: World) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    invited = UserFactory(email="late@example.org")
+    invitation = schools.teacher_invite(admin=world.admin, school=world.school, email="late@example.org")
+    TeacherInvitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    client = Client()
+    client.force_login(invited)
+    assert (
+        client.post(reverse("grading:invitation_accept", args=[schools.invitation_token(invitation)])).status_code
+        == 400
+    )
+    assert not SchoolMembership.objects.filter(user=invited).exists()
+
+
+def test_only_admins_invite_and_existing_teachers_are_refused(world: World) -> None:
+    response = world.client("admin").post(
+        reverse("grading:teacher_invite", args=[world.school.pk]), {"email": world.teacher.email}
+    )
+    assert response.status_code == 400 and TeacherInvitation.objects.count() == 0
