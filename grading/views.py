@@ -339,7 +339,7 @@ def assignment_report(request: AuthenticatedRequest, assignment_id: int) -> Http
     assignment = get_object_or_404(
         selectors.assignment_list_taught_by(viewer=request.user).select_related("school_class"), pk=assignment_id
     )
-    form = NoticeForm(request.POST or None)
+    form = NoticeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         services.report_notice_acknowledge(teacher=request.user)
         return redirect("grading:assignment_report", assignment_id=assignment.pk)

@@ -1,0 +1,62 @@
+"""The grading privacy provider: a student's grades in their export; erasure removes them from every table."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.utils import timezone
+
+from grading.models import GradeAudit, SchoolClass
+from mindomo.privacy import registry
+from tests.grading.conftest import SECRET_FEEDBACK, World
+from tests.support.dbscan import tables_containing
+
+
+def test_grades_are_declared_in_the_registry() -> None:
+    models = {d.model for provider, d in registry.declarations() if provider.name == "grading"}
+    assert {"grading.Grade", "grading.GradeAudit", "grading.Enrollment", "grading.GradeExport"} <= models
+
+
+def test_student_export_holds_their_grades_only(world: World) -> None:
+    data = registry.export_user(world.student)["grading"]
+    assert data["school_registration"]["school"] == "Maple Grove"
+    assert data["grades"] == [
+        {
+            "class": "Year 6 Science",
+            "school": "Maple Grove",
+            "assignment": "Plant cells",
+            "due_date": world.assignment.due_date.isoformat(),
+            "score": "17.50",
+            "max_score": "20.00",
+            "feedback": SECRET_FEEDBACK,
+            "graded_at": world.grade.graded_at.isoformat(),
+        }
+    ]
+    assert registry.export_user(world.other_student)["grading"]["grades"] == []
+    assert registry.export_user(world.teacher)["grading"]["classes_taught"] == [
+        {"class": "Year 6 Science", "school": "Maple Grove"}
+    ]
+
+
+def test_erasing_a_student_removes_their_grades_everywhere(world: World) -> None:
+    GradeAudit.objects.create(
+        assignment=world.assignment,
+        student=world.student,
+        action="updated",
+        old_score=Decimal("1"),
+        new_score=Decimal("17.5"),
+        old_feedback="",
+        new_feedback=SECRET_FEEDBACK,
+        changed_by=world.teacher,
+        changed_at=timezone.now(),
+    )
+    assert tables_containing(SECRET_FEEDBACK)
+    registry.get("grading").erase(world.student)
+    assert tables_containing(SECRET_FEEDBACK) == {}
+
+
+def test_erasing_a_teacher_keeps_the_class_and_the_students_grades(world: World) -> None:
+    registry.get("grading").erase(world.teacher)
+    school_class = SchoolClass.objects.get(pk=world.school_class.pk)
+    assert school_class.teacher is None
+    assert world.grade.__class__.objects.filter(pk=world.grade.pk).exists()
