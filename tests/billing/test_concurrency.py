@@ -27,7 +27,7 @@ def run_in_parallel(calls: list[Callable[[], Any]]) -> list[Any]:
         try:
             barrier.wait()
             results[index] = call()
-        except Exception as exc:  # noqa: BLE001  (reported by the test)
+        except Exception as exc:
             results[index] = exc
         finally:
             connection.close()
@@ -45,16 +45,12 @@ def test_parallel_payments_get_unique_gapless_invoice_numbers(fake_braintree: An
     buyers = [UserFactory() for _ in range(8)]
     orders = [services.order_create(user=u, plan=plan, **US_BILLING) for u in buyers]
 
-    outcomes = run_in_parallel(
-        [
-            (
-                lambda u=u, o=o: services.order_pay_braintree(
-                    user=u, order_reference=str(o.reference), nonce="fake-valid-nonce"
-                )
-            )
-            for u, o in zip(buyers, orders, strict=True)
-        ]
-    )
+    def pay(user: Any, order: Order) -> Callable[[], Any]:
+        return lambda: services.order_pay_braintree(
+            user=user, order_reference=str(order.reference), nonce="fake-valid-nonce"
+        )
+
+    outcomes = run_in_parallel([pay(u, o) for u, o in zip(buyers, orders, strict=True)])
 
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     sequences = sorted(Invoice.objects.values_list("sequence", flat=True))
