@@ -4,12 +4,14 @@ from typing import Any
 
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from mindomo import privacy
 
-from .models import User
+from .models import AccountDeletionRequest, SupportInquiry, User
 
 
 @privacy.register
@@ -53,6 +55,22 @@ class AccountsPrivacyProvider(privacy.PrivacyProvider):
                 ),
                 retention=_("Until you disconnect the service or delete your account."),
             ),
+            privacy.DataCategory(
+                model="accounts.DataExport",
+                fields=("state", "requested_at", "ready_at", "expires_at"),
+                purpose=_("Prepare the copy of your data you asked for and let only you download it."),
+                retention=_("The file is deleted %(days)d days after it is ready; the request with your account.")
+                % {"days": settings.DATA_EXPORT_TTL_DAYS},
+            ),
+            privacy.DataCategory(
+                model="accounts.AccountDeletionRequest",
+                fields=("state", "requested_at", "erase_after", "erased_at"),
+                purpose=_(
+                    "Delete your account when you ask, and prove that we did. After the deletion the record "
+                    "keeps a random reference and the dates only, nothing that identifies you."
+                ),
+                retention=_("Kept without any identifier after the deletion, as proof that it was done."),
+            ),
         ]
 
     def export(self, user: User) -> dict[str, Any]:
@@ -77,7 +95,72 @@ class AccountsPrivacyProvider(privacy.PrivacyProvider):
             ],
         }
 
+    def retention_rules(self) -> list[privacy.RetentionRule]:
+        from . import services
+
+        return [
+            privacy.RetentionRule(
+                name="accounts.unverified_signups",
+                description=_("Sign-ups whose email address was never verified"),
+                period=_("deleted %(days)d days after sign-up") % {"days": settings.UNVERIFIED_ACCOUNT_TTL_DAYS},
+                expired=services.unverified_accounts_expired,
+            )
+        ]
+
     @transaction.atomic
     def erase(self, user: User) -> None:
+        from . import services
+
+        # Data exports: the archives are deleted from disk once this transaction commits.
+        services.data_exports_erase(user=user)
+        # Earlier, cancelled deletion requests; the open one keeps only its reference (user set to NULL).
+        AccountDeletionRequest.objects.filter(user_id=user.pk, state=AccountDeletionRequest.State.CANCELLED).delete()
         # EmailAddress, SocialAccount (and SocialToken) rows go with the user (ON DELETE CASCADE).
         User.objects.filter(pk=user.pk).delete()
+
+
+# --- Data subject rights: the contact form's messages ---
+
+
+@privacy.register
+class SupportPrivacyProvider(privacy.PrivacyProvider):
+    """Messages sent through the contact form, linked to the account or sent from its email address."""
+
+    name = "support"
+    label = _("Messages to support")
+    erase_order = 900
+
+    def declarations(self) -> list[privacy.DataCategory]:
+        return [
+            privacy.DataCategory(
+                model="accounts.SupportInquiry",
+                fields=("name", "email", "topic", "message", "created_at"),
+                purpose=_("Answer the questions and requests you send us through the contact form."),
+                retention=_("Deleted %(days)d days after we receive it, or earlier when you delete your account.")
+                % {"days": settings.SUPPORT_INQUIRY_RETENTION_DAYS},
+            ),
+        ]
+
+    def _inquiries(self, user: User) -> QuerySet[SupportInquiry]:
+        mine = Q(user_id=user.pk)
+        if user.email:
+            mine |= Q(email__iexact=user.email)
+        return SupportInquiry.objects.filter(mine)
+
+    def export(self, user: User) -> dict[str, Any]:
+        return {
+            "inquiries": [
+                {
+                    "received_at": i.created_at.isoformat(),
+                    "name": i.name,
+                    "email": i.email,
+                    "topic": i.topic,
+                    "message": i.message,
+                }
+                for i in self._inquiries(user).order_by("created_at", "pk")
+            ]
+        }
+
+    @transaction.atomic
+    def erase(self, user: User) -> None:
+        self._inquiries(user).delete()

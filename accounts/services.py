@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+import re
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from .models import User
+from mindomo.privacy import registry
+
+from .models import AccountDeletionRequest, DataExport, ErasureStep, SupportInquiry, User
 
 BATCH_SIZE = 1000
 
@@ -36,20 +48,24 @@ def socialaccount_minimize_receiver(sender: Any, instance: SocialAccount, **kwar
     instance.extra_data = {}
 
 
+def unverified_accounts_expired(now: Any) -> QuerySet[User]:
+    """Sign-ups whose email was never verified within UNVERIFIED_ACCOUNT_TTL_DAYS (never used the service)."""
+    cutoff = now - timedelta(days=settings.UNVERIFIED_ACCOUNT_TTL_DAYS)
+    return (
+        User.objects.filter(date_joined__lt=cutoff, last_login__isnull=True, is_staff=False)
+        .filter(Exists(EmailAddress.objects.filter(user=OuterRef("pk"), verified=False)))
+        .exclude(Exists(EmailAddress.objects.filter(user=OuterRef("pk"), verified=True)))
+        .exclude(Exists(SocialAccount.objects.filter(user=OuterRef("pk"))))
+    )
+
+
 def unverified_accounts_purge(*, now: Any = None, batch_size: int = BATCH_SIZE) -> int:
     """Delete sign-ups whose email was never verified within UNVERIFIED_ACCOUNT_TTL_DAYS.
 
     Such a person never used the service; keeping their name and email would be collecting without
     purpose. Set-based, in batches, idempotent. Returns the number of users deleted.
     """
-    now = now or timezone.now()
-    cutoff = now - timedelta(days=settings.UNVERIFIED_ACCOUNT_TTL_DAYS)
-    candidates = (
-        User.objects.filter(date_joined__lt=cutoff, last_login__isnull=True, is_staff=False)
-        .filter(Exists(EmailAddress.objects.filter(user=OuterRef("pk"), verified=False)))
-        .exclude(Exists(EmailAddress.objects.filter(user=OuterRef("pk"), verified=True)))
-        .exclude(Exists(SocialAccount.objects.filter(user=OuterRef("pk"))))
-    )
+    candidates = unverified_accounts_expired(now or timezone.now())
     deleted = 0
     while True:
         with transaction.atomic():
@@ -57,3 +73,349 @@ def unverified_accounts_purge(*, now: Any = None, batch_size: int = BATCH_SIZE) 
             if not ids:
                 return deleted
             deleted += User.objects.filter(pk__in=ids).delete()[1].get("accounts.User", 0)
+
+
+# --- Data subject rights: export, deletion, support ---------------------------------------------------
+
+logger = logging.getLogger(__name__)
+
+EXPORT_SUBDIR = "exports"
+ACCOUNTS_PROVIDER = "accounts"
+
+
+def export_dir() -> Path:
+    """Where export archives are written: under MEDIA_ROOT but never served by a public URL."""
+    return Path(settings.MEDIA_ROOT) / EXPORT_SUBDIR
+
+
+def data_export_path(export: DataExport) -> Path:
+    return export_dir() / export.file_name
+
+
+@transaction.atomic
+def data_export_request(*, user: User) -> DataExport:
+    """Ask for a copy of everything we hold about ``user``; a Celery task builds it."""
+    from . import tasks
+
+    User.objects.select_for_update().filter(pk=user.pk).first()  # one request at a time per user
+    if DataExport.objects.filter(user=user, state__in=[DataExport.State.PENDING, DataExport.State.BUILDING]).exists():
+        raise ValidationError(_("An export of your data is already being prepared."), code="export_open")
+    export = DataExport.objects.create(public_id=uuid.uuid4(), user=user, parts_total=len(registry.providers()))
+    transaction.on_commit(lambda: tasks.data_export_build_task.delay(export.pk))
+    return export
+
+
+def data_export_build(*, export_id: int, now: datetime | None = None) -> DataExport | None:
+    """Collect every provider's export into a zip (one JSON per provider plus a readable index).
+
+    Idempotent: only a pending export is built; progress is committed after each provider so the
+    owner's page can show it. A failure leaves a ``failed`` export and no file.
+    """
+    from . import emails
+    from .exporting import write_archive
+
+    with transaction.atomic():
+        export = DataExport.objects.select_for_update().filter(pk=export_id).select_related("user").first()
+        if export is None or export.state != DataExport.State.PENDING:
+            return export
+        providers = registry.providers()
+        export.state = DataExport.State.BUILDING
+        export.parts_total = len(providers)
+        export.parts_done = 0
+        export.save(update_fields=["state", "parts_total", "parts_done"])
+    user = export.user
+    directory = export_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    file_name = f"{secrets.token_urlsafe(32)}.zip"
+    temporary = directory / f".{file_name}.part"
+    try:
+        documents = []
+        for provider in providers:
+            documents.append((provider, provider.export(user)))
+            DataExport.objects.filter(pk=export.pk).update(parts_done=F("parts_done") + 1)
+        write_archive(temporary, user=user, documents=documents, generated_at=now or timezone.now())
+        temporary.rename(directory / file_name)
+    except Exception:
+        logger.exception("data export %s failed", export.pk)
+        temporary.unlink(missing_ok=True)
+        DataExport.objects.filter(pk=export.pk).update(
+            state=DataExport.State.FAILED, error=gettext("The export could not be built. Please ask again.")
+        )
+        export.refresh_from_db()
+        return export
+    now = now or timezone.now()
+    with transaction.atomic():
+        export.state = DataExport.State.READY
+        export.file_name = file_name
+        export.file_size = (directory / file_name).stat().st_size
+        export.ready_at = now
+        export.expires_at = now + timedelta(days=settings.DATA_EXPORT_TTL_DAYS)
+        export.parts_done = export.parts_total
+        export.save(update_fields=["state", "file_name", "file_size", "ready_at", "expires_at", "parts_done"])
+        transaction.on_commit(lambda: emails.data_export_ready_send(export=export))
+    return export
+
+
+def data_exports_expire(*, now: datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
+    """Delete the files of exports past their expiry and mark them expired. Set-based, in batches."""
+    now = now or timezone.now()
+    expired = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                DataExport.objects.select_for_update(skip_locked=True)
+                .filter(state=DataExport.State.READY, expires_at__lte=now)
+                .order_by("pk")
+                .values_list("pk", "file_name")[:batch_size]
+            )
+            if not rows:
+                return expired
+            expired += DataExport.objects.filter(pk__in=[pk for pk, _name in rows]).update(
+                state=DataExport.State.EXPIRED, file_name=""
+            )
+            names = [name for _pk, name in rows]
+            transaction.on_commit(lambda names=names: _export_files_delete(names))  # type: ignore[misc]
+
+
+def _export_files_delete(names: list[str]) -> None:
+    directory = export_dir()
+    for name in names:
+        if name:
+            (directory / name).unlink(missing_ok=True)
+
+
+def data_exports_erase(*, user: User) -> None:
+    """Delete a user's export rows and their files (part of the accounts provider's erase)."""
+    names = list(DataExport.objects.filter(user=user).exclude(file_name="").values_list("file_name", flat=True))
+    DataExport.objects.filter(user=user).delete()
+    transaction.on_commit(lambda: _export_files_delete(names))
+
+
+@transaction.atomic
+def account_deletion_request(
+    *, user: User, reauthenticated_by: str, now: datetime | None = None
+) -> AccountDeletionRequest:
+    """Deactivate the account at once and schedule its erasure after the grace period.
+
+    Deactivating ends every session (Django's backends refuse an inactive user's session). Signing in
+    again during the grace period cancels the request (see :func:`account_deletion_cancel`).
+    """
+    from . import emails
+
+    now = now or timezone.now()
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    if locked.is_staff or locked.is_superuser:
+        raise ValidationError(_("Staff accounts are closed by an administrator."), code="staff")
+    if AccountDeletionRequest.objects.filter(user=locked, state__in=AccountDeletionRequest.OPEN_STATES).exists():
+        raise ValidationError(_("The deletion of this account is already scheduled."), code="open")
+    deletion = AccountDeletionRequest.objects.create(
+        reference=uuid.uuid4(),
+        user=locked,
+        reauthenticated_by=reauthenticated_by,
+        erase_after=now + timedelta(days=settings.ACCOUNT_DELETION_GRACE_DAYS),
+    )
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    address, name = user.email, user.get_short_name() or user.username
+    if address:
+        transaction.on_commit(
+            lambda: emails.account_deletion_scheduled_send(email=address, name=name, deletion=deletion)
+        )
+    return deletion
+
+
+@transaction.atomic
+def account_deletion_cancel(*, user: User, now: datetime | None = None) -> bool:
+    """Cancel a deletion still in its grace period and reactivate the account. False if there is none."""
+    deletion = (
+        AccountDeletionRequest.objects.select_for_update()
+        .filter(user_id=user.pk, state=AccountDeletionRequest.State.SCHEDULED)
+        .first()
+    )
+    if deletion is None:
+        return False
+    deletion.state = AccountDeletionRequest.State.CANCELLED
+    deletion.cancelled_at = now or timezone.now()
+    deletion.save(update_fields=["state", "cancelled_at"])
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    return True
+
+
+def account_deletion_cancel_on_sign_in_receiver(
+    sender: Any, request: HttpRequest, user: User, method: str, **kwargs: Any
+) -> None:
+    """allauth ``authentication_step_completed``: the person proved who they are (password, linked
+    provider or a login code); if their account is waiting for deletion, signing in cancels it.
+
+    This signal fires before allauth's inactive-account check, so the login then completes normally.
+    """
+    if method not in ("password", "socialaccount", "code") or user.is_active or user.pk is None:
+        return
+    if account_deletion_cancel(user=user):
+        from django.contrib import messages
+
+        messages.success(request, gettext("Welcome back. Your account will not be deleted."))
+
+
+def _scrub(text: str, needles: list[str]) -> str:
+    """An error text without the person's identifiers (it outlives the erasure)."""
+    for needle in sorted({n for n in needles if n and len(n) >= 2}, key=len, reverse=True):
+        text = re.sub(re.escape(needle), "[redacted]", text, flags=re.IGNORECASE)
+    return text[:2000]
+
+
+def account_erasure_run(*, request_id: int, now: datetime | None = None) -> AccountDeletionRequest | None:
+    """Run (or resume) the erasure pipeline of one deletion request.
+
+    Every registered privacy provider erases in its declared order, each in its own transaction whose
+    commit also marks its step done, so a step is done exactly when its data is gone. The first failure
+    stops the run with the step ``failed`` (error text kept, without identifiers) and the request
+    ``failed``; a later run resumes from the steps not done. The accounts provider, which deletes the
+    user row, runs last and only after every other step is done. Re-running an erased request is a no-op.
+    """
+    from . import emails
+
+    now = now or timezone.now()
+    providers = registry.providers()
+    with transaction.atomic():
+        deletion = AccountDeletionRequest.objects.select_for_update(skip_locked=True).filter(pk=request_id).first()
+        if deletion is None or deletion.state in (
+            AccountDeletionRequest.State.CANCELLED,
+            AccountDeletionRequest.State.ERASED,
+        ):
+            return deletion
+        if deletion.state == AccountDeletionRequest.State.SCHEDULED and deletion.erase_after > now:
+            return deletion  # still in its grace period
+        lease = now - timedelta(minutes=settings.ACCOUNT_ERASURE_RETRY_MINUTES)
+        if (
+            deletion.state == AccountDeletionRequest.State.ERASING
+            and deletion.last_attempt_at is not None
+            and deletion.last_attempt_at > lease
+        ):
+            return deletion  # another run is in progress
+        deletion.state = AccountDeletionRequest.State.ERASING
+        deletion.attempts += 1
+        deletion.last_attempt_at = now
+        deletion.save(update_fields=["state", "attempts", "last_attempt_at"])
+        ErasureStep.objects.bulk_create(
+            [ErasureStep(request=deletion, provider=p.name, position=i) for i, p in enumerate(providers)],
+            ignore_conflicts=True,
+        )
+    steps = {step.provider: step for step in deletion.steps.all()}
+    user = User.objects.get(pk=deletion.user_id)
+    needles = [user.username, user.email, user.first_name, user.last_name, user.get_full_name()]
+    ordered = [p for p in providers if p.name != ACCOUNTS_PROVIDER] + [
+        p for p in providers if p.name == ACCOUNTS_PROVIDER
+    ]
+    address, name = user.email, user.get_short_name() or user.username
+    for provider in ordered:
+        step = steps[provider.name]
+        if step.state == ErasureStep.State.DONE:
+            continue
+        try:
+            with transaction.atomic():
+                provider.erase(user)
+                ErasureStep.objects.filter(pk=step.pk).update(
+                    state=ErasureStep.State.DONE, done_at=now, attempts=F("attempts") + 1, error=""
+                )
+                if provider.name == ACCOUNTS_PROVIDER:
+                    # The user row is gone (the request's user set to NULL with it): nothing identifies them.
+                    AccountDeletionRequest.objects.filter(pk=deletion.pk).update(
+                        state=AccountDeletionRequest.State.ERASED, erased_at=now, user=None
+                    )
+        except Exception as exc:
+            logger.exception("erasure %s: provider %s failed", deletion.reference, provider.name)
+            error = _scrub(f"{type(exc).__name__}: {exc}", needles)
+            with transaction.atomic():
+                ErasureStep.objects.filter(pk=step.pk).update(
+                    state=ErasureStep.State.FAILED, attempts=F("attempts") + 1, error=error
+                )
+                AccountDeletionRequest.objects.filter(pk=deletion.pk).update(state=AccountDeletionRequest.State.FAILED)
+            deletion.refresh_from_db()
+            return deletion
+    deletion.refresh_from_db()
+    if address:
+        emails.account_erased_send(email=address, name=name)
+    return deletion
+
+
+def account_erasures_due(*, now: datetime | None = None, batch_size: int = 100) -> int:
+    """Erase every account whose grace period ended, and retry failed or interrupted erasures.
+
+    Returns how many requests reached ``erased`` in this run.
+    """
+    now = now or timezone.now()
+    retry_before = now - timedelta(minutes=settings.ACCOUNT_ERASURE_RETRY_MINUTES)
+    due = Q(state=AccountDeletionRequest.State.SCHEDULED, erase_after__lte=now) | Q(
+        state__in=[AccountDeletionRequest.State.FAILED, AccountDeletionRequest.State.ERASING],
+        last_attempt_at__lte=retry_before,
+    )
+    ids = list(
+        AccountDeletionRequest.objects.filter(due).order_by("erase_after").values_list("pk", flat=True)[:batch_size]
+    )
+    erased = 0
+    for request_id in ids:
+        result = account_erasure_run(request_id=request_id, now=now)
+        if result is not None and result.state == AccountDeletionRequest.State.ERASED:
+            erased += 1
+    return erased
+
+
+def account_erasure_retry(*, request_id: int) -> None:
+    """Queue one more run of a failed erasure now (the admin's action)."""
+    from . import tasks
+
+    deletion = AccountDeletionRequest.objects.get(pk=request_id)
+    if deletion.state != AccountDeletionRequest.State.FAILED:
+        raise ValidationError(_("Only a failed erasure can be retried."), code="not_failed")
+    transaction.on_commit(lambda: tasks.account_erasure_run_task.delay(request_id))
+
+
+def _support_rate_limited(keys: list[str]) -> bool:
+    """Count one message against each key; True when one of them is over the hourly limit."""
+    limited = False
+    for key in keys:
+        cache_key = f"support-inquiry:{key}"
+        cache.add(cache_key, 0, timeout=3600)
+        try:
+            count = cache.incr(cache_key)
+        except ValueError:  # expired between add and incr
+            cache.set(cache_key, 1, timeout=3600)
+            count = 1
+        limited = limited or count > settings.SUPPORT_INQUIRIES_PER_HOUR
+    return limited
+
+
+@transaction.atomic
+def support_inquiry_submit(
+    *, user: User | None, client_ip: str, name: str, email: str, topic: str, message: str
+) -> SupportInquiry:
+    """Keep a message from the contact form for staff to answer (deleted after the retention period)."""
+    keys = [f"ip:{client_ip}"] + ([f"user:{user.pk}"] if user is not None else [])
+    if _support_rate_limited(keys):
+        raise ValidationError(
+            _("You have sent several messages in the last hour. Please wait a little before writing again."),
+            code="rate_limited",
+        )
+    inquiry = SupportInquiry(user=user, name=name, email=email, topic=topic, message=message)
+    inquiry.full_clean()
+    inquiry.save()
+    return inquiry
+
+
+def support_inquiries_purge(*, now: datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
+    """Delete inquiries older than SUPPORT_INQUIRY_RETENTION_DAYS. Set-based, in batches."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.SUPPORT_INQUIRY_RETENTION_DAYS)
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                SupportInquiry.objects.filter(created_at__lt=cutoff)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not ids:
+                return deleted
+            deleted += SupportInquiry.objects.filter(pk__in=ids).delete()[0]

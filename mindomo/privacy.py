@@ -7,14 +7,17 @@ work through the registry, so a new kind of personal data is handled everywhere 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.utils.functional import Promise
 from django.utils.module_loading import autodiscover_modules
 
 if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
     from accounts.models import User
 
 
@@ -26,6 +29,25 @@ class DataCategory:
     fields: tuple[str, ...]
     purpose: str | Promise
     retention: str | Promise
+    # Field holding the data subject's user id, for the staff access log ("" = the row is the user, or
+    # the model's first foreign key to the user model).
+    subject: str = ""
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    """Which rows an app deletes, after how long, counted from which date.
+
+    ``expired(now)`` returns the queryset of rows past retention at ``now``; the retention engine
+    (privacy.services.retention_apply) deletes them in batches, or hands their primary keys to ``purge``
+    where deleting needs more than a DELETE (files to remove, records to de-identify).
+    """
+
+    name: str
+    description: str | Promise
+    period: str | Promise
+    expired: Callable[[datetime], QuerySet[Any]]
+    purge: Callable[[list[Any]], int] | None = None
 
 
 class PrivacyProvider:
@@ -50,6 +72,9 @@ class PrivacyProvider:
         """Delete (or irreversibly de-identify, where the law obliges us to keep a record) the data."""
         raise NotImplementedError
 
+    def retention_rules(self) -> Iterable[RetentionRule]:
+        return []
+
 
 class PrivacyRegistry:
     def __init__(self) -> None:
@@ -72,6 +97,9 @@ class PrivacyRegistry:
 
     def declarations(self) -> list[tuple[PrivacyProvider, DataCategory]]:
         return [(p, d) for p in self.providers() for d in p.declarations()]
+
+    def retention_rules(self) -> list[tuple[PrivacyProvider, RetentionRule]]:
+        return [(p, r) for p in self.providers() for r in p.retention_rules()]
 
     def export_user(self, user: User) -> dict[str, dict[str, Any]]:
         return {p.name: p.export(user) for p in self.providers()}

@@ -1,5 +1,14 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+
+def _sync_roles(sender: Any, **kwargs: Any) -> None:
+    from .services import staff_roles_sync
+
+    staff_roles_sync()
 
 
 class PrivacyConfig(AppConfig):
@@ -8,3 +17,10 @@ class PrivacyConfig(AppConfig):
 
     name = "privacy"
     verbose_name = _("Privacy operations")
+
+    def ready(self) -> None:
+        from . import audit
+
+        # After every migrate, roles get the permissions of models that exist now (as contrib.auth creates them).
+        post_migrate.connect(_sync_roles, sender=self, dispatch_uid="privacy.sync_roles")
+        audit.install()

@@ -1,5 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "privacy"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("accept/", views.policy_accept, name="policy_accept"),
+    path("retention/", views.retention_policy, name="retention"),
+    path("policy-consent/<str:token>/", views.policy_reconsent, name="policy_reconsent"),
+]

@@ -167,3 +167,32 @@ def fake_braintree(fake_braintree_server: Any, settings: Any) -> Iterator[Any]:
     fake_braintree_server.reset()
     yield fake_braintree_server
     fake_braintree_server.reset()
+
+
+# --- staff roles (privacy/roles.py): each is a group created by a migration ---------------------------
+def _staff_in(group_name: str) -> User:
+    from django.contrib.auth.models import Group
+
+    user = UserFactory(is_staff=True)
+    user.groups.add(Group.objects.get(name=group_name))
+    return user
+
+
+@pytest.fixture
+def support_user(db: Any) -> User:
+    return _staff_in("Support")
+
+
+@pytest.fixture
+def billing_clerk_user(db: Any) -> User:
+    return _staff_in("Billing clerk")
+
+
+@pytest.fixture
+def privacy_officer_user(db: Any) -> User:
+    return _staff_in("Privacy officer")
+
+
+@pytest.fixture
+def staff_without_role(db: Any) -> User:
+    return UserFactory(is_staff=True)

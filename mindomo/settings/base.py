@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "privacy.middleware.PolicyAcceptanceMiddleware",
 ]
 
 ROOT_URLCONF = "mindomo.urls"
@@ -234,8 +235,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "accounts-purge-stale-unverified": {
-        "task": "accounts.tasks.unverified_accounts_purge_task",
+    # Every retention rule the apps declare (privacy.services.retention_apply), sign-ups never verified included.
+    "privacy-retention": {
+        "task": "privacy.tasks.retention_apply_task",
         "schedule": crontab(minute=15, hour="*/6"),
     },
     "accounts-clear-expired-sessions": {
@@ -313,3 +315,67 @@ CELERY_BEAT_SCHEDULE["billing-purge-invoices-past-retention"] = {
 # cap (older ones one click away); DATA_UPLOAD_MAX_MEMORY_SIZE still bounds the request body.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 # --- end Grading ---
+
+# --- Data subject rights: export, deletion, support (accounts app) ------------------------------------
+# Days a finished data export can be downloaded; then the file is deleted.
+DATA_EXPORT_TTL_DAYS = env.int("DATA_EXPORT_TTL_DAYS", default=7)
+# Days between a deletion request (account deactivated at once) and the erasure; signing in cancels.
+ACCOUNT_DELETION_GRACE_DAYS = env.int("ACCOUNT_DELETION_GRACE_DAYS", default=14)
+# Minutes after which a failed (or interrupted) erasure is retried automatically by Celery beat.
+ACCOUNT_ERASURE_RETRY_MINUTES = env.int("ACCOUNT_ERASURE_RETRY_MINUTES", default=30)
+# Days a support inquiry is kept to answer it; then deleted.
+SUPPORT_INQUIRY_RETENTION_DAYS = env.int("SUPPORT_INQUIRY_RETENTION_DAYS", default=180)
+# At most this many contact-form messages per hour from one IP address (and from one signed-in user).
+SUPPORT_INQUIRIES_PER_HOUR = env.int("SUPPORT_INQUIRIES_PER_HOUR", default=5)
+CELERY_BEAT_SCHEDULE["accounts-expire-data-exports"] = {
+    "task": "accounts.tasks.data_exports_expire_task",
+    "schedule": crontab(minute=20),
+}
+CELERY_BEAT_SCHEDULE["accounts-erase-due-accounts"] = {
+    "task": "accounts.tasks.account_erasures_due_task",
+    "schedule": crontab(minute="*/15"),
+}
+CELERY_BEAT_SCHEDULE["accounts-purge-support-inquiries"] = {
+    "task": "accounts.tasks.support_inquiries_purge_task",
+    "schedule": crontab(minute=50, hour=4),
+}
+# --- end Data subject rights ---------------------------------------------------------------------------
+
+# --- Privacy operations (privacy app) -------------------------------------------------------------------
+ACCESS_LOG_RETENTION_DAYS = env.int("ACCESS_LOG_RETENTION_DAYS", default=730)
+# Notices to all users go out in batches of NOTICE_BATCH_SIZE every NOTICE_BATCH_INTERVAL seconds.
+NOTICE_BATCH_SIZE = env.int("NOTICE_BATCH_SIZE", default=200)
+NOTICE_BATCH_INTERVAL = env.int("NOTICE_BATCH_INTERVAL", default=60)
+# --- end of privacy operations --------------------------------------------------------------------------
+
+# --- Cookies and analytics (analytics app) ---------------------------------------------------------------
+# The Content-Security-Policy / Permissions-Policy middleware runs right after SecurityMiddleware, so every
+# response gets the headers; the context processor tells base.html whether to show the banner / load analytics.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "analytics.middleware.SecurityHeadersMiddleware"
+)
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("analytics.context_processors.cookie_audience")
+# How long the cookie holding the visitor's cookie choice lasts, in days (then the banner asks again).
+ANALYTICS_CHOICE_COOKIE_DAYS = env.int("ANALYTICS_CHOICE_COOKIE_DAYS", default=180)
+# How long a signed-in user's "child or school account" status and stored choice are cached in the session (s).
+ANALYTICS_AUDIENCE_RECHECK_SECONDS = env.int("ANALYTICS_AUDIENCE_RECHECK_SECONDS", default=300)
+# Extra origins a form of ours may end at (CSP form-action), comma-separated, e.g. a new payment provider.
+# The configured OAuth providers and, when TWOCHECKOUT_MERCHANT_CODE is set, 2Checkout's checkout are added.
+CSP_FORM_ACTION_EXTRA = env.list("CSP_FORM_ACTION_EXTRA", default=[])
+# Sources added to the policy on one named page only: the card payment page loads Braintree's Drop-in
+# (Braintree's own hosts; its telemetry host client-analytics.braintreegateway.com is left out on purpose).
+CSP_PAGE_SOURCES: dict[str, dict[str, list[str]]] = {
+    "billing:order_pay": {
+        "script-src": ["https://js.braintreegateway.com", "https://assets.braintreegateway.com"],
+        "style-src": ["https://assets.braintreegateway.com"],
+        "img-src": ["https://assets.braintreegateway.com"],
+        "frame-src": ["https://assets.braintreegateway.com"],
+        "connect-src": [
+            "https://api.braintreegateway.com",
+            "https://api.sandbox.braintreegateway.com",
+            "https://payments.braintree-api.com",
+            "https://payments.sandbox.braintree-api.com",
+        ],
+    },
+}
+# --- end Cookies and analytics ------------------------------------------------------------------------------

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
+
+from . import selectors, services
+from .models import (
+    AccessLog,
+    DisclosureRequest,
+    DisclosureSubject,
+    Notice,
+    NoticeDelivery,
+    PolicyAcceptance,
+    PolicyVersion,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(ReadOnlyAdmin):
+    list_display = ("at", "staff_label", "action", "model", "object_id", "subject_id")
+    list_filter = ("action", "model")
+    search_fields = ("=subject_id", "staff_label", "model")
+    date_hierarchy = "at"
+    search_help_text = _("A user id lists every staff access to that person's data.")
+
+
+class DisclosureSubjectInline(admin.TabularInline):
+    model = DisclosureSubject
+    extra = 1
+    fields = ("subject_id", "notified", "notified_on", "notice_withheld_reason")
+
+
+@admin.register(DisclosureRequest)
+class DisclosureRequestAdmin(admin.ModelAdmin):
+    list_display = ("received_on", "authority", "kind", "outcome", "legal_basis")
+    list_filter = ("kind", "outcome", "received_on")
+    search_fields = ("authority", "legal_basis")
+    inlines = [DisclosureSubjectInline]
+    readonly_fields = ("recorded_by", "created_at")
+    actions = ["transparency_report"]
+
+    def save_model(self, request: HttpRequest, obj: DisclosureRequest, form: Any, change: bool) -> None:
+        if not change:
+            obj.recorded_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description=_("Transparency report of the selected requests (CSV)"))
+    def transparency_report(self, request: HttpRequest, queryset: QuerySet[DisclosureRequest]) -> HttpResponse:
+        response = HttpResponse(selectors.transparency_report_csv(queryset), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="transparency-report.csv"'
+        return response
+
+
+@admin.register(Notice)
+class NoticeAdmin(admin.ModelAdmin):
+    list_display = ("subject", "state", "created_at", "sent_at", "delivered", "failed", "pending")
+    readonly_fields = ("state", "created_by", "created_at", "sent_at")
+    actions = ["send"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Notice]:
+        from django.db.models import Count, Q
+
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_sent=Count("deliveries", filter=Q(deliveries__state=NoticeDelivery.State.SENT)),
+                n_failed=Count("deliveries", filter=Q(deliveries__state=NoticeDelivery.State.FAILED)),
+                n_pending=Count("deliveries", filter=Q(deliveries__state=NoticeDelivery.State.PENDING)),
+            )
+        )
+
+    @admin.display(description=_("delivered"))
+    def delivered(self, obj: Any) -> int:
+        return int(obj.n_sent)
+
+    @admin.display(description=_("failed"))
+    def failed(self, obj: Any) -> int:
+        return int(obj.n_failed)
+
+    @admin.display(description=_("pending"))
+    def pending(self, obj: Any) -> int:
+        return int(obj.n_pending)
+
+    def has_change_permission(self, request: HttpRequest, obj: Notice | None = None) -> bool:
+        return super().has_change_permission(request, obj) and (obj is None or obj.state == Notice.State.DRAFT)
+
+    def save_model(self, request: HttpRequest, obj: Notice, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description=_("Send the selected notices to every user"))
+    def send(self, request: HttpRequest, queryset: QuerySet[Notice]) -> None:
+        for notice in queryset:
+            try:
+                count = services.notice_send(notice=notice)
+            except ValidationError as error:
+                self.message_user(request, f"{notice}: {error.messages[0]}", messages.ERROR)
+            else:
+                self.message_user(
+                    request, _("%(notice)s: queued for %(count)d users.") % {"notice": notice, "count": count}
+                )
+
+
+@admin.register(NoticeDelivery)
+class NoticeDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("notice", "user_id", "state", "attempts", "sent_at", "error")
+    list_filter = ("state", "notice")
+
+
+@admin.register(PolicyVersion)
+class PolicyVersionAdmin(admin.ModelAdmin):
+    list_display = ("version", "effective_at", "material")
+
+    def save_model(self, request: HttpRequest, obj: PolicyVersion, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            services.policy_publish(version=obj)
+
+
+@admin.register(PolicyAcceptance)
+class PolicyAcceptanceAdmin(ReadOnlyAdmin):
+    list_display = ("user_id", "version", "accepted_at", "by_guardian")
+    list_filter = ("version", "by_guardian")
+    search_fields = ("=user__id",)

@@ -1,0 +1,193 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AccessLog(models.Model):
+    """One look by a staff member at a record holding personal data (written by the admin, never edited)."""
+
+    class Action(models.TextChoices):
+        VIEW = "view", _("Viewed")
+        CHANGE = "change", _("Changed")
+        DELETE = "delete", _("Deleted")
+        HISTORY = "history", _("Viewed history")
+        EXPORT = "export", _("Exported")
+
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("staff")
+    )
+    staff_label = models.CharField(_("staff member"), max_length=150)
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    model = models.CharField(_("record type"), max_length=100)
+    object_id = models.CharField(_("record id"), max_length=64)
+    # The person whose data it is, by id only: the row stays meaningful (and harmless) after that person is erased.
+    subject_id = models.BigIntegerField(_("data subject id"), null=True, db_index=True)
+    at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("staff access")
+        verbose_name_plural = _("staff accesses")
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["subject_id", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.staff_label} {self.action} {self.model} #{self.object_id}"
+
+
+class PolicyVersion(models.Model):
+    """A published version of the privacy policy. Its text ships with the code as a translatable template."""
+
+    version = models.CharField(_("version"), max_length=32, unique=True)
+    effective_at = models.DateTimeField(_("effective from"))
+    material = models.BooleanField(
+        _("material change"), default=False, help_text=_("Users (and parents of children) must accept it again.")
+    )
+    summary = models.TextField(_("what changed"), blank=True)
+    template_name = models.CharField(_("template"), max_length=200, default="pages/privacy_policy.html")
+
+    class Meta:
+        verbose_name = _("privacy policy version")
+        verbose_name_plural = _("privacy policy versions")
+        ordering = ["-effective_at"]
+
+    def __str__(self) -> str:
+        return self.version
+
+
+class PolicyAcceptance(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="policy_acceptances")
+    version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="acceptances")
+    accepted_at = models.DateTimeField(_("accepted at"), auto_now_add=True)
+    by_guardian = models.BooleanField(
+        _("accepted by a parent"), default=False, help_text=_("For a child under parental consent.")
+    )
+
+    class Meta:
+        verbose_name = _("privacy policy acceptance")
+        verbose_name_plural = _("privacy policy acceptances")
+        constraints = [models.UniqueConstraint(fields=["user", "version"], name="privacy_acceptance_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} accepted {self.version_id}"
+
+
+class DisclosureRequest(models.Model):
+    """A request from an authority for users' data, and what we did about it."""
+
+    class Kind(models.TextChoices):
+        SUBPOENA = "subpoena", _("Subpoena")
+        COURT_ORDER = "court_order", _("Court order")
+        WARRANT = "warrant", _("Warrant")
+        ADMINISTRATIVE = "administrative", _("Administrative request")
+        EMERGENCY = "emergency", _("Emergency request")
+        OTHER = "other", _("Other")
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("Under review")
+        DISCLOSED = "disclosed", _("Data disclosed")
+        PARTIAL = "partial", _("Partly disclosed")
+        REJECTED = "rejected", _("Rejected")
+        NO_DATA = "no_data", _("No data held")
+
+    authority = models.CharField(_("who asked"), max_length=200)
+    kind = models.CharField(_("type"), max_length=20, choices=Kind.choices)
+    legal_basis = models.CharField(_("legal basis"), max_length=300)
+    received_on = models.DateField(_("received on"))
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices, default=Outcome.PENDING)
+    disclosed = models.TextField(_("what was disclosed"), blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("recorded by")
+    )
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("disclosure request")
+        verbose_name_plural = _("disclosure register")
+        ordering = ["-received_on", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.received_on} · {self.authority}"
+
+
+class DisclosureSubject(models.Model):
+    """A user concerned by a disclosure request, and whether and when they were told."""
+
+    request = models.ForeignKey(DisclosureRequest, on_delete=models.CASCADE, related_name="subjects")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    subject_id = models.BigIntegerField(_("user id"))
+    notified = models.BooleanField(_("user notified"), default=False)
+    notified_on = models.DateField(_("notified on"), null=True, blank=True)
+    notice_withheld_reason = models.CharField(_("why the user was not notified"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("user concerned")
+        verbose_name_plural = _("users concerned")
+        constraints = [
+            models.UniqueConstraint(fields=["request", "subject_id"], name="privacy_disclosure_subject_once"),
+            models.CheckConstraint(
+                condition=models.Q(notified=False) | models.Q(notified_on__isnull=False),
+                name="privacy_disclosure_notified_has_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"user #{self.subject_id}"
+
+
+class Notice(models.Model):
+    """A notice to every user (e.g. before a transfer of data in a merger), sent in rate-limited batches."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("text"))
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.DRAFT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("written by")
+    )
+    created_at = models.DateTimeField(_("written at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sending started"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notice to users")
+        verbose_name_plural = _("notices to users")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class NoticeDelivery(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="deliveries")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    error = models.CharField(_("error"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("notice delivery")
+        verbose_name_plural = _("notice deliveries")
+        constraints = [models.UniqueConstraint(fields=["notice", "user"], name="privacy_notice_delivery_once")]
+        indexes = [models.Index(fields=["notice", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.notice_id} → {self.user_id}: {self.state}"

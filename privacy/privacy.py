@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from mindomo import privacy
+
+from .models import AccessLog, NoticeDelivery, PolicyAcceptance
+
+
+def _access_log_expired(now: datetime) -> QuerySet[Any]:
+    return AccessLog.objects.filter(at__lt=now - timedelta(days=settings.ACCESS_LOG_RETENTION_DAYS))
+
+
+@privacy.register
+class PrivacyOperationsProvider(privacy.PrivacyProvider):
+    name = "privacy"
+    label = _("Privacy records")
+
+    def declarations(self) -> list[privacy.DataCategory]:
+        return [
+            privacy.DataCategory(
+                model="privacy.PolicyAcceptance",
+                fields=("version", "accepted_at", "by_guardian"),
+                purpose=_("Prove which version of the privacy policy you (or your parent) accepted."),
+                retention=_("Until your account is deleted."),
+            ),
+            privacy.DataCategory(
+                model="privacy.NoticeDelivery",
+                fields=("notice", "state", "sent_at"),
+                purpose=_("Know that an important notice (such as a transfer of data) reached you."),
+                retention=_("Until your account is deleted."),
+            ),
+            privacy.DataCategory(
+                model="privacy.AccessLog",
+                fields=("staff_label", "action", "model", "object_id", "subject_id", "at"),
+                purpose=_("Record every time our staff look at your data, so that it can be checked."),
+                retention=_("Two years, by your user id only."),
+                subject="subject_id",
+            ),
+        ]
+
+    def export(self, user: User) -> dict[str, Any]:
+        return {
+            "policy_acceptances": [
+                {"version": a.version.version, "accepted_at": a.accepted_at.isoformat(), "by_parent": a.by_guardian}
+                for a in PolicyAcceptance.objects.filter(user=user).select_related("version").order_by("pk")
+            ],
+            "notices_received": [
+                {"subject": d.notice.subject, "state": d.state, "sent_at": d.sent_at.isoformat() if d.sent_at else None}
+                for d in NoticeDelivery.objects.filter(user=user).select_related("notice").order_by("pk")
+            ],
+            "staff_accesses": [
+                {"at": a.at.isoformat(), "action": a.action, "record": a.model}
+                for a in AccessLog.objects.filter(subject_id=user.pk).order_by("pk")
+            ],
+        }
+
+    def erase(self, user: User) -> None:
+        PolicyAcceptance.objects.filter(user=user).delete()
+        NoticeDelivery.objects.filter(user=user).delete()
+        # The access log keeps the bare user id (no name, no email) for its own retention period: it is
+        # the proof of how staff handled the data, and is deleted by the rule below.
+
+    def retention_rules(self) -> list[privacy.RetentionRule]:
+        return [
+            privacy.RetentionRule(
+                name="privacy.access_log",
+                description=_("Staff access log"),
+                period=_("deleted two years after the access"),
+                expired=_access_log_expired,
+            )
+        ]

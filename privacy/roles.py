@@ -1,0 +1,62 @@
+"""Staff roles with least privilege. Each role is a group (created by a migration); its permissions are
+granted from this table after every migrate, so models added later by an app join the right role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils.translation import gettext_lazy as _
+
+from billing.apps import BILLING_CLERK_PERMISSIONS
+
+ALL = "*"
+CUSTOM = "custom"  # the model's own permissions (beyond view/add/change/delete), e.g. billing's refund
+
+
+@dataclass(frozen=True)
+class Grant:
+    app_label: str
+    model: str  # a model name, or ALL for every model of the app
+    actions: tuple[str, ...]  # "view", "add", "change", "delete", CUSTOM, or ALL
+    codenames: tuple[str, ...] = ()  # exact permissions, when an app names its role's needs itself
+
+
+@dataclass(frozen=True)
+class Role:
+    group: str  # the group's name (data, so not translated)
+    label: object
+    grants: tuple[Grant, ...]
+
+
+SUPPORT = Role(
+    group="Support",
+    label=_("Support: users' contact details and support inquiries; no billing, consent records or grades"),
+    grants=(
+        Grant("accounts", "user", ("view", "change")),
+        Grant("account", "emailaddress", ("view",)),
+        Grant("accounts", "school", ("view",)),
+        Grant("accounts", "schoolmembership", ("view",)),
+        Grant("accounts", "supportinquiry", ("view", "change", "delete")),
+    ),
+)
+BILLING_CLERK = Role(
+    group="Billing clerk",
+    label=_("Billing clerk: plans, orders, invoices, credit notes and refunds; no consent records or grades"),
+    # billing names exactly what its clerk needs (no editing of invoices: a refund issues a credit note)
+    grants=(Grant("billing", ALL, (), codenames=tuple(BILLING_CLERK_PERMISSIONS)),),
+)
+PRIVACY_OFFICER = Role(
+    group="Privacy officer",
+    label=_("Privacy officer: consent records, data requests, the disclosure register, notices, the access log"),
+    grants=(
+        Grant("consent", ALL, ("view",)),
+        Grant("privacy", ALL, ("view", "add", "change")),
+        Grant("privacy", "accesslog", ("view",)),
+        Grant("accounts", "user", ("view",)),
+        Grant("accounts", "accountdeletion", (ALL,)),
+        Grant("accounts", "dataexport", ("view",)),
+        Grant("accounts", "erasurestep", ("view", "change")),
+        Grant("grading", "grade", ("view",)),
+    ),
+)
+ROLES = (SUPPORT, BILLING_CLERK, PRIVACY_OFFICER)

@@ -1,0 +1,257 @@
+"""Writes of the privacy operations: roles, the access log, retention, policy acceptance, notices."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Model, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from mindomo.privacy import RetentionRule, registry
+
+from .models import AccessLog, Notice, NoticeDelivery, PolicyAcceptance, PolicyVersion
+from .roles import ALL, CUSTOM, ROLES
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 1000
+DEFAULT_ACTIONS = ("view", "add", "change", "delete")
+
+
+# --- staff roles -------------------------------------------------------------------------------------
+@transaction.atomic
+def staff_roles_sync() -> dict[str, int]:
+    """Create each role's group and give it exactly the permissions its grants name (idempotent)."""
+    counts: dict[str, int] = {}
+    for role in ROLES:
+        group, _created = Group.objects.get_or_create(name=role.group)
+        wanted = Q(pk__in=[])
+        for grant in role.grants:
+            scope = Q(content_type__app_label=grant.app_label)
+            if grant.model != ALL:
+                scope &= Q(content_type__model=grant.model)
+            if grant.codenames:
+                wanted |= scope & Q(codename__in=grant.codenames)
+                continue
+            if ALL in grant.actions:
+                wanted |= scope
+                continue
+            actions = Q(pk__in=[])
+            for action in grant.actions:
+                if action == CUSTOM:
+                    custom = Q()
+                    for default in DEFAULT_ACTIONS:
+                        custom &= ~Q(codename__startswith=f"{default}_")
+                    actions |= custom
+                else:
+                    actions |= Q(codename__startswith=f"{action}_")
+            wanted |= scope & actions
+        permissions = list(Permission.objects.filter(wanted))
+        group.permissions.set(permissions)
+        counts[role.group] = len(permissions)
+    return counts
+
+
+# --- access log ----------------------------------------------------------------------------------------
+def access_log_record(*, staff: User, action: str, obj: Model, subject_id: int | None) -> AccessLog:
+    return AccessLog.objects.create(
+        staff=staff,
+        staff_label=staff.get_username(),
+        action=action,
+        model=obj._meta.label,
+        object_id=str(obj.pk),
+        subject_id=subject_id,
+    )
+
+
+# --- retention engine ------------------------------------------------------------------------------
+@dataclass
+class RetentionOutcome:
+    rule: RetentionRule
+    provider: str
+    count: int = 0
+    pks: list[Any] = field(default_factory=list)
+
+
+def retention_apply(
+    *, now: datetime | None = None, dry_run: bool = False, batch_size: int = BATCH_SIZE, rules: list[str] | None = None
+) -> list[RetentionOutcome]:
+    """Apply every provider's retention rules at ``now``: set-based, in batches, idempotent.
+
+    A dry run lists, per rule, the primary keys the real run would delete at the same ``now``.
+    """
+    now = now or timezone.now()
+    outcomes = []
+    for provider, rule in registry.retention_rules():
+        if rules and rule.name not in rules:
+            continue
+        outcome = RetentionOutcome(rule=rule, provider=provider.name)
+        if dry_run:
+            outcome.pks = list(rule.expired(now).order_by("pk").values_list("pk", flat=True))
+            outcome.count = len(outcome.pks)
+        else:
+            outcome.count = _retention_purge(rule, now=now, batch_size=batch_size)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _retention_purge(rule: RetentionRule, *, now: datetime, batch_size: int) -> int:
+    deleted = 0
+    last_pk: Any = None
+    while True:
+        with transaction.atomic():
+            queryset = rule.expired(now).order_by("pk")
+            if last_pk is not None and rule.purge is not None:
+                # a purge that de-identifies rather than deletes leaves rows behind: move past them
+                queryset = queryset.filter(pk__gt=last_pk)
+            pks = list(queryset.values_list("pk", flat=True)[:batch_size])
+            if not pks:
+                return deleted
+            if rule.purge is not None:
+                deleted += rule.purge(pks)
+            else:
+                model = queryset.model
+                model.objects.filter(pk__in=pks).delete()
+                deleted += len(pks)
+            last_pk = pks[-1]
+        logger.info("retention %s: %d rows so far", rule.name, deleted)
+
+
+# --- privacy policy versions ---------------------------------------------------------------------
+def policy_current() -> PolicyVersion | None:
+    return PolicyVersion.objects.filter(effective_at__lte=timezone.now()).order_by("-effective_at").first()
+
+
+def policy_version_requiring_acceptance(user: User) -> PolicyVersion | None:
+    """The version ``user`` must (re)accept: the latest material one (or the first ever) not yet accepted."""
+    current = policy_current()
+    if current is None:
+        return None
+    material = (
+        PolicyVersion.objects.filter(effective_at__lte=timezone.now(), material=True).order_by("-effective_at").first()
+    )
+    latest_required = material or PolicyVersion.objects.order_by("effective_at").first()
+    if latest_required is None:
+        return None
+    accepted = PolicyAcceptance.objects.filter(user=user, version__effective_at__gte=latest_required.effective_at)
+    return None if accepted.exists() else current
+
+
+@transaction.atomic
+def policy_accept(*, user: User, version: PolicyVersion | None = None) -> PolicyAcceptance:
+    version = version or policy_current()
+    if version is None:
+        raise ValidationError(_("There is no privacy policy to accept yet."))
+    acceptance, _created = PolicyAcceptance.objects.get_or_create(user=user, version=version)
+    return acceptance
+
+
+# --- notices to all users ------------------------------------------------------------------------
+@transaction.atomic
+def notice_send(*, notice: Notice) -> int:
+    """Queue one delivery per active user with an email address (set-based), then send in batches."""
+    notice = Notice.objects.select_for_update().get(pk=notice.pk)
+    if notice.state != Notice.State.DRAFT:
+        raise ValidationError(_("This notice has already been sent."))
+    recipients = User.objects.filter(is_active=True).exclude(email="").values_list("pk", flat=True).order_by("pk")
+    created = 0
+    batch: list[NoticeDelivery] = []
+    for user_id in recipients.iterator(chunk_size=BATCH_SIZE):
+        batch.append(NoticeDelivery(notice=notice, user_id=user_id))
+        if len(batch) >= BATCH_SIZE:
+            created += len(NoticeDelivery.objects.bulk_create(batch, ignore_conflicts=True))
+            batch = []
+    if batch:
+        created += len(NoticeDelivery.objects.bulk_create(batch, ignore_conflicts=True))
+    notice.state = Notice.State.SENDING
+    notice.sent_at = timezone.now()
+    notice.save(update_fields=["state", "sent_at"])
+    from .tasks import notice_deliver_batch_task
+
+    transaction.on_commit(lambda: notice_deliver_batch_task.delay(notice.pk))
+    return created
+
+
+@transaction.atomic
+def policy_publish(*, version: PolicyVersion) -> None:
+    """After a material change, parents who consented for children are asked to consent again."""
+    if version.material:
+        from .tasks import policy_parents_notify_task
+
+        transaction.on_commit(lambda: policy_parents_notify_task.delay(version.pk))
+
+
+RECONSENT_SALT = "privacy.policy-reconsent"
+RECONSENT_MAX_AGE = 60 * 60 * 24 * 30
+
+
+def policy_parents_notify(*, version: PolicyVersion) -> int:
+    """Email each parent (once, whatever the number of children) a signed link to re-consent."""
+    from django.core import signing
+    from django.db.models import Count
+    from django.urls import reverse
+
+    from consent.models import ConsentMethod, ConsentRecord
+
+    from . import emails
+
+    parents = (
+        ConsentRecord.objects.filter(method=ConsentMethod.EMAIL_PLUS, child__is_active=True)
+        .exclude(parent_email="")
+        .exclude(child__policy_acceptances__version=version)
+        .values("parent_email")
+        .annotate(children=Count("pk"))
+        .order_by("parent_email")
+    )
+    sent = 0
+    for row in parents.iterator(chunk_size=BATCH_SIZE):
+        token = signing.dumps({"e": row["parent_email"].lower(), "v": version.pk}, salt=RECONSENT_SALT)
+        from django.conf import settings
+
+        link = settings.SITE_URL + reverse("privacy:policy_reconsent", kwargs={"token": token})
+        emails.send_policy_reconsent(
+            parent_email=row["parent_email"], version=version, link=link, children=row["children"]
+        )
+        sent += 1
+    return sent
+
+
+def policy_reconsent_children(*, token: str) -> tuple[PolicyVersion, list[User]]:
+    """The version and the children a parent's re-consent link covers; ValidationError when it is not valid."""
+    from django.core import signing
+
+    from consent.models import ConsentMethod
+
+    try:
+        payload = signing.loads(token, salt=RECONSENT_SALT, max_age=RECONSENT_MAX_AGE)
+    except signing.SignatureExpired as exc:
+        raise ValidationError(_("This link has expired. We will email a new one."), code="expired") from exc
+    except signing.BadSignature as exc:
+        raise ValidationError(_("This link is not valid. Please use the link from our email."), code="invalid") from exc
+    version = PolicyVersion.objects.filter(pk=payload.get("v")).first()
+    if version is None:
+        raise ValidationError(_("This link is not valid. Please use the link from our email."), code="invalid")
+    children = list(
+        User.objects.filter(
+            consent_record__method=ConsentMethod.EMAIL_PLUS,
+            consent_record__parent_email__iexact=payload.get("e", ""),
+            is_active=True,
+        ).order_by("pk")
+    )
+    return version, children
+
+
+@transaction.atomic
+def policy_reconsent(*, token: str) -> int:
+    version, children = policy_reconsent_children(token=token)
+    for child in children:
+        PolicyAcceptance.objects.get_or_create(user=child, version=version, defaults={"by_guardian": True})
+    return len(children)

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from mindomo.http import AuthenticatedRequest
+from mindomo.privacy import registry
+
+from . import services
+from .forms import PolicyAcceptForm
+from .middleware import SESSION_KEY
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def policy_accept(request: AuthenticatedRequest) -> HttpResponse:
+    version = services.policy_current()
+    next_url = request.POST.get("next") or request.GET.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = "/"
+    if version is None:
+        return redirect(next_url)
+    form = PolicyAcceptForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.policy_accept(user=request.user, version=version)
+        request.session[SESSION_KEY] = version.pk
+        messages.success(request, _("Thank you. You accepted the updated privacy policy."))
+        return redirect(next_url)
+    return render(request, "privacy/policy_accept.html", {"form": form, "version": version, "next": next_url})
+
+
+def retention_policy(request: HttpRequest) -> HttpResponse:
+    """The written data retention policy, generated from what each app declares."""
+    sections = []
+    for provider in registry.providers():
+        sections.append(
+            {
+                "label": provider.label,
+                "declarations": list(provider.declarations()),
+                "rules": list(provider.retention_rules()),
+            }
+        )
+    return render(request, "privacy/retention.html", {"sections": sections})
+
+
+@require_http_methods(["GET", "POST"])
+def policy_reconsent(request: HttpRequest, token: str) -> HttpResponse:
+    """A parent re-consents after a material policy change. GET only shows; POST records."""
+    try:
+        version, children = services.policy_reconsent_children(token=token)
+    except ValidationError as error:
+        return render(request, "privacy/link_invalid.html", {"message": error.messages[0]}, status=400)
+    if request.method == "POST":
+        if request.POST.get("confirm") != "yes":
+            messages.error(request, _("Please confirm that you are the parent or legal guardian."))
+        else:
+            services.policy_reconsent(token=token)
+            return render(request, "privacy/policy_reconsent_done.html", {"version": version})
+    return render(request, "privacy/policy_reconsent.html", {"version": version, "children": children})
