@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.stages import EmailVerificationStage
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialApp, SocialLogin
@@ -18,6 +19,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from consent import age_gate
+from consent import selectors as consent_selectors
 from consent import services as consent_services
 
 from .models import User
@@ -37,7 +39,29 @@ def _age_gate_response(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
+class ConsentedAccountEmailVerificationStage(EmailVerificationStage):
+    """Accounts created through a parent's or a school's consent may have no email address at all
+    (a child chooses a username); their consent stands in for email verification. Everyone else
+    verifies their email as allauth's mandatory verification has it."""
+
+    def handle(self) -> tuple[Any, bool]:
+        user = self.login.user
+        if not getattr(user, "email", "") and consent_selectors.consent_for_child(child=user) is not None:
+            return None, True
+        response, cont = super().handle()
+        return response, cont
+
+
 class AccountAdapter(DefaultAccountAdapter):
+    def get_login_stages(self) -> list[str]:
+        stages = super().get_login_stages()
+        return [
+            "accounts.adapters.ConsentedAccountEmailVerificationStage"
+            if stage == "allauth.account.stages.EmailVerificationStage"
+            else stage
+            for stage in stages
+        ]
+
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         response = _age_gate_response(request)
         if response is not None:

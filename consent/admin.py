@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from . import services
+from .models import AgeRule, ConsentEvent, ConsentRecord, PendingSignup, ThirdParty
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Evidence and sealed requests: staff may look, never edit (services alone write them)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AgeRule)
+class AgeRuleAdmin(admin.ModelAdmin):
+    """Privacy staff edit the table; a change adds the next version and never alters decisions made."""
+
+    list_display = ("jurisdiction", "age", "needs_legal_review", "version", "effective_from", "superseded_at")
+    list_filter = ("needs_legal_review", ("superseded_at", admin.EmptyFieldListFilter))
+    search_fields = ("country", "subdivision", "legal_source")
+    fields = ("country", "subdivision", "age", "legal_source", "effective_from", "needs_legal_review", "version")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: AgeRule | None = None) -> tuple[str, ...]:
+        return ("country", "subdivision", "version") if obj else ("version",)
+
+    def has_change_permission(self, request: HttpRequest, obj: AgeRule | None = None) -> bool:
+        if obj is not None and obj.superseded_at is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: AgeRule | None = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: AgeRule, form: Any, change: bool) -> None:
+        values: dict[str, Any] = {
+            "age": obj.age,
+            "legal_source": obj.legal_source,
+            "effective_from": obj.effective_from,
+            "needs_legal_review": obj.needs_legal_review,
+        }
+        if change:
+            new = services.age_rule_revise(rule=AgeRule.objects.get(pk=obj.pk), **values)
+        else:
+            new = services.age_rule_create(country=obj.country, subdivision=obj.subdivision, **values)
+        obj.pk, obj.version = new.pk, new.version
+
+
+@admin.register(ThirdParty)
+class ThirdPartyAdmin(admin.ModelAdmin):
+    list_display = ("name", "location", "integral")
+    list_filter = ("integral",)
+
+
+@admin.register(ConsentRecord)
+class ConsentRecordAdmin(ReadOnlyAdmin):
+    list_display = ("child", "method", "school", "policy_version", "rule", "granted_at", "follow_up_sent_at")
+    list_filter = ("method", "policy_version")
+    search_fields = ("child__username", "parent_email", "school__name")
+    list_select_related = ("child", "school", "rule")
+
+
+@admin.register(PendingSignup)
+class PendingSignupAdmin(ReadOnlyAdmin):
+    """Sealed: staff see when a request expires, never who the child is."""
+
+    list_display = ("public_id", "country", "rule", "created_at", "expires_at", "resend_count")
+    fields = ("country", "rule", "consent_month", "created_at", "expires_at", "resend_count")
+    list_select_related = ("rule",)
+
+
+@admin.register(ConsentEvent)
+class ConsentEventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "kind", "child", "count", "rule")
+    list_filter = ("kind",)
+    list_select_related = ("child", "rule")

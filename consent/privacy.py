@@ -1,0 +1,84 @@
+"""What consent keeps about people, for the privacy registry (export, erase, the policy page)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from mindomo import privacy
+
+from .models import AgeDecision, ConsentEvent, ConsentRecord
+
+
+def _ttl_days() -> int:
+    return max(1, round(settings.CONSENT_REQUEST_TTL / 86400))
+
+
+@privacy.register
+class ConsentPrivacyProvider(privacy.PrivacyProvider):
+    name = "consent"
+    label = _("Age and consent")
+    erase_order = 40
+
+    def declarations(self) -> list[privacy.DataCategory]:
+        return [
+            privacy.DataCategory(
+                model="consent.AgeDecision",
+                fields=("outcome", "rule", "consent_month", "decided_at"),
+                purpose=_(
+                    "Know whether an account needs a parent's consent. We keep the decision (adult, or child "
+                    "and the month the child reaches the age of consent), never the date of birth."
+                ),
+                retention=_("Until the account is deleted."),
+            ),
+            privacy.DataCategory(
+                model="consent.PendingSignup",
+                fields=("parent_email", "sealed login and password hash", "country", "expires_at"),
+                purpose=_(
+                    "Ask a parent to approve a child's sign-up. The child's login and password are sealed with "
+                    "a key that only the parent's link holds; nothing readable about the child is stored."
+                ),
+                retention=_("Until the parent answers, or %(days)s days at most; then deleted.")
+                % {"days": _ttl_days()},
+            ),
+            privacy.DataCategory(
+                model="consent.ConsentRecord",
+                fields=("method", "parent_email", "school", "policy_version", "rule", "granted_at"),
+                purpose=_("Prove that a parent or a school consented to a child's account, and how."),
+                retention=_("As long as the child's account exists."),
+            ),
+        ]
+
+    def export(self, user: User) -> dict[str, Any]:
+        decision = AgeDecision.objects.select_related("rule").filter(user=user).first()
+        record = ConsentRecord.objects.select_related("school").filter(child=user).first()
+        return {
+            "age_decision": {
+                "outcome": decision.outcome,
+                "rule": decision.rule.jurisdiction,
+                "rule_version": decision.rule.version,
+                "consent_month": decision.consent_month.isoformat()[:7] if decision.consent_month else None,
+                "decided_at": decision.decided_at.isoformat(),
+            }
+            if decision
+            else None,
+            "consent": {
+                "method": record.method,
+                "parent_email": record.parent_email,
+                "school": record.school.name if record.school else None,
+                "policy_version": record.policy_version,
+                "granted_at": record.granted_at.isoformat(),
+            }
+            if record
+            else None,
+        }
+
+    @transaction.atomic
+    def erase(self, user: User) -> None:
+        ConsentRecord.objects.filter(child=user).delete()
+        AgeDecision.objects.filter(user=user).delete()
+        ConsentEvent.objects.filter(child=user).update(child=None)
