@@ -352,9 +352,11 @@ NOTICE_BATCH_INTERVAL = env.int("NOTICE_BATCH_INTERVAL", default=60)
 # The Content-Security-Policy / Permissions-Policy middleware runs right after SecurityMiddleware, so every
 # response gets the headers; the context processor tells base.html whether to show the banner / load analytics.
 MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "analytics.middleware.SecurityHeadersMiddleware"
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "analytics.middleware.SecurityHeadersMiddleware",
 )
-TEMPLATES[0]["OPTIONS"]["context_processors"].append("analytics.context_processors.cookie_audience")
+_template_options: dict[str, list[str]] = TEMPLATES[0]["OPTIONS"]  # type: ignore[assignment]
+_template_options["context_processors"].append("analytics.context_processors.cookie_audience")
 # How long the cookie holding the visitor's cookie choice lasts, in days (then the banner asks again).
 ANALYTICS_CHOICE_COOKIE_DAYS = env.int("ANALYTICS_CHOICE_COOKIE_DAYS", default=180)
 # How long a signed-in user's "child or school account" status and stored choice are cached in the session (s).

@@ -1,0 +1,103 @@
+"""Who may be asked about analytics, and what they chose.
+
+Analytics are never used for children or school accounts (``consent.selectors``), never in a child's
+sign-up flow or on the consent pages, and for anyone else only after they opted in.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.urls import Resolver404, resolve
+
+from consent import age_gate
+from consent import views as consent_views
+from consent.selectors import is_child_account, is_school_consented
+
+from .cookies import read_choice
+from .models import CookieChoice, CookieConsent
+
+# Pages where analytics never run and the banner is never shown: the age gate, a child's sign-up and
+# the parent's consent page (a child or a pending consent may be on the other side).
+EXCLUDED_NAMESPACES = frozenset({"consent"})
+SESSION_KEY = "analytics.audience"
+
+
+@dataclass(frozen=True)
+class Audience:
+    may_opt_in: bool  # an adult (or a visitor not known to be a child) outside a child's flow
+    choice: str | None  # a CookieChoice value, or None when no choice was made yet
+
+    @property
+    def show_banner(self) -> bool:
+        return self.may_opt_in and self.choice is None
+
+    @property
+    def analytics_on(self) -> bool:
+        return self.may_opt_in and self.choice == CookieChoice.ANALYTICS
+
+
+def _browser_in_child_flow(request: HttpRequest) -> bool:
+    """The browser went through the age gate as a child, or holds a child's pending sign-up."""
+    decision = age_gate.read_decision(request)
+    if decision is not None and decision.is_child:
+        return True
+    return bool(request.COOKIES.get(consent_views.REQUEST_COOKIE))
+
+
+def _account_state(request: HttpRequest) -> tuple[bool, str | None]:
+    """(exempt, stored choice) of the signed-in user, cached in the session for a few minutes.
+
+    The cache keeps pages at a constant, small number of queries; the choice service refreshes it.
+    """
+    user: Any = request.user
+    cached = request.session.get(SESSION_KEY)
+    ttl = settings.ANALYTICS_AUDIENCE_RECHECK_SECONDS
+    if isinstance(cached, dict) and cached.get("uid") == user.pk and time.time() - cached.get("at", 0) < ttl:
+        return bool(cached["exempt"]), cached.get("choice") or None
+    exempt = is_child_account(user) or is_school_consented(user)
+    choice = None
+    if not exempt:
+        choice = CookieConsent.objects.filter(user_id=user.pk).values_list("choice", flat=True).first()
+    remember_account_state(request, exempt=exempt, choice=choice)
+    return exempt, choice
+
+
+def remember_account_state(request: HttpRequest, *, exempt: bool, choice: str | None) -> None:
+    request.session[SESSION_KEY] = {"uid": request.user.pk, "exempt": exempt, "choice": choice or "", "at": time.time()}
+
+
+def is_excluded_namespace(namespace: str | None) -> bool:
+    return bool(namespace) and str(namespace).split(":", 1)[0] in EXCLUDED_NAMESPACES
+
+
+def audience_for(request: HttpRequest, *, namespace: str | None = None) -> Audience:
+    """The audience of ``request`` on a page of ``namespace`` (by default, the page being served)."""
+    if namespace is None:
+        match = getattr(request, "resolver_match", None)
+        namespace = match.namespace if match else ""
+    if is_excluded_namespace(namespace) or _browser_in_child_flow(request):
+        return Audience(may_opt_in=False, choice=None)
+    user: Any = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        exempt, stored = _account_state(request)
+        if exempt:
+            return Audience(may_opt_in=False, choice=None)
+        return Audience(may_opt_in=True, choice=stored or read_choice(request))
+    return Audience(may_opt_in=True, choice=read_choice(request))
+
+
+def page_route(path: str) -> tuple[str, str] | None:
+    """(URL pattern, namespace) of one of our pages, or None. The pattern holds no identifier from the URL."""
+    if not path.startswith("/") or "?" in path or "#" in path or len(path) > 255:
+        return None
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return None
+    route = "/" + (match.route or "").lstrip("/")
+    return route[:255], match.namespace

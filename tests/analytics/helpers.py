@@ -1,0 +1,38 @@
+"""Children's accounts made the way the consent app makes them (its services), for the analytics tests."""
+
+from __future__ import annotations
+
+import datetime
+
+from accounts.models import School, SchoolMembership, User
+from consent import services as consent_services
+from consent.age_gate import decide
+from consent.reference_data import ensure_loaded
+from tests.consent.factories import make_user
+from tests.consent.helpers import birth_date_for_age
+
+CHILD_PASSWORD = "kite-and-string-2016"
+
+
+def make_parental_child(*, login: str = "kiddo2016", parent_email: str = "parent@example.org") -> User:
+    """A 10-year-old's sign-up, approved by the parent: an account under parental consent."""
+    ensure_loaded()
+    today = datetime.date.today()
+    decision = decide(birth_date=birth_date_for_age(10), country="US", today=today)
+    assert decision.is_child
+    sealed = consent_services.pending_signup_create(
+        login=login, password=CHILD_PASSWORD, parent_email=parent_email, decision=decision
+    )
+    return consent_services.pending_signup_approve(public_id=sealed.public_id, key=sealed.key, guardian_confirmed=True)
+
+
+def make_school_child() -> User:
+    """A pupil whose account exists through the school's consent."""
+    ensure_loaded()
+    school = School.objects.create(name="Lincoln Elementary", country="US", contact_email="office@lincoln.example")
+    teacher = make_user()
+    SchoolMembership.objects.create(school=school, user=teacher, role=SchoolMembership.Role.TEACHER)
+    pupil = make_user(email="", verified_email=False)
+    SchoolMembership.objects.create(school=school, user=pupil, role=SchoolMembership.Role.STUDENT)
+    consent_services.consent_record_school(child=pupil, school=school, granted_by=teacher)
+    return pupil
