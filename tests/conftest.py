@@ -91,14 +91,15 @@ def smtp_sink(smtp_sink_server: SmtpSink, settings: Any) -> Iterator[SmtpSink]:
 # --- one real Celery worker per test session (RECIPES.md) ------------------------------------------
 @pytest.fixture(scope="session")
 def celery_worker_session(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Any]:
-    import celery.contrib.testing.tasks  # noqa: F401  (registers celery.ping for the ping check)
+    # No ping check: it needs a result backend, and results are ignored here (CELERY_RESULT_BACKEND None);
+    # start_worker still waits until the worker is ready. Tests await their task through task_postrun.
     from celery.contrib.testing.worker import start_worker
 
     from mindomo.celery import app
 
     app.conf.task_always_eager = False
     try:
-        with django_db_blocker.unblock(), start_worker(app, pool="solo", perform_ping_check=True) as worker:
+        with django_db_blocker.unblock(), start_worker(app, pool="solo", perform_ping_check=False) as worker:
             yield worker
     finally:
         app.conf.task_always_eager = True

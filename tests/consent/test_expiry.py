@@ -1,0 +1,185 @@
+"""Expiry of pending child sign-ups and the half-TTL reminder: set-based, batched, idempotent, safe to
+run twice at once; the management command; and a real Celery worker on Redis deleting every trace."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from io import StringIO
+from typing import Any
+
+import pytest
+from celery.signals import task_postrun
+from django.core import mail
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from consent import services
+from consent.models import AgeRule, ConsentEvent, PendingSignup
+from consent.reference_data import ensure_loaded
+from tests.consent.helpers import pass_age_gate
+from tests.support.dbscan import tables_containing
+from tests.support.smtp import SmtpSink, body_text
+
+pytestmark = pytest.mark.django_db
+
+
+def make_pending(count: int, *, created: datetime, ttl: timedelta = timedelta(days=7)) -> list[PendingSignup]:
+    """Rows as the service writes them (sealed with a throwaway key), created at ``created``."""
+    rule = AgeRule.objects.get(country="US", superseded_at__isnull=True)
+    rows = [
+        PendingSignup(
+            public_id=secrets.token_urlsafe(18),
+            login_digest=services.login_digest(f"kid-{created.timestamp()}-{n}"),
+            sealed="gAAAA-sealed",
+            parent_email=f"parent{n}@example.org",
+            country="US",
+            rule=rule,
+            consent_month=created.date().replace(day=1) + timedelta(days=400),
+            created_at=created,
+            expires_at=created + ttl,
+            reminder_due_at=created + ttl / 2,
+        )
+        for n in range(count)
+    ]
+    return PendingSignup.objects.bulk_create(rows)
+
+
+def test_expiry_deletes_every_request_past_the_ttl_and_keeps_the_others() -> None:
+    now = timezone.now()
+    make_pending(5, created=now - timedelta(days=8))
+    fresh = make_pending(2, created=now - timedelta(days=6))
+
+    deleted = services.pending_signups_expire(now=now, batch_size=2)
+
+    assert deleted == 5
+    assert set(PendingSignup.objects.values_list("pk", flat=True)) == {p.pk for p in fresh}
+    assert list(ConsentEvent.objects.filter(kind="expired").values_list("count", flat=True)) == [1, 2, 2]
+    assert services.pending_signups_expire(now=now) == 0  # idempotent
+
+
+def test_expiry_is_set_based_its_queries_do_not_grow_with_the_rows(django_assert_max_num_queries: Any) -> None:
+    now = timezone.now()
+    make_pending(300, created=now - timedelta(days=8))
+
+    with django_assert_max_num_queries(12):
+        assert services.pending_signups_expire(now=now) == 300
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_expiry_runs_at_once_delete_each_request_once() -> None:
+    ensure_loaded()
+    now = timezone.now()
+    make_pending(400, created=now - timedelta(days=9))
+    counts: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            counts.append(services.pending_signups_expire(now=now, batch_size=50))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sum(counts) == 400 and len(counts) == 2
+    assert PendingSignup.objects.count() == 0
+
+
+def test_the_management_command_runs_the_same_expiry() -> None:
+    now = timezone.now()
+    make_pending(3, created=now - timedelta(days=8))
+    make_pending(1, created=now)
+    out = StringIO()
+
+    call_command("consent_expire_pending", stdout=out)
+
+    assert "Deleted 3 expired" in out.getvalue()
+    assert PendingSignup.objects.count() == 1
+
+
+def test_one_reminder_at_half_the_ttl_without_the_link(django_capture_on_commit_callbacks: Any) -> None:
+    now = timezone.now()
+    (due,) = make_pending(1, created=now - timedelta(days=4))
+    make_pending(1, created=now - timedelta(days=1))  # not yet due
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.pending_signups_remind(now=now) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.pending_signups_remind(now=now) == 0  # only one reminder
+
+    (message,) = mail.outbox
+    assert message.to == [due.parent_email]
+    assert "/consent/parent/" not in message.body and "/consent/parent/" not in str(message.alternatives[0][0])
+    assert "earlier email" in message.body and "sent again" in message.body
+    due.refresh_from_db()
+    assert due.reminder_due_at is None
+
+
+# --- a real Celery worker on Redis ---------------------------------------------------------------------
+class FinishedTasks:
+    """Events set by Celery's task_postrun signal when the worker has run a task (awaited, not slept)."""
+
+    def __init__(self) -> None:
+        self.events: defaultdict[str, threading.Event] = defaultdict(threading.Event)
+
+    def __call__(self, sender: Any = None, **kwargs: Any) -> None:
+        self.events[sender.name].set()
+
+    def wait(self, name: str, timeout: float = 20) -> bool:
+        return self.events[name].wait(timeout)
+
+
+@pytest.fixture
+def finished_tasks() -> Iterator[FinishedTasks]:
+    finished = FinishedTasks()
+    task_postrun.connect(finished, weak=False)
+    yield finished
+    task_postrun.disconnect(finished)
+
+
+@pytest.mark.celery_worker
+@pytest.mark.django_db(transaction=True)
+def test_after_the_ttl_no_table_holds_the_parent_email_or_the_child_login(
+    real_celery_worker: Any, smtp_sink: SmtpSink, finished_tasks: FinishedTasks
+) -> None:
+    ensure_loaded()
+    browser = Client()
+    pass_age_gate(browser, age=10, country="US")
+    browser.post(
+        reverse("consent:child_signup"),
+        {
+            "login": "zelda.in.the.attic",
+            "password1": "purple-giraffe-runs-42",
+            "password2": "purple-giraffe-runs-42",
+            "parent_email": "guardian.of.zelda@example.org",
+        },
+    )
+    message = smtp_sink.wait_for(to="guardian.of.zelda@example.org", subject_contains="permission")
+    assert "/consent/parent/" in body_text(message)  # the worker emailed the key; the database never had it
+    assert tables_containing("guardian.of.zelda") == {"consent_pendingsignup": ["parent_email"]}
+    assert tables_containing("zelda.in.the.attic") == {}
+
+    # The TTL passes.
+    now = timezone.now()
+    PendingSignup.objects.update(created_at=now - timedelta(days=7, minutes=1), expires_at=now - timedelta(minutes=1))
+    from consent.tasks import pending_signups_expire_task
+
+    pending_signups_expire_task.delay()
+    assert finished_tasks.wait("consent.tasks.pending_signups_expire_task")
+
+    assert PendingSignup.objects.count() == 0
+    assert tables_containing("guardian.of.zelda") == {}
+    assert tables_containing("zelda.in.the.attic") == {}
+    assert ConsentEvent.objects.filter(kind="expired", count=1).exists()
