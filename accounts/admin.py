@@ -45,3 +45,87 @@ class UserAdmin(DjangoUserAdmin):
         if not request.user.is_superuser:
             return ("country", "is_active")
         return super().get_list_filter(request)
+
+
+# --- Data subject rights: exports, deletions and their erasure steps, support inquiries ---
+
+from django.contrib import messages  # noqa: E402
+from django.core.exceptions import ValidationError  # noqa: E402
+from django.db.models import QuerySet  # noqa: E402
+from django.http import HttpRequest  # noqa: E402
+
+from . import services  # noqa: E402
+from .models import AccountDeletionRequest, DataExport, ErasureStep, SupportInquiry  # noqa: E402
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    """Written only by services: staff look (and run the actions their change permission allows), never edit."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object | None = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields if f.name not in (self.exclude or ())]
+
+
+@admin.register(DataExport)
+class DataExportAdmin(_ReadOnlyAdmin):
+    list_display = ("public_id", "user", "state", "parts_done", "parts_total", "requested_at", "expires_at")
+    list_filter = ("state",)
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+    # The archive itself is never offered to staff: only its owner downloads it.
+    exclude = ("file_name",)
+
+
+class ErasureStepInline(admin.TabularInline):
+    model = ErasureStep
+    fields = ("position", "provider", "state", "attempts", "error", "done_at", "updated_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
+        return False
+
+
+@admin.register(AccountDeletionRequest)
+class AccountDeletionRequestAdmin(_ReadOnlyAdmin):
+    list_display = ("reference", "state", "requested_at", "erase_after", "attempts", "last_attempt_at", "erased_at")
+    list_filter = ("state",)
+    search_fields = ("reference",)
+    raw_id_fields = ("user",)
+    inlines = [ErasureStepInline]
+    actions = ["retry_erasure"]
+
+    @admin.action(description=_("Retry the erasure now (failed requests)"), permissions=["change"])
+    def retry_erasure(self, request: HttpRequest, queryset: QuerySet[AccountDeletionRequest]) -> None:
+        queued = 0
+        for deletion in queryset.filter(state=AccountDeletionRequest.State.FAILED):
+            try:
+                services.account_erasure_retry(request_id=deletion.pk)
+            except ValidationError as error:  # changed state meanwhile
+                self.message_user(request, error.messages[0], messages.WARNING)
+            else:
+                queued += 1
+        self.message_user(request, _("%(count)d erasure(s) queued for another run.") % {"count": queued})
+
+
+@admin.register(SupportInquiry)
+class SupportInquiryAdmin(_ReadOnlyAdmin):
+    list_display = ("created_at", "topic", "name", "email", "handled_at")
+    list_filter = ("topic", "handled_at")
+    search_fields = ("email", "name")
+    raw_id_fields = ("user",)
+    actions = ["mark_handled"]
+
+    @admin.action(description=_("Mark as handled"), permissions=["change"])
+    def mark_handled(self, request: HttpRequest, queryset: QuerySet[SupportInquiry]) -> None:
+        count = services.support_inquiries_mark_handled(inquiry_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, _("%(count)d inquiry(ies) marked as handled.") % {"count": count})

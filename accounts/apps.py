@@ -21,4 +21,16 @@ class AccountsConfig(AppConfig):
             sender=SocialAccount,
             dispatch_uid="accounts.socialaccount_minimize",
         )
+        # Data subject rights: signing in during a deletion's grace period cancels it. This allauth signal
+        # fires once the password (or the linked provider, or a login code) is verified and before the
+        # inactive-account check, so the sign-in then completes normally.
+        from allauth.account.signals import authentication_step_completed
+
+        from .models import User
+
+        authentication_step_completed.connect(
+            services.account_deletion_cancel_on_sign_in_receiver,
+            sender=User,
+            dispatch_uid="accounts.deletion_cancel_on_sign_in",
+        )
         privacy.autodiscover()

@@ -80,3 +80,44 @@ class ProfileForm(forms.Form):
 
     def save(self, *, user: User) -> User:
         return services.user_update_profile(user=user, **self.cleaned_data)
+
+
+# --- Data subject rights: deletion and support (append only) ---
+
+from .models import SupportInquiry  # noqa: E402  (kept in this section: the sign-up forms above are owned elsewhere)
+
+
+class AccountDeletionPasswordForm(forms.Form):
+    """Re-enter the password to confirm the deletion of the account."""
+
+    password = forms.CharField(
+        label=_("Your password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+    understood = forms.BooleanField(
+        label=_("I understand that my account and its data will be deleted for good after the grace period."),
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password(self) -> str:
+        password: str = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError(_("This is not your current password."), code="wrong_password")
+        return password
+
+
+class AccountDeletionConfirmForm(forms.Form):
+    """The last confirmation once the person signed in again through their linked service."""
+
+    understood = forms.BooleanField(
+        label=_("I understand that my account and its data will be deleted for good after the grace period."),
+    )
+
+
+class SupportInquiryForm(forms.Form):
+    name = forms.CharField(label=_("Your name"), max_length=150)
+    email = forms.EmailField(label=_("Email address for our answer"))
+    topic = forms.ChoiceField(label=_("Topic"), choices=SupportInquiry.Topic.choices)
+    message = forms.CharField(label=_("Message"), max_length=5000, widget=forms.Textarea(attrs={"rows": 8}))

@@ -92,3 +92,202 @@ class SchoolMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.get_role_display()} · {self.school}"
+
+
+# --- Data subject rights: export, deletion, support (owner: data subject rights) ---------------------
+
+
+class DataExport(models.Model):
+    """One request for a copy of everything we hold about a user, built by Celery into a zip.
+
+    The file lives under MEDIA_ROOT/exports with an unguessable name, is served only to its owner by a
+    view, and is deleted (with ``file_name`` emptied) once it expires.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting to start")
+        BUILDING = "building", _("Being prepared")
+        READY = "ready", _("Ready to download")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")
+
+    public_id = models.UUIDField(_("public id"), unique=True, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="data_exports")
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
+    parts_total = models.PositiveIntegerField(_("parts to collect"), default=0)
+    parts_done = models.PositiveIntegerField(_("parts collected"), default=0)
+    file_name = models.CharField(_("file name"), max_length=100, blank=True, editable=False)
+    file_size = models.PositiveBigIntegerField(_("file size"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    ready_at = models.DateTimeField(_("ready at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("data export")
+        verbose_name_plural = _("data exports")
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(state__in=["pending", "building"]),
+                name="accounts_dataexport_one_open_per_user",
+                violation_error_message=_("An export of your data is already being prepared."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(state__in=["pending", "building", "ready", "failed", "expired"]),
+                name="accounts_dataexport_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state="ready") | (~models.Q(file_name="") & models.Q(expires_at__isnull=False)),
+                name="accounts_dataexport_ready_has_file",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state="expired") | models.Q(file_name=""),
+                name="accounts_dataexport_expired_has_no_file",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(parts_done__lte=models.F("parts_total")),
+                name="accounts_dataexport_progress_bounded",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} · {self.get_state_display()}"
+
+    @property
+    def percent(self) -> int:
+        if self.state in (self.State.READY, self.State.EXPIRED):
+            return 100
+        return int(100 * self.parts_done / self.parts_total) if self.parts_total else 0
+
+
+class AccountDeletionRequest(models.Model):
+    """A user's request to delete their account, and the state of its erasure.
+
+    While ``scheduled`` the account is deactivated and signing in cancels the request. When the grace
+    period ends the erasure pipeline runs every privacy provider (one :class:`ErasureStep` each). Once
+    erased, the row keeps only its random ``reference`` and the step states: no name, email or username.
+    """
+
+    class State(models.TextChoices):
+        SCHEDULED = "scheduled", _("Scheduled (grace period)")
+        CANCELLED = "cancelled", _("Cancelled")
+        ERASING = "erasing", _("Erasing")
+        FAILED = "failed", _("Failed, will be retried")
+        ERASED = "erased", _("Erased")
+
+    OPEN_STATES = ("scheduled", "erasing", "failed")
+
+    reference = models.UUIDField(_("reference"), unique=True, editable=False)
+    user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="deletion_requests")
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.SCHEDULED)
+    reauthenticated_by = models.CharField(_("confirmed by"), max_length=32)
+    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    erase_after = models.DateTimeField(_("erase after"))
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("erasure attempts"), default=0)
+    last_attempt_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("account deletion request")
+        verbose_name_plural = _("account deletion requests")
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(state__in=["scheduled", "erasing", "failed"]),
+                name="accounts_deletion_one_open_per_user",
+                violation_error_message=_("The deletion of this account is already scheduled."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(state__in=["scheduled", "cancelled", "erasing", "failed", "erased"]),
+                name="accounts_deletion_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state="erased") | (models.Q(user__isnull=True) & models.Q(erased_at__isnull=False)),
+                name="accounts_deletion_erased_has_no_user",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state="cancelled") | models.Q(cancelled_at__isnull=False),
+                name="accounts_deletion_cancelled_has_date",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "erase_after"])]
+
+    def __str__(self) -> str:
+        return f"{self.reference} · {self.get_state_display()}"
+
+
+class ErasureStep(models.Model):
+    """One privacy provider's part of an erasure: done only once its erase committed."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    request = models.ForeignKey(AccountDeletionRequest, on_delete=models.CASCADE, related_name="steps")
+    provider = models.CharField(_("privacy provider"), max_length=64)
+    position = models.PositiveIntegerField(_("position"))
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    error = models.TextField(_("last error"), blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("erasure step")
+        verbose_name_plural = _("erasure steps")
+        ordering = ["request", "position", "provider"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "provider"], name="accounts_erasurestep_unique_provider"),
+            models.CheckConstraint(
+                condition=models.Q(state__in=["pending", "done", "failed"]), name="accounts_erasurestep_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state="done") | models.Q(done_at__isnull=False),
+                name="accounts_erasurestep_done_has_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} · {self.get_state_display()}"
+
+
+class SupportInquiry(models.Model):
+    """A message sent through the contact form, by a signed-in or an anonymous visitor.
+
+    Kept to answer it, then deleted SUPPORT_INQUIRY_RETENTION_DAYS after it was received.
+    """
+
+    class Topic(models.TextChoices):
+        ACCOUNT = "account", _("My account")
+        PRIVACY = "privacy", _("My data and privacy")
+        BILLING = "billing", _("Payments and invoices")
+        SCHOOL = "school", _("School and classes")
+        OTHER = "other", _("Something else")
+
+    user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="support_inquiries")
+    name = models.CharField(_("name"), max_length=150)
+    email = models.EmailField(_("email address"))
+    topic = models.CharField(_("topic"), max_length=16, choices=Topic.choices)
+    message = models.TextField(_("message"), max_length=5000)
+    created_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
+    handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("support inquiry")
+        verbose_name_plural = _("support inquiries")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(topic__in=["account", "privacy", "billing", "school", "other"]),
+                name="accounts_supportinquiry_topic_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_topic_display()} · {self.created_at:%Y-%m-%d}"

@@ -419,3 +419,10 @@ def support_inquiries_purge(*, now: datetime | None = None, batch_size: int = BA
             if not ids:
                 return deleted
             deleted += SupportInquiry.objects.filter(pk__in=ids).delete()[0]
+
+
+def support_inquiries_mark_handled(*, inquiry_ids: list[int], now: datetime | None = None) -> int:
+    """Staff answered these inquiries (they are still deleted at the end of the retention period)."""
+    return SupportInquiry.objects.filter(pk__in=inquiry_ids, handled_at__isnull=True).update(
+        handled_at=now or timezone.now()
+    )

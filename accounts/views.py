@@ -1,16 +1,27 @@
 from __future__ import annotations
 
+from uuid import UUID
+
+from allauth.account.adapter import get_adapter as get_account_adapter
+from allauth.core import ratelimit
+from django import forms
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from mindomo.http import AuthenticatedRequest
 from mindomo.privacy import registry
 
-from .forms import ProfileForm
+from . import selectors, services
+from .forms import AccountDeletionConfirmForm, AccountDeletionPasswordForm, ProfileForm, SupportInquiryForm
+from .models import DataExport, User
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -41,3 +52,135 @@ def profile(request: AuthenticatedRequest) -> HttpResponse:
             }
         )
     return render(request, "accounts/profile.html", {"form": form})
+
+
+# --- Data subject rights: export, deletion, support ---------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def data_export(request: AuthenticatedRequest) -> HttpResponse:
+    """Ask for a copy of your data and follow its progress (the page refreshes itself meanwhile)."""
+    if request.method == "POST":
+        try:
+            services.data_export_request(user=request.user)
+        except ValidationError as error:
+            messages.error(request, error.messages[0])
+        else:
+            messages.success(request, _("We are collecting your data. We will email you when it is ready."))
+        return redirect("accounts:data_export")
+    exports = list(selectors.data_exports_visible_to(viewer=request.user).order_by("-requested_at")[:5])
+    in_progress = any(e.state in (DataExport.State.PENDING, DataExport.State.BUILDING) for e in exports)
+    return render(
+        request,
+        "accounts/data_export.html",
+        {
+            "exports": exports,
+            "in_progress": in_progress,
+            "now": timezone.now(),
+            "ttl_days": settings.DATA_EXPORT_TTL_DAYS,
+            "grace_days": settings.ACCOUNT_DELETION_GRACE_DAYS,
+        },
+    )
+
+
+@login_required
+@require_GET
+def data_export_download(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
+    """The archive, to its owner only (someone else's export looks the same as none)."""
+    export = get_object_or_404(selectors.data_exports_visible_to(viewer=request.user), public_id=public_id)
+    path = services.data_export_path(export) if export.file_name else None
+    usable = (
+        export.state == DataExport.State.READY
+        and export.expires_at is not None
+        and export.expires_at > timezone.now()
+        and path is not None
+        and path.is_file()
+    )
+    if not usable or path is None:
+        return render(request, "accounts/data_export_gone.html", {"export": export}, status=410)
+    response = FileResponse(
+        path.open("rb"),
+        as_attachment=True,
+        filename=f"mindomo-data-{export.ready_at:%Y-%m-%d}.zip",
+        content_type="application/zip",
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_delete(request: AuthenticatedRequest) -> HttpResponse:
+    """Delete the account: the password again, or (without a password) a fresh sign-in with a linked service."""
+    user = request.user
+    has_password = user.has_usable_password()
+    provider = None if has_password else selectors.recent_social_reauthentication(request=request, viewer=user)
+    form: forms.Form | None
+    if has_password:
+        form = AccountDeletionPasswordForm(request.POST or None, user=user)
+    elif provider:
+        form = AccountDeletionConfirmForm(request.POST or None)
+    else:
+        form = None
+    if request.method == "POST":
+        if form is None:
+            messages.error(request, _("Please sign in again with your connected service first."))
+            return redirect("accounts:account_delete")
+        limited = ratelimit.consume_or_429(request, action="reauthenticate", user=user)
+        if limited:
+            return limited
+        if form.is_valid():
+            try:
+                services.account_deletion_request(
+                    user=user, reauthenticated_by="password" if has_password else f"socialaccount:{provider}"
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                logout(request)
+                return redirect("accounts:account_delete_done")
+    return render(
+        request,
+        "accounts/account_delete.html",
+        {
+            "form": form,
+            "has_password": has_password,
+            "provider": provider,
+            "social_accounts": [] if has_password else selectors.social_accounts_of(viewer=user),
+            "grace_days": settings.ACCOUNT_DELETION_GRACE_DAYS,
+        },
+    )
+
+
+@require_GET
+def account_delete_done(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/account_delete_done.html", {"grace_days": settings.ACCOUNT_DELETION_GRACE_DAYS})
+
+
+@require_http_methods(["GET", "POST"])
+def support(request: HttpRequest) -> HttpResponse:
+    """The contact form, for visitors and signed-in people alike."""
+    user = request.user if isinstance(request.user, User) and request.user.is_authenticated else None
+    initial = {"name": user.get_full_name(), "email": user.email} if user is not None else {}
+    form = SupportInquiryForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.support_inquiry_submit(
+                user=user,
+                client_ip=get_account_adapter(request).get_client_ip(request),
+                name=form.cleaned_data["name"],
+                email=form.cleaned_data["email"],
+                topic=form.cleaned_data["topic"],
+                message=form.cleaned_data["message"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Thank you. We received your message and will answer by email."))
+            return redirect("accounts:support")
+    return render(
+        request,
+        "accounts/support.html",
+        {"form": form, "retention_days": settings.SUPPORT_INQUIRY_RETENTION_DAYS},
+    )

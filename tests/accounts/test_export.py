@@ -1,0 +1,186 @@
+"""Data export: the request, the Celery-built zip (a JSON per privacy provider and a readable index),
+the owner-only download, the expiry that deletes the file."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts import services
+from accounts.models import DataExport, User
+from mindomo.privacy import registry
+from tests.accounts.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def media_root(tmp_path: Path, settings: Any) -> Path:
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
+def _request_export(client: Client, capture: Any) -> Any:
+    with capture(execute=True):
+        return client.post(reverse("accounts:data_export"))
+
+
+def test_a_member_asks_for_an_export_and_downloads_a_zip_with_every_providers_json(
+    member: User, member_client: Client, django_capture_on_commit_callbacks: Any, media_root: Path
+) -> None:
+    response = _request_export(member_client, django_capture_on_commit_callbacks)
+    assert response.status_code == 302
+
+    export = DataExport.objects.get(user=member)
+    assert export.state == DataExport.State.READY
+    assert (export.parts_done, export.parts_total) == (len(registry.providers()), len(registry.providers()))
+    assert export.expires_at == export.ready_at + timedelta(days=7)
+    stored = media_root / "exports" / export.file_name
+    assert stored.is_file() and len(export.file_name) > 40  # unguessable
+    assert [m.to for m in mail.outbox] == [[member.email]]
+    assert "/account/data/" in mail.outbox[0].body
+
+    download = member_client.get(reverse("accounts:data_export_download", args=[export.public_id]))
+    assert download.status_code == 200
+    assert download["Content-Type"] == "application/zip"
+    assert download["Cache-Control"] == "private, no-store"
+    assert "attachment" in download["Content-Disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content)))
+    assert set(archive.namelist()) == {"index.html"} | {f"{p.name}.json" for p in registry.providers()}
+    accounts = json.loads(archive.read("accounts.json"))
+    assert accounts["profile"]["email"] == member.email
+    assert accounts["profile"]["last_name"] == "Lovelace"
+    index = archive.read("index.html").decode()
+    assert "Lovelace" in index and "accounts.json" in index
+    assert "<script" not in index and "http" not in index.split("</style>", 1)[1]  # no external assets
+
+
+def test_the_readable_index_escapes_what_the_user_typed(
+    member_client: Client, member: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    User.objects.filter(pk=member.pk).update(first_name="<script>alert(1)</script>")
+    _request_export(member_client, django_capture_on_commit_callbacks)
+    export = DataExport.objects.get(user=member)
+    index = zipfile.ZipFile(services.data_export_path(export)).read("index.html").decode()
+    assert "<script>alert(1)" not in index
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in index
+
+
+def test_a_second_request_while_one_is_being_prepared_is_refused(member: User, member_client: Client) -> None:
+    first = services.data_export_request(user=member)  # on_commit never runs here: it stays pending
+
+    response = member_client.post(reverse("accounts:data_export"), follow=True)
+
+    assert "An export of your data is already being prepared." in response.content.decode()
+    assert list(DataExport.objects.filter(user=member).values_list("pk", flat=True)) == [first.pk]
+
+
+def _page_queries(client: Client) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("accounts:data_export")).status_code == 200
+    return len(queries)
+
+
+def test_the_page_shows_the_progress_and_refreshes_itself_while_building(member: User, member_client: Client) -> None:
+    DataExport.objects.create(public_id=uuid.uuid4(), user=member, state=DataExport.State.FAILED)
+    _page_queries(member_client)  # warm-up: the first page of a session does some one-off work
+    baseline = _page_queries(member_client)
+    for _i in range(3):
+        DataExport.objects.create(public_id=uuid.uuid4(), user=member, state=DataExport.State.FAILED)
+    export = services.data_export_request(user=member)
+    DataExport.objects.filter(pk=export.pk).update(state=DataExport.State.BUILDING, parts_done=2, parts_total=5)
+
+    assert _page_queries(member_client) == baseline  # one query for the exports, however many
+    response = member_client.get(reverse("accounts:data_export"))
+
+    html = response.content.decode()
+    assert '<meta http-equiv="refresh"' in html
+    assert '<progress max="100" value="40"' in html
+    assert "2 of 5 parts collected" in html
+    assert "Request a copy of my data" not in html
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("anonymous", 302), ("owner", 200), ("other_member", 404), ("superuser", 404)],
+)
+def test_only_the_signed_in_owner_downloads_an_export(
+    role: str, status: int, member: User, request: pytest.FixtureRequest, django_capture_on_commit_callbacks: Any
+) -> None:
+    owner = Client()
+    owner.force_login(member)
+    _request_export(owner, django_capture_on_commit_callbacks)
+    export = DataExport.objects.get(user=member)
+    client = Client()
+    if role == "owner":
+        client = owner
+    elif role != "anonymous":
+        client.force_login(request.getfixturevalue(role))
+
+    response = client.get(reverse("accounts:data_export_download", args=[export.public_id]))
+
+    assert response.status_code == status
+    if role == "anonymous":
+        assert response["Location"].startswith(reverse("account_login"))
+    assert services.data_export_path(export).is_file()
+
+
+def test_expiry_deletes_the_files_in_one_pass_and_the_download_is_gone(
+    django_capture_on_commit_callbacks: Any, media_root: Path
+) -> None:
+    users = UserFactory.create_batch(3)
+    clients = []
+    for user in users:
+        client = Client()
+        client.force_login(user)
+        _request_export(client, django_capture_on_commit_callbacks)
+        clients.append(client)
+    fresh_user = UserFactory()
+    fresh = Client()
+    fresh.force_login(fresh_user)
+    _request_export(fresh, django_capture_on_commit_callbacks)
+    DataExport.objects.filter(user__in=users).update(expires_at=timezone.now() - timedelta(minutes=1))
+    old = DataExport.objects.get(user=users[0])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        expired = services.data_exports_expire(batch_size=2)
+
+    assert expired == 3
+    assert set(DataExport.objects.filter(user__in=users).values_list("state", "file_name")) == {("expired", "")}
+    assert [p.name for p in (media_root / "exports").iterdir()] == [DataExport.objects.get(user=fresh_user).file_name]
+    response = clients[0].get(reverse("accounts:data_export_download", args=[old.public_id]))
+    assert response.status_code == 410
+    assert "expired and its file was deleted" in response.content.decode()
+    assert services.data_exports_expire() == 0  # idempotent
+
+
+def test_a_provider_failing_leaves_a_failed_export_and_no_file(
+    member: User, member_client: Client, django_capture_on_commit_callbacks: Any, monkeypatch: Any, media_root: Path
+) -> None:
+    def broken(user: User) -> dict[str, Any]:
+        raise RuntimeError("export backend down")
+
+    monkeypatch.setattr(registry.get("grading"), "export", broken)
+
+    _request_export(member_client, django_capture_on_commit_callbacks)
+
+    export = DataExport.objects.get(user=member)
+    assert (export.state, export.file_name) == (DataExport.State.FAILED, "")
+    assert list((media_root / "exports").iterdir()) == []
+    assert mail.outbox == []
+    page = member_client.get(reverse("accounts:data_export")).content.decode()
+    assert "The export could not be built. Please ask again." in page
+    assert "Request a copy of my data" in page
