@@ -64,7 +64,7 @@ def test_every_provider_callback_and_token_login_ends_in_the_gated_sign_up_form(
     """allauth sends a new social user to the sign-up form unless auto sign-up is allowed; it never is."""
     adapter = SocialAccountAdapter()
     request = RequestFactory().get("/")
-    assert adapter.is_auto_signup_allowed(request, sociallogin=None) is False  # type: ignore[arg-type]
+    assert adapter.is_auto_signup_allowed(request, sociallogin=None) is False
     assert settings.SOCIALACCOUNT_AUTO_SIGNUP is False
 
 
@@ -136,5 +136,5 @@ def test_the_adapter_refuses_to_save_any_user_without_an_adult_decision(db: Any)
     form = type("Form", (), {"cleaned_data": {"email": "x@example.com", "first_name": "X", "last_name": "Y"}})()
 
     with pytest.raises(ImmediateHttpResponse):
-        AccountAdapter(request).save_user(request, User(), form)  # type: ignore[arg-type]
+        AccountAdapter(request).save_user(request, User(), form)
     assert User.objects.count() == 0
