@@ -21,6 +21,10 @@ def ensure_user(*, username: str, email: str, first_name: str, last_name: str, c
         user.save(update_fields=["password"])
         if email:
             EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+        from privacy.services import policy_accept, policy_current
+
+        if policy_current() is not None:
+            policy_accept(user=user)
     return user
 
 

@@ -81,7 +81,7 @@ def install(site: admin.AdminSite = admin.site) -> list[str]:
             )
             if obj is not None and request.user.is_authenticated and allowed:
                 services.access_log_record(
-                    staff=request.user,  # type: ignore[arg-type]
+                    staff=request.user,
                     action=action,
                     obj=obj,
                     subject_id=_subject_id(obj, _field),

@@ -13,8 +13,10 @@ EXEMPT_PREFIXES = ("/static/", "/accounts/logout/", "/privacy/", "/cookies/", "/
 class PolicyAcceptanceMiddleware:
     """After a material change of the privacy policy, a signed-in user accepts it again before going on.
 
-    Children under parental consent are not asked: their parents are (privacy.services.policy_parents_notify).
-    The answer is remembered in the session per policy version, so a request costs one small query.
+    Children under parental consent are not asked: their parents are (privacy.services.policy_parents_notify);
+    nor are accounts a school registered (the school consented for the educational context).
+    The answer is remembered in the session per policy version, and the policy state is cached, so a request
+    costs one cache read once the session knows.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -25,12 +27,16 @@ class PolicyAcceptanceMiddleware:
         if user.is_authenticated and not request.path.startswith(EXEMPT_PREFIXES):
             from . import services
 
-            current = services.policy_current()
-            if current is not None and request.session.get(SESSION_KEY) != current.pk:
-                from consent.selectors import is_child_account
+            state = services.policy_state()
+            if state is not None and request.session.get(SESSION_KEY) != state[0]:
+                from consent.selectors import is_child_account, is_school_consented
 
-                if is_child_account(user) or services.policy_version_requiring_acceptance(user) is None:  # type: ignore[arg-type]
-                    request.session[SESSION_KEY] = current.pk
+                if (
+                    services.policy_version_requiring_acceptance(user) is None
+                    or is_child_account(user)
+                    or is_school_consented(user)
+                ):
+                    request.session[SESSION_KEY] = state[0]
                 else:
                     url = reverse("privacy:policy_accept") + "?" + urlencode({"next": request.get_full_path()})
                     return HttpResponseRedirect(url)

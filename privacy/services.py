@@ -126,23 +126,58 @@ def _retention_purge(rule: RetentionRule, *, now: datetime, batch_size: int) -> 
 
 
 # --- privacy policy versions ---------------------------------------------------------------------
+POLICY_CACHE_KEY = "privacy:policy-state"
+POLICY_CACHE_SECONDS = 300
+
+
 def policy_current() -> PolicyVersion | None:
     return PolicyVersion.objects.filter(effective_at__lte=timezone.now()).order_by("-effective_at").first()
 
 
+def policy_state() -> tuple[int, datetime] | None:
+    """(current version id, effective date of the version everyone must have accepted), cached.
+
+    The required version is the latest material one in force, or the first version ever when no change
+    was material. Cached briefly: the middleware asks on every request.
+    """
+    from django.core.cache import cache
+
+    state = cache.get(POLICY_CACHE_KEY)
+    if state is None:
+        in_force = PolicyVersion.objects.filter(effective_at__lte=timezone.now())
+        current = in_force.order_by("-effective_at").first()
+        if current is None:
+            return None
+        required = (
+            in_force.filter(material=True).order_by("-effective_at").first()
+            or in_force.order_by("effective_at").first()
+        )
+        assert required is not None
+        state = (current.pk, required.effective_at)
+        # never cache past the moment a scheduled version comes into force
+        upcoming = PolicyVersion.objects.filter(effective_at__gt=timezone.now()).order_by("effective_at").first()
+        timeout = POLICY_CACHE_SECONDS
+        if upcoming is not None:
+            timeout = max(1, min(timeout, int((upcoming.effective_at - timezone.now()).total_seconds())))
+        cache.set(POLICY_CACHE_KEY, state, timeout)
+    return state
+
+
+def policy_state_forget() -> None:
+    from django.core.cache import cache
+
+    cache.delete(POLICY_CACHE_KEY)
+
+
 def policy_version_requiring_acceptance(user: User) -> PolicyVersion | None:
-    """The version ``user`` must (re)accept: the latest material one (or the first ever) not yet accepted."""
-    current = policy_current()
-    if current is None:
+    """The version ``user`` must (re)accept, or None when their acceptances cover the required one."""
+    state = policy_state()
+    if state is None:
         return None
-    material = (
-        PolicyVersion.objects.filter(effective_at__lte=timezone.now(), material=True).order_by("-effective_at").first()
-    )
-    latest_required = material or PolicyVersion.objects.order_by("effective_at").first()
-    if latest_required is None:
+    current_pk, required_from = state
+    if PolicyAcceptance.objects.filter(user=user, version__effective_at__gte=required_from).exists():
         return None
-    accepted = PolicyAcceptance.objects.filter(user=user, version__effective_at__gte=latest_required.effective_at)
-    return None if accepted.exists() else current
+    return PolicyVersion.objects.get(pk=current_pk)
 
 
 @transaction.atomic
@@ -183,6 +218,7 @@ def notice_send(*, notice: Notice) -> int:
 @transaction.atomic
 def policy_publish(*, version: PolicyVersion) -> None:
     """After a material change, parents who consented for children are asked to consent again."""
+    policy_state_forget()
     if version.material:
         from .tasks import policy_parents_notify_task
 

@@ -34,3 +34,12 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
     def verified_email(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:
         if create and obj.email and extracted is not False:
             EmailAddress.objects.create(user=obj, email=obj.email, verified=True, primary=True)
+
+    @factory.post_generation
+    def accepted_policy(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:
+        """A signed-up person accepted the privacy policy in force (pass accepted_policy=False for one who did not)."""
+        if create and extracted is not False:
+            from privacy.services import policy_accept, policy_current
+
+            if policy_current() is not None:
+                policy_accept(user=obj)
