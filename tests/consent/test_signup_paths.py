@@ -41,6 +41,7 @@ ADULT_SIGNUP = {
     "email": "ada@example.com",
     "password1": "analytical-engine-1843",
     "password2": "analytical-engine-1843",
+    "accept_policy": "on",
 }
 
 
@@ -110,7 +111,7 @@ def test_a_microsoft_sign_up_without_an_adult_decision_creates_nothing(
 
     posted = client.post(
         reverse("socialaccount_signup"),
-        {"first_name": "Marie", "last_name": "Curie", "email": "marie.curie@example.org"},
+        {"first_name": "Marie", "last_name": "Curie", "email": "marie.curie@example.org", "accept_policy": "on"},
     )
 
     expected = reverse("consent:child_signup") if decision == "child" else reverse("consent:age_gate")
