@@ -7,3 +7,11 @@ class AnalyticsConfig(AppConfig):
 
     name = "analytics"
     verbose_name = _("Cookies and analytics")
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from .selectors import remember_account_state_at_login
+
+        # Not business logic: it caches, in the session being written, what every page needs to know.
+        user_logged_in.connect(remember_account_state_at_login, dispatch_uid="analytics.remember_account_state")

@@ -49,21 +49,33 @@ def _browser_in_child_flow(request: HttpRequest) -> bool:
     return bool(request.COOKIES.get(consent_views.REQUEST_COOKIE))
 
 
-def _account_state(request: HttpRequest) -> tuple[bool, str | None]:
-    """(exempt, stored choice) of the signed-in user, cached in the session for a few minutes.
+def _account_state(request: HttpRequest, *, fresh: bool = False) -> tuple[bool, str | None]:
+    """(exempt, stored choice) of the signed-in user.
 
-    The cache keeps pages at a constant, small number of queries; the choice service refreshes it.
+    Pages read it from the session, where it is put at sign-in (``remember_account_state_at_login``) and
+    refreshed every ANALYTICS_AUDIENCE_RECHECK_SECONDS, so a page costs no query for it. The page-view
+    endpoint and the choice service always check afresh.
     """
     user: Any = request.user
     cached = request.session.get(SESSION_KEY)
     ttl = settings.ANALYTICS_AUDIENCE_RECHECK_SECONDS
-    if isinstance(cached, dict) and cached.get("uid") == user.pk and time.time() - cached.get("at", 0) < ttl:
+    if (
+        not fresh
+        and isinstance(cached, dict)
+        and cached.get("uid") == user.pk
+        and time.time() - cached.get("at", 0) < ttl
+    ):
         return bool(cached["exempt"]), cached.get("choice") or None
+    exempt, choice = account_state(user)
+    remember_account_state(request, exempt=exempt, choice=choice)
+    return exempt, choice
+
+
+def account_state(user: Any) -> tuple[bool, str | None]:
     exempt = is_child_account(user) or is_school_consented(user)
     choice = None
     if not exempt:
         choice = CookieConsent.objects.filter(user_id=user.pk).values_list("choice", flat=True).first()
-    remember_account_state(request, exempt=exempt, choice=choice)
     return exempt, choice
 
 
@@ -71,12 +83,23 @@ def remember_account_state(request: HttpRequest, *, exempt: bool, choice: str | 
     request.session[SESSION_KEY] = {"uid": request.user.pk, "exempt": exempt, "choice": choice or "", "at": time.time()}
 
 
+def remember_account_state_at_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """``user_logged_in`` receiver: work the account's status out once, while the session is being written."""
+    if request is None or not hasattr(request, "session"):
+        return
+    exempt, choice = account_state(user)
+    request.session[SESSION_KEY] = {"uid": user.pk, "exempt": exempt, "choice": choice or "", "at": time.time()}
+
+
 def is_excluded_namespace(namespace: str | None) -> bool:
     return bool(namespace) and str(namespace).split(":", 1)[0] in EXCLUDED_NAMESPACES
 
 
-def audience_for(request: HttpRequest, *, namespace: str | None = None) -> Audience:
-    """The audience of ``request`` on a page of ``namespace`` (by default, the page being served)."""
+def audience_for(request: HttpRequest, *, namespace: str | None = None, fresh: bool = False) -> Audience:
+    """The audience of ``request`` on a page of ``namespace`` (by default, the page being served).
+
+    ``fresh``: check the account in the database rather than trust the session's copy (for writes).
+    """
     if namespace is None:
         match = getattr(request, "resolver_match", None)
         namespace = match.namespace if match else ""
@@ -84,7 +107,7 @@ def audience_for(request: HttpRequest, *, namespace: str | None = None) -> Audie
         return Audience(may_opt_in=False, choice=None)
     user: Any = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        exempt, stored = _account_state(request)
+        exempt, stored = _account_state(request, fresh=fresh)
         if exempt:
             return Audience(may_opt_in=False, choice=None)
         return Audience(may_opt_in=True, choice=stored or read_choice(request))

@@ -31,7 +31,7 @@ def _safe_next(request: HttpRequest) -> str:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def cookie_settings(request: HttpRequest) -> HttpResponse:
-    audience = audience_for(request)
+    audience = audience_for(request, fresh=request.method == "POST")
     form = CookieChoiceForm(request.POST if request.method == "POST" else None, initial={"choice": audience.choice})
     status = 200
     if request.method == "POST":
@@ -66,7 +66,7 @@ def page_view(request: HttpRequest) -> JsonResponse | HttpResponse:
     found = page_route(path)
     if found is None:
         return JsonResponse({"error": _("This is not a page of this site.")}, status=400)
-    if not audience_for(request, namespace=found[1]).analytics_on:
+    if not audience_for(request, namespace=found[1], fresh=True).analytics_on:
         return JsonResponse({"error": _("Page views are counted only for adults who opted in.")}, status=403)
     try:
         services.page_view_record(path=path, day=timezone.now().date())
