@@ -303,6 +303,8 @@ def account_erasure_run(*, request_id: int, now: datetime | None = None) -> Acco
             ignore_conflicts=True,
         )
     steps = {step.provider: step for step in deletion.steps.all()}
+    if deletion.user_id is None:  # cannot happen before the accounts step: the constraint ties them
+        raise ValueError(f"deletion request {deletion.pk} lost its user before being erased")
     user = User.objects.get(pk=deletion.user_id)
     needles = [user.username, user.email, user.first_name, user.last_name, user.get_full_name()]
     ordered = [p for p in providers if p.name != ACCOUNTS_PROVIDER] + [

@@ -11,6 +11,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -86,7 +87,7 @@ def data_export(request: AuthenticatedRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def data_export_download(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
+def data_export_download(request: AuthenticatedRequest, public_id: UUID) -> HttpResponseBase:
     """The archive, to its owner only (someone else's export looks the same as none)."""
     export = get_object_or_404(selectors.data_exports_visible_to(viewer=request.user), public_id=public_id)
     path = services.data_export_path(export) if export.file_name else None
