@@ -57,11 +57,19 @@ class SignupDetailsForm(forms.Form):
 
     first_name = PersonNameField(label=_("First name"), widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
     last_name = PersonNameField(label=_("Last name"), widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
+    accept_policy = forms.BooleanField(
+        label=_("I have read and accept the privacy policy"),
+        help_text=_("Read it at /privacy/ : what we collect, why, for how long, and your rights."),
+        error_messages={"required": _("Please accept the privacy policy to create an account.")},
+    )
 
     def signup(self, request: HttpRequest, user: User) -> None:
         # allauth has already saved the user with these fields (the adapter's save_user copies
-        # cleaned data and records the age gate's decision); nothing else to do here.
-        return None
+        # cleaned data and records the age gate's decision). Record which policy version was accepted.
+        from privacy.services import policy_accept, policy_current
+
+        if policy_current() is not None:
+            policy_accept(user=user)
 
 
 class ProfileForm(forms.Form):

@@ -33,6 +33,7 @@ SIGNUP = {
     "password1": "analytical-engine-1843",
     "password2": "analytical-engine-1843",
     "country": "GB",
+    "accept_policy": "on",
 }
 
 

@@ -46,7 +46,13 @@ def test_a_new_user_signs_up_with_microsoft_and_keeps_only_name_and_email(client
     assert 'value="Marie"' in form_page and 'value="Curie"' in form_page  # prefilled from the provider
     response = client.post(
         reverse("socialaccount_signup"),
-        {"first_name": "Marie", "last_name": "Curie", "email": "marie.curie@example.org", "country": "FR"},
+        {
+            "first_name": "Marie",
+            "last_name": "Curie",
+            "email": "marie.curie@example.org",
+            "country": "FR",
+            "accept_policy": "on",
+        },
     )
 
     assert response.status_code == 302
