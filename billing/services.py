@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -466,14 +466,22 @@ def invoices_purge(*, today: date | None = None, batch_size: int = BATCH_SIZE, d
         return PurgeResult(
             cutoff_year, list(expired.order_by("year", "series", "sequence").values_list("number", flat=True)), 0
         )
+    table = connection.ops.quote_name(Invoice._meta.db_table)
     deleted = 0
+    last_id = 0
     while True:
         with transaction.atomic():
-            ids = list(expired.order_by("pk").values_list("pk", flat=True)[:batch_size])
+            # keyset pagination over the (year) index: each batch starts where the last one ended
+            ids = list(expired.filter(pk__gt=last_id).order_by("pk").values_list("pk", flat=True)[:batch_size])
             if not ids:
                 break
-            # credit notes of purged invoices lose the link (SET NULL) and keep credited_invoice_number
-            count = Invoice.objects.filter(pk__in=ids).delete()[1].get("billing.Invoice", 0)
+            last_id = ids[-1]
+            # credit notes of purged invoices lose the link and keep credited_invoice_number
+            Invoice.objects.filter(credited_invoice_id__in=ids).update(credited_invoice=None)
+            # one DELETE per batch; Django's collector would first load every row it deletes
+            with connection.cursor() as cursor:
+                cursor.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [ids])  # noqa: S608
+                count = cursor.rowcount
             deleted += count
             _event(kind=BillingEvent.Kind.INVOICES_PURGED, detail=f"{count} invoices of tax years < {cutoff_year}")
     return PurgeResult(cutoff_year, [], deleted)
