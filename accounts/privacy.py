@@ -104,7 +104,14 @@ class AccountsPrivacyProvider(privacy.PrivacyProvider):
                 description=_("Sign-ups whose email address was never verified"),
                 period=_("deleted %(days)d days after sign-up") % {"days": settings.UNVERIFIED_ACCOUNT_TTL_DAYS},
                 expired=services.unverified_accounts_expired,
-            )
+            ),
+            privacy.RetentionRule(
+                name="accounts.data_export_files",
+                description=_("Copies of your data you asked for (the zip file)"),
+                period=_("deleted %(days)d days after it is ready") % {"days": settings.DATA_EXPORT_TTL_DAYS},
+                expired=services.data_exports_expired,
+                purge=services.data_exports_expire_rows,
+            ),
         ]
 
     @transaction.atomic
@@ -160,6 +167,19 @@ class SupportPrivacyProvider(privacy.PrivacyProvider):
                 for i in self._inquiries(user).order_by("created_at", "pk")
             ]
         }
+
+    def retention_rules(self) -> list[privacy.RetentionRule]:
+        from . import services
+
+        return [
+            privacy.RetentionRule(
+                name="accounts.support_inquiries",
+                description=_("Messages sent through the contact form"),
+                period=_("deleted %(days)d days after we receive them")
+                % {"days": settings.SUPPORT_INQUIRY_RETENTION_DAYS},
+                expired=services.support_inquiries_expired,
+            )
+        ]
 
     @transaction.atomic
     def erase(self, user: User) -> None:

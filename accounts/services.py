@@ -156,25 +156,39 @@ def data_export_build(*, export_id: int, now: datetime | None = None) -> DataExp
     return export
 
 
+def data_exports_expired(now: datetime) -> QuerySet[DataExport]:
+    """Exports whose download period is over at ``now`` (their file still on disk)."""
+    return DataExport.objects.filter(state=DataExport.State.READY, expires_at__lte=now)
+
+
+def data_exports_expire_rows(pks: list[Any]) -> int:
+    """Mark these exports expired and delete their files once the transaction commits.
+
+    The retention engine's purge for the rule ``accounts.data_export_files`` (run inside its batch).
+    """
+    names = list(DataExport.objects.filter(pk__in=pks).exclude(file_name="").values_list("file_name", flat=True))
+    count = DataExport.objects.filter(pk__in=pks, state=DataExport.State.READY).update(
+        state=DataExport.State.EXPIRED, file_name=""
+    )
+    transaction.on_commit(lambda: _export_files_delete(names))
+    return count
+
+
 def data_exports_expire(*, now: datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
     """Delete the files of exports past their expiry and mark them expired. Set-based, in batches."""
     now = now or timezone.now()
     expired = 0
     while True:
         with transaction.atomic():
-            rows = list(
-                DataExport.objects.select_for_update(skip_locked=True)
-                .filter(state=DataExport.State.READY, expires_at__lte=now)
+            pks = list(
+                data_exports_expired(now)
+                .select_for_update(skip_locked=True)
                 .order_by("pk")
-                .values_list("pk", "file_name")[:batch_size]
+                .values_list("pk", flat=True)[:batch_size]
             )
-            if not rows:
+            if not pks:
                 return expired
-            expired += DataExport.objects.filter(pk__in=[pk for pk, _name in rows]).update(
-                state=DataExport.State.EXPIRED, file_name=""
-            )
-            names = [name for _pk, name in rows]
-            transaction.on_commit(lambda names=names: _export_files_delete(names))  # type: ignore[misc]
+            expired += data_exports_expire_rows(pks)
 
 
 def _export_files_delete(names: list[str]) -> None:
@@ -302,9 +316,18 @@ def account_erasure_run(*, request_id: int, now: datetime | None = None) -> Acco
             [ErasureStep(request=deletion, provider=p.name, position=i) for i, p in enumerate(providers)],
             ignore_conflicts=True,
         )
+        if deletion.user_id is None:
+            # The user row was deleted outside this pipeline (say, by hand in the admin): the providers
+            # that erase by user cannot run any more. Say so where staff look, never report it done.
+            deletion.steps.exclude(state=ErasureStep.State.DONE).update(
+                state=ErasureStep.State.FAILED,
+                attempts=F("attempts") + 1,
+                error=gettext("The account was deleted outside the erasure pipeline; check each provider by hand."),
+            )
+            deletion.state = AccountDeletionRequest.State.FAILED
+            deletion.save(update_fields=["state"])
+            return deletion
     steps = {step.provider: step for step in deletion.steps.all()}
-    if deletion.user_id is None:  # cannot happen before the accounts step: the constraint ties them
-        raise ValueError(f"deletion request {deletion.pk} lost its user before being erased")
     user = User.objects.get(pk=deletion.user_id)
     needles = [user.username, user.email, user.first_name, user.last_name, user.get_full_name()]
     ordered = [p for p in providers if p.name != ACCOUNTS_PROVIDER] + [
@@ -406,18 +429,18 @@ def support_inquiry_submit(
     return inquiry
 
 
+def support_inquiries_expired(now: datetime) -> QuerySet[SupportInquiry]:
+    """Inquiries received more than SUPPORT_INQUIRY_RETENTION_DAYS before ``now``."""
+    return SupportInquiry.objects.filter(created_at__lt=now - timedelta(days=settings.SUPPORT_INQUIRY_RETENTION_DAYS))
+
+
 def support_inquiries_purge(*, now: datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
     """Delete inquiries older than SUPPORT_INQUIRY_RETENTION_DAYS. Set-based, in batches."""
     now = now or timezone.now()
-    cutoff = now - timedelta(days=settings.SUPPORT_INQUIRY_RETENTION_DAYS)
     deleted = 0
     while True:
         with transaction.atomic():
-            ids = list(
-                SupportInquiry.objects.filter(created_at__lt=cutoff)
-                .order_by("pk")
-                .values_list("pk", flat=True)[:batch_size]
-            )
+            ids = list(support_inquiries_expired(now).order_by("pk").values_list("pk", flat=True)[:batch_size])
             if not ids:
                 return deleted
             deleted += SupportInquiry.objects.filter(pk__in=ids).delete()[0]

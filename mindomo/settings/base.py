@@ -327,18 +327,13 @@ ACCOUNT_ERASURE_RETRY_MINUTES = env.int("ACCOUNT_ERASURE_RETRY_MINUTES", default
 SUPPORT_INQUIRY_RETENTION_DAYS = env.int("SUPPORT_INQUIRY_RETENTION_DAYS", default=180)
 # At most this many contact-form messages per hour from one IP address (and from one signed-in user).
 SUPPORT_INQUIRIES_PER_HOUR = env.int("SUPPORT_INQUIRIES_PER_HOUR", default=5)
-CELERY_BEAT_SCHEDULE["accounts-expire-data-exports"] = {
-    "task": "accounts.tasks.data_exports_expire_task",
-    "schedule": crontab(minute=20),
-}
 CELERY_BEAT_SCHEDULE["accounts-erase-due-accounts"] = {
     "task": "accounts.tasks.account_erasures_due_task",
     "schedule": crontab(minute="*/15"),
 }
-CELERY_BEAT_SCHEDULE["accounts-purge-support-inquiries"] = {
-    "task": "accounts.tasks.support_inquiries_purge_task",
-    "schedule": crontab(minute=50, hour=4),
-}
+# Expired export files and old support inquiries are retention rules of the accounts and support privacy
+# providers: the "privacy-retention" beat task applies them (accounts.tasks.data_exports_expire_task and
+# support_inquiries_purge_task run the same rules on demand).
 # --- end Data subject rights ---------------------------------------------------------------------------
 
 # --- Privacy operations (privacy app) -------------------------------------------------------------------

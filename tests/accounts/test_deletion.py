@@ -370,3 +370,17 @@ def test_signing_in_after_the_erasure_failed_does_not_reactivate_a_half_erased_a
     deletion.refresh_from_db()
     assert not user.is_active and deletion.state == AccountDeletionRequest.State.FAILED
     assert client.get(reverse("accounts:profile"))["Location"].startswith(reverse("account_login"))
+
+
+def test_a_user_deleted_outside_the_pipeline_shows_as_failed_never_as_done(
+    member: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    deletion = _request_deletion(member, django_capture_on_commit_callbacks)
+    User.objects.filter(pk=member.pk).delete()  # e.g. by hand in the admin
+
+    services.account_erasures_due(now=deletion.erase_after + timedelta(seconds=1))
+
+    deletion.refresh_from_db()
+    assert deletion.state == AccountDeletionRequest.State.FAILED
+    assert {s.state for s in deletion.steps.all()} == {"failed"}
+    assert "deleted outside the erasure pipeline" in deletion.steps.first().error  # type: ignore[union-attr]

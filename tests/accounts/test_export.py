@@ -184,3 +184,24 @@ def test_a_provider_failing_leaves_a_failed_export_and_no_file(
     page = member_client.get(reverse("accounts:data_export")).content.decode()
     assert "The export could not be built. Please ask again." in page
     assert "Request a copy of my data" in page
+
+
+def test_the_retention_engine_expires_export_files_and_its_dry_run_lists_the_same(
+    member: User, member_client: Client, django_capture_on_commit_callbacks: Any, media_root: Path
+) -> None:
+    from privacy.services import retention_apply
+
+    _request_export(member_client, django_capture_on_commit_callbacks)
+    export = DataExport.objects.get(user=member)
+    later = export.expires_at + timedelta(seconds=1)  # type: ignore[operator]
+
+    [dry] = retention_apply(now=later, dry_run=True, rules=["accounts.data_export_files"])
+    assert dry.pks == [export.pk]
+    assert services.data_export_path(export).is_file()
+    with django_capture_on_commit_callbacks(execute=True):
+        [real] = retention_apply(now=later, rules=["accounts.data_export_files"])
+
+    assert real.count == 1
+    export.refresh_from_db()
+    assert (export.state, export.file_name) == (DataExport.State.EXPIRED, "")
+    assert list((media_root / "exports").iterdir()) == []

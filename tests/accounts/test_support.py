@@ -95,3 +95,17 @@ def test_the_support_provider_exports_and_erases_messages_by_account_or_address(
     provider.erase(user)
 
     assert list(SupportInquiry.objects.values_list("pk", flat=True)) == [someone_else.pk]
+
+
+def test_the_retention_engine_purges_old_inquiries_as_its_dry_run_says() -> None:
+    from privacy.services import retention_apply
+
+    old = SupportInquiry.objects.create(name="Old", email="old@example.org", topic="other", message="m")
+    SupportInquiry.objects.create(name="New", email="new@example.org", topic="other", message="m")
+    SupportInquiry.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=181))
+
+    [dry] = retention_apply(dry_run=True, rules=["accounts.support_inquiries"])
+    [real] = retention_apply(rules=["accounts.support_inquiries"])
+
+    assert dry.pks == [old.pk] and real.count == 1
+    assert list(SupportInquiry.objects.values_list("name", flat=True)) == ["New"]
