@@ -434,3 +434,30 @@ def test_concurrent_approve_and_refuse_exactly_one_wins() -> None:
         assert User.objects.filter(username=f"race{round_}").exists() is approved
         assert ConsentRecord.objects.filter(child__username=f"race{round_}").exists() is approved
     assert PendingSignup.objects.count() == 0
+
+
+def test_the_parent_page_and_the_gate_issue_a_constant_number_of_queries(
+    client: Client, run_on_commit: Callable[..., Any], django_assert_max_num_queries: Any
+) -> None:
+    child_signup(client, run_on_commit)
+    link = parent_link()
+
+    with django_assert_max_num_queries(4):
+        assert Client().get(link).status_code == 200
+    with django_assert_max_num_queries(2):
+        assert Client().get(reverse("consent:age_gate")).status_code == 200
+
+
+def test_a_child_who_chose_an_email_login_verifies_it_at_first_sign_in(
+    client: Client, run_on_commit: Callable[..., Any]
+) -> None:
+    from allauth.account.models import EmailAddress
+
+    child_signup(client, run_on_commit, login="kid.at.home@example.org")
+    run_on_commit(Client().post, parent_link(), {"action": "approve", "guardian": "on"})
+
+    child = User.objects.get(username="kid.at.home@example.org")
+    assert EmailAddress.objects.get(user=child).verified is False
+    response = client.post(reverse("account_login"), {"login": "kid.at.home@example.org", "password": CHILD_PASSWORD})
+    assert response["Location"] == reverse("account_email_verification_sent")
+    assert any(m.to == ["kid.at.home@example.org"] for m in mail.outbox)
