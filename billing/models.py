@@ -8,7 +8,6 @@ Invoices are immutable snapshots that outlive the account (tax law) until their 
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -244,7 +243,8 @@ class Invoice(models.Model):
 
     @property
     def vat_label(self) -> str:
-        return f"{self.vat_rate.normalize() if self.vat_rate else Decimal(0)}%"
+        rate = f"{self.vat_rate:f}"
+        return (rate.rstrip("0").rstrip(".") if "." in rate else rate) + "%"
 
 
 class ProcessedNotification(models.Model):
