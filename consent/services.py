@@ -107,7 +107,12 @@ def _count_parent_email(parent_email: str, *, now: datetime.datetime) -> None:
     """At most CONSENT_EMAILS_PER_PARENT_PER_DAY consent emails to one address per day (shared cache)."""
     key = f"consent:parent-mails:{parent_digest(parent_email)}:{now.date().isoformat()}"
     cache.add(key, 0, timeout=60 * 60 * 25)
-    if cache.incr(key) > settings.CONSENT_EMAILS_PER_PARENT_PER_DAY:
+    try:
+        sent = cache.incr(key)
+    except ValueError:  # the counter expired between add and incr
+        cache.set(key, 1, timeout=60 * 60 * 25)
+        sent = 1
+    if sent > settings.CONSENT_EMAILS_PER_PARENT_PER_DAY:
         raise ValidationError(
             _("Too many requests have been sent to this parent's address today. Please try again tomorrow."),
             code="parent_limit",

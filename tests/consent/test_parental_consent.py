@@ -461,3 +461,21 @@ def test_a_child_who_chose_an_email_login_verifies_it_at_first_sign_in(
     response = client.post(reverse("account_login"), {"login": "kid.at.home@example.org", "password": CHILD_PASSWORD})
     assert response["Location"] == reverse("account_email_verification_sent")
     assert any(m.to == ["kid.at.home@example.org"] for m in mail.outbox)
+
+
+@pytest.mark.parametrize("role", ["anonymous", "member", "superuser"])
+def test_the_parent_link_obeys_its_key_whoever_opens_it(
+    client: Client, run_on_commit: Callable[..., Any], role: str
+) -> None:
+    """Being signed in (even as staff) grants nothing: only the key in the link opens the request."""
+    child_signup(client, run_on_commit)
+    link = parent_link()
+    visitor = Client()
+    if role != "anonymous":
+        visitor.force_login(make_user(is_staff=role == "superuser", is_superuser=role == "superuser"))
+
+    assert visitor.post(_tamper_key(link), {"action": "refuse"}).status_code == 400
+    assert visitor.get(link).status_code == 200
+    assert PendingSignup.objects.count() == 1
+    assert visitor.post(link, {"action": "refuse"}).status_code == 200
+    assert PendingSignup.objects.count() == 0

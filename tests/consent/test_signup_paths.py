@@ -139,3 +139,18 @@ def test_the_adapter_refuses_to_save_any_user_without_an_adult_decision(db: Any)
     with pytest.raises(ImmediateHttpResponse):
         AccountAdapter(request).save_user(request, User(), form)
     assert User.objects.count() == 0
+
+
+def test_an_adult_who_signs_up_with_microsoft_keeps_the_gate_decision(client: Client, fake_microsoft: Any) -> None:
+    _microsoft_callback(client, fake_microsoft)
+    pass_age_gate(client, age=35, country="NL", next_url=reverse("socialaccount_signup"))
+
+    response = client.post(
+        reverse("socialaccount_signup"),
+        {"first_name": "Marie", "last_name": "Curie", "email": "marie.curie@example.org", "accept_policy": "on"},
+    )
+
+    assert response.status_code == 302
+    user = User.objects.get(email="marie.curie@example.org")
+    assert user.country.code == "NL"
+    assert AgeDecision.objects.get(user=user).outcome == AgeOutcome.ADULT
