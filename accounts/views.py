@@ -68,7 +68,12 @@ def data_export(request: AuthenticatedRequest) -> HttpResponse:
         except ValidationError as error:
             messages.error(request, error.messages[0])
         else:
-            messages.success(request, _("We are collecting your data. We will email you when it is ready."))
+            messages.success(
+                request,
+                _("We are collecting your data. We will email you when it is ready.")
+                if request.user.email
+                else _("We are collecting your data. It will be ready on this page in a moment."),
+            )
         return redirect("accounts:data_export")
     exports = list(selectors.data_exports_visible_to(viewer=request.user).order_by("-requested_at")[:5])
     in_progress = any(e.state in (DataExport.State.PENDING, DataExport.State.BUILDING) for e in exports)
