@@ -37,6 +37,10 @@ class World:
     newcomer: User
     adult: User
     superuser: User
+    support: User
+    billing_clerk: User
+    privacy_officer: User
+    staff_without_role: User
     school_class: SchoolClass
     assignment: Assignment
     grade: Grade
@@ -50,6 +54,33 @@ class World:
         if user is not None:
             client.force_login(user)
         return client
+
+
+# the staff roles of privacy/roles.py (groups created by a migration); "" = staff with no role
+STAFF_ROLES = {
+    "support": "Support",
+    "billing_clerk": "Billing clerk",
+    "privacy_officer": "Privacy officer",
+    "staff_without_role": "",
+}
+
+
+def _staff_in(group_name: str) -> User:
+    from django.contrib.auth.models import Group
+
+    user = UserFactory(is_staff=True)
+    if group_name:
+        user.groups.add(Group.objects.get(name=group_name))
+    return user
+
+
+def accept_policy(*users: User) -> None:
+    """These users accepted the current privacy policy (the state of anyone who signed up under it)."""
+    from privacy import services as privacy_services
+
+    if privacy_services.policy_current() is not None:
+        for user in users:
+            privacy_services.policy_accept(user=user)
 
 
 @pytest.fixture
@@ -78,6 +109,21 @@ def world(db: Any) -> World:
     grade = GradeFactory(
         assignment=assignment, student=student, score=Decimal("17.5"), feedback=SECRET_FEEDBACK, graded_by=teacher
     )
+    adult = UserFactory()
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+    staff = {name: _staff_in(group) for name, group in STAFF_ROLES.items()}
+    accept_policy(
+        admin,
+        teacher,
+        other_teacher,
+        foreign_teacher,
+        student,
+        other_student,
+        newcomer,
+        adult,
+        superuser,
+        *staff.values(),
+    )
     return World(
         school=school,
         other_school=other_school,
@@ -88,8 +134,9 @@ def world(db: Any) -> World:
         student=student,
         other_student=other_student,
         newcomer=newcomer,
-        adult=UserFactory(),
-        superuser=UserFactory(is_staff=True, is_superuser=True),
+        adult=adult,
+        superuser=superuser,
+        **staff,
         school_class=school_class,
         assignment=assignment,
         grade=grade,

@@ -17,7 +17,7 @@ from consent.models import ConsentRecord
 from grading import schools
 from grading.models import SchoolStudentAccount, TeacherInvitation
 from tests.accounts.factories import UserFactory
-from tests.grading.conftest import World
+from tests.grading.conftest import World, accept_policy
 
 
 def _upload(client: Client, world: World, content: bytes, name: str = "students.csv") -> Any:
@@ -235,6 +235,7 @@ def test_card_sign_in_is_rate_limited(world: World) -> None:
 
 def test_teacher_invitation_by_email_accepted_once(world: World, django_capture_on_commit_callbacks: Any) -> None:
     invited = UserFactory(email="new.teacher@example.org")
+    accept_policy(invited)
     with django_capture_on_commit_callbacks(execute=True):
         response = world.client("admin").post(
             reverse("grading:teacher_invite", args=[world.school.pk]), {"email": "new.teacher@example.org"}
@@ -271,6 +272,7 @@ def test_expired_invitation_is_refused(world: World) -> None:
     from django.utils import timezone
 
     invited = UserFactory(email="late@example.org")
+    accept_policy(invited)
     invitation = schools.teacher_invite(admin=world.admin, school=world.school, email="late@example.org")
     TeacherInvitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     client = Client()
