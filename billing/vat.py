@@ -41,6 +41,40 @@ EU_VAT_FORMATS: dict[str, tuple[str, str]] = {
     "SK": ("SK", r"[0-9]{10}"),
 }
 EU_COUNTRIES = frozenset(EU_VAT_FORMATS)
+# Standard rates (2025), the defaults when the VatRate table (loaded by a data migration, edited by staff in
+# the admin) has no row for a country: an EU sale never goes out without VAT because a row is missing.
+EU_STANDARD_RATES: dict[str, Decimal] = {
+    country: Decimal(rate)
+    for country, rate in {
+        "AT": "20",
+        "BE": "21",
+        "BG": "20",
+        "CY": "19",
+        "CZ": "21",
+        "DE": "19",
+        "DK": "25",
+        "EE": "24",
+        "ES": "21",
+        "FI": "25.5",
+        "FR": "20",
+        "GR": "24",
+        "HR": "25",
+        "HU": "27",
+        "IE": "23",
+        "IT": "22",
+        "LT": "21",
+        "LU": "17",
+        "LV": "21",
+        "MT": "18",
+        "NL": "21",
+        "PL": "23",
+        "PT": "23",
+        "RO": "21",
+        "SE": "25",
+        "SI": "22",
+        "SK": "23",
+    }.items()
+}
 CENT = Decimal("0.01")
 
 
@@ -86,6 +120,6 @@ def price_for(*, net: Decimal, country: str, vat_id: str = "") -> Price:
         return Price(net, zero, zero, net, True)
     rate = VatRate.objects.filter(country=country).values_list("rate", flat=True).first()
     if rate is None:
-        return Price(net, zero, zero, net, False)
+        rate = EU_STANDARD_RATES[country]
     vat = (net * rate / Decimal(100)).quantize(CENT, rounding=ROUND_HALF_UP)
     return Price(net, rate, vat, net + vat, False)

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import importlib
 from decimal import Decimal
 
 import pytest
+from django.apps import apps
 from django.core.exceptions import ValidationError
 
 from billing import vat
+from billing.models import VatRate
 
 pytestmark = pytest.mark.django_db
 
@@ -68,3 +71,28 @@ def test_buyer_outside_the_eu_pays_no_vat() -> None:
 
 def test_vat_is_rounded_half_up_to_the_cent() -> None:
     assert vat.price_for(net=Decimal("9.99"), country="HU").vat == Decimal("2.70")  # 2.6973
+
+
+def test_the_rate_table_edited_by_staff_wins_over_the_default() -> None:
+    VatRate.objects.update_or_create(country="DE", defaults={"rate": Decimal("16.00")})
+
+    price = vat.price_for(net=Decimal("100.00"), country="DE")
+
+    assert (price.vat_rate, price.total) == (Decimal("16.00"), Decimal("116.00"))
+
+
+def test_a_missing_row_falls_back_to_the_standard_rate() -> None:
+    VatRate.objects.filter(country="FR").delete()
+
+    assert vat.price_for(net=Decimal("100.00"), country="FR").vat == Decimal("20.00")
+
+
+def test_the_data_migration_loads_every_eu_country_at_the_standard_rate() -> None:
+    migration = importlib.import_module("billing.migrations.0002_vat_rates")
+    VatRate.objects.all().delete()
+
+    migration.load(apps, None)
+
+    loaded = dict(VatRate.objects.values_list("country", "rate"))
+    assert set(loaded) == vat.EU_COUNTRIES
+    assert loaded == vat.EU_STANDARD_RATES
