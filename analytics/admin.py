@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.db.models import Sum
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
 
 from .models import CookieConsent, PageViewCount
 
@@ -36,7 +37,9 @@ class PageViewCountAdmin(admin.ModelAdmin):
             changelist = response.context_data.get("cl")
             if changelist is not None:
                 total = changelist.queryset.aggregate(total=Sum("count"))["total"] or 0
-                response.context_data["title"] = f"{self.model._meta.verbose_name_plural} · {total}"
+                response.context_data["title"] = _("Page-view counts (%(total)s views in this selection)") % {
+                    "total": total
+                }
         return response
 
 

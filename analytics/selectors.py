@@ -110,7 +110,9 @@ def audience_for(request: HttpRequest, *, namespace: str | None = None, fresh: b
         exempt, stored = _account_state(request, fresh=fresh)
         if exempt:
             return Audience(may_opt_in=False, choice=None)
-        return Audience(may_opt_in=True, choice=stored or read_choice(request))
+        # A signed-in person's own stored choice counts, never the browser's: on a shared computer another
+        # adult's cookie must not stand for this person's consent. Without a stored choice they are asked.
+        return Audience(may_opt_in=True, choice=stored)
     return Audience(may_opt_in=True, choice=read_choice(request))
 
 

@@ -26,6 +26,9 @@ def cookie_banner(context: template.Context) -> dict[str, Any]:
     audience = _audience(context)
     request = context.get("request")
     show = bool(audience is not None and audience.show_banner)
+    match = getattr(request, "resolver_match", None)
+    if match is not None and match.view_name == "analytics:settings":
+        show = False  # the settings page holds the same choice
     return {"show": show, "next": request.get_full_path() if request is not None and show else ""}
 
 

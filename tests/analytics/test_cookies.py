@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from django.utils.html import escape
 from analytics.cookies import CHOICE_COOKIE, catalogue
 from analytics.models import CookieConsent
 from consent import age_gate
+from consent import services as consent_services
 from consent.reference_data import ensure_loaded
 from tests.analytics.helpers import make_parental_child, make_school_child
 from tests.consent.factories import make_user
@@ -147,24 +149,43 @@ def test_the_banner_is_shown_only_to_those_who_may_opt_in(role: str, banner: boo
 
 
 @pytest.mark.parametrize(
-    ("role", "loaded"),
+    ("role", "loaded", "banner"),
     [
-        ("anonymous", True),
-        ("adult", True),
-        ("adult_at_the_age_gate", True),
-        ("child_at_the_age_gate", False),
-        ("parental_child", False),
-        ("school_child", False),
+        ("anonymous", True, False),
+        ("adult_at_the_age_gate", True, False),
+        ("adult", False, True),  # signed in: only their own stored choice counts, so they are asked
+        ("child_at_the_age_gate", False, False),
+        ("parental_child", False, False),
+        ("school_child", False, False),
     ],
 )
-def test_a_forced_analytics_cookie_loads_the_script_for_adults_only(role: str, loaded: bool) -> None:
+def test_a_forced_analytics_cookie_loads_the_script_for_anonymous_adults_only(
+    role: str, loaded: bool, banner: bool
+) -> None:
     client = client_for(role)
     client.cookies[CHOICE_COOKIE] = "analytics"
 
     body = client.get("/privacy/").content.decode()
 
     assert (SCRIPT in body) is loaded
-    assert BANNER not in body
+    assert (BANNER in body) is banner
+
+
+def test_on_a_shared_browser_each_signed_in_adult_decides_for_themselves() -> None:
+    first, second = make_user(), make_user()
+    browser = Client()
+    browser.force_login(first)
+    browser.post(reverse("analytics:settings"), {"choice": "analytics"})
+    left_behind = browser.cookies[CHOICE_COOKIE].value
+    browser.logout()  # (the test client forgets every cookie here; a real browser keeps this one)
+    browser.cookies[CHOICE_COOKIE] = left_behind
+    browser.force_login(second)
+
+    body = browser.get("/privacy/").content.decode()
+
+    assert browser.cookies[CHOICE_COOKIE].value == "analytics"
+    assert BANNER in body and SCRIPT not in body
+    assert not CookieConsent.objects.filter(user=second).exists()
 
 
 @pytest.mark.parametrize("role", ["parental_child", "school_child", "child_at_the_age_gate"])
@@ -180,12 +201,31 @@ def test_a_child_cannot_opt_in(role: str) -> None:
 
 
 def test_the_child_sign_up_and_consent_pages_show_no_banner_and_no_script() -> None:
-    client = Client()
-    client.cookies[CHOICE_COOKIE] = "analytics"  # even an adult who opted in before
+    """The age gate, the child's sign-up, the "we emailed your parent" page and the parent's page."""
+    ensure_loaded()
+    adult = Client()
+    adult.cookies[CHOICE_COOKIE] = "analytics"  # even an adult who opted in before
+    child = Client()
+    child.post(reverse("consent:age_gate"), gate_data(birth_date_for_age(9), "US"))
+    child.cookies[CHOICE_COOKIE] = "analytics"
+    sealed = consent_services.pending_signup_create(
+        login="littleowl",
+        password="kite-and-string-2016",
+        parent_email="owl.parent@example.org",
+        decision=age_gate.decide(birth_date=birth_date_for_age(9), country="US", today=datetime.date.today()),
+    )
+    pages = [
+        (adult, reverse("consent:age_gate")),
+        (child, reverse("consent:child_signup")),
+        (child, reverse("consent:child_sent")),
+        (adult, reverse("consent:parent", args=[sealed.public_id, sealed.key])),
+    ]
 
-    for url in (reverse("consent:age_gate"),):
-        body = client.get(url).content.decode()
-        assert BANNER not in body and SCRIPT not in body
+    for client, url in pages:
+        response = client.get(url)
+        body = response.content.decode()
+        assert response.status_code == 200, url
+        assert BANNER not in body and SCRIPT not in body, url
 
 
 def test_the_next_address_must_be_ours() -> None:

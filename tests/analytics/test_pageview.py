@@ -119,7 +119,9 @@ def test_an_adult_who_opted_in_at_the_age_gate_is_still_counted() -> None:
 def test_the_endpoint_checks_the_account_afresh_not_the_sessions_copy() -> None:
     """An adult's account placed under a school's consent mid-session is refused at once."""
     pupil = make_user(email="")
-    client = opted_in_client(user=pupil)  # signed in: the session holds "not a child"
+    client = Client()
+    client.force_login(pupil)  # signed in: the session holds "not a child"
+    client.post(reverse("analytics:settings"), {"choice": "analytics"})
     assert client.post(ENDPOINT, {"path": "/privacy/"}).status_code == 204
     school = School.objects.create(name="Lincoln", country="US", contact_email="office@lincoln.example")
     teacher = make_user()
@@ -170,7 +172,9 @@ def test_the_endpoint_takes_only_posts_with_a_csrf_token() -> None:
 
 def test_a_page_of_a_signed_in_adult_costs_no_query_for_cookies_or_consent() -> None:
     adult = make_user()
-    client = opted_in_client(user=adult)  # signing in worked the account's status out once
+    client = Client()
+    client.force_login(adult)  # signing in worked the account's status out once
+    client.post(reverse("analytics:settings"), {"choice": "analytics"})
 
     with CaptureQueriesContext(connection) as queries:
         body = client.get("/privacy/").content.decode()
