@@ -34,13 +34,26 @@ class Decision:
         return self.outcome == AgeOutcome.CHILD
 
 
-def rule_for(*, country: str, subdivision: str = "") -> AgeRule:
-    """The current rule of a subdivision, else of its country, else the default row."""
-    candidates = list(
+def _current_candidates(country: str, subdivision: str) -> list[AgeRule]:
+    return list(
         AgeRule.objects.filter(superseded_at__isnull=True).filter(
             Q(country=country, subdivision=subdivision) | Q(country=country, subdivision="") | Q(country="")
         )
     )
+
+
+def rule_for(*, country: str, subdivision: str = "") -> AgeRule:
+    """The current rule of a subdivision, else of its country, else the default row.
+
+    The gate must always be able to decide: if the table lost its rows (a test database flushed after
+    the data migration ran), the reference rows are loaded again before deciding.
+    """
+    candidates = _current_candidates(country, subdivision)
+    if not candidates:
+        from .reference_data import ensure_loaded
+
+        ensure_loaded()
+        candidates = _current_candidates(country, subdivision)
 
     def rank(rule: AgeRule) -> int:
         if rule.country and rule.subdivision:

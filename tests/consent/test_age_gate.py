@@ -220,3 +220,13 @@ def test_a_birth_date_in_the_future_is_refused(client: Client) -> None:
 def test_next_is_limited_to_the_sign_up_pages(client: Client) -> None:
     response = client.post(reverse("consent:age_gate"), {**gate_data(_born(30), "US"), "next": "https://evil.example/"})
     assert response["Location"] == reverse("account_signup")
+
+
+def test_the_gate_reloads_the_reference_rules_if_the_table_was_emptied() -> None:
+    """Transactional tests flush tables filled by data migrations; the gate must still decide."""
+    AgeRule.objects.all().delete()
+
+    decision = decide(birth_date=_born(12), country="US", today=TODAY)
+
+    assert decision.outcome == AgeOutcome.CHILD
+    assert AgeRule.objects.filter(superseded_at__isnull=True).count() == len(AGE_RULES)
