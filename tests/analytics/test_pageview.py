@@ -200,3 +200,12 @@ def test_the_counts_are_for_staff_only(member_client: Client) -> None:
     response = member_client.get(reverse("admin:analytics_pageviewcount_changelist"))
 
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_a_secret_link_key_in_the_address_is_never_stored() -> None:
+    key = "MzQ:1tSecretKeyNeverStored-abc"
+    response = opted_in_client().post(ENDPOINT, {"path": f"/accounts/confirm-email/{key}/"})
+
+    assert response.status_code == 204
+    assert "SecretKeyNeverStored" not in PageViewCount.objects.get().path
+    assert tables_containing("SecretKeyNeverStored") == {}
