@@ -100,3 +100,34 @@ def test_anonymous_visitors_may_not_purchase() -> None:
 
     assert selectors.user_may_purchase(AnonymousUser()) is False
     assert selectors.is_child_account(AnonymousUser()) is False
+
+
+@pytest.mark.parametrize(
+    ("fields", "constraint"),
+    [
+        ({"method": "email_plus", "parent_email": ""}, "consent_record_email_plus_has_parent"),
+        ({"method": "school", "parent_email": ""}, "consent_record_school_iff_school_method"),
+        ({"method": "by_phone", "parent_email": "p@example.org"}, "consent_record_method"),
+    ],
+)
+def test_the_database_refuses_an_inconsistent_consent_record(fields: dict[str, str], constraint: str) -> None:
+    from django.db import IntegrityError, transaction
+    from django.utils import timezone
+
+    child = make_user(email="")
+    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
+        ConsentRecord.objects.create(child=child, policy_version="2018-05-24", granted_at=timezone.now(), **fields)
+    assert not ConsentRecord.objects.exists()
+
+
+def test_the_database_keeps_one_current_rule_per_jurisdiction() -> None:
+    import datetime
+
+    from django.db import IntegrityError, transaction
+
+    from consent.models import AgeRule
+
+    with pytest.raises(IntegrityError, match="consent_agerule_one_current_per_jurisdiction"), transaction.atomic():
+        AgeRule.objects.create(
+            country="US", age=14, legal_source="dup", effective_from=datetime.date(2020, 1, 1), version=9
+        )
