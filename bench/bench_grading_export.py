@@ -17,6 +17,7 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -83,7 +84,7 @@ def build() -> tuple[User, Assignment, Assignment, School]:
     return teacher, small, large, school
 
 
-def measure(stream: Callable[[], Iterator[str | bytes]]) -> tuple[float, int, int]:
+def measure(stream: Callable[[], Iterator[str] | Iterator[bytes]]) -> tuple[float, int, int]:
     """(seconds, peak Python memory in bytes, bytes produced) of consuming one report stream."""
     tracemalloc.start()
     started = time.perf_counter()
@@ -129,9 +130,7 @@ def main() -> None:
         for assignment, rows in ((small, SMALL), (large, ROWS)):
             for fmt, make in (("csv", reports.csv_stream), ("xlsx", reports.xlsx_stream)):
                 elapsed, peak, produced = measure(
-                    lambda make=make, assignment=assignment: make(
-                        viewer=teacher, assignment=assignment, pseudonymous=False
-                    )
+                    partial(make, viewer=teacher, assignment=assignment, pseudonymous=False)
                 )
                 results.append((fmt, rows, elapsed, peak, produced))
                 print(
