@@ -29,6 +29,39 @@ def _empty_cache() -> Iterator[None]:
         client.delete(*keys)
 
 
+LOCAL_APPS = {"accounts", "consent", "billing", "grading", "privacy", "analytics"}
+
+
+def _replay_data_migrations() -> None:
+    """Run our data migrations again (they are idempotent), in dependency order."""
+    from django.apps import apps
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.operations.special import RunPython
+
+    loader = MigrationLoader(connection)
+    seen: set[tuple[str, str]] = set()
+    for leaf in sorted(loader.graph.leaf_nodes()):
+        for node in loader.graph.forwards_plan(leaf):
+            if node in seen or node[0] not in LOCAL_APPS:
+                continue
+            seen.add(node)
+            for operation in loader.graph.nodes[node].operations:
+                if isinstance(operation, RunPython):
+                    operation.code(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _data_migrations_survive_flushes(request: pytest.FixtureRequest, django_db_blocker: Any) -> Iterator[None]:
+    """A transactional test (live server, real Celery worker) ends with a flush of every table, which also
+    removes what data migrations loaded (age rules, VAT rates, the first policy version, the site). Whatever
+    order the tests run in, the next test finds that reference data again."""
+    yield
+    if {"transactional_db", "live_server"} & set(request.fixturenames):
+        with django_db_blocker.unblock():
+            _replay_data_migrations()
+
+
 # --- roles -----------------------------------------------------------------------------------------
 @pytest.fixture
 def password() -> str:
