@@ -102,6 +102,10 @@ class SecurityHeadersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response: HttpResponseBase = self.get_response(request)
+        if settings.DEBUG and response.status_code in {404, 500}:
+            # Only in development (DEBUG): Django's technical error pages use inline styles and scripts.
+            response.headers[PERMISSIONS_HEADER] = PERMISSIONS_POLICY
+            return response
         match = getattr(request, "resolver_match", None)
         response.headers[CSP_HEADER] = build_policy(url_name=match.view_name if match else None)
         response.headers[PERMISSIONS_HEADER] = PERMISSIONS_POLICY

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from mindomo import privacy
 
 from .models import CookieConsent
+from .selectors import cookie_choices_expired
 
 
 @privacy.register
@@ -27,7 +29,22 @@ class AnalyticsPrivacyProvider(privacy.PrivacyProvider):
                 model="analytics.CookieConsent",
                 fields=("choice", "decided_at"),
                 purpose=_("Apply your cookie choice (essential only, or with analytics) on every browser you use."),
-                retention=_("Until you change it or the account is deleted."),
+                retention=_(
+                    "Until you change it, %(days)d days at most (then you are asked again), or until the account "
+                    "is deleted."
+                )
+                % {"days": settings.ANALYTICS_CHOICE_COOKIE_DAYS},
+            ),
+        ]
+
+    def retention_rules(self) -> list[privacy.RetentionRule]:
+        return [
+            privacy.RetentionRule(
+                name="analytics.cookie_choices",
+                description=_("Your stored cookie choice"),
+                period=_("deleted %(days)d days after you made it (then you are asked again)")
+                % {"days": settings.ANALYTICS_CHOICE_COOKIE_DAYS},
+                expired=cookie_choices_expired,
             ),
         ]
 

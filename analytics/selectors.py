@@ -6,13 +6,16 @@ sign-up flow or on the consent pages, and for anyone else only after they opted 
 
 from __future__ import annotations
 
+import datetime
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import Resolver404, resolve
+from django.utils import timezone
 
 from consent import age_gate
 from consent import views as consent_views
@@ -75,8 +78,22 @@ def account_state(user: Any) -> tuple[bool, str | None]:
     exempt = is_child_account(user) or is_school_consented(user)
     choice = None
     if not exempt:
-        choice = CookieConsent.objects.filter(user_id=user.pk).values_list("choice", flat=True).first()
+        choice = (
+            CookieConsent.objects.filter(user_id=user.pk, decided_at__gte=choice_expiry_cutoff(timezone.now()))
+            .values_list("choice", flat=True)
+            .first()
+        )
     return exempt, choice
+
+
+def choice_expiry_cutoff(now: datetime.datetime) -> datetime.datetime:
+    """A stored choice made before this moment has lapsed (like the cookie): the person is asked again."""
+    return now - datetime.timedelta(days=settings.ANALYTICS_CHOICE_COOKIE_DAYS)
+
+
+def cookie_choices_expired(now: datetime.datetime) -> QuerySet[CookieConsent]:
+    """The retention rule's rows: stored choices that have lapsed."""
+    return CookieConsent.objects.filter(decided_at__lt=choice_expiry_cutoff(now))
 
 
 def remember_account_state(request: HttpRequest, *, exempt: bool, choice: str | None) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+from typing import Any
+
 import pytest
 from django.utils import timezone
 
@@ -39,3 +42,25 @@ def test_the_demo_loads_twice_without_duplicates() -> None:
     assert first == second and first[0].login == "olivia@example.com"
     assert PageViewCount.objects.count() == counts > 0
     assert CookieConsent.objects.get(user__username="olivia").choice == "analytics"
+
+
+def test_a_stored_choice_lapses_like_the_cookie_and_the_retention_rule_deletes_it(settings: Any) -> None:
+    from django.test import Client
+
+    adult, recent = make_user(), make_user()
+    now = timezone.now()
+    old = CookieConsent.objects.create(
+        user=adult,
+        choice="analytics",
+        decided_at=now - datetime.timedelta(days=settings.ANALYTICS_CHOICE_COOKIE_DAYS + 1),
+    )
+    kept = CookieConsent.objects.create(user=recent, choice="analytics", decided_at=now - datetime.timedelta(days=1))
+    client = Client()
+    client.force_login(adult)
+
+    body = client.get("/privacy/").content.decode()
+    rules = dict((rule.name, rule) for _provider, rule in registry.retention_rules())
+
+    assert 'id="cookie-banner"' in body and "js/analytics.js" not in body  # asked again
+    assert list(rules["analytics.cookie_choices"].expired(now)) == [old]
+    assert kept not in rules["analytics.cookie_choices"].expired(now)

@@ -180,3 +180,16 @@ def test_no_page_references_a_third_party_host_or_holds_inline_script(
         assert parser.inline_handlers == [], url
         assert parser.inline_styles == 0, url
     assert checked >= 5
+
+
+def test_only_a_development_error_page_goes_without_the_policy(settings: Any) -> None:
+    settings.DEBUG = True
+    technical = Client().get("/no-such-page/")
+    page = Client().get("/privacy/")
+    settings.DEBUG = False
+    production = Client().get("/no-such-page/")
+
+    assert technical.status_code == 404 and "Content-Security-Policy" not in technical
+    assert "geolocation=()" in technical["Permissions-Policy"]
+    assert_strict(page)
+    assert_strict(production)
