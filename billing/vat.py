@@ -108,18 +108,29 @@ class Price:
     reverse_charge: bool
 
 
-def price_for(*, net: Decimal, country: str, vat_id: str = "") -> Price:
+@dataclass(frozen=True)
+class Rate:
+    percent: Decimal
+    reverse_charge: bool = False
+
+    def apply(self, net: Decimal) -> Price:
+        vat = (net * self.percent / Decimal(100)).quantize(CENT, rounding=ROUND_HALF_UP)
+        return Price(net, self.percent, vat, net + vat, self.reverse_charge)
+
+
+def rate_for(*, country: str, vat_id: str = "") -> Rate:
     """VAT by the buyer's country: EU consumers pay their country's rate (OSS); a business with a valid
     EU VAT ID outside the seller's country gets reverse charge; buyers outside the EU pay no EU VAT."""
     from .models import VatRate
 
     zero = Decimal("0.00")
     if country not in EU_COUNTRIES:
-        return Price(net, zero, zero, net, False)
+        return Rate(zero)
     if vat_id and country != settings.SELLER_COUNTRY:
-        return Price(net, zero, zero, net, True)
+        return Rate(zero, reverse_charge=True)
     rate = VatRate.objects.filter(country=country).values_list("rate", flat=True).first()
-    if rate is None:
-        rate = EU_STANDARD_RATES[country]
-    vat = (net * rate / Decimal(100)).quantize(CENT, rounding=ROUND_HALF_UP)
-    return Price(net, rate, vat, net + vat, False)
+    return Rate(rate if rate is not None else EU_STANDARD_RATES[country])
+
+
+def price_for(*, net: Decimal, country: str, vat_id: str = "") -> Price:
+    return rate_for(country=country, vat_id=vat_id).apply(net)

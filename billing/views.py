@@ -31,7 +31,8 @@ def _refused(request: HttpRequest) -> HttpResponse:
 @require_GET
 def plan_list(request: HttpRequest) -> HttpResponse:
     country = str(request.user.country) if request.user.is_authenticated and request.user.country else ""
-    plans = [(plan, vat.price_for(net=plan.price, country=country)) for plan in selectors.plan_list_on_sale()]
+    rate = vat.rate_for(country=country)  # one lookup for the whole page
+    plans = [(plan, rate.apply(plan.price)) for plan in selectors.plan_list_on_sale()]
     return render(
         request,
         "billing/plan_list.html",

@@ -4,6 +4,7 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import School, User
@@ -36,16 +37,17 @@ def make_school_student(**kwargs: Any) -> User:
 def paid_invoice(user: User, *, price: str = "50.00", transaction_id: str = "") -> Invoice:
     """An order paid as the Braintree gateway would report it (no network), and its invoice."""
     order = services.order_create(user=user, plan=PlanFactory(price=Decimal(price)), **BILLING)
-    locked = Order.objects.select_for_update().get(pk=order.pk)
-    return services._order_record_payment(
-        order=locked,
-        gateway=Gateway.BRAINTREE,
-        result=SaleResult(
-            success=True,
-            transaction_id=transaction_id or f"tx-{order.pk}",
-            card_brand="Visa",
-            card_last4="1111",
-            card_exp_month=12,
-            card_exp_year=2030,
-        ),
-    )
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        return services._order_record_payment(
+            order=locked,
+            gateway=Gateway.BRAINTREE,
+            result=SaleResult(
+                success=True,
+                transaction_id=transaction_id or f"tx-{order.pk}",
+                card_brand="Visa",
+                card_last4="1111",
+                card_exp_month=12,
+                card_exp_year=2030,
+            ),
+        )

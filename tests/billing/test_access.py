@@ -175,3 +175,21 @@ def test_invoice_list_shows_only_own_invoices_in_constant_queries(
     content = response.content.decode()
     assert all(invoice.number in content for invoice in mine) and theirs.number not in content
     assert len(many) == len(few) <= 20
+
+
+def test_plan_page_shows_prices_with_the_buyers_vat_in_constant_queries(
+    client: Any, django_assert_max_num_queries: Any
+) -> None:
+    buyer = UserFactory(country="DE")
+    client.force_login(buyer)
+    PlanFactory(name="Small", price=Decimal("10.00"))
+    client.get(reverse("billing:plan_list"))  # warm the session-level caches of other apps
+
+    with CaptureQueriesContext(connection) as few:
+        response = client.get(reverse("billing:plan_list"))
+    PlanFactory.create_batch(5)
+    with django_assert_max_num_queries(len(few)):
+        client.get(reverse("billing:plan_list"))
+
+    content = response.content.decode()
+    assert "11.90 EUR" in content and "10.00 EUR + VAT 19%" in content
