@@ -184,3 +184,31 @@ class SupportPrivacyProvider(privacy.PrivacyProvider):
     @transaction.atomic
     def erase(self, user: User) -> None:
         self._inquiries(user).delete()
+
+
+@privacy.register
+class SessionsPrivacyProvider(privacy.PrivacyProvider):
+    """Stored sign-in sessions: they hold the user id and, for a while, the login name typed at sign-in."""
+
+    name = "sessions"
+    label = _("Sign-in sessions")
+    erase_order = 950  # after everything that might still need them, before the user row
+
+    def declarations(self) -> list[privacy.DataCategory]:
+        return [
+            privacy.DataCategory(
+                model="sessions.Session",
+                fields=("session_key", "session_data", "expire_date"),
+                purpose=_("Keep you signed in and remember a form you are filling in."),
+                retention=_("Until you sign out or two weeks after your last visit; deleted daily once expired."),
+            )
+        ]
+
+    def export(self, user: User) -> dict[str, Any]:
+        # What a session holds is the mechanics of signing in, already exported as the account's data.
+        return {"note": str(_("Sign-in sessions hold your user id and the login you typed; nothing else."))}
+
+    def erase(self, user: User) -> None:
+        from . import services
+
+        services.user_sessions_delete(user_id=user.pk)

@@ -13,6 +13,7 @@ from typing import Any
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -451,3 +452,22 @@ def support_inquiries_mark_handled(*, inquiry_ids: list[int], now: datetime | No
     return SupportInquiry.objects.filter(pk__in=inquiry_ids, handled_at__isnull=True).update(
         handled_at=now or timezone.now()
     )
+
+
+def user_sessions_delete(*, user_id: int, batch_size: int = BATCH_SIZE) -> int:
+    """Delete every stored session of a user, expired ones included.
+
+    Sessions are signed blobs (allauth keeps the login name typed at sign-in in them), so they are decoded
+    in batches; erasures are rare, and this runs in the erasure pipeline, never in a request.
+    """
+    from django.contrib.sessions.models import Session
+
+    wanted = str(user_id)
+    doomed: list[str] = []
+    for session in Session.objects.order_by("pk").iterator(chunk_size=batch_size):
+        if str(session.get_decoded().get(SESSION_KEY)) == wanted:
+            doomed.append(session.session_key)
+    deleted = 0
+    for start in range(0, len(doomed), batch_size):
+        deleted += Session.objects.filter(session_key__in=doomed[start : start + batch_size]).delete()[0]
+    return deleted

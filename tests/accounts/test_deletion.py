@@ -3,6 +3,7 @@ deactivation, the grace period in which signing in cancels, and the erasure pipe
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -384,3 +385,25 @@ def test_a_user_deleted_outside_the_pipeline_shows_as_failed_never_as_done(
     assert deletion.state == AccountDeletionRequest.State.FAILED
     assert {s.state for s in deletion.steps.all()} == {"failed"}
     assert "deleted outside the erasure pipeline" in deletion.steps.first().error  # type: ignore[union-attr]
+
+
+def test_erasure_deletes_the_users_stored_sessions_even_the_ones_signed_in_elsewhere(
+    member: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.contrib.sessions.models import Session
+
+    elsewhere = Client()
+    _sign_in(elsewhere, member.username)  # allauth keeps the typed login in the session
+    keep = Client()
+    keep.force_login(UserFactory())
+    ours = [s for s in Session.objects.all() if s.get_decoded().get("_auth_user_id") == str(member.pk)]
+    assert ours and member.username in json.dumps(ours[0].get_decoded())
+    deletion = _request_deletion(member, django_capture_on_commit_callbacks)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.account_erasures_due(now=deletion.erase_after + timedelta(seconds=1))
+
+    remaining = [s.get_decoded() for s in Session.objects.all()]
+    assert len(remaining) == 1
+    assert all(d.get("_auth_user_id") != str(member.pk) for d in remaining)
+    assert member.username not in json.dumps(remaining)
