@@ -9,6 +9,7 @@ urlpatterns = [
     path("plans/<int:plan_id>/buy/", views.checkout, name="checkout"),
     path("orders/<uuid:reference>/pay/", views.order_pay, name="order_pay"),
     path("orders/<uuid:reference>/2checkout/", views.order_twocheckout, name="order_twocheckout"),
+    path("orders/<uuid:reference>/", views.order_status, name="order_status"),
     path("invoices/", views.invoice_list, name="invoice_list"),
     path("invoices/<str:number>/", views.invoice_detail, name="invoice_detail"),
     path("invoices/<str:number>/pdf/", views.invoice_pdf, name="invoice_pdf"),

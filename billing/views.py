@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -121,7 +122,7 @@ def order_twocheckout(request: HttpRequest, reference: str) -> HttpResponse:
         url = services.order_twocheckout_url(
             user=request.user,  # type: ignore[arg-type]
             order=order,
-            return_url=request.build_absolute_uri(order_pay_url(order)),
+            return_url=request.build_absolute_uri(reverse("billing:order_status", args=[order.reference])),
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
@@ -129,10 +130,15 @@ def order_twocheckout(request: HttpRequest, reference: str) -> HttpResponse:
     return redirect(url)
 
 
-def order_pay_url(order: Order) -> str:
-    from django.urls import reverse
-
-    return reverse("billing:order_pay", kwargs={"reference": order.reference})
+@login_required
+@require_GET
+def order_status(request: HttpRequest, reference: str) -> HttpResponse:
+    """Where 2Checkout sends the buyer back: the invoice once its notification arrived, else a waiting page."""
+    order = get_object_or_404(selectors.order_list_visible_to(viewer=request.user), reference=reference)
+    invoice = order.invoices.filter(kind=Invoice.Kind.INVOICE).first()
+    if invoice is not None:
+        return redirect("billing:invoice_detail", number=invoice.number)
+    return render(request, "billing/order_status.html", {"order": order})
 
 
 @login_required

@@ -172,6 +172,27 @@ def test_hosted_checkout_redirects_with_the_orders_parameters_signed(member_clie
     params = {k: v[0] for k, v in parse_qs(url.query).items()}
     assert f"{url.scheme}://{url.netloc}{url.path}" == "https://secure.2checkout.test/checkout/buy"
     assert (params["order-ext-ref"], params["price"], params["currency"]) == (str(order.reference), "60.00", "EUR")
+    assert params["return-url"] == f"http://testserver/billing/orders/{order.reference}/"
     signed = {k: v for k, v in params.items() if k not in {"merchant", "test", "signature", "email"}}
     base = "".join(f"{len(signed[k].encode())}{signed[k]}" for k in sorted(signed))
     assert params["signature"] == hmac.new(b"buy-link-secret", base.encode(), hashlib.sha256).hexdigest()
+
+
+def test_buyer_returning_from_2checkout_waits_then_sees_the_invoice(
+    member_client: Any, order: Order, client: Any
+) -> None:
+    url = reverse("billing:order_status", args=[order.reference])
+    waiting = member_client.get(url)
+
+    post_ipn(client, signed_ipn(order))
+    after = member_client.get(url)
+
+    assert waiting.status_code == 200 and "not confirmed yet" in waiting.content.decode()
+    invoice = Invoice.objects.get(order=order)
+    assert after.status_code == 302 and after["Location"] == reverse("billing:invoice_detail", args=[invoice.number])
+
+
+def test_another_user_cannot_see_the_order_status(order: Order, other_member: Any, client: Any) -> None:
+    client.force_login(other_member)
+
+    assert client.get(reverse("billing:order_status", args=[order.reference])).status_code == 404
