@@ -45,6 +45,7 @@ def account_deletion_scheduled_send(*, email: str, name: str, deletion: AccountD
             "name": name,
             "deletion": deletion,
             "login_url": settings.SITE_URL.rstrip("/") + reverse("account_login"),
+            "support_url": settings.SITE_URL.rstrip("/") + reverse("accounts:support"),
         },
     )
 

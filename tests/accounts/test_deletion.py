@@ -93,7 +93,7 @@ def test_the_password_deactivates_at_once_ends_every_session_and_emails_the_date
     [message] = mail.outbox
     assert message.to == [member.email] and message.subject == "Your account will be deleted"
     assert date_filter(deletion.erase_after, "DATE_FORMAT") in message.body
-    assert "/accounts/login/" in message.body
+    assert "/accounts/login/" in message.body and "/account/support/" in message.body
 
 
 def test_a_second_request_is_refused(member: User, django_capture_on_commit_callbacks: Any) -> None:
