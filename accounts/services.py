@@ -82,6 +82,7 @@ logger = logging.getLogger(__name__)
 
 EXPORT_SUBDIR = "exports"
 ACCOUNTS_PROVIDER = "accounts"
+EXPORT_STALE_MINUTES = 60
 
 
 def export_dir() -> Path:
@@ -99,7 +100,12 @@ def data_export_request(*, user: User) -> DataExport:
     from . import tasks
 
     User.objects.select_for_update().filter(pk=user.pk).first()  # one request at a time per user
-    if DataExport.objects.filter(user=user, state__in=[DataExport.State.PENDING, DataExport.State.BUILDING]).exists():
+    open_states = [DataExport.State.PENDING, DataExport.State.BUILDING]
+    # An export whose worker died long ago (the task is idempotent and skips it) must not block a new one.
+    DataExport.objects.filter(
+        user=user, state__in=open_states, requested_at__lt=timezone.now() - timedelta(minutes=EXPORT_STALE_MINUTES)
+    ).update(state=DataExport.State.FAILED, error="interrupted")
+    if DataExport.objects.filter(user=user, state__in=open_states).exists():
         raise ValidationError(_("An export of your data is already being prepared."), code="export_open")
     export = DataExport.objects.create(public_id=uuid.uuid4(), user=user, parts_total=len(registry.providers()))
     transaction.on_commit(lambda: tasks.data_export_build_task.delay(export.pk))
@@ -146,13 +152,18 @@ def data_export_build(*, export_id: int, now: datetime | None = None) -> DataExp
         return export
     now = now or timezone.now()
     with transaction.atomic():
-        export.state = DataExport.State.READY
-        export.file_name = file_name
-        export.file_size = (directory / file_name).stat().st_size
-        export.ready_at = now
-        export.expires_at = now + timedelta(days=settings.DATA_EXPORT_TTL_DAYS)
-        export.parts_done = export.parts_total
-        export.save(update_fields=["state", "file_name", "file_size", "ready_at", "expires_at", "parts_done"])
+        finished = DataExport.objects.filter(pk=export.pk, state=DataExport.State.BUILDING).update(
+            state=DataExport.State.READY,
+            file_name=file_name,
+            file_size=(directory / file_name).stat().st_size,
+            ready_at=now,
+            expires_at=now + timedelta(days=settings.DATA_EXPORT_TTL_DAYS),
+            parts_done=export.parts_total,
+        )
+        if not finished:  # the export (or its owner) was deleted meanwhile: keep no orphan file
+            (directory / file_name).unlink(missing_ok=True)
+            return None
+        export.refresh_from_db()
         transaction.on_commit(lambda: emails.data_export_ready_send(export=export))
     return export
 

@@ -205,3 +205,32 @@ def test_the_retention_engine_expires_export_files_and_its_dry_run_lists_the_sam
     export.refresh_from_db()
     assert (export.state, export.file_name) == (DataExport.State.EXPIRED, "")
     assert list((media_root / "exports").iterdir()) == []
+
+
+def test_an_export_interrupted_long_ago_does_not_block_a_new_request(
+    member: User, member_client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    stuck = services.data_export_request(user=member)
+    DataExport.objects.filter(pk=stuck.pk).update(
+        state=DataExport.State.BUILDING, requested_at=timezone.now() - timedelta(hours=2)
+    )
+
+    _request_export(member_client, django_capture_on_commit_callbacks)
+
+    states = dict(DataExport.objects.filter(user=member).values_list("pk", "state"))
+    assert states.pop(stuck.pk) == DataExport.State.FAILED
+    assert list(states.values()) == [DataExport.State.READY]
+
+
+def test_an_export_deleted_while_it_was_built_leaves_no_file(member: User, media_root: Path, monkeypatch: Any) -> None:
+    export = services.data_export_request(user=member)
+    real_export = registry.get("support").export
+
+    def export_then_vanish(user: User) -> dict[str, Any]:
+        DataExport.objects.filter(pk=export.pk).delete()  # e.g. the account's erasure ran meanwhile
+        return real_export(user)
+
+    monkeypatch.setattr(registry.get("support"), "export", export_then_vanish)
+
+    assert services.data_export_build(export_id=export.pk) is None
+    assert list((media_root / "exports").iterdir()) == []
