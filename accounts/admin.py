@@ -49,10 +49,12 @@ class UserAdmin(DjangoUserAdmin):
 
 # --- Data subject rights: exports, deletions and their erasure steps, support inquiries ---
 
+from typing import Any  # noqa: E402
+
 from django.contrib import messages  # noqa: E402
 from django.core.exceptions import ValidationError  # noqa: E402
 from django.db.models import QuerySet  # noqa: E402
-from django.http import HttpRequest  # noqa: E402
+from django.http import HttpRequest, HttpResponse  # noqa: E402
 
 from . import services  # noqa: E402
 from .models import AccountDeletionRequest, DataExport, ErasureStep, SupportInquiry  # noqa: E402
@@ -69,6 +71,12 @@ class _ReadOnlyAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: object | None = None) -> list[str]:
         return [f.name for f in self.model._meta.fields if f.name not in (self.exclude or ())]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        no_save = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **no_save})
 
 
 @admin.register(DataExport)

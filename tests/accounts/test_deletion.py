@@ -407,3 +407,44 @@ def test_erasure_deletes_the_users_stored_sessions_even_the_ones_signed_in_elsew
     assert len(remaining) == 1
     assert all(d.get("_auth_user_id") != str(member.pk) for d in remaining)
     assert member.username not in json.dumps(remaining)
+
+
+def test_a_run_already_in_progress_is_not_started_twice(member: User, django_capture_on_commit_callbacks: Any) -> None:
+    deletion = _request_deletion(member, django_capture_on_commit_callbacks)
+    now = deletion.erase_after + timedelta(seconds=1)
+    AccountDeletionRequest.objects.filter(pk=deletion.pk).update(
+        state=AccountDeletionRequest.State.ERASING, last_attempt_at=now - timedelta(minutes=1), attempts=1
+    )
+
+    services.account_erasure_run(request_id=deletion.pk, now=now)
+    assert services.account_erasures_due(now=now) == 0
+
+    deletion.refresh_from_db()
+    assert (deletion.state, deletion.attempts) == (AccountDeletionRequest.State.ERASING, 1)
+    assert User.objects.filter(pk=member.pk).exists()
+    # ...but once the run is clearly dead (past the retry delay), the beat task takes it over
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.account_erasures_due(now=now + timedelta(minutes=31)) == 1
+    assert not User.objects.filter(pk=member.pk).exists()
+
+
+@pytest.mark.parametrize("model", ["dataexport", "accountdeletionrequest", "supportinquiry"])
+def test_staff_see_the_requests_in_the_admin_without_changing_them(
+    model: str, member: User, superuser_client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    services.data_export_request(user=member)
+    SupportInquiry.objects.create(name="Ada", email=member.email, topic="privacy", message="Hello")
+    deletion = _request_deletion(member, django_capture_on_commit_callbacks)
+    obj = {
+        "dataexport": DataExport.objects.get(),
+        "accountdeletionrequest": deletion,
+        "supportinquiry": SupportInquiry.objects.get(),
+    }[model]
+
+    assert superuser_client.get(reverse(f"admin:accounts_{model}_changelist")).status_code == 200
+    change = superuser_client.get(reverse(f"admin:accounts_{model}_change", args=[obj.pk]))
+    assert change.status_code == 200
+    assert 'name="_save"' not in change.content.decode()
+    assert superuser_client.get(reverse(f"admin:accounts_{model}_add")).status_code == 403
+    assert superuser_client.post(reverse(f"admin:accounts_{model}_delete", args=[obj.pk])).status_code == 403
+    assert type(obj).objects.filter(pk=obj.pk).exists()
