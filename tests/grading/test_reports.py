@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 from decimal import Decimal
 from typing import Any
@@ -66,6 +67,7 @@ def test_csv_download_is_streamed_and_logged(world: World) -> None:
         ["Khan", "Mia", world.student.username, "17.50", "20.00", SECRET_FEEDBACK],
         ["Okafor", "Leo", world.other_student.username, "9.00", "20.00", "'=HYPERLINK(1)"],  # never a formula
     ]
+    assert rows[1][6] == world.grade.graded_at.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M")
     log = GradeExport.objects.get()
     assert (log.teacher, log.assignment, log.format, log.row_count, log.pseudonymous) == (
         world.teacher,
