@@ -193,9 +193,19 @@ def _assign_usernames(rows: list[StudentRow]) -> list[str]:
     return result
 
 
-def _validate_rows(rows: list[tuple[int, StudentRow]]) -> list[str]:
-    """One message per problem, each naming its line; checks the database for taken usernames once."""
+def _validate_rows(rows: list[tuple[int, StudentRow]], *, school: School) -> list[str]:
+    """One message per problem, each naming its line; checks the database for taken usernames once.
+
+    A student already in the school under the same name is refused unless the row names a username: an
+    upload sent twice (or a double submit) adds nobody a second time.
+    """
     errors: list[str] = []
+    enrolled_names = {
+        (first.casefold(), last.casefold())
+        for first, last in User.objects.filter(
+            school_memberships__school=school, school_memberships__role=SchoolMembership.Role.STUDENT
+        ).values_list("first_name", "last_name")
+    }
     seen_usernames: dict[str, int] = {}
     seen_names: dict[tuple[str, str], int] = {}
     for line, row in rows:
@@ -229,6 +239,14 @@ def _validate_rows(rows: list[tuple[int, StudentRow]]) -> list[str]:
                 seen_usernames[key] = line
         if row.first_name and row.last_name:
             name_key = (row.first_name.casefold(), row.last_name.casefold())
+            if name_key in enrolled_names and not row.username:
+                errors.append(
+                    _(
+                        "Line %(line)d: %(name)s is already a student of this school (give a username to add "
+                        "another student with the same name)."
+                    )
+                    % {"line": line, "name": f"{row.first_name} {row.last_name}"}
+                )
             if name_key in seen_names and not row.username:
                 errors.append(
                     _(
@@ -319,7 +337,7 @@ def students_register(*, actor: User, school: School, rows: list[StudentRow]) ->
     All or nothing: any invalid row raises and nothing is written.
     """
     _require_roster_manager(actor=actor, school=school)
-    errors = _validate_rows(list(enumerate(rows, start=1)))
+    errors = _validate_rows(list(enumerate(rows, start=1)), school=school)
     if errors:
         raise CsvImportError(errors)
     usernames = _assign_usernames(rows)
@@ -355,7 +373,7 @@ def students_import_csv(*, actor: User, school: School, data: bytes) -> list[Use
     """Parse and register; errors name their CSV line and nothing of a failed upload is written."""
     _require_roster_manager(actor=actor, school=school)
     parsed = parse_student_csv(data=data)
-    errors = _validate_rows(parsed)
+    errors = _validate_rows(parsed, school=school)
     if errors:
         raise CsvImportError(errors)
     return students_register(actor=actor, school=school, rows=[row for _line, row in parsed])

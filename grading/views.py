@@ -107,10 +107,13 @@ def student_import(request: AuthenticatedRequest, school_id: int) -> HttpRespons
     errors: list[str] = []
     form = StudentCsvForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
         try:
-            users = schools.students_import_csv(
-                actor=request.user, school=school, data=form.cleaned_data["file"].read()
-            )
+            if upload.size > schools.CSV_MAX_BYTES:  # refused before it is read into memory
+                raise schools.CsvImportError(
+                    _("The file is too large (at most %(kb)d KB).") % {"kb": schools.CSV_MAX_BYTES // 1024}
+                )
+            users = schools.students_import_csv(actor=request.user, school=school, data=upload.read())
         except ValidationError as exc:
             errors = _errors(exc)
         else:

@@ -289,3 +289,22 @@ def test_only_admins_invite_and_existing_teachers_are_refused(world: World) -> N
         reverse("grading:teacher_invite", args=[world.school.pk]), {"email": world.teacher.email}
     )
     assert response.status_code == 400 and TeacherInvitation.objects.count() == 0
+
+
+def test_an_upload_sent_twice_adds_nobody_the_second_time(world: World) -> None:
+    client = world.client("admin")
+    content = b"first_name,last_name\nGrace,Hopper\nAda,Lovelace\n"
+    assert _upload(client, world, content).status_code == 200
+    before = _state()
+    response = _upload(client, world, content)
+    assert response.status_code == 400
+    assert "Line 2: Grace Hopper is already a student of this school" in response.content.decode()
+    assert _state() == before
+
+
+def test_a_file_too_large_is_refused_before_it_is_read(world: World) -> None:
+    before = _state()
+    big = b"first_name,last_name\n" + b"Grace,Hopper\n" * (schools.CSV_MAX_BYTES // 13 + 1)
+    response = _upload(world.client("admin"), world, big)
+    assert response.status_code == 400 and b"The file is too large" in response.content
+    assert _state() == before
