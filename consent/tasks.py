@@ -3,13 +3,18 @@ sends one email, and is idempotent."""
 
 from __future__ import annotations
 
+import smtplib
+
 from celery import shared_task
 
 from . import emails, services
 from .models import ConsentRecord, PendingSignup
 
+# A mail server that is briefly down: retry with backoff (about 30 s, 1, 2, 4 and 8 minutes, ~15 minutes in all).
+MAIL_ERRORS = (OSError, smtplib.SMTPException)
 
-@shared_task
+
+@shared_task(autoretry_for=MAIL_ERRORS, retry_backoff=30, retry_backoff_max=480, retry_jitter=False, max_retries=5)
 def consent_request_send_task(pending_id: int, key: str) -> bool:
     """Email the parent the link. The key exists only in this message and in the email it sends."""
     pending = PendingSignup.objects.filter(pk=pending_id).first()
@@ -19,7 +24,7 @@ def consent_request_send_task(pending_id: int, key: str) -> bool:
     return True
 
 
-@shared_task
+@shared_task(autoretry_for=MAIL_ERRORS, retry_backoff=30, retry_backoff_max=480, retry_jitter=False, max_retries=5)
 def consent_reminder_send_task(pending_id: int) -> bool:
     pending = PendingSignup.objects.filter(pk=pending_id).first()
     if pending is None:
@@ -28,7 +33,7 @@ def consent_reminder_send_task(pending_id: int) -> bool:
     return True
 
 
-@shared_task
+@shared_task(autoretry_for=MAIL_ERRORS, retry_backoff=30, retry_backoff_max=480, retry_jitter=False, max_retries=5)
 def consent_confirmation_send_task(record_id: int) -> bool:
     record = ConsentRecord.objects.select_related("child").filter(pk=record_id).first()
     if record is None:
