@@ -162,12 +162,18 @@ def order_pay_braintree(*, user: User, order_reference: str, nonce: str) -> Paym
                 ),
             )
         except GatewayError as exc:
+            # A server error may come after the charge: the next attempt asks Braintree first, as after a timeout.
             logger.warning("braintree error for order %s: %s", order.reference, exc)
+            order.charge_outcome_unknown = True
+            order.save(update_fields=["charge_outcome_unknown"])
             _event(kind=BillingEvent.Kind.PAYMENT_ERROR, order=order, detail=str(exc))
             return PaymentOutcome(
                 order=order,
                 invoice=None,
-                error=_("The payment service is unavailable right now. You were not charged; please try again later."),
+                error=_(
+                    "The payment service is unavailable right now. Please try again later: you will never be "
+                    "charged twice for this order."
+                ),
             )
         if not result.success:
             _event(

@@ -77,7 +77,7 @@ def test_validation_error_422_shows_message_and_leaves_order_unpaid(
     assert order.status == Order.Status.PENDING and not Invoice.objects.exists()
 
 
-def test_gateway_outage_shows_message_and_charges_nothing(
+def test_gateway_outage_shows_message_charges_nothing_and_the_retry_checks_first(
     member_client: Any, order: Order, fake_braintree: Any
 ) -> None:
     fake_braintree.state.fail_with_status = 500
@@ -88,6 +88,16 @@ def test_gateway_outage_shows_message_and_charges_nothing(
     assert response.status_code == 402
     assert "The payment service is unavailable right now" in response.content.decode()
     assert order.status == Order.Status.PENDING and fake_braintree.state.charged() == []
+    fake_braintree.state.fail_with_status = None
+    before = len(fake_braintree.state.requests)
+
+    retry = pay(member_client, order, "fake-valid-nonce")
+
+    order.refresh_from_db()
+    paths = [path.split("/merchants/fake-merchant/")[-1] for path, _ in fake_braintree.state.requests[before:]]
+    assert retry.status_code == 302 and order.status == Order.Status.PAID
+    assert paths == ["transactions/advanced_search_ids", "transactions"]  # asked first, then charged once
+    assert len(fake_braintree.state.charged()) == 1
 
 
 def test_timeout_then_retry_finds_the_first_charge_and_never_charges_twice(
