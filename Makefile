@@ -13,11 +13,11 @@ $(STAMP): requirements-dev.lock
 
 ## run: the web server, a Celery worker and Celery beat, with demo data (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL)
 run: $(STAMP)
-	$(PY) -m mindomo.devstack run
+	$(PY) scripts/devstack.py run
 
 ## test: ruff, mypy, makemigrations --check and the whole pytest suite (browser tests included)
 test: $(STAMP)
-	$(PY) -m mindomo.devstack exec -- $(MAKE) --no-print-directory lint check-migrations pytest
+	$(PY) scripts/devstack.py exec -- $(MAKE) --no-print-directory lint check-migrations pytest
 
 lint:
 	$(VENV)/bin/ruff check .
@@ -38,7 +38,7 @@ lock:
 
 ## bench: the benchmarks in bench/ (by hand, not in CI)
 bench: $(STAMP)
-	$(PY) -m mindomo.devstack exec -- sh -c 'for b in bench/bench_*.py; do $(PY) $$b || exit 1; done'
+	$(PY) scripts/devstack.py exec -- sh -c 'for b in bench/bench_*.py; do $(PY) $$b || exit 1; done'
 
 clean:
 	rm -rf $(VENV) .var staticfiles .pytest_cache .mypy_cache .ruff_cache

