@@ -89,9 +89,8 @@ class Order(BillingDetails):
         REFUNDED = "refunded", _("Refunded")
 
     reference = models.UUIDField(_("reference"), default=uuid.uuid4, unique=True, editable=False)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="orders"
-    )
+    # An order goes with its account (CASCADE); the invoice, which the law requires, keeps its own snapshot.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orders")
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="orders")
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices)

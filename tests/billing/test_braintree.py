@@ -87,6 +87,7 @@ def test_gateway_outage_shows_message_charges_nothing_and_the_retry_checks_first
     order.refresh_from_db()
     assert response.status_code == 402
     assert "The payment service is unavailable right now" in response.content.decode()
+    assert "Card payments are unavailable right now" in response.content.decode()  # no client token either
     assert order.status == Order.Status.PENDING and fake_braintree.state.charged() == []
     fake_braintree.state.fail_with_status = None
     before = len(fake_braintree.state.requests)

@@ -44,6 +44,15 @@ def test_deleting_the_account_detaches_the_invoice_and_keeps_its_snapshot(member
     assert set(tables_containing(email)) == {"billing_invoice"}
 
 
+def test_deleting_a_user_row_directly_also_keeps_the_invoice_and_drops_the_order(member: Any) -> None:
+    invoice = paid_invoice(member)
+
+    User.objects.filter(pk=member.pk).delete()
+
+    invoice.refresh_from_db()
+    assert invoice.user_id is None and invoice.billing_full_name and not Order.objects.exists()
+
+
 def test_export_lists_orders_and_invoices(member: Any) -> None:
     invoice = paid_invoice(member)
 
