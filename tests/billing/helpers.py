@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
+import hmac
 from decimal import Decimal
 from typing import Any
 
@@ -51,3 +53,30 @@ def paid_invoice(user: User, *, price: str = "50.00", transaction_id: str = "") 
                 card_exp_year=2030,
             ),
         )
+
+
+SECRET = "ipn-secret-key"  # the 2Checkout secret key the IPN tests configure
+
+
+def signed_ipn(
+    order: Order, *, status: str = "COMPLETE", total: str | None = None, algorithm: str = "sha256", refno: str = "4711"
+) -> list[tuple[str, str]]:
+    fields = [
+        ("SALEDATE", "2026-11-24 10:00:00"),
+        ("REFNO", refno),
+        ("REFNOEXT", str(order.reference)),
+        ("ORDERNO", "258"),
+        ("ORDERSTATUS", status),
+        ("PAYMETHOD", "Visa/MasterCard"),
+        ("FIRSTNAME", "Zoë"),
+        ("LASTNAME", "Dupré"),
+        ("IPN_PID[]", "1"),
+        ("IPN_PNAME[]", order.plan.name),
+        ("IPN_TOTALGENERAL", total or str(order.total)),
+        ("CURRENCY", order.currency),
+        ("IPN_DATE", "20261124100000"),
+    ]
+    base = "".join(f"{len(v.encode())}{v}" for _, v in fields)
+    digest = hmac.new(SECRET.encode(), base.encode(), getattr(hashlib, algorithm)).hexdigest()
+    fields.append(("HASH" if algorithm == "md5" else "SIGNATURE_SHA2_256", digest))
+    return fields

@@ -10,9 +10,10 @@ import pytest
 from django.db import connection
 
 from billing import services
-from billing.models import Invoice, InvoiceCounter, Order
+from billing.models import Invoice, InvoiceCounter, Order, ProcessedNotification
 from tests.accounts.factories import UserFactory
 from tests.billing.factories import BILLING, PlanFactory
+from tests.billing.helpers import SECRET, signed_ipn
 
 pytestmark = pytest.mark.django_db(transaction=True)
 US_BILLING = {**BILLING, "country": "US"}
@@ -77,3 +78,18 @@ def test_two_parallel_submits_of_one_order_charge_once(fake_braintree: Any) -> N
     assert Invoice.objects.filter(order=order).count() == 1
     assert {o.invoice.number for o in outcomes} == {Invoice.objects.get(order=order).number}
     assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
+
+
+def test_the_same_ipn_delivered_twice_in_parallel_pays_once(settings: Any) -> None:
+    settings.TWOCHECKOUT_SECRET_KEY = SECRET
+    buyer = UserFactory()
+    order = services.order_create(user=buyer, plan=PlanFactory(), **US_BILLING)
+    fields = signed_ipn(order)
+    ipn = [(name, [value]) for name, value in fields]
+
+    outcomes = run_in_parallel([lambda: services.twocheckout_ipn_process(fields=ipn) for _ in range(2)])
+
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    assert all(o.startswith('<sig algo="sha256"') for o in outcomes)  # both acknowledged
+    assert Invoice.objects.filter(order=order).count() == 1
+    assert ProcessedNotification.objects.count() == 1

@@ -15,9 +15,9 @@ from billing import services
 from billing.gateways import twocheckout
 from billing.models import Invoice, Order, ProcessedNotification
 from tests.billing.factories import BILLING, PlanFactory
+from tests.billing.helpers import SECRET, signed_ipn
 
 pytestmark = pytest.mark.django_db
-SECRET = "ipn-secret-key"
 IPN_URL = "/billing/2checkout/ipn/"
 
 
@@ -63,30 +63,6 @@ def test_read_receipt_sha256_matches_the_documented_example() -> None:
 
 def test_length_prefix_counts_utf8_bytes_and_empty_is_zero() -> None:
     assert twocheckout.serialize(["Zoë", "", "€"]) == "4Zoë03€"
-
-
-def signed_ipn(
-    order: Order, *, status: str = "COMPLETE", total: str | None = None, algorithm: str = "sha256", refno: str = "4711"
-) -> list[tuple[str, str]]:
-    fields = [
-        ("SALEDATE", "2026-11-24 10:00:00"),
-        ("REFNO", refno),
-        ("REFNOEXT", str(order.reference)),
-        ("ORDERNO", "258"),
-        ("ORDERSTATUS", status),
-        ("PAYMETHOD", "Visa/MasterCard"),
-        ("FIRSTNAME", "Zoë"),
-        ("LASTNAME", "Dupré"),
-        ("IPN_PID[]", "1"),
-        ("IPN_PNAME[]", order.plan.name),
-        ("IPN_TOTALGENERAL", total or str(order.total)),
-        ("CURRENCY", order.currency),
-        ("IPN_DATE", "20261124100000"),
-    ]
-    base = "".join(f"{len(v.encode())}{v}" for _, v in fields)
-    digest = hmac.new(SECRET.encode(), base.encode(), getattr(hashlib, algorithm)).hexdigest()
-    fields.append(("HASH" if algorithm == "md5" else "SIGNATURE_SHA2_256", digest))
-    return fields
 
 
 def post_ipn(client: Any, fields: list[tuple[str, str]]) -> Any:
