@@ -53,7 +53,7 @@ PRIVACY_OFFICER = Role(
         Grant("privacy", ALL, ("view", "add", "change")),
         Grant("privacy", "accesslog", ("view",)),
         Grant("accounts", "user", ("view",)),
-        Grant("accounts", "accountdeletion", (ALL,)),
+        Grant("accounts", "accountdeletionrequest", ("view", "change")),
         Grant("accounts", "dataexport", ("view",)),
         Grant("accounts", "erasurestep", ("view", "change")),
         Grant("grading", "grade", ("view",)),

@@ -59,7 +59,7 @@ ALLOWED = {
         "privacy.policyacceptance",
         "accounts.dataexport",
         "accounts.erasurestep",
-        "accounts.accountdeletion",
+        "accounts.accountdeletionrequest",
         "grading.grade",
     },
 }
