@@ -237,26 +237,34 @@ def twocheckout_ipn_process(*, fields: list[tuple[str, list[str]]], now: datetim
         if status not in PAID_IPN_STATUSES | REFUND_IPN_STATUSES:
             return receipt
         try:
-            order = Order.objects.select_for_update().get(reference=ipn.get("REFNOEXT"))
-        except (Order.DoesNotExist, ValidationError, ValueError) as exc:
-            raise ValidationError(_("The notification names an unknown order."), code="ipn_order") from exc
-        if status in PAID_IPN_STATUSES:
-            if order.status != Order.Status.PENDING:
-                return receipt
-            try:
-                paid = Decimal(ipn.get("IPN_TOTALGENERAL"))
-            except ArithmeticError as exc:
-                raise ValidationError(_("The notification's amount is not a number."), code="ipn_amount") from exc
-            if paid != order.total or ipn.get("CURRENCY").upper() != order.currency:
-                raise ValidationError(_("The notification's amount does not match the order."), code="ipn_amount")
-            _order_record_payment(
-                order=order,
-                gateway=Gateway.TWOCHECKOUT,
-                result=SaleResult(success=True, transaction_id=ipn.get("REFNO")[:64]),
+            order = Order.objects.select_for_update().filter(reference=ipn.get("REFNOEXT")).first()
+        except (ValidationError, ValueError):
+            order = None
+        if status in REFUND_IPN_STATUSES:
+            # The invoice (which outlives a deleted account and its order) is found by 2Checkout's reference.
+            invoice = (
+                Invoice.objects.select_for_update()
+                .filter(gateway=Gateway.TWOCHECKOUT, gateway_transaction_id=ipn.get("REFNO"), kind=Invoice.Kind.INVOICE)
+                .first()
             )
-        elif order.status == Order.Status.PAID:
-            invoice = order.invoices.get(kind=Invoice.Kind.INVOICE)
-            _credit(invoice=invoice, order=order, actor=None, detail="2checkout " + status)
+            if invoice is not None and not Invoice.objects.filter(credited_invoice=invoice).exists():
+                _credit(invoice=invoice, order=order, actor=None, detail="2checkout " + status)
+            return receipt
+        if order is None:
+            raise ValidationError(_("The notification names an unknown order."), code="ipn_order")
+        if order.status != Order.Status.PENDING:
+            return receipt
+        try:
+            paid = Decimal(ipn.get("IPN_TOTALGENERAL"))
+        except ArithmeticError as exc:
+            raise ValidationError(_("The notification's amount is not a number."), code="ipn_amount") from exc
+        if paid != order.total or ipn.get("CURRENCY").upper() != order.currency:
+            raise ValidationError(_("The notification's amount does not match the order."), code="ipn_amount")
+        _order_record_payment(
+            order=order,
+            gateway=Gateway.TWOCHECKOUT,
+            result=SaleResult(success=True, transaction_id=ipn.get("REFNO")[:64]),
+        )
     return receipt
 
 

@@ -14,6 +14,7 @@ from django.urls import reverse
 from billing import services
 from billing.gateways import twocheckout
 from billing.models import Invoice, Order, ProcessedNotification
+from mindomo import privacy
 from tests.billing.factories import BILLING, PlanFactory
 from tests.billing.helpers import SECRET, signed_ipn
 
@@ -172,3 +173,32 @@ def test_another_user_cannot_see_the_order_status(order: Order, other_member: An
     client.force_login(other_member)
 
     assert client.get(reverse("billing:order_status", args=[order.reference])).status_code == 404
+
+
+def test_refund_ipn_after_the_account_was_deleted_credits_the_detached_invoice(
+    client: Any, order: Order, member: Any
+) -> None:
+    post_ipn(client, signed_ipn(order))
+    refund = signed_ipn(order, status="REFUND")
+    privacy.registry.erase_user(member)
+
+    response = post_ipn(client, refund)
+
+    invoice = Invoice.objects.get(kind=Invoice.Kind.INVOICE)
+    credit = Invoice.objects.get(kind=Invoice.Kind.CREDIT_NOTE)
+    assert response.status_code == 200 and invoice.user_id is None
+    assert (credit.credited_invoice, credit.total, credit.billing_full_name) == (
+        invoice,
+        -invoice.total,
+        invoice.billing_full_name,
+    )
+
+
+def test_paid_ipn_for_an_unknown_order_is_refused_and_changes_nothing(client: Any, order: Order) -> None:
+    fields = signed_ipn(order)
+    Order.objects.filter(pk=order.pk).delete()
+
+    response = post_ipn(client, fields)
+
+    assert response.status_code == 400 and b"unknown order" in response.content
+    assert not Invoice.objects.exists() and not ProcessedNotification.objects.exists()
