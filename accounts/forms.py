@@ -73,6 +73,8 @@ class SignupDetailsForm(forms.Form):
 
 
 class ProfileForm(forms.Form):
+    label_suffix = ""
+
     first_name = PersonNameField(label=_("First name"))
     last_name = PersonNameField(label=_("Last name"))
     country = forms.ChoiceField(
