@@ -73,7 +73,9 @@ class SignupDetailsForm(forms.Form):
 
 
 class ProfileForm(forms.Form):
-    label_suffix = ""
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
 
     first_name = PersonNameField(label=_("First name"))
     last_name = PersonNameField(label=_("Last name"))
