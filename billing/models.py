@@ -8,8 +8,10 @@ Invoices are immutable snapshots that outlive the account (tax law) until their 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
@@ -235,6 +237,13 @@ class Invoice(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ValidationError(
+                _("An issued invoice is never edited: refund it with a credit note."), code="invoice_immutable"
+            )
+        super().save(*args, **kwargs)
 
     @property
     def is_credit_note(self) -> bool:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 from io import StringIO
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -117,3 +119,13 @@ def test_dry_run_lists_and_deletes_nothing(member: Any) -> None:
 
     assert expired.number in out.getvalue() and kept.number not in out.getvalue()
     assert "1 invoice(s)" in out.getvalue() and Invoice.objects.count() == 2
+
+
+def test_an_issued_invoice_cannot_be_edited(member: Any) -> None:
+    invoice = paid_invoice(member)
+    invoice.total = Decimal("0.00")
+
+    with pytest.raises(ValidationError, match="never edited"):
+        invoice.save()
+
+    assert Invoice.objects.get(pk=invoice.pk).total > 0
