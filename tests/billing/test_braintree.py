@@ -8,8 +8,11 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+from accounts.models import School
 from billing import services
 from billing.models import BillingEvent, Invoice, Order
+from consent.services import consent_record_school
+from tests.accounts.factories import UserFactory
 from tests.billing.factories import BILLING, PlanFactory
 from tests.billing.fake_braintree import CARD_CVV, CARD_NUMBER
 from tests.support.dbscan import tables_containing
@@ -141,3 +144,29 @@ def test_another_users_order_cannot_be_paid(other_member: Any, order: Order, fak
     response = pay(client, order, "fake-valid-nonce")
 
     assert response.status_code == 404 and fake_braintree.state.charged() == []
+
+
+def test_payment_page_holds_the_drop_in_with_a_client_token_and_no_inline_script(
+    member_client: Any, order: Order, fake_braintree: Any
+) -> None:
+    response = member_client.get(reverse("billing:order_pay", args=[order.reference]))
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-client-token="fake-client-token"' in content
+    assert '<script src="/static/billing/dropin.js"></script>' in content
+    assert "<script>" not in content
+    assert "https://js.braintreegateway.com" in response["Content-Security-Policy"]
+
+
+def test_an_order_whose_buyer_became_school_consented_is_not_charged(
+    member_client: Any, member: Any, order: Order, fake_braintree: Any
+) -> None:
+    school = School.objects.create(name="Lycée", country="FR", contact_email="office@school.example")
+    consent_record_school(child=member, school=school, granted_by=UserFactory(is_superuser=True, is_staff=True))
+
+    response = pay(member_client, order, "fake-valid-nonce")
+
+    order.refresh_from_db()
+    assert response.status_code == 403 and order.status == Order.Status.PENDING
+    assert fake_braintree.state.charged() == []
