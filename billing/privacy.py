@@ -107,3 +107,15 @@ class BillingPrivacyProvider(privacy.PrivacyProvider):
 
     def erase(self, user: Any) -> None:
         services.billing_user_erase(user=user)
+
+    def retention_rules(self) -> list[privacy.RetentionRule]:
+        return [
+            privacy.RetentionRule(
+                name="billing.invoices",
+                description=_("Invoices and credit notes, kept for tax even after an account is deleted"),
+                period=_("deleted %(years)d years after the end of their tax year")
+                % {"years": settings.INVOICE_RETENTION_YEARS},
+                expired=services.invoices_expired,
+                purge=services.invoices_delete,
+            )
+        ]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -468,10 +469,30 @@ class PurgeResult:
     deleted: int
 
 
+def invoices_expired(now: Any = None) -> QuerySet[Invoice]:
+    """Invoices whose retention ended: INVOICE_RETENTION_YEARS after the end of their tax year."""
+    today = timezone.localdate(now) if now is not None else timezone.localdate()
+    return Invoice.objects.filter(year__lt=today.year - settings.INVOICE_RETENTION_YEARS)
+
+
+def invoices_delete(ids: list[Any]) -> int:
+    """Delete these invoices with one statement (Django's collector would first load every row)."""
+    table = connection.ops.quote_name(Invoice._meta.db_table)
+    with transaction.atomic():
+        # credit notes of purged invoices lose the link and keep credited_invoice_number
+        Invoice.objects.filter(credited_invoice_id__in=ids).update(credited_invoice=None)
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [list(ids)])  # noqa: S608
+            count = cursor.rowcount
+        _event(kind=BillingEvent.Kind.INVOICES_PURGED, detail=f"{count} invoices past their retention")
+    return int(count)
+
+
 def invoices_purge(*, today: date | None = None, batch_size: int = BATCH_SIZE, dry_run: bool = False) -> PurgeResult:
     """Delete invoices whose retention ended: INVOICE_RETENTION_YEARS after the end of their tax year.
 
     Set-based, in batches of ``batch_size`` (one transaction each). ``dry_run`` lists what it would delete.
+    The retention engine (privacy.services.retention_apply) runs the same two functions from its beat task.
     """
     today = today or timezone.localdate()
     cutoff_year = today.year - settings.INVOICE_RETENTION_YEARS  # tax years before this one are past retention
@@ -480,24 +501,15 @@ def invoices_purge(*, today: date | None = None, batch_size: int = BATCH_SIZE, d
         return PurgeResult(
             cutoff_year, list(expired.order_by("year", "series", "sequence").values_list("number", flat=True)), 0
         )
-    table = connection.ops.quote_name(Invoice._meta.db_table)
     deleted = 0
     last_id = 0
     while True:
-        with transaction.atomic():
-            # keyset pagination over the (year) index: each batch starts where the last one ended
-            ids = list(expired.filter(pk__gt=last_id).order_by("pk").values_list("pk", flat=True)[:batch_size])
-            if not ids:
-                break
-            last_id = ids[-1]
-            # credit notes of purged invoices lose the link and keep credited_invoice_number
-            Invoice.objects.filter(credited_invoice_id__in=ids).update(credited_invoice=None)
-            # one DELETE per batch; Django's collector would first load every row it deletes
-            with connection.cursor() as cursor:
-                cursor.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [ids])  # noqa: S608
-                count = cursor.rowcount
-            deleted += count
-            _event(kind=BillingEvent.Kind.INVOICES_PURGED, detail=f"{count} invoices of tax years < {cutoff_year}")
+        # keyset pagination over the (year) index: each batch starts where the last one ended
+        ids = list(expired.filter(pk__gt=last_id).order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            break
+        last_id = ids[-1]
+        deleted += invoices_delete(ids)
     return PurgeResult(cutoff_year, [], deleted)
 
 

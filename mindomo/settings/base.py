@@ -279,6 +279,22 @@ CELERY_BEAT_SCHEDULE["consent-remind-parents"] = {
     "task": "consent.tasks.pending_signups_remind_task",
     "schedule": crontab(minute="5,35"),
 }
+# The parent portal: a sign-in link works once for CONSENT_PORTAL_LINK_TTL seconds (default 15 minutes); the
+# parent's session then lasts CONSENT_PORTAL_SESSION_SECONDS (default 3 hours).
+CONSENT_PORTAL_LINK_TTL = env.int("CONSENT_PORTAL_LINK_TTL", default=15 * 60)
+CONSENT_PORTAL_SESSION_SECONDS = env.int("CONSENT_PORTAL_SESSION_SECONDS", default=3 * 3600)
+# Sign-in links asked for per hour, per email address and per IP address (shared cache).
+CONSENT_PORTAL_LINKS_PER_ADDRESS_PER_HOUR = env.int("CONSENT_PORTAL_LINKS_PER_ADDRESS_PER_HOUR", default=5)
+CONSENT_PORTAL_LINKS_PER_IP_PER_HOUR = env.int("CONSENT_PORTAL_LINKS_PER_IP_PER_HOUR", default=20)
+# How many further guardians a consenting parent may invite per child.
+CONSENT_GUARDIANS_MAX = env.int("CONSENT_GUARDIANS_MAX", default=1)
+# Ed25519 private key signing consent receipts: 32 random bytes, base64. Empty: derived from DJANGO_SECRET_KEY.
+CONSENT_RECEIPT_SIGNING_KEY = env("CONSENT_RECEIPT_SIGNING_KEY", default="")
+MIDDLEWARE.append("consent.middleware.AgeUpMiddleware")
+CELERY_BEAT_SCHEDULE["consent-age-up"] = {
+    "task": "consent.tasks.children_age_up_find_task",
+    "schedule": crontab(minute=20, hour=1),
+}
 # --- end Consent ---
 
 # --- Billing (billing app) --------------------------------------------------------------------------
@@ -303,10 +319,7 @@ SELLER_COUNTRY = env("SELLER_COUNTRY", default="RO")
 SELLER_VAT_ID = env("SELLER_VAT_ID", default="RO12345678")
 SELLER_EMAIL = env("SELLER_EMAIL", default="billing@mindomo.localhost")
 INVOICE_RETENTION_YEARS = env.int("INVOICE_RETENTION_YEARS", default=10)
-CELERY_BEAT_SCHEDULE["billing-purge-invoices-past-retention"] = {
-    "task": "billing.tasks.invoices_purge_task",
-    "schedule": crontab(minute=30, hour=2, day_of_month=2),
-}
+# Invoices past retention are purged by the retention engine (rule "billing.invoices", beat "privacy-retention").
 # --- end of billing ---------------------------------------------------------------------------------
 
 # --- Grading (grading app) ---------------------------------------------------------------------------

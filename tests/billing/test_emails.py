@@ -39,7 +39,10 @@ def test_a_detached_invoice_is_not_emailed(member: Any, mailoutbox: Any) -> None
     assert invoice_email_send(invoice=invoice) is False and mailoutbox == []
 
 
-def test_beat_schedule_runs_the_registered_purge_task() -> None:
-    entry = settings.CELERY_BEAT_SCHEDULE["billing-purge-invoices-past-retention"]
+def test_the_retention_engine_beat_task_purges_invoices_past_retention() -> None:
+    from mindomo.privacy import registry
+
+    entry = settings.CELERY_BEAT_SCHEDULE["privacy-retention"]
     app.loader.import_default_modules()
     assert entry["task"] in app.tasks
+    assert "billing.invoices" in {rule.name for _provider, rule in registry.retention_rules()}

@@ -129,3 +129,23 @@ def test_an_issued_invoice_cannot_be_edited(member: Any) -> None:
         invoice.save()
 
     assert Invoice.objects.get(pk=invoice.pk).total > 0
+
+
+def test_the_retention_engine_purges_exactly_what_its_dry_run_lists(member: Any, settings: Any) -> None:
+    from privacy.services import retention_apply
+
+    settings.INVOICE_RETENTION_YEARS = 10
+    this_year = timezone.localdate().year
+    expired = [paid_invoice(member), paid_invoice(UserFactory())]
+    for invoice in expired:
+        age(invoice, year=this_year - 12)
+    kept = paid_invoice(member)
+    now = timezone.now()
+
+    (dry,) = retention_apply(now=now, dry_run=True, rules=["billing.invoices"])
+    assert set(dry.pks) == {i.pk for i in expired}
+    assert Invoice.objects.count() == 3
+
+    (real,) = retention_apply(now=now, batch_size=1, rules=["billing.invoices"])
+    assert real.count == 2
+    assert list(Invoice.objects.values_list("pk", flat=True)) == [kept.pk]
