@@ -94,7 +94,7 @@ def main() -> None:
 
         print(f"user with {GRADES} grades, {len(registry.providers())} privacy providers")
         print(
-            f"export:  pipeline {export_pipeline * 1000:8.1f} ms (zip {export.file_size / 1024:.0f} KiB)  "
+            f"export:  pipeline {export_pipeline * 1000:8.1f} ms (zip {(export.file_size or 0) / 1024:.0f} KiB)  "
             f"baseline json.dumps(export_user) {export_baseline * 1000:8.1f} ms ({len(baseline_doc) / 1024:.0f} KiB)  "
             f"ratio {export_pipeline / export_baseline:.2f}"
         )
