@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -11,6 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+
+from mindomo.admin import ReadOnlyAdmin
 
 from . import services
 from .models import BillingEvent, Invoice, Order, Plan, VatRate
@@ -25,17 +25,6 @@ class PlanAdmin(admin.ModelAdmin):
 @admin.register(VatRate)
 class VatRateAdmin(admin.ModelAdmin):
     list_display = ["country", "rate"]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Order)
