@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from . import services
-from .models import AgeRule, ConsentEvent, ConsentRecord, PendingSignup, ThirdParty
+from .models import AgeRule, ConsentEvent, ConsentRecord, LedgerEntry, PendingSignup, ThirdParty
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -84,3 +84,12 @@ class ConsentEventAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "kind", "child", "count", "rule")
     list_filter = ("kind",)
     list_select_related = ("child", "rule")
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    """The consent ledger: pseudonyms only; verify it with ``manage.py consent_verify_ledger``."""
+
+    list_display = ("seq", "at", "kind", "subject", "actor", "method", "rule", "rule_version", "policy_version")
+    list_filter = ("kind", "method")
+    search_fields = ("=subject", "=actor")

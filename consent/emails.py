@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from .models import ConsentRecord, PendingSignup
+from .models import ConsentRecord, Guardian, PendingSignup
 from .selectors import integral_third_parties
 
 
@@ -74,4 +74,68 @@ def send_consent_follow_up(*, record: ConsentRecord) -> None:
         subject=_("About your consent for your child's Mindomo account"),
         template="follow_up",
         context={"record": record, "login": record.child.username},
+    )
+
+
+# --- the parent portal ----------------------------------------------------------------------------------
+def portal_url() -> str:
+    return settings.SITE_URL + reverse("consent:portal")
+
+
+def send_portal_link(*, email: str, token: str) -> None:
+    _send(
+        to=email,
+        subject=_("Your sign-in link to the Mindomo parent portal"),
+        template="portal_link",
+        context={
+            "link": settings.SITE_URL + reverse("consent:portal_link", kwargs={"token": token}),
+            "minutes": max(1, settings.CONSENT_PORTAL_LINK_TTL // 60),
+        },
+    )
+
+
+def send_portal_erased(*, email: str, withdrawn: bool) -> None:
+    _send(
+        to=email,
+        subject=_("Your child's Mindomo account was deleted"),
+        template="portal_erased",
+        context={"withdrawn": withdrawn},
+    )
+
+
+def send_guardian_invited(*, guardian: Guardian) -> None:
+    _send(
+        to=guardian.email,
+        subject=_("You can now manage a child's Mindomo account"),
+        template="guardian_invited",
+        context={"login": guardian.record.child.username, "portal_url": portal_url()},
+    )
+
+
+def send_school_request(
+    *, record: ConsentRecord, recipients: list[str], parent_email: str, request_kind: str, message: str
+) -> None:
+    from .portal import SchoolRequest
+
+    for address in recipients:
+        _send(
+            to=address,
+            subject=_("A parent's request about a student's Mindomo account"),
+            template="school_request",
+            context={
+                "login": record.child.username,
+                "school": record.school,
+                "parent_email": parent_email,
+                "request": dict(SchoolRequest.CHOICES).get(request_kind, request_kind),
+                "message": message,
+            },
+        )
+
+
+def send_age_up_parent(*, email: str, login: str) -> None:
+    _send(
+        to=email,
+        subject=_("Your child now manages their own Mindomo account"),
+        template="age_up_parent",
+        context={"login": login},
     )

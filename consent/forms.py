@@ -138,3 +138,71 @@ class ParentDecisionForm(forms.Form):
         if data.get("action") == "approve" and not data.get("guardian"):
             self.add_error("guardian", _("Please confirm that you are the child's parent or legal guardian."))
         return data
+
+
+# --- the parent portal -----------------------------------------------------------------------------------
+class PortalSignInForm(forms.Form):
+    email = forms.EmailField(
+        label=_("The email address you gave your consent with"),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+
+class ChildPasswordForm(forms.Form):
+    password1 = forms.CharField(
+        label=_("New password for your child"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label=_("The new password again"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("password1") and data.get("password2") and data["password1"] != data["password2"]:
+            self.add_error("password2", _("The two passwords are not the same."))
+        return data
+
+
+class ChildDeleteForm(forms.Form):
+    ACTIONS = (("delete", _("Delete")), ("withdraw", _("Withdraw consent")))
+
+    action = forms.ChoiceField(choices=ACTIONS, error_messages={"invalid_choice": _("Please choose an answer.")})
+    confirm = forms.BooleanField(
+        label=_("I understand that my child's account and all its data are deleted now and cannot be recovered."),
+        error_messages={"required": _("Please confirm that you want the account deleted.")},
+    )
+
+
+class GuardianInviteForm(forms.Form):
+    email = forms.EmailField(label=_("The second parent's or guardian's email address"))
+
+
+class SchoolRequestForm(forms.Form):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from .portal import SchoolRequest
+
+        self.fields["request_kind"] = forms.ChoiceField(
+            label=_("I ask for"),
+            choices=SchoolRequest.CHOICES,
+            widget=forms.RadioSelect,
+            error_messages={"invalid_choice": _("Please choose what you ask for.")},
+        )
+
+    message = forms.CharField(
+        label=_("Message to the school (optional)"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class AgeUpForm(forms.Form):
+    accept = forms.BooleanField(
+        label=_("I have read the privacy policy and I accept it."),
+        error_messages={"required": _("Please accept the privacy policy to continue.")},
+    )

@@ -6,10 +6,17 @@ login and password hash are sealed with a key that lives only in the parent's li
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
+
+
+def _new_pseudonym() -> str:
+    return secrets.token_hex(16)
 
 
 class AgeRule(models.Model):
@@ -135,6 +142,8 @@ class PendingSignup(models.Model):
     expires_at = models.DateTimeField(_("expires at"), db_index=True)
     resend_count = models.PositiveSmallIntegerField(_("resent"), default=0)
     reminder_due_at = models.DateTimeField(_("reminder due at"), null=True, blank=True, db_index=True)
+    # The request's pseudonym in the consent ledger (the account takes it over at approval).
+    ledger_subject = models.CharField(max_length=32, default=_new_pseudonym)
 
     class Meta:
         verbose_name = _("pending child sign-up")
@@ -219,3 +228,118 @@ class ConsentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} ×{self.count}"
+
+
+# --- the parent portal and the consent ledger (issue 4) ------------------------------------------------
+class Guardian(models.Model):
+    """A second guardian invited by a consenting parent: the same rights over the child, by email sign-in."""
+
+    record = models.ForeignKey(ConsentRecord, on_delete=models.CASCADE, related_name="guardians")
+    email = models.EmailField(_("guardian email"))
+    created_at = models.DateTimeField(_("invited at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("second guardian")
+        verbose_name_plural = _("second guardians")
+        constraints = [
+            models.UniqueConstraint("record", Lower("email"), name="consent_guardian_once_per_record"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.record_id}: guardian"
+
+
+class ParentalControl(models.Model):
+    """What the portal changed about a child's account: suspension and the end of parental control."""
+
+    record = models.OneToOneField(ConsentRecord, on_delete=models.CASCADE, related_name="control")
+    suspended_at = models.DateTimeField(_("collection stopped at"), null=True, blank=True)
+    age_up_due_at = models.DateTimeField(_("reached the age of consent (found) at"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("parental control ended at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("parental control")
+        verbose_name_plural = _("parental controls")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(age_up_due_at__isnull=False),
+                name="consent_control_end_after_age_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.record_id}"
+
+
+class LedgerPseudonym(models.Model):
+    """The mapping from a ledger pseudonym to a person. Lives outside the ledger; goes with the child.
+
+    A pending sign-up carries its own pseudonym (``PendingSignup.ledger_subject``, deleted with it); the
+    account takes it over at approval.
+    A parent's pseudonym is per child record (never shared between children), so no row links children.
+    """
+
+    class Role(models.TextChoices):
+        CHILD = "child", _("Child")
+        PARENT = "parent", _("Parent or guardian")
+
+    pseudonym = models.CharField(max_length=32, unique=True, default=_new_pseudonym)
+    role = models.CharField(max_length=8, choices=Role.choices)
+    child = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    email = models.EmailField(blank=True)
+
+    class Meta:
+        verbose_name = _("ledger pseudonym")
+        verbose_name_plural = _("ledger pseudonyms")
+        constraints = [
+            models.CheckConstraint(condition=Q(role__in=["child", "parent"]), name="consent_pseudonym_role"),
+            models.UniqueConstraint(
+                fields=["child"], condition=Q(role="child"), name="consent_pseudonym_one_per_child"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.pseudonym
+
+
+class LedgerEntry(models.Model):
+    """One consent event, appended, never updated or deleted (a trigger refuses both).
+
+    ``hash`` = SHA-256 over the previous row's hash and this row's canonical content, so changing,
+    removing or reordering any row breaks every later link. No name, email or login: pseudonyms only.
+    """
+
+    class Kind(models.TextChoices):
+        REQUESTED = "requested", _("Consent requested")
+        RESENT = "resent", _("Request sent again")
+        REMINDED = "reminded", _("Parent reminded")
+        GRANTED = "granted", _("Consent granted")
+        REFUSED = "refused", _("Consent refused")
+        EXPIRED = "expired", _("Request expired")
+        SUSPENDED = "suspended", _("Collection stopped (account suspended)")
+        RESUMED = "resumed", _("Collection resumed")
+        WITHDRAWN = "withdrawn", _("Consent withdrawn, account deleted")
+        AGED_UP = "aged_up", _("Child reached the age of consent")
+        SCHOOL_REQUEST = "school_request", _("Parent's request sent to the school")
+        GUARDIAN_ADDED = "guardian_added", _("Second guardian invited")
+
+    seq = models.PositiveBigIntegerField(_("number"), unique=True)
+    at = models.DateTimeField(_("at"))
+    kind = models.CharField(_("event"), max_length=16, choices=Kind.choices)
+    subject = models.CharField(_("child (pseudonym)"), max_length=32)
+    actor = models.CharField(_("by (pseudonym or role)"), max_length=40)
+    method = models.CharField(_("method"), max_length=16, blank=True)
+    rule = models.CharField(_("rule"), max_length=16, blank=True)
+    rule_version = models.PositiveIntegerField(_("rule version"), null=True, blank=True)
+    policy_version = models.CharField(_("policy version"), max_length=32, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        verbose_name = _("consent ledger entry")
+        verbose_name_plural = _("consent ledger")
+        ordering = ["seq"]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.kind}"

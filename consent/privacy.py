@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from mindomo import privacy
 
-from .models import AgeDecision, ConsentEvent, ConsentRecord
+from .models import AgeDecision, ConsentEvent, ConsentRecord, Guardian, LedgerEntry, LedgerPseudonym
 
 
 def _ttl_days() -> int:
@@ -51,6 +51,34 @@ class ConsentPrivacyProvider(privacy.PrivacyProvider):
                 purpose=_("Prove that a parent or a school consented to a child's account, and how."),
                 retention=_("As long as the child's account exists."),
             ),
+            privacy.DataCategory(
+                model="consent.Guardian",
+                fields=("email",),
+                purpose=_("Let a second parent or guardian, invited by the consenting parent, use the parent portal."),
+                retention=_("As long as the child's account exists."),
+            ),
+            privacy.DataCategory(
+                model="consent.ParentalControl",
+                fields=("suspended_at", "age_up_due_at", "ended_at"),
+                purpose=_("Stop collection when a parent asks, and end parental control at the age of consent."),
+                retention=_("As long as the child's account exists."),
+            ),
+            privacy.DataCategory(
+                model="consent.LedgerPseudonym",
+                fields=("pseudonym", "email"),
+                purpose=_(
+                    "Link the consent ledger's pseudonyms to the child and the parents while the account exists."
+                ),
+                retention=_("Deleted with the child's account; the ledger then names no one."),
+            ),
+            privacy.DataCategory(
+                model="consent.LedgerEntry",
+                fields=("kind", "at", "subject", "method", "rule", "policy_version"),
+                purpose=_(
+                    "Prove every consent event (requests, consent, suspension, withdrawal) in a tamper-evident chain."
+                ),
+                retention=_("Kept: it holds pseudonyms only, which nothing links to a person after the deletion."),
+            ),
         ]
 
     def export(self, user: User) -> dict[str, Any]:
@@ -75,10 +103,22 @@ class ConsentPrivacyProvider(privacy.PrivacyProvider):
             }
             if record
             else None,
+            "guardians": list(
+                Guardian.objects.filter(record__child=user).order_by("pk").values_list("email", flat=True)
+            ),
+            "consent_ledger": [
+                {"at": e.at.isoformat(), "event": e.kind, "method": e.method, "policy_version": e.policy_version}
+                for e in LedgerEntry.objects.filter(
+                    subject__in=LedgerPseudonym.objects.filter(child=user, role="child").values("pseudonym")
+                ).order_by("seq")
+            ],
         }
 
     @transaction.atomic
     def erase(self, user: User) -> None:
+        # The pseudonym mapping goes: the ledger's rows stay, naming no one. Guardians and controls go
+        # with the record (CASCADE).
+        LedgerPseudonym.objects.filter(child=user).delete()
         ConsentRecord.objects.filter(child=user).delete()
         AgeDecision.objects.filter(user=user).delete()
         ConsentEvent.objects.filter(child=user).update(child=None)

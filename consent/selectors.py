@@ -27,7 +27,11 @@ def is_child_account(user: Any) -> bool:
     """True for an account under parental consent, or whose age decision says it is still a child."""
     if user is None or not getattr(user, "pk", None):
         return False
-    if ConsentRecord.objects.filter(child_id=user.pk, method=ConsentMethod.EMAIL_PLUS).exists():
+    if (
+        ConsentRecord.objects.filter(child_id=user.pk, method=ConsentMethod.EMAIL_PLUS)
+        .exclude(control__ended_at__isnull=False)
+        .exists()
+    ):
         return True
     first_of_this_month = timezone.now().date().replace(day=1)
     return AgeDecision.objects.filter(
@@ -39,7 +43,8 @@ def user_may_purchase(user: Any) -> bool:
     """Billing's rule: children under parental consent and school-consented accounts never buy."""
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    return not ConsentRecord.objects.filter(child_id=user.pk).exists() and not is_child_account(user)
+    under_consent = ConsentRecord.objects.filter(child_id=user.pk).exclude(control__ended_at__isnull=False)
+    return not under_consent.exists() and not is_child_account(user)
 
 
 def integral_third_parties() -> list[ThirdParty]:

@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import School, SchoolMembership, User
 
+from . import ledger
 from .age_gate import Decision
 from .models import (
     AgeDecision,
@@ -157,10 +158,19 @@ def pending_signup_create(
                 reminder_due_at=now + ttl / 2,
             )
             ConsentEvent.objects.create(kind=ConsentEvent.Kind.REQUESTED, rule_id=decision.rule_id)
+            _ledger_pending(pending, ledger.Event(kind="requested", subject=pending.ledger_subject))
             _enqueue_request_email(pending.pk, key)
     except IntegrityError as exc:  # the same login reserved at the same moment
         raise ValidationError(_("This username or email address is already taken."), code="login_taken") from exc
     return SealedRequest(public_id=pending.public_id, key=key)
+
+
+def _ledger_pending(pending: PendingSignup, event: ledger.Event, *, actor: str = "child") -> None:
+    event.actor = event.actor if event.actor != ledger.SYSTEM else actor
+    event.method = ConsentMethod.EMAIL_PLUS
+    event.rule = AgeRule.objects.filter(pk=pending.rule_id).first()
+    event.policy_version = settings.CONSENT_POLICY_VERSION
+    ledger.append([event])
 
 
 def _enqueue_request_email(pending_id: int, key: str) -> None:
@@ -186,6 +196,7 @@ def pending_signup_resend(*, public_id: str, key: str, now: datetime.datetime | 
         _count_parent_email(pending.parent_email, now=now)
         pending.resend_count += 1
         pending.save(update_fields=["resend_count"])
+        _ledger_pending(pending, ledger.Event(kind="resent", subject=pending.ledger_subject))
         _enqueue_request_email(pending.pk, key)
 
 
@@ -258,6 +269,13 @@ def pending_signup_approve(
             request_ref=request_ref(public_id),
         )
         ConsentEvent.objects.create(kind=ConsentEvent.Kind.APPROVED, child=user, rule_id=pending.rule_id)
+        ledger.adopt_pending_pseudonym(pending=pending, child_id=user.pk)
+        ledger.record_event(
+            kind="granted",
+            record=record,
+            actor=ledger.parent_pseudonym(child_id=user.pk, email=pending.parent_email),
+            now=now,
+        )
         pending.delete()
 
         from .tasks import consent_confirmation_send_task, consent_follow_up_send_task
@@ -276,6 +294,7 @@ def pending_signup_refuse(*, public_id: str, key: str, now: datetime.datetime | 
     with transaction.atomic():
         pending, _payload = _lock_open(public_id, key, now)
         rule_id = pending.rule_id
+        _ledger_pending(pending, ledger.Event(kind="refused", subject=pending.ledger_subject), actor="parent")
         pending.delete()
         ConsentEvent.objects.create(kind=ConsentEvent.Kind.REFUSED, rule_id=rule_id)
 
@@ -290,17 +309,39 @@ def pending_signups_expire(*, now: datetime.datetime | None = None, batch_size: 
     deleted = 0
     while True:
         with transaction.atomic():
-            ids = list(
-                PendingSignup.objects.select_for_update(skip_locked=True)
+            rows = list(
+                PendingSignup.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(expires_at__lte=now)
                 .order_by("pk")
-                .values_list("pk", flat=True)[:batch_size]
+                .values(*_LEDGER_FIELDS)[:batch_size]
             )
-            if not ids:
+            if not rows:
                 return deleted
+            ids = [row["pk"] for row in rows]
+            _ledger_pending_batch(rows, kind="expired")
             count, _by_model = PendingSignup.objects.filter(pk__in=ids).delete()
             ConsentEvent.objects.create(kind=ConsentEvent.Kind.EXPIRED, count=count)
             deleted += count
+
+
+def _ledger_pending_batch(rows: list[dict[str, Any]], *, kind: str) -> None:
+    """One ledger row per request, in one append: no query per row."""
+    ledger.append(
+        [
+            ledger.Event(
+                kind=kind,
+                subject=row["ledger_subject"],
+                method=ConsentMethod.EMAIL_PLUS,
+                rule_label=row["rule__subdivision"] or row["rule__country"] or "*",
+                rule_version=row["rule__version"],
+                policy_version=settings.CONSENT_POLICY_VERSION,
+            )
+            for row in rows
+        ]
+    )
+
+
+_LEDGER_FIELDS = ("pk", "ledger_subject", "rule__country", "rule__subdivision", "rule__version")
 
 
 def pending_signups_remind(*, now: datetime.datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
@@ -311,15 +352,17 @@ def pending_signups_remind(*, now: datetime.datetime | None = None, batch_size: 
     queued = 0
     while True:
         with transaction.atomic():
-            ids = list(
-                PendingSignup.objects.select_for_update(skip_locked=True)
+            rows = list(
+                PendingSignup.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(reminder_due_at__lte=now, expires_at__gt=now)
                 .order_by("pk")
-                .values_list("pk", flat=True)[:batch_size]
+                .values(*_LEDGER_FIELDS)[:batch_size]
             )
-            if not ids:
+            if not rows:
                 return queued
+            ids = [row["pk"] for row in rows]
             PendingSignup.objects.filter(pk__in=ids).update(reminder_due_at=None)
+            _ledger_pending_batch(rows, kind="reminded")
             for pk in ids:
                 transaction.on_commit(partial(consent_reminder_send_task.delay, pk))
             queued += len(ids)
@@ -365,6 +408,7 @@ def consent_record_school(*, child: User, school: School, granted_by: User) -> C
         granted_at=timezone.now(),
     )
     ConsentEvent.objects.create(kind=ConsentEvent.Kind.SCHOOL, child=child)
+    ledger.record_event(kind="granted", record=record, actor="school", detail={"school": school.pk})
     return record
 
 

@@ -145,7 +145,15 @@ def _child_with_parental_consent() -> User:
 
 def test_the_registry_declares_what_consent_keeps_and_never_a_birth_date() -> None:
     declared = {d.model: d for p, d in registry.declarations() if p.name == "consent"}
-    assert set(declared) == {"consent.AgeDecision", "consent.PendingSignup", "consent.ConsentRecord"}
+    assert set(declared) == {
+        "consent.AgeDecision",
+        "consent.PendingSignup",
+        "consent.ConsentRecord",
+        "consent.Guardian",
+        "consent.ParentalControl",
+        "consent.LedgerPseudonym",
+        "consent.LedgerEntry",
+    }
     assert not any("birth" in field for d in declared.values() for field in d.fields)
 
 

@@ -1,0 +1,330 @@
+"""The parent portal's pages. Thin: every child is looked up through ``portal.records_visible_to_parent``,
+so another parent's child and a child that does not exist both give a 404."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from mindomo.privacy import registry
+
+from . import portal, receipts
+from .forms import (
+    AgeUpForm,
+    ChildDeleteForm,
+    ChildPasswordForm,
+    GuardianInviteForm,
+    PortalSignInForm,
+    SchoolRequestForm,
+)
+from .models import ConsentMethod, ConsentRecord, ParentalControl
+
+
+def _client_ip(request: HttpRequest) -> str:
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+def parent_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        email = portal.portal_email(request)
+        if email is None:
+            messages.info(request, _("Please sign in to the parent portal."))
+            return redirect("consent:portal")
+        request.parent_email = email  # type: ignore[attr-defined]
+        return view(request, *args, **kwargs)
+
+    return never_cache(wrapped)
+
+
+def _record(request: HttpRequest, child_id: int) -> ConsentRecord:
+    return get_object_or_404(portal.records_visible_to_parent(email=request.parent_email), child_id=child_id)  # type: ignore[attr-defined]
+
+
+def _render_value(value: Any) -> SafeString:
+    """A JSON value as nested HTML lists, every string escaped."""
+    if isinstance(value, dict):
+        if not value:
+            return format_html("<em>{}</em>", _("nothing"))
+        rows = ((key.replace("_", " "), _render_value(item)) for key, item in value.items())
+        return format_html("<dl>{}</dl>", format_html_join("", "<dt>{}</dt><dd>{}</dd>", rows))
+    if isinstance(value, list):
+        if not value:
+            return format_html("<em>{}</em>", _("nothing"))
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((_render_value(i),) for i in value)))
+    if value is None:
+        return format_html("<em>{}</em>", _("none"))
+    if isinstance(value, bool):
+        return format_html("{}", _("yes") if value else _("no"))
+    return format_html("{}", value)
+
+
+def _form_errors(request: HttpRequest, form: Any) -> None:
+    for errors in form.errors.values():
+        for message in errors:
+            messages.error(request, str(message))
+
+
+# --- getting in -----------------------------------------------------------------------------------------
+@never_cache
+@require_http_methods(["GET", "POST"])
+def portal_home(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET" and portal.portal_email(request) is not None:
+        return redirect("consent:portal_children")
+    form = PortalSignInForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            portal.portal_link_request(email=form.cleaned_data["email"], client_ip=_client_ip(request))
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            return render(request, "consent/portal_link_sent.html", {})
+    return render(request, "consent/portal_home.html", {"form": form, "support_email": settings.CONSENT_SUPPORT_EMAIL})
+
+
+def _link_problem(request: HttpRequest, error: ValidationError) -> HttpResponse:
+    status = 410 if error.code == "used" else 400
+    return render(request, "consent/link_problem.html", {"error": error, "code": error.code}, status=status)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def portal_link(request: HttpRequest, token: str) -> HttpResponse:
+    """GET only shows a button (mail scanners open links); the POST uses the link, once."""
+    try:
+        if request.method == "POST":
+            portal.portal_sign_in(request=request, token=token)
+            return redirect("consent:portal_children")
+        portal.portal_link_open(token=token)
+    except ValidationError as error:
+        return _link_problem(request, error)
+    return render(request, "consent/portal_link.html", {})
+
+
+@require_POST
+def portal_sign_out(request: HttpRequest) -> HttpResponse:
+    portal.portal_sign_out(request)
+    messages.success(request, _("You signed out of the parent portal."))
+    return redirect("consent:portal")
+
+
+# --- the children ------------------------------------------------------------------------------------------
+@parent_required
+@require_GET
+def portal_children(request: HttpRequest) -> HttpResponse:
+    records = list(portal.records_visible_to_parent(email=request.parent_email))  # type: ignore[attr-defined]
+    controls = {c.record_id: c for c in ParentalControl.objects.filter(record__in=records)}
+    rows = [{"record": r, "control": controls.get(r.pk)} for r in records]
+    return render(request, "consent/portal_children.html", {"rows": rows, "email": request.parent_email})  # type: ignore[attr-defined]
+
+
+@parent_required
+@require_GET
+def portal_child(request: HttpRequest, child_id: int) -> HttpResponse:
+    from privacy.selectors import access_log_for_subject
+
+    record = _record(request, child_id)
+    child = record.child
+    control = ParentalControl.objects.filter(record=record).first()
+    context: dict[str, Any] = {
+        "record": record,
+        "child": child,
+        "control": control,
+        "school_managed": record.method == ConsentMethod.SCHOOL,
+        "email": request.parent_email,  # type: ignore[attr-defined]
+        "guardians": portal.guardian_emails(record),
+        "ledger": list(portal.ledger_for_child(record)),
+    }
+    if record.method == ConsentMethod.SCHOOL:
+        context["school_form"] = SchoolRequestForm()
+        return render(request, "consent/portal_child.html", context)
+    data = registry.export_user(child)
+    sections = []
+    for provider in registry.providers():
+        sections.append(
+            {
+                "label": provider.label,
+                "declarations": list(provider.declarations()),
+                "html": _render_value(data.get(provider.name, {})),
+            }
+        )
+    context.update(
+        {
+            "sections": sections,
+            "accesses": list(access_log_for_subject(subject_id=child.pk)[:50]),
+            "password_form": ChildPasswordForm(),
+            "delete_form": ChildDeleteForm(),
+            "guardian_form": GuardianInviteForm(),
+        }
+    )
+    return render(request, "consent/portal_child.html", context)
+
+
+def _back(child_id: int) -> HttpResponse:
+    return redirect("consent:portal_child", child_id=child_id)
+
+
+@parent_required
+@require_POST
+def portal_child_password(request: HttpRequest, child_id: int) -> HttpResponse:
+    record = _record(request, child_id)
+    form = ChildPasswordForm(request.POST)
+    if form.is_valid():
+        try:
+            portal.portal_child_set_password(
+                record=record,
+                parent_email=request.parent_email,  # type: ignore[attr-defined]
+                password=form.cleaned_data["password1"],
+            )
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, _("The new password is set. Your child signs in with it from now on."))
+    else:
+        _form_errors(request, form)
+    return _back(child_id)
+
+
+@parent_required
+@require_POST
+def portal_child_suspend(request: HttpRequest, child_id: int) -> HttpResponse:
+    record = _record(request, child_id)
+    try:
+        if request.POST.get("action") == "resume":
+            portal.portal_child_resume(record=record, parent_email=request.parent_email)  # type: ignore[attr-defined]
+            messages.success(request, _("Your child's account works again."))
+        else:
+            portal.portal_child_suspend(record=record, parent_email=request.parent_email)  # type: ignore[attr-defined]
+            messages.success(request, _("Collection stopped: your child cannot sign in until you resume it."))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return _back(child_id)
+
+
+@parent_required
+@require_POST
+def portal_child_delete(request: HttpRequest, child_id: int) -> HttpResponse:
+    record = _record(request, child_id)
+    form = ChildDeleteForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return _back(child_id)
+    withdraw = form.cleaned_data["action"] == "withdraw"
+    try:
+        erased = portal.portal_child_erase(record=record, parent_email=request.parent_email, withdraw=withdraw)  # type: ignore[attr-defined]
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return _back(child_id)
+    return render(request, "consent/portal_deleted.html", {"erased": erased, "withdrawn": withdraw})
+
+
+@parent_required
+@require_GET
+def portal_child_download(request: HttpRequest, child_id: int) -> HttpResponse:
+    from accounts.exporting import write_archive
+
+    record = _record(request, child_id)
+    if record.method == ConsentMethod.SCHOOL:
+        raise Http404  # a school-registered child's data is asked of the school
+    documents = [(provider, provider.export(record.child)) for provider in registry.providers()]
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "export.zip"
+        write_archive(path, user=record.child, documents=documents, generated_at=timezone.now())
+        content = path.read_bytes()
+    response = HttpResponse(content, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="mindomo-child-{record.child_id}-data.zip"'
+    return response
+
+
+@parent_required
+@require_GET
+def portal_child_receipt(request: HttpRequest, child_id: int) -> HttpResponse:
+    record = _record(request, child_id)
+    document = receipts.receipt_build(record=record)
+    response = HttpResponse(
+        json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True), content_type="application/json"
+    )
+    response["Content-Disposition"] = f'attachment; filename="consent-receipt-{record.child_id}.json"'
+    return response
+
+
+@parent_required
+@require_POST
+def portal_child_guardian(request: HttpRequest, child_id: int) -> HttpResponse:
+    record = _record(request, child_id)
+    form = GuardianInviteForm(request.POST)
+    if form.is_valid():
+        try:
+            portal.portal_guardian_invite(
+                record=record,
+                parent_email=request.parent_email,  # type: ignore[attr-defined]
+                guardian_email=form.cleaned_data["email"],
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(
+                request, _("We told the second guardian how to sign in. They have the same rights as you.")
+            )
+    else:
+        messages.error(request, _("Please enter a valid email address."))
+    return _back(child_id)
+
+
+@parent_required
+@require_POST
+def portal_child_school_request(request: HttpRequest, child_id: int) -> HttpResponse:
+    record = _record(request, child_id)
+    form = SchoolRequestForm(request.POST)
+    if form.is_valid():
+        try:
+            portal.school_request_send(
+                record=record,
+                parent_email=request.parent_email,  # type: ignore[attr-defined]
+                request_kind=form.cleaned_data["request_kind"],
+                message=form.cleaned_data["message"],
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(
+                request, _("We sent your request to the school's administrators and your child's teachers.")
+            )
+    else:
+        messages.error(request, _("Please choose what you ask for."))
+    return _back(child_id)
+
+
+# --- age-up: the child accepts the policy themselves ----------------------------------------------------
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def age_up(request: HttpRequest) -> HttpResponse:
+    if not portal.age_up_due(request.user):
+        request.session.pop(portal.AGE_UP_SESSION_KEY, None)
+        return redirect(settings.LOGIN_REDIRECT_URL)
+    form = AgeUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        portal.age_up_complete(child=request.user)  # type: ignore[arg-type]
+        request.session.pop(portal.AGE_UP_SESSION_KEY, None)
+        messages.success(request, _("Thank you. Your account is now yours to manage."))
+        return redirect(settings.LOGIN_REDIRECT_URL)
+    return render(request, "consent/age_up.html", {"form": form})
