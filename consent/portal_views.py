@@ -88,7 +88,7 @@ def _form_errors(request: HttpRequest, form: Any) -> None:
 def portal_home(request: HttpRequest) -> HttpResponse:
     if request.method == "GET" and portal.portal_email(request) is not None:
         return redirect("consent:portal_children")
-    form = PortalSignInForm(request.POST or None)
+    form = PortalSignInForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             portal.portal_link_request(email=form.cleaned_data["email"], client_ip=_client_ip(request))
@@ -321,7 +321,7 @@ def age_up(request: HttpRequest) -> HttpResponse:
     if not portal.age_up_due(request.user):
         request.session.pop(portal.AGE_UP_SESSION_KEY, None)
         return redirect(settings.LOGIN_REDIRECT_URL)
-    form = AgeUpForm(request.POST or None)
+    form = AgeUpForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         portal.age_up_complete(child=request.user)  # type: ignore[arg-type]
         request.session.pop(portal.AGE_UP_SESSION_KEY, None)
