@@ -82,6 +82,14 @@ class ThirdParty(models.Model):
         default=False,
         help_text=_("Integral providers are named to parents as the only ones that receive a child's data."),
     )
+    active = models.BooleanField(
+        _("receives children's data"),
+        default=True,
+        help_text=_(
+            "Children's data may go to it now. While such a provider is not integral, disclosing a child's data "
+            "to it needs the parent's separate consent by a card check (2025 COPPA amendment), never email plus."
+        ),
+    )
 
     class Meta:
         verbose_name = _("third party")
@@ -343,3 +351,30 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.kind}"
+
+
+class DisclosureConsent(models.Model):
+    """A parent's separate consent to disclose a child's data to one non-integral third party.
+
+    Email plus never suffices for it (2025 COPPA amendment): the method is a zero-amount card check.
+    """
+
+    class Method(models.TextChoices):
+        CARD_CHECK = "card_check", _("Card check (zero-amount verification)")
+
+    record = models.ForeignKey(ConsentRecord, on_delete=models.CASCADE, related_name="disclosures")
+    third_party = models.ForeignKey(ThirdParty, on_delete=models.PROTECT, related_name="+")
+    method = models.CharField(_("method"), max_length=16, choices=Method.choices)
+    verification_ref = models.CharField(_("verification reference"), max_length=64)
+    granted_at = models.DateTimeField(_("granted at"))
+
+    class Meta:
+        verbose_name = _("consent to a disclosure")
+        verbose_name_plural = _("consents to disclosures")
+        constraints = [
+            models.UniqueConstraint(fields=["record", "third_party"], name="consent_disclosure_once"),
+            models.CheckConstraint(condition=Q(method="card_check"), name="consent_disclosure_strong_method"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.record_id} → {self.third_party_id}"

@@ -29,7 +29,15 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import SchoolMembership, User
 
 from . import ledger
-from .models import ConsentMethod, ConsentRecord, Guardian, LedgerEntry, ParentalControl
+from .models import (
+    ConsentMethod,
+    ConsentRecord,
+    DisclosureConsent,
+    Guardian,
+    LedgerEntry,
+    ParentalControl,
+    ThirdParty,
+)
 
 SESSION_KEY = "consent_portal"
 
@@ -418,3 +426,70 @@ def age_up_complete(*, child: User, now: datetime.datetime | None = None) -> Con
     for address in guardian_emails(record):
         transaction.on_commit(partial(age_up_parent_send_task.delay, address, child.pk))
     return record
+
+
+# --- stronger verification: a separate consent for a non-integral third party (2025 COPPA amendment) -------
+def disclosure_consent_grant(
+    *,
+    record: ConsentRecord,
+    parent_email: str,
+    third_party: ThirdParty,
+    method: str,
+    nonce: str = "",
+    now: datetime.datetime | None = None,
+) -> DisclosureConsent:
+    """The parent consents to disclosing the child's data to ``third_party``: only by a zero-amount card check.
+
+    Email plus is refused for it. The card check runs before the transaction (a network call); nothing is
+    recorded unless Braintree verified the card. Idempotent for an existing consent.
+    """
+    from billing.gateways import GatewayError, braintree_gateway
+
+    _email_plus(record)
+    if third_party.integral or not third_party.active:
+        raise ValidationError(_("No separate consent is needed for this provider."), code="not_needed")
+    if method != DisclosureConsent.Method.CARD_CHECK:
+        raise ValidationError(
+            _(
+                "Sharing your child's data with %(name)s needs a stronger proof that you are the parent than "
+                "an email: a card check (nothing is charged)."
+            )
+            % {"name": third_party.name},
+            code="method",
+        )
+    existing = DisclosureConsent.objects.filter(record=record, third_party=third_party).first()
+    if existing is not None:
+        return existing
+    if not nonce:
+        raise ValidationError(_("Please enter your card details for the check."), code="nonce")
+    try:
+        verification = braintree_gateway.verify_card(nonce=nonce)
+    except GatewayError as exc:
+        raise ValidationError(
+            _("The card check is unavailable right now. Nothing was recorded; please try again later."),
+            code="gateway",
+        ) from exc
+    if not verification.success:
+        raise ValidationError(
+            _("Your card could not be verified. Nothing was recorded; please try another card."), code="declined"
+        )
+    now = now or timezone.now()
+    with transaction.atomic():
+        consent, created = DisclosureConsent.objects.get_or_create(
+            record=record,
+            third_party=third_party,
+            defaults={
+                "method": DisclosureConsent.Method.CARD_CHECK,
+                "verification_ref": verification.verification_id[:64],
+                "granted_at": now,
+            },
+        )
+        if created:
+            ledger.record_event(
+                kind="granted",
+                record=record,
+                actor=_actor(record, parent_email),
+                detail={"disclosure_to": third_party.name, "verification": DisclosureConsent.Method.CARD_CHECK},
+                now=now,
+            )
+    return consent

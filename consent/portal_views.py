@@ -165,8 +165,13 @@ def portal_child(request: HttpRequest, child_id: int) -> HttpResponse:
                 "html": _render_value(data.get(provider.name, {})),
             }
         )
+    from .models import DisclosureConsent
+    from .selectors import third_parties_needing_separate_consent
+
+    given = set(DisclosureConsent.objects.filter(record=record).values_list("third_party_id", flat=True))
     context.update(
         {
+            "disclosures": [(p, p.pk in given) for p in third_parties_needing_separate_consent()],
             "sections": sections,
             "accesses": list(access_log_for_subject(subject_id=child.pk)[:50]),
             "password_form": ChildPasswordForm(),
@@ -328,3 +333,42 @@ def age_up(request: HttpRequest) -> HttpResponse:
         messages.success(request, _("Thank you. Your account is now yours to manage."))
         return redirect(settings.LOGIN_REDIRECT_URL)
     return render(request, "consent/age_up.html", {"form": form})
+
+
+# --- stronger verification: the card check for a disclosure to a non-integral third party -------------------
+@parent_required
+@require_http_methods(["GET", "POST"])
+def portal_child_disclosure(request: HttpRequest, child_id: int, third_party_id: int) -> HttpResponse:
+    from billing.gateways import GatewayError, braintree_gateway
+
+    from .selectors import third_parties_needing_separate_consent
+
+    record = _record(request, child_id)
+    if record.method == ConsentMethod.SCHOOL:
+        raise Http404
+    third_party = next((p for p in third_parties_needing_separate_consent() if p.pk == third_party_id), None)
+    if third_party is None:
+        raise Http404
+    if request.method == "POST":
+        try:
+            portal.disclosure_consent_grant(
+                record=record,
+                parent_email=request.parent_email,  # type: ignore[attr-defined]
+                third_party=third_party,
+                method=request.POST.get("method", ""),
+                nonce=request.POST.get("payment_method_nonce", ""),
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("Thank you. Your consent to this sharing is recorded."))
+            return _back(child_id)
+    try:
+        client_token = braintree_gateway.client_token()
+    except GatewayError:
+        client_token = ""
+    return render(
+        request,
+        "consent/portal_disclosure.html",
+        {"record": record, "child": record.child, "third_party": third_party, "client_token": client_token},
+    )

@@ -98,13 +98,15 @@ AGE_RULES: list[tuple[str, str, int, str, datetime.date, bool]] = [
     ("", "", 16, f"{GDPR} default age, applied where no rule is known", datetime.date(2018, 5, 25), False),
 ]
 
-# (name, purpose, location, integral)
+# (name, purpose, location, integral); the payment providers never receive a child's data, so they are not
+# "active" for children (ThirdParty.active) and ask no separate consent of parents.
 THIRD_PARTIES: list[tuple[str, str, str, bool]] = [
     ("Hetzner Online GmbH", "Main data centre (ISO certified): hosts the service and its database.", "Germany", True),
     ("Amazon Web Services", "Second data centre (ISO certified): encrypted backups.", "Ireland", True),
     ("Braintree (PayPal)", "Card payments by adults who buy a plan. Never used for children.", "United States", False),
     ("2Checkout (Verifone)", "Payments by adults who buy a plan. Never used for children.", "United States", False),
 ]
+NOT_FOR_CHILDREN = {"Braintree (PayPal)", "2Checkout (Verifone)"}
 
 
 def load(age_rule_model: Any, third_party_model: Any) -> None:
@@ -121,9 +123,10 @@ def load(age_rule_model: Any, third_party_model: Any) -> None:
                 version=1,
             )
     for name, purpose, location, integral in THIRD_PARTIES:
-        third_party_model.objects.get_or_create(
-            name=name, defaults={"purpose": purpose, "location": location, "integral": integral}
-        )
+        defaults: dict[str, Any] = {"purpose": purpose, "location": location, "integral": integral}
+        if name in NOT_FOR_CHILDREN and any(f.name == "active" for f in third_party_model._meta.fields):
+            defaults["active"] = False
+        third_party_model.objects.get_or_create(name=name, defaults=defaults)
 
 
 def ensure_loaded() -> None:

@@ -26,5 +26,10 @@ urlpatterns = [
         portal_views.portal_child_school_request,
         name="portal_school_request",
     ),
+    path(
+        "parents/children/<int:child_id>/disclosures/<int:third_party_id>/",
+        portal_views.portal_child_disclosure,
+        name="portal_disclosure",
+    ),
     path("age-up/", portal_views.age_up, name="age_up"),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from decimal import Decimal
 
 import braintree
@@ -145,3 +146,42 @@ def sample_webhook(*, kind: str, subject_id: str) -> dict[str, str]:
     """A notification signed with our keys, as Braintree would send it (tests and the demo use it)."""
     sample = _gateway().webhook_testing.sample_notification(kind, subject_id)
     return {key: value.decode() if isinstance(value, bytes) else str(value) for key, value in sample.items()}
+
+
+# --- Card check for parental consent (owner: consent app, issue 4) -------------------------------------------
+# The 2025 COPPA amendment: disclosing a child's data to a non-integral third party needs a stronger method than
+# email plus. A zero-amount card verification (nothing charged) through Braintree is one (consent/portal.py).
+@dataclass(frozen=True)
+class CardVerification:
+    success: bool
+    verification_id: str = ""
+    status: str = ""
+    card_brand: str = ""
+    card_last4: str = ""
+    message: str = ""
+
+
+def verify_card(*, nonce: str) -> CardVerification:
+    """Verify the card behind a Drop-in nonce for a zero amount: nothing is charged and nothing is stored."""
+    try:
+        params: dict[str, object] = {"payment_method_nonce": nonce, "options": {"amount": "0.00"}}
+        if settings.BRAINTREE_MERCHANT_ACCOUNT_ID:
+            params["options"] = {"amount": "0.00", "merchant_account_id": settings.BRAINTREE_MERCHANT_ACCOUNT_ID}
+        result = _gateway().verification.create(params)
+    except TIMEOUT_ERRORS as exc:
+        raise GatewayTimeout(str(exc)) from exc
+    except BraintreeError as exc:
+        raise GatewayError(str(exc) or exc.__class__.__name__) from exc
+    verification = result.verification if result.is_success else result.credit_card_verification
+    card = getattr(verification, "credit_card", None) or {}
+    return CardVerification(
+        success=bool(result.is_success) and getattr(verification, "status", "") == "verified",
+        verification_id=getattr(verification, "id", "") or "",
+        status=getattr(verification, "status", "") or "",
+        card_brand=(card.get("card_type", "") if isinstance(card, dict) else "") or "",
+        card_last4=(card.get("last_4", "") if isinstance(card, dict) else "") or "",
+        message=(getattr(result, "message", "") or "") if not result.is_success else "",
+    )
+
+
+# --- end Card check for parental consent ----------------------------------------------------------------------

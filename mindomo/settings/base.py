@@ -389,3 +389,7 @@ CSP_PAGE_SOURCES: dict[str, dict[str, list[str]]] = {
     },
 }
 # --- end Cookies and analytics ------------------------------------------------------------------------------
+
+# --- Consent (continued; consent app): the parent portal's card check page loads Braintree's Drop-in ----------
+CSP_PAGE_SOURCES["consent:portal_disclosure"] = CSP_PAGE_SOURCES["billing:order_pay"]
+# --- end Consent (continued) ------------------------------------------------------------------------------------
