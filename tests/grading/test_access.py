@@ -2,8 +2,9 @@
 
 Allowed: the action works. Not allowed: 404 for a signed-in user (exactly like a page that does not
 exist), the sign-in page for an anonymous visitor, and nothing in the database changed.
-Roles not built yet (parents through the portal, staff privacy officers) are represented by what
-exists: an unrelated adult member and a staff superuser without a privacy-officer role.
+Staff roles are the groups of privacy/roles.py (a privacy officer sees a grade only in the admin, logged:
+see the tests at the end). Parents have no account session: their roles (the student's parent through the
+portal, another parent) are in test_parent_portal.py; "adult" here is an unrelated signed-in member.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ ROLES = [
     "student",  # the graded student
     "other_student",  # another student of the class
     "admin",  # the school administrator
-    "adult",  # an unrelated adult member (no parent portal yet: stands for "another parent")
+    "adult",  # an unrelated adult member
     "superuser",  # staff superuser, not in the privacy-officer role
     "support",  # staff roles (privacy/roles.py): none sees grades through these pages
     "billing_clerk",
