@@ -41,7 +41,10 @@ def test_the_transparency_report_counts_requests_per_half_year_by_type_and_outco
 
     response = client.post(
         reverse("admin:privacy_disclosurerequest_changelist"),
-        {"action": "transparency_report", "_selected_action": list(DisclosureRequest.objects.values_list("pk", flat=True))},
+        {
+            "action": "transparency_report",
+            "_selected_action": list(DisclosureRequest.objects.values_list("pk", flat=True)),
+        },
     )
 
     assert response.status_code == 200 and response["Content-Type"] == "text/csv"
@@ -59,13 +62,21 @@ def test_a_privacy_officer_records_a_request_with_the_users_concerned(privacy_of
     response = client.post(
         reverse("admin:privacy_disclosurerequest_add"),
         {
-            "authority": "Court of Cluj", "kind": "court_order", "legal_basis": "Art. 170 CPP",
-            "received_on": "2026-10-01", "outcome": "partial", "disclosed": "Account email and sign-up date",
+            "authority": "Court of Cluj",
+            "kind": "court_order",
+            "legal_basis": "Art. 170 CPP",
+            "received_on": "2026-10-01",
+            "outcome": "partial",
+            "disclosed": "Account email and sign-up date",
             "notes": "",
-            "subjects-TOTAL_FORMS": "1", "subjects-INITIAL_FORMS": "0",
-            "subjects-MIN_NUM_FORMS": "0", "subjects-MAX_NUM_FORMS": "1000",
-            "subjects-0-subject_id": str(member.pk), "subjects-0-notified": "on",
-            "subjects-0-notified_on": "2026-10-05", "subjects-0-notice_withheld_reason": "",
+            "subjects-TOTAL_FORMS": "1",
+            "subjects-INITIAL_FORMS": "0",
+            "subjects-MIN_NUM_FORMS": "0",
+            "subjects-MAX_NUM_FORMS": "1000",
+            "subjects-0-subject_id": str(member.pk),
+            "subjects-0-notified": "on",
+            "subjects-0-notified_on": "2026-10-05",
+            "subjects-0-notice_withheld_reason": "",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -89,7 +100,9 @@ def test_the_database_refuses_a_notified_user_without_a_date(member: User) -> No
         DisclosureSubject.objects.create(request=request, subject_id=member.pk, notified=True)
 
 
-def test_a_notice_reaches_every_active_user_in_rate_limited_batches(settings: Any, django_capture_on_commit_callbacks: Any) -> None:
+def test_a_notice_reaches_every_active_user_in_rate_limited_batches(
+    settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     settings.NOTICE_BATCH_SIZE = 2
     recipients = [UserFactory() for _ in range(5)]
     UserFactory(is_active=False)
