@@ -133,6 +133,19 @@ def teacher_invitation_accept(*, token: str, user: User) -> SchoolMembership:
     return membership
 
 
+@transaction.atomic
+def teacher_remove(*, admin: User, school: School, teacher_id: int) -> None:
+    """End someone's teacher role at the school: they stop seeing its classes and their grades at once
+    (the selectors require the role); the classes and grades stay with the school."""
+    if SchoolMembership.Role.ADMIN not in _roles(user=admin, school=school):
+        raise ValidationError(_("Only an administrator of this school can remove teachers."))
+    deleted, _rows = SchoolMembership.objects.filter(
+        school=school, user_id=teacher_id, role=SchoolMembership.Role.TEACHER
+    ).delete()
+    if not deleted:
+        raise ValidationError(_("This person is not a teacher of this school."))
+
+
 # --- students --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class StudentRow:

@@ -165,6 +165,19 @@ def teacher_invite(request: AuthenticatedRequest, school_id: int) -> HttpRespons
 
 
 @login_required
+@require_POST
+def teacher_remove(request: AuthenticatedRequest, school_id: int, user_id: int) -> HttpResponse:
+    school = get_object_or_404(selectors.school_list_administered_by(viewer=request.user), pk=school_id)
+    try:
+        schools.teacher_remove(admin=request.user, school=school, teacher_id=user_id)
+    except ValidationError as exc:
+        messages.error(request, " ".join(_errors(exc)))
+    else:
+        messages.success(request, _("The teacher was removed from the school."))
+    return redirect("grading:school_roster", school_id=school.pk)
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def invitation_accept(request: AuthenticatedRequest, token: str) -> HttpResponse:
     try:

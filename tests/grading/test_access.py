@@ -172,6 +172,12 @@ ACTIONS: dict[str, Action] = {
         data=lambda w, r: {"email": "new.teacher@example.org"},
         changes=("invitations",),
     ),
+    "teacher_remove": Action(
+        "post",
+        lambda w: reverse("grading:teacher_remove", args=[w.school.pk, w.other_teacher.pk]),
+        {"admin"},
+        changes=("memberships",),
+    ),
 }
 
 

@@ -308,3 +308,17 @@ def test_a_file_too_large_is_refused_before_it_is_read(world: World) -> None:
     response = _upload(world.client("admin"), world, big)
     assert response.status_code == 400 and b"The file is too large" in response.content
     assert _state() == before
+
+
+def test_a_removed_teacher_loses_the_class_and_its_grades_at_once(world: World) -> None:
+    client = world.client("admin")
+    url = reverse("grading:teacher_remove", args=[world.school.pk, world.teacher.pk])
+    assert client.post(url).status_code == 302
+    assert not SchoolMembership.objects.filter(user=world.teacher, role="teacher").exists()
+    gradebook = world.client("teacher").get(reverse("grading:gradebook", args=[world.school_class.pk]))
+    assert gradebook.status_code == 404
+    # removing someone who is not a teacher changes nothing and says so
+    before = _state()
+    response = client.post(reverse("grading:teacher_remove", args=[world.school.pk, world.student.pk]), follow=True)
+    assert "not a teacher of this school" in response.content.decode()
+    assert _state() == before
