@@ -9,8 +9,11 @@ from django.utils import timezone
 from accounts.models import User
 from mindomo.demo import DEMO_PASSWORD, DemoLogin
 
+from . import ledger
 from .models import AgeDecision, AgeOutcome, AgeRule, ConsentMethod, ConsentRecord
 from .reference_data import ensure_loaded
+
+PARENT = "parent.of.mia@example.com"
 
 
 @transaction.atomic
@@ -29,13 +32,16 @@ def load() -> list[DemoLogin]:
             consent_month=now.date().replace(year=now.year + 3, day=1),
             decided_at=now,
         )
-        ConsentRecord.objects.create(
+        record = ConsentRecord.objects.create(
             child=child,
             method=ConsentMethod.EMAIL_PLUS,
-            parent_email="parent.of.mia@example.com",
+            parent_email=PARENT,
             policy_version=settings.CONSENT_POLICY_VERSION,
             rule=rule,
             granted_at=now,
+        )
+        ledger.record_event(
+            kind="granted", record=record, actor=ledger.parent_pseudonym(child_id=child.pk, email=PARENT), now=now
         )
     return [
         DemoLogin(
@@ -43,5 +49,11 @@ def load() -> list[DemoLogin]:
             "mia",
             DEMO_PASSWORD,
             "to try the parent's flow: Sign up, give a birth date 10 years ago and the US; the email is printed",
+        ),
+        DemoLogin(
+            "parent of mia (parent portal, no password)",
+            PARENT,
+            "(none: a sign-in link by email)",
+            "/consent/parents/: enter this address; the console email backend prints the single-use sign-in link",
         ),
     ]

@@ -206,3 +206,10 @@ class AgeUpForm(forms.Form):
         label=_("I have read the privacy policy and I accept it."),
         error_messages={"required": _("Please accept the privacy policy to continue.")},
     )
+
+
+class SchoolRequestByLoginForm(SchoolRequestForm):
+    """For a parent whose child's account a school created: the portal has no address of theirs."""
+
+    email = forms.EmailField(label=_("Your email address"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    login = forms.CharField(label=_("Your child's username"), max_length=150)

@@ -346,6 +346,21 @@ def school_request_send(*, record: ConsentRecord, parent_email: str, request_kin
     return recipients
 
 
+def school_request_by_login(*, login: str, parent_email: str, request_kind: str, message: str, client_ip: str) -> None:
+    """A parent without portal access names the student's login: if a school registered that account, the
+    request goes to the school (and the ledger). Answers the same either way; rate limited like sign-in links."""
+    _rate_limit(email=parent_email, client_ip=client_ip)
+    record = (
+        ConsentRecord.objects.select_related("school")
+        .filter(method=ConsentMethod.SCHOOL, child__username__iexact=login.strip())
+        .first()
+    )
+    if record is not None:
+        school_request_send(
+            record=record, parent_email=_normal(parent_email), request_kind=request_kind, message=message
+        )
+
+
 def ledger_for_child(record: ConsentRecord) -> QuerySet[LedgerEntry]:
     return LedgerEntry.objects.filter(subject=ledger.child_pseudonym(record.child_id)).order_by("seq")
 

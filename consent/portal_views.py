@@ -32,6 +32,7 @@ from .forms import (
     ChildPasswordForm,
     GuardianInviteForm,
     PortalSignInForm,
+    SchoolRequestByLoginForm,
     SchoolRequestForm,
 )
 from .models import ConsentMethod, ConsentRecord, ParentalControl
@@ -372,3 +373,24 @@ def portal_child_disclosure(request: HttpRequest, child_id: int, third_party_id:
         "consent/portal_disclosure.html",
         {"record": record, "child": record.child, "third_party": third_party, "client_token": client_token},
     )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def portal_school_request(request: HttpRequest) -> HttpResponse:
+    """A parent of a school-registered child sends a request to the school (no sign-in: the school verifies)."""
+    form = SchoolRequestByLoginForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            portal.school_request_by_login(
+                login=form.cleaned_data["login"],
+                parent_email=form.cleaned_data["email"],
+                request_kind=form.cleaned_data["request_kind"],
+                message=form.cleaned_data["message"],
+                client_ip=_client_ip(request),
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            return render(request, "consent/portal_school_sent.html", {})
+    return render(request, "consent/portal_school_request.html", {"form": form})

@@ -12,6 +12,7 @@ urlpatterns = [
     # the parent portal
     path("parents/", portal_views.portal_home, name="portal"),
     re_path(r"^parents/link/(?P<token>[A-Za-z0-9_=-]{1,400})/$", portal_views.portal_link, name="portal_link"),
+    path("parents/school/", portal_views.portal_school_request, name="portal_school"),
     path("parents/sign-out/", portal_views.portal_sign_out, name="portal_sign_out"),
     path("parents/children/", portal_views.portal_children, name="portal_children"),
     path("parents/children/<int:child_id>/", portal_views.portal_child, name="portal_child"),

@@ -348,3 +348,40 @@ def test_a_school_childs_requests_go_to_the_school_and_are_not_carried_out(
     entry = LedgerEntry.objects.get(kind="school_request")
     assert entry.detail["request"] == "deletion" and entry.method == "school"
     assert User.objects.filter(pk=student.pk, is_active=True).exists()  # not carried out by the portal
+
+
+def test_a_parent_without_portal_access_sends_a_request_to_the_school_by_the_childs_username(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from consent.services import consent_record_school
+
+    school = School.objects.create(name="Maple Grove", country="US", contact_email="office@maplegrove.example")
+    principal = make_user(username="principal", email="principal@maplegrove.example")
+    SchoolMembership.objects.create(school=school, user=principal, role="admin")
+    student = make_user(username="sam.k", email="")
+    consent_record_school(child=student, school=school, granted_by=principal)
+    url = reverse("consent:portal_school")
+    data = {"email": "dad@example.org", "request_kind": "overview", "message": "Please send me Sam's data."}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        known = Client().post(url, {**data, "login": "Sam.K"})
+        unknown = Client().post(url, {**data, "login": "nobody.here"})
+
+    assert known.content == unknown.content and "Request sent" in known.content.decode()
+    assert sorted(a for m in mail.outbox for a in m.to) == ["office@maplegrove.example", "principal@maplegrove.example"]
+    assert "Please send me Sam" in mail.outbox[0].body and "dad@example.org" in mail.outbox[0].body
+    assert LedgerEntry.objects.filter(kind="school_request").count() == 1
+    refused = Client().post(url, {**data, "login": "sam.k", "request_kind": "everything"})
+    assert refused.status_code == 200 and LedgerEntry.objects.filter(kind="school_request").count() == 1
+
+
+def test_the_demo_parent_can_sign_in_to_the_portal_and_see_mia(django_capture_on_commit_callbacks: Any) -> None:
+    from consent import demo
+
+    logins = {login.login: login for login in demo.load()}
+    demo.load()
+
+    parent = signed_in_parent(demo.PARENT, django_capture_on_commit_callbacks)
+    assert demo.PARENT in logins
+    assert "mia" in parent.get(reverse("consent:portal_children")).content.decode()
+    assert LedgerEntry.objects.filter(kind="granted").count() == 1  # idempotent
