@@ -258,7 +258,11 @@ def portal_child_erase(
             detail={"action": "withdraw" if withdraw else "delete"},
             now=now,
         )
-        deletion = account_services.account_deletion_request(user=child, reauthenticated_by="parent_portal", now=now)
+        deletion = (
+            AccountDeletionRequest.objects.filter(user=child, state__in=AccountDeletionRequest.OPEN_STATES).first()
+            # the child's own deletion may already be waiting for its grace period: run that one now
+            or account_services.account_deletion_request(user=child, reauthenticated_by="parent_portal", now=now)
+        )
     # No grace period: the parent asked for the deletion now.
     result = account_services.account_erasure_run(request_id=deletion.pk, now=deletion.erase_after)
     erased = result is not None and result.state == AccountDeletionRequest.State.ERASED

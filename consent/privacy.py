@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from mindomo import privacy
 
-from .models import AgeDecision, ConsentEvent, ConsentRecord, Guardian, LedgerEntry, LedgerPseudonym
+from .models import AgeDecision, ConsentEvent, ConsentRecord, DisclosureConsent, Guardian, LedgerEntry, LedgerPseudonym
 
 
 def _ttl_days() -> int:
@@ -64,6 +64,15 @@ class ConsentPrivacyProvider(privacy.PrivacyProvider):
                 retention=_("As long as the child's account exists."),
             ),
             privacy.DataCategory(
+                model="consent.DisclosureConsent",
+                fields=("third_party", "method", "verification_ref", "granted_at"),
+                purpose=_(
+                    "Prove a parent's separate consent, by a card check, to share the child's data with a provider "
+                    "that is not needed to run the service."
+                ),
+                retention=_("As long as the child's account exists."),
+            ),
+            privacy.DataCategory(
                 model="consent.LedgerPseudonym",
                 fields=("pseudonym", "email"),
                 purpose=_(
@@ -103,6 +112,10 @@ class ConsentPrivacyProvider(privacy.PrivacyProvider):
             }
             if record
             else None,
+            "disclosures": [
+                {"to": d.third_party.name, "method": d.method, "granted_at": d.granted_at.isoformat()}
+                for d in DisclosureConsent.objects.filter(record__child=user).select_related("third_party")
+            ],
             "guardians": list(
                 Guardian.objects.filter(record__child=user).order_by("pk").values_list("email", flat=True)
             ),

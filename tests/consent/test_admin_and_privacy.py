@@ -151,6 +151,7 @@ def test_the_registry_declares_what_consent_keeps_and_never_a_birth_date() -> No
         "consent.ConsentRecord",
         "consent.Guardian",
         "consent.ParentalControl",
+        "consent.DisclosureConsent",
         "consent.LedgerPseudonym",
         "consent.LedgerEntry",
     }

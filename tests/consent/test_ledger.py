@@ -117,3 +117,33 @@ def test_after_a_deletion_the_ledger_holds_nothing_identifying_and_still_verifie
     assert not LedgerPseudonym.objects.exists() and not PendingSignup.objects.exists()
     assert tables_containing("kid.g") == {} and tables_containing("p7@example.org") == {}
     assert ledger.verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_appends_from_many_transactions_at_once_keep_one_unbroken_chain() -> None:
+    import threading
+
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait()
+            for i in range(10):
+                with transaction.atomic():
+                    ledger.append([ledger.Event(kind="reminded", subject=f"{n:02d}{i:030d}")])
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert list(LedgerEntry.objects.order_by("seq").values_list("seq", flat=True)) == list(range(1, 41))
+    report = ledger.verify_chain()
+    assert report.ok and report.checked == 40

@@ -146,7 +146,7 @@ ACTIONS = [
 
 
 @pytest.mark.parametrize(("method", "name", "data"), ACTIONS, ids=[a[1].split(":")[1] for a in ACTIONS])
-@pytest.mark.parametrize("viewer", ["other_parent", "no_portal_session", "child_itself"])
+@pytest.mark.parametrize("viewer", ["other_parent", "no_portal_session", "child_itself", "staff_superuser"])
 def test_nobody_but_its_parents_sees_or_acts_on_a_child(
     viewer: str,
     method: str,
@@ -158,9 +158,9 @@ def test_nobody_but_its_parents_sees_or_acts_on_a_child(
 ) -> None:
     if viewer == "other_parent":
         client = signed_in_parent(OTHER, django_capture_on_commit_callbacks)
-    elif viewer == "child_itself":
+    elif viewer in ("child_itself", "staff_superuser"):
         client = Client()
-        client.force_login(child)
+        client.force_login(child if viewer == "child_itself" else make_user(is_staff=True, is_superuser=True))
     else:
         client = Client()
     ledger_rows = LedgerEntry.objects.count()
@@ -385,3 +385,18 @@ def test_the_demo_parent_can_sign_in_to_the_portal_and_see_mia(django_capture_on
     assert demo.PARENT in logins
     assert "mia" in parent.get(reverse("consent:portal_children")).content.decode()
     assert LedgerEntry.objects.filter(kind="granted").count() == 1  # idempotent
+
+
+def test_a_deletion_the_child_scheduled_is_carried_out_now_when_the_parent_deletes(
+    mum: Client, child: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    from accounts.models import AccountDeletionRequest
+    from accounts.services import account_deletion_request
+
+    account_deletion_request(user=child, reauthenticated_by="password")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        mum.post(reverse("consent:portal_delete", args=[child.pk]), {"action": "delete", "confirm": "on"})
+
+    assert not User.objects.filter(pk=child.pk).exists()
+    assert list(AccountDeletionRequest.objects.values_list("state", flat=True)) == ["erased"]
