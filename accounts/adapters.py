@@ -93,6 +93,18 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         ),
     }
 
+    def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
+        """Children and accounts a school registered never link a social service (no data from it)."""
+        from django.contrib import messages
+
+        if sociallogin.state.get("process") != "connect" or not request.user.is_authenticated:
+            return
+        from . import selectors
+
+        if not selectors.user_may_link_services(request.user):
+            messages.error(request, _("Accounts for children and school accounts cannot be linked to other services."))
+            raise ImmediateHttpResponse(redirect("socialaccount_connections"))
+
     def is_auto_signup_allowed(self, request: HttpRequest, sociallogin: SocialLogin) -> bool:
         # Always show the sign-up form: the age gate runs before it and the person confirms their name.
         return False

@@ -73,9 +73,12 @@ class SignupDetailsForm(forms.Form):
 
 
 class ProfileForm(forms.Form):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, may_receive_updates: bool = True, **kwargs: Any) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+        if not may_receive_updates:
+            # children and school accounts receive no marketing email: the choice is not offered
+            del self.fields["product_updates"]
 
     first_name = PersonNameField(label=_("First name"))
     last_name = PersonNameField(label=_("Last name"))
@@ -91,7 +94,7 @@ class ProfileForm(forms.Form):
     )
 
     def save(self, *, user: User) -> User:
-        return services.user_update_profile(user=user, **self.cleaned_data)
+        return services.user_update_profile(user=user, **{"product_updates": False, **self.cleaned_data})
 
 
 # --- Data subject rights: deletion and support (append only) ---

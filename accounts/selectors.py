@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from allauth.account.internal.flows.login import get_authentication_records
 from allauth.socialaccount.models import SocialAccount
@@ -40,3 +41,14 @@ def recent_social_reauthentication(*, request: HttpRequest, viewer: User) -> str
         ):
             return str(record["provider"])
     return None
+
+
+def user_is_child_or_school_account(user: Any) -> bool:
+    """Children under parental consent and accounts a school registered: no social links, no marketing."""
+    from consent import selectors as consent_selectors
+
+    return bool(consent_selectors.is_child_account(user) or consent_selectors.is_school_consented(user))
+
+
+def user_may_link_services(user: Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False)) and not user_is_child_or_school_account(user)

@@ -35,7 +35,10 @@ def user_update_profile(*, user: User, first_name: str, last_name: str, country:
     user.first_name = first_name
     user.last_name = last_name
     user.country = country
-    user.product_updates = product_updates
+    from .selectors import user_is_child_or_school_account
+
+    # children and school accounts receive no marketing email, whatever is posted
+    user.product_updates = product_updates and not user_is_child_or_school_account(user)
     user.save(update_fields=["first_name", "last_name", "country", "product_updates"])
     return user
 

@@ -37,20 +37,22 @@ def privacy_policy(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def profile(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
+    may_receive_updates = not selectors.user_is_child_or_school_account(user)
     if request.method == "POST":
-        form = ProfileForm(request.POST)
+        form = ProfileForm(request.POST, may_receive_updates=may_receive_updates)
         if form.is_valid():
             form.save(user=user)
             messages.success(request, _("Your profile has been saved."))
             return redirect("accounts:profile")
     else:
         form = ProfileForm(
+            may_receive_updates=may_receive_updates,
             initial={
                 "first_name": user.first_name,
                 "last_name": user.last_name,
                 "country": user.country,
                 "product_updates": user.product_updates,
-            }
+            },
         )
     return render(request, "accounts/profile.html", {"form": form})
 

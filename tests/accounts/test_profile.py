@@ -86,3 +86,50 @@ def test_profile_without_csrf_token_is_refused(member: User, db: Any) -> None:
 @pytest.mark.parametrize("method", ["put", "delete", "patch"])
 def test_the_profile_answers_other_methods_with_405(member_client: Client, method: str) -> None:
     assert getattr(member_client, method)(reverse("accounts:profile")).status_code == 405
+
+
+def _school_student() -> User:
+    from accounts.models import School, SchoolMembership
+    from consent.services import consent_record_school
+
+    school = School.objects.create(name="Maple Grove", country="US", contact_email="office@maple.example")
+    teacher = UserFactory()
+    SchoolMembership.objects.create(school=school, user=teacher, role=SchoolMembership.Role.TEACHER)
+    student = UserFactory(email="", verified_email=False)
+    SchoolMembership.objects.create(school=school, user=student, role=SchoolMembership.Role.STUDENT)
+    consent_record_school(child=student, school=school, granted_by=teacher)
+    return student
+
+
+def test_school_accounts_are_not_offered_marketing_email_and_cannot_opt_in(client: Client) -> None:
+    student = _school_student()
+    client.force_login(student)
+
+    html = client.get(reverse("accounts:profile")).content.decode()
+    assert 'name="product_updates"' not in html
+    client.post(reverse("accounts:profile"), {**VALID, "product_updates": "on"})
+
+    student.refresh_from_db()
+    assert student.first_name == "Augusta Ada" and student.product_updates is False
+
+
+def test_school_accounts_cannot_link_a_social_service(client: Client, fake_microsoft: object) -> None:
+    from allauth.socialaccount.models import SocialAccount
+
+    student = _school_student()
+    client.force_login(student)
+    assert "/accounts/microsoft/login/" not in client.get(reverse("socialaccount_connections")).content.decode()
+
+    from urllib.parse import urlsplit
+
+    import requests
+
+    response = client.post(reverse("microsoft_login"), {"process": "connect"})
+    provider_redirect = requests.get(response["Location"], allow_redirects=False, timeout=5)
+    callback = urlsplit(provider_redirect.headers["Location"])
+    response = client.get(f"{callback.path}?{callback.query}")
+
+    assert response.status_code == 302 and response["Location"] == reverse("socialaccount_connections")
+    assert not SocialAccount.objects.filter(user=student).exists()
+    page = client.get(reverse("socialaccount_connections")).content.decode()
+    assert "cannot be linked to other services" in page
