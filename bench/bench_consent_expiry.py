@@ -4,6 +4,9 @@ DELETE of the same rows, and the age gate's decision against a bare dictionary l
 Run against a migrated database (make bench, or DATABASE_URL=... python bench/bench_consent_expiry.py).
 BENCH_ROWS sets the number of expired requests (default 50,000); as many open requests are kept and must
 survive. Prints rows per second of each and the ratio.
+
+Since the consent ledger (issue 4), the service also appends one pseudonymous "expired" ledger row per request
+in the same batch (the raw DELETE does not): those rows stay in the database, as the ledger is append-only.
 """
 
 from __future__ import annotations

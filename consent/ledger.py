@@ -39,25 +39,20 @@ class Event:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def _canonical(entry: LedgerEntry) -> bytes:
-    content = {
-        "seq": entry.seq,
-        "at": entry.at.astimezone(datetime.UTC).isoformat(timespec="microseconds"),
-        "kind": entry.kind,
-        "subject": entry.subject,
-        "actor": entry.actor,
-        "method": entry.method,
-        "rule": entry.rule,
-        "rule_version": entry.rule_version,
-        "policy_version": entry.policy_version,
-        "detail": entry.detail,
-        "prev": entry.prev_hash,
-    }
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+FIELDS = ("seq", "at", "kind", "subject", "actor", "method", "rule", "rule_version", "policy_version", "detail")
+
+
+def _hash(values: tuple[Any, ...], prev_hash: str) -> str:
+    """SHA-256 over the previous hash and the canonical JSON of the row's content (``FIELDS`` in order)."""
+    content = dict(zip(FIELDS, values, strict=True))
+    content["at"] = content["at"].astimezone(datetime.UTC).isoformat(timespec="microseconds")
+    content["prev"] = prev_hash
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical).hexdigest()
 
 
 def entry_hash(entry: LedgerEntry) -> str:
-    return hashlib.sha256(entry.prev_hash.encode() + b"\n" + _canonical(entry)).hexdigest()
+    return _hash(tuple(getattr(entry, name) for name in FIELDS), entry.prev_hash)
 
 
 def append(events: Sequence[Event], *, now: datetime.datetime | None = None) -> list[LedgerEntry]:
@@ -110,12 +105,14 @@ def verify_chain(*, chunk_size: int = 5000) -> ChainReport:
     """Walk the ledger in order; the first row whose link or content does not match is named."""
     previous = GENESIS
     checked = 0
-    for entry in LedgerEntry.objects.order_by("seq").iterator(chunk_size=chunk_size):
-        if entry.prev_hash != previous:
-            return ChainReport(checked, entry.seq, "its link does not match the row before it")
-        if entry_hash(entry) != entry.hash:
-            return ChainReport(checked, entry.seq, "its content does not match its hash")
-        previous = entry.hash
+    rows = LedgerEntry.objects.order_by("seq").values_list(*FIELDS, "prev_hash", "hash")
+    for row in rows.iterator(chunk_size=chunk_size):
+        *values, prev_hash, stored = row
+        if prev_hash != previous:
+            return ChainReport(checked, row[0], "its link does not match the row before it")
+        if _hash(tuple(values), prev_hash) != stored:
+            return ChainReport(checked, row[0], "its content does not match its hash")
+        previous = stored
         checked += 1
     return ChainReport(checked)
 
