@@ -13,6 +13,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from accounts.models import School, SchoolMembership
+from mindomo.admin import ReadOnlyAdmin
 
 from .models import Grade, GradeExport, SchoolClass, TeacherInvitation
 
@@ -44,17 +45,6 @@ class SchoolClassAdmin(admin.ModelAdmin):
     list_display = ("name", "school", "teacher", "created_at")
     search_fields = ("name", "school__name")
     raw_id_fields = ("school", "teacher")
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(TeacherInvitation)
