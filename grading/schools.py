@@ -88,12 +88,28 @@ def teacher_invite(*, admin: User, school: School, email: str) -> TeacherInvitat
     invitation = TeacherInvitation.objects.create(
         school=school, email=email, invited_by=admin, expires_at=timezone.now() + INVITATION_TTL
     )
-    link = settings.SITE_URL.rstrip("/") + reverse("grading:invitation_accept", args=[invitation_token(invitation)])
-    context = {"school": school, "inviter": admin, "link": link, "expires_at": invitation.expires_at}
-    subject = _("You are invited to teach at %(school)s on Mindomo") % {"school": school.name}
-    body = render_to_string("grading/emails/teacher_invitation.txt", context)
-    transaction.on_commit(lambda: send_mail(subject, body, None, [email]))
+    from .tasks import teacher_invitation_send_task
+
+    transaction.on_commit(lambda: teacher_invitation_send_task.delay(invitation.pk))
     return invitation
+
+
+def teacher_invitation_send(*, invitation_id: int) -> bool:
+    """Email the invitation (the signed link is derived from the row, so it is never stored)."""
+    invitation = TeacherInvitation.objects.select_related("school", "invited_by").filter(pk=invitation_id).first()
+    if invitation is None or invitation.accepted_at is not None:
+        return False
+    link = settings.SITE_URL.rstrip("/") + reverse("grading:invitation_accept", args=[invitation_token(invitation)])
+    context = {
+        "school": invitation.school,
+        "inviter": invitation.invited_by,
+        "link": link,
+        "expires_at": invitation.expires_at,
+    }
+    subject = _("You are invited to teach at %(school)s on Mindomo") % {"school": invitation.school.name}
+    body = render_to_string("grading/emails/teacher_invitation.txt", context)
+    send_mail(subject, body, None, [invitation.email])
+    return True
 
 
 def invitation_from_token(*, token: str) -> TeacherInvitation:
