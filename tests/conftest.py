@@ -57,7 +57,11 @@ def _data_migrations_survive_flushes(request: pytest.FixtureRequest, django_db_b
     removes what data migrations loaded (age rules, VAT rates, the first policy version, the site). Whatever
     order the tests run in, the next test finds that reference data again."""
     yield
-    if {"transactional_db", "live_server"} & set(request.fixturenames):
+    marker = request.node.get_closest_marker("django_db")
+    transactional_marker = marker is not None and (
+        marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")
+    )
+    if transactional_marker or {"transactional_db", "live_server"} & set(request.fixturenames):
         with django_db_blocker.unblock():
             _replay_data_migrations()
 

@@ -23,3 +23,6 @@ STORAGES = {
 # Each test session gets its own cache namespace; tests/conftest.py empties it between tests.
 CACHES["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:12]}"
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http"
+# Static files come from the finders in tests (no collectstatic), so whitenoise has no folder to scan.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
