@@ -66,7 +66,7 @@ def _count(key: str, limit: int, timeout: int) -> bool:
 def _rate_limit(*, email: str, client_ip: str) -> None:
     hour = 3600
     by_address = _count(
-        f"consent:portal-link:addr:{ledger_digest(email)}", settings.CONSENT_PORTAL_LINKS_PER_ADDRESS_PER_HOUR, hour
+        f"consent:portal-link:addr:{_address_digest(email)}", settings.CONSENT_PORTAL_LINKS_PER_ADDRESS_PER_HOUR, hour
     )
     by_ip = _count(f"consent:portal-link:ip:{client_ip}", settings.CONSENT_PORTAL_LINKS_PER_IP_PER_HOUR, hour)
     if by_address or by_ip:
@@ -76,7 +76,7 @@ def _rate_limit(*, email: str, client_ip: str) -> None:
         )
 
 
-def ledger_digest(email: str) -> str:
+def _address_digest(email: str) -> str:
     return salted_hmac("consent.portal.address", _normal(email), algorithm="sha256").hexdigest()
 
 
