@@ -19,23 +19,10 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 @pytest.fixture
 def site(live_server: Any, transactional_db: Any, settings: Any) -> str:
-    """The live server's base URL; links in emails point at it.
-
-    Transactional tests flush the database, data migrations included: put back what they load.
-    """
+    """The live server's base URL; links in emails point at it (data migrations' rows are put back after
+    flushes by tests/conftest.py)."""
     settings.SITE_URL = live_server.url
     from django.contrib.sites.models import Site
-
-    from consent.reference_data import ensure_loaded
-    from privacy.models import PolicyVersion
-
-    ensure_loaded()
-    if not PolicyVersion.objects.exists():
-        from datetime import timedelta
-
-        from django.utils import timezone
-
-        PolicyVersion.objects.create(version="2018-05-24", effective_at=timezone.now() - timedelta(days=1))
 
     Site.objects.update_or_create(
         pk=settings.SITE_ID, defaults={"domain": live_server.url.split("//", 1)[1], "name": "Mindomo"}
