@@ -127,6 +127,20 @@ class ConsentPrivacyProvider(privacy.PrivacyProvider):
             ],
         }
 
+    def retention_rules(self) -> list[privacy.RetentionRule]:
+        from . import services
+
+        return [
+            privacy.RetentionRule(
+                name="consent.pending_signups",
+                description=_("A child's sign-up waiting for a parent's answer, the parent's email included"),
+                period=_("deleted %(days)d days after the request when the parent has not answered")
+                % {"days": max(1, round(settings.CONSENT_REQUEST_TTL / 86400))},
+                expired=services.pending_signups_expired,
+                purge=services.pending_signups_delete,
+            )
+        ]
+
     @transaction.atomic
     def erase(self, user: User) -> None:
         # The pseudonym mapping goes: the ledger's rows stay, naming no one. Guardians and controls go

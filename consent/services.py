@@ -17,7 +17,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
@@ -299,29 +299,49 @@ def pending_signup_refuse(*, public_id: str, key: str, now: datetime.datetime | 
         ConsentEvent.objects.create(kind=ConsentEvent.Kind.REFUSED, rule_id=rule_id)
 
 
-def pending_signups_expire(*, now: datetime.datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
-    """Delete every pending sign-up past its expiry, parent email included.
+def pending_signups_expired(now: datetime.datetime) -> QuerySet[PendingSignup]:
+    """Pending sign-ups past their expiry at ``now`` (for the retention engine and the expiry below)."""
+    return PendingSignup.objects.filter(expires_at__lte=now)
 
-    Set-based and batched; rows another run holds are skipped (SKIP LOCKED), so two runs at once
-    never block each other or delete twice. Returns how many this run deleted.
+
+def pending_signups_delete(ids: list[Any]) -> int:
+    """Delete these expired requests, parent email included, with their ledger rows and one event.
+
+    Rows another run holds are skipped (SKIP LOCKED), so two runs at once never block each other or
+    delete twice. Returns how many this call deleted.
+    """
+    with transaction.atomic():
+        rows = list(
+            PendingSignup.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .values(*_LEDGER_FIELDS)
+        )
+        if not rows:
+            return 0
+        _ledger_pending_batch(rows, kind="expired")
+        count, _by_model = PendingSignup.objects.filter(pk__in=[row["pk"] for row in rows]).delete()
+        ConsentEvent.objects.create(kind=ConsentEvent.Kind.EXPIRED, count=count)
+    return int(count)
+
+
+def pending_signups_expire(*, now: datetime.datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
+    """Delete every pending sign-up past its expiry, parent email included: set-based and batched.
+
+    The retention engine's beat task runs the same two functions (rule "consent.pending_signups").
     """
     now = now or timezone.now()
     deleted = 0
+    last_pk: Any = None
     while True:
-        with transaction.atomic():
-            rows = list(
-                PendingSignup.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(expires_at__lte=now)
-                .order_by("pk")
-                .values(*_LEDGER_FIELDS)[:batch_size]
-            )
-            if not rows:
-                return deleted
-            ids = [row["pk"] for row in rows]
-            _ledger_pending_batch(rows, kind="expired")
-            count, _by_model = PendingSignup.objects.filter(pk__in=ids).delete()
-            ConsentEvent.objects.create(kind=ConsentEvent.Kind.EXPIRED, count=count)
-            deleted += count
+        expired = pending_signups_expired(now).order_by("pk")
+        if last_pk is not None:
+            expired = expired.filter(pk__gt=last_pk)  # rows another run holds are passed over, not retried
+        ids = list(expired.values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return deleted
+        last_pk = ids[-1]
+        deleted += pending_signups_delete(ids)
 
 
 def _ledger_pending_batch(rows: list[dict[str, Any]], *, kind: str) -> None:

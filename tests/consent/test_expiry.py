@@ -64,6 +64,22 @@ def test_expiry_deletes_every_request_past_the_ttl_and_keeps_the_others() -> Non
     assert services.pending_signups_expire(now=now) == 0  # idempotent
 
 
+def test_the_retention_engine_expires_exactly_what_its_dry_run_lists() -> None:
+    from privacy.services import retention_apply
+
+    now = timezone.now()
+    expired = make_pending(3, created=now - timedelta(days=8))
+    fresh = make_pending(1, created=now - timedelta(days=1))
+
+    (dry,) = retention_apply(now=now, dry_run=True, rules=["consent.pending_signups"])
+    assert set(dry.pks) == {p.pk for p in expired}
+    (real,) = retention_apply(now=now, batch_size=2, rules=["consent.pending_signups"])
+
+    assert real.count == 3
+    assert list(PendingSignup.objects.values_list("pk", flat=True)) == [fresh[0].pk]
+    assert tables_containing("parent0@example.org") == {"consent_pendingsignup": ["parent_email"]}
+
+
 def test_expiry_is_set_based_its_queries_do_not_grow_with_the_rows(django_assert_max_num_queries: Any) -> None:
     now = timezone.now()
     make_pending(300, created=now - timedelta(days=8))

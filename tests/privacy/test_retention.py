@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from accounts.models import User
 from mindomo.privacy import registry
@@ -90,6 +91,6 @@ def test_the_public_retention_page_is_generated_from_the_declarations(client: Cl
     html = client.get(reverse("privacy:retention")).content.decode()
     assert html.count('class="card retention-section"') == len(registry.providers())
     for _provider, declaration in registry.declarations():
-        assert declaration.model in html
+        assert escape(declaration.model) in html
     for _provider, rule in registry.retention_rules():
-        assert str(rule.description) in html
+        assert escape(str(rule.description)) in html
