@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 from accounts.models import School, SchoolMembership, User
 from consent.services import consent_record_school
 
-from .models import SchoolStudentAccount, TeacherInvitation
+from .models import Enrollment, SchoolStudentAccount, TeacherInvitation
 
 NAME_MAX = 150
 USERNAME_MAX = 30
@@ -160,6 +160,39 @@ def teacher_remove(*, admin: User, school: School, teacher_id: int) -> None:
     ).delete()
     if not deleted:
         raise ValidationError(_("This person is not a teacher of this school."))
+
+
+def student_remove(*, admin: User, school: School, student_id: int) -> str:
+    """Take a student off the school's roster.
+
+    An account the school registered exists only through the school's consent: it is erased at once, with
+    all its data, through the accounts erasure pipeline. A student's own account only leaves the school.
+    Returns "erased" or "left".
+    """
+    from accounts import services as account_services
+    from accounts.models import AccountDeletionRequest
+
+    if SchoolMembership.Role.ADMIN not in _roles(user=admin, school=school):
+        raise ValidationError(_("Only an administrator of this school can remove students."))
+    membership = SchoolMembership.objects.filter(
+        school=school, user_id=student_id, role=SchoolMembership.Role.STUDENT
+    ).first()
+    if membership is None:
+        raise ValidationError(_("This person is not a student of this school."))
+    if not SchoolStudentAccount.objects.filter(user_id=student_id, school=school).exists():
+        with transaction.atomic():
+            Enrollment.objects.filter(student_id=student_id, school_class__school=school).delete()
+            membership.delete()
+        return "left"
+    with transaction.atomic():
+        student = User.objects.get(pk=student_id)
+        deletion = AccountDeletionRequest.objects.filter(
+            user=student, state__in=AccountDeletionRequest.OPEN_STATES
+        ).first() or account_services.account_deletion_request(user=student, reauthenticated_by="school")
+    result = account_services.account_erasure_run(request_id=deletion.pk, now=deletion.erase_after)
+    if result is None or result.state != AccountDeletionRequest.State.ERASED:
+        raise ValidationError(_("The account could not be erased completely; it is retried automatically."))
+    return "erased"
 
 
 # --- students --------------------------------------------------------------------------------------------

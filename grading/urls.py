@@ -12,6 +12,7 @@ urlpatterns = [
     path("schools/<int:school_id>/students/add/", views.student_add, name="student_add"),
     path("schools/<int:school_id>/students/import/", views.student_import, name="student_import"),
     path("schools/<int:school_id>/login-cards/", views.login_cards, name="login_cards"),
+    path("schools/<int:school_id>/students/remove/", views.student_remove, name="student_remove"),
     path("schools/<int:school_id>/teachers/invite/", views.teacher_invite, name="teacher_invite"),
     path("schools/<int:school_id>/teachers/<int:user_id>/remove/", views.teacher_remove, name="teacher_remove"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),

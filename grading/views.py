@@ -178,6 +178,28 @@ def teacher_remove(request: AuthenticatedRequest, school_id: int, user_id: int) 
 
 
 @login_required
+@require_POST
+def student_remove(request: AuthenticatedRequest, school_id: int) -> HttpResponse:
+    school = get_object_or_404(selectors.school_list_administered_by(viewer=request.user), pk=school_id)
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, _("Please tick the box to confirm the removal."))
+        return redirect("grading:school_roster", school_id=school.pk)
+    try:
+        student_id = int(request.POST.get("student", ""))
+        outcome = schools.student_remove(admin=request.user, school=school, student_id=student_id)
+    except ValueError:
+        messages.error(request, _("Please choose a student."))
+    except ValidationError as exc:
+        messages.error(request, " ".join(_errors(exc)))
+    else:
+        if outcome == "erased":
+            messages.success(request, _("The student's school account and all its data were deleted."))
+        else:
+            messages.success(request, _("The student left the school; their own account stays theirs."))
+    return redirect("grading:school_roster", school_id=school.pk)
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def invitation_accept(request: AuthenticatedRequest, token: str) -> HttpResponse:
     try:

@@ -17,7 +17,7 @@ from consent.models import ConsentRecord
 from grading import schools
 from grading.models import SchoolStudentAccount, TeacherInvitation
 from tests.accounts.factories import UserFactory
-from tests.grading.conftest import World, accept_policy
+from tests.grading.conftest import SECRET_FEEDBACK, World, accept_policy
 
 
 def _upload(client: Client, world: World, content: bytes, name: str = "students.csv") -> Any:
@@ -321,4 +321,43 @@ def test_a_removed_teacher_loses_the_class_and_its_grades_at_once(world: World) 
     before = _state()
     response = client.post(reverse("grading:teacher_remove", args=[world.school.pk, world.student.pk]), follow=True)
     assert "not a teacher of this school" in response.content.decode()
+    assert _state() == before
+
+
+def test_an_admin_removes_a_school_registered_student_and_every_trace_goes(world: World) -> None:
+    from tests.support.dbscan import tables_containing
+
+    username = world.student.username
+    client = world.client("admin")
+    url = reverse("grading:student_remove", args=[world.school.pk])
+
+    unconfirmed = client.post(url, {"student": world.student.pk})
+    assert unconfirmed.status_code == 302 and User.objects.filter(pk=world.student.pk).exists()
+
+    response = client.post(url, {"student": world.student.pk, "confirm": "yes"}, follow=True)
+
+    assert "all its data were deleted" in response.content.decode()
+    assert not User.objects.filter(pk=world.student.pk).exists()
+    assert tables_containing(username) == {}
+    assert tables_containing(SECRET_FEEDBACK) == {}
+    assert User.objects.filter(pk=world.other_student.pk).exists()
+
+
+def test_a_student_with_their_own_account_only_leaves_the_school(world: World) -> None:
+
+    url = reverse("grading:student_remove", args=[world.school.pk])
+    world.client("admin").post(url, {"student": world.other_student.pk, "confirm": "yes"})
+
+    assert User.objects.filter(pk=world.other_student.pk, is_active=True).exists()
+    assert not SchoolMembership.objects.filter(user=world.other_student, school=world.school).exists()
+
+
+@pytest.mark.parametrize("role", ["teacher", "foreign_teacher", "student", "adult", "superuser", "anonymous"])
+def test_only_the_schools_administrator_removes_students(world: World, role: str) -> None:
+    before = _state()
+    url = reverse("grading:student_remove", args=[world.school.pk])
+    response = world.client(role).post(url, {"student": world.student.pk, "confirm": "yes"})
+    assert response.status_code in (302, 404)
+    if role != "anonymous":
+        assert response.status_code == 404
     assert _state() == before
