@@ -5,21 +5,10 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from mindomo.admin import ReadOnlyAdmin
+
 from . import services
 from .models import AgeRule, ConsentEvent, ConsentRecord, LedgerEntry, PendingSignup, ThirdParty
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Evidence and sealed requests: staff may look, never edit (services alone write them)."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(AgeRule)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
+
+from mindomo.mail import send_templated
 
 from .models import ConsentRecord, Guardian, PendingSignup
 from .selectors import integral_third_parties
@@ -30,11 +30,7 @@ def _common() -> dict[str, Any]:
 
 def _send(*, to: str, subject: str, template: str, context: dict[str, Any]) -> None:
     context = {**_common(), **context}
-    text = render_to_string(f"emails/consent/{template}.txt", context)
-    html = render_to_string(f"emails/consent/{template}.html", context)
-    message = EmailMultiAlternatives(subject=settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject, body=text, to=[to])
-    message.attach_alternative(html, "text/html")
-    message.send()
+    send_templated(to=to, subject=subject, template=f"emails/consent/{template}", context=context)
 
 
 def parent_link(*, public_id: str, key: str) -> str:

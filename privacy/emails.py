@@ -5,22 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
 from django.urls import reverse
 
 from accounts.models import User
+from mindomo.mail import send_templated
 
 from .models import Notice, PolicyVersion
 
 
 def _send(*, to: str, subject: str, template: str, context: dict[str, Any]) -> None:
     context = {"site_url": settings.SITE_URL, "privacy_url": settings.SITE_URL + reverse("privacy_policy"), **context}
-    text = render_to_string(f"emails/privacy/{template}.txt", context)
-    html = render_to_string(f"emails/privacy/{template}.html", context)
-    message = EmailMultiAlternatives(subject=settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject, body=text, to=[to])
-    message.attach_alternative(html, "text/html")
-    message.send()
+    send_templated(to=to, subject=subject, template=f"emails/privacy/{template}", context=context)
 
 
 def send_notice(*, notice: Notice, user: User) -> None:
