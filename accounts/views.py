@@ -30,7 +30,12 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def privacy_policy(request: HttpRequest) -> HttpResponse:
-    return render(request, "pages/privacy_policy.html", {"declarations": registry.declarations()})
+    """The version of the privacy policy in force; its text is the version's translatable template."""
+    from privacy.services import policy_current
+
+    version = policy_current()
+    template = version.template_name if version is not None else "pages/privacy_policy.html"
+    return render(request, template, {"version": version, "declarations": registry.declarations()})
 
 
 @login_required

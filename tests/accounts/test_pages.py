@@ -47,3 +47,29 @@ def test_static_assets_are_served_locally(client: Client) -> None:
     html = client.get(reverse("home")).content.decode()
     stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', html)
     assert stylesheet and stylesheet.group(1).startswith("/static/")
+
+
+def test_the_policy_page_shows_the_version_in_force_with_its_own_text(client: Client) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from privacy.models import PolicyVersion
+
+    PolicyVersion.objects.create(
+        version="2030-test",
+        effective_at=timezone.now() - timedelta(minutes=1),
+        template_name="privacy/link_invalid.html",
+    )
+    PolicyVersion.objects.create(version="future", effective_at=timezone.now() + timedelta(days=30))
+
+    html = client.get(reverse("privacy_policy")).content.decode()
+
+    assert "This link cannot be used" in html  # the in-force version's template, not the default text
+    assert "INFORMATION WE COLLECT" not in html
+
+
+def test_the_policy_page_names_its_version_and_links_to_retention_and_cookies(client: Client) -> None:
+    html = client.get(reverse("privacy_policy")).content.decode()
+    assert "Version 2018-05-24." in html
+    assert f'href="{reverse("privacy:retention")}"' in html
