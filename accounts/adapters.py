@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.stages import EmailVerificationStage
@@ -21,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from consent import age_gate
 from consent import selectors as consent_selectors
 from consent import services as consent_services
+from mindomo.site import absolute_url
 
 from .models import User
 
@@ -61,6 +63,15 @@ class AccountAdapter(DefaultAccountAdapter):
             else stage
             for stage in stages
         ]
+
+    # allauth builds its links from the request's host (or the Site row outside a request); ours come from
+    # SITE_URL. The two links that carry a key use SITE_URL too, so every email points at the same base.
+    def get_email_confirmation_url(self, request: HttpRequest, emailconfirmation: Any) -> str:
+        return absolute_url(reverse("account_confirm_email", args=[emailconfirmation.key]))
+
+    def get_reset_password_from_key_url(self, key: str) -> str:
+        path = reverse("account_reset_password_from_key", kwargs={"uidb36": "UID", "key": "KEY"})
+        return absolute_url(path.replace("UID-KEY", quote(key)))
 
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         response = _age_gate_response(request)

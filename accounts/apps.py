@@ -34,3 +34,10 @@ class AccountsConfig(AppConfig):
             dispatch_uid="accounts.deletion_cancel_on_sign_in",
         )
         privacy.autodiscover()
+
+        # The Site row follows SITE_URL after every migrate (make run and compose migrate at each start).
+        from django.db.models.signals import post_migrate
+
+        from mindomo.site import site_sync_receiver
+
+        post_migrate.connect(site_sync_receiver, sender=self, dispatch_uid="accounts.site_sync")

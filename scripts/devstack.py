@@ -5,7 +5,8 @@ With DATABASE_URL / REDIS_URL set, those servers are used. Without them, an embe
 (git-ignored) and stop when this process ends. The code path is the production one: only the URLs differ.
 
 - ``run``: migrate, load the demo data, then run the web server, a Celery worker and Celery beat in the
-  foreground. Ctrl-C (or SIGTERM) stops all of them and the embedded servers.
+  foreground. A worker or beat that dies is started again (with backoff, logged). SITE_URL follows PORT
+  unless it is set. Ctrl-C (or SIGTERM) stops all of them and the embedded servers.
 - ``exec -- CMD ...``: run one command with the environment pointing at the servers (``make test`` uses it).
 """
 
@@ -70,11 +71,102 @@ def _manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, check=True)
 
 
-def run(env: dict[str, str]) -> int:
+def run_environment(env: dict[str, str]) -> dict[str, str]:
+    """The variables ``make run`` adds: development defaults, and SITE_URL following PORT unless it is set."""
+    env = dict(env)
     env.setdefault("DJANGO_DEBUG", "1")
     env.setdefault("ACCOUNT_DEFAULT_HTTP_PROTOCOL", "http")
     env.setdefault("STATICFILES_BACKEND", "django.contrib.staticfiles.storage.StaticFilesStorage")
-    port = env.get("PORT", "8000")
+    port = env.get("PORT") or "8000"
+    env["PORT"] = port
+    if not env.get("SITE_URL"):
+        # every emailed link (ours and allauth's) starts with SITE_URL: it must be where runserver listens
+        env["SITE_URL"] = f"http://127.0.0.1:{port}"
+    return env
+
+
+class Supervisor:
+    """Runs named commands; a dead one listed in ``restart`` is started again after a backoff (doubling from
+    ``backoff_start`` to ``backoff_max`` seconds, back to the start once it has stayed up ``stable_after``
+    seconds), every exit and restart logged. Any other command's exit stops everything."""
+
+    def __init__(
+        self,
+        commands: dict[str, list[str]],
+        *,
+        env: dict[str, str],
+        restart: set[str],
+        backoff_start: float = 1.0,
+        backoff_max: float = 60.0,
+        stable_after: float = 60.0,
+        say: Any = _say,
+    ) -> None:
+        self.commands = commands
+        self.env = env
+        self.restart = restart
+        self.backoff_start = backoff_start
+        self.backoff_max = backoff_max
+        self.stable_after = stable_after
+        self.say = say
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.started_at: dict[str, float] = {}
+        self.backoff: dict[str, float] = {}
+        self.restart_due: dict[str, float] = {}
+        self.restarts: dict[str, int] = dict.fromkeys(commands, 0)
+        self.stopping = False
+        self.exit_code = 0
+
+    def _start(self, name: str) -> None:
+        self.processes[name] = subprocess.Popen(self.commands[name], cwd=BASE_DIR, env=self.env)
+        self.started_at[name] = time.monotonic()
+
+    def start(self) -> None:
+        for name in self.commands:
+            self._start(name)
+
+    def poll(self) -> None:
+        """One round: note exits, schedule or perform restarts, or decide to stop."""
+        now = time.monotonic()
+        for name, process in self.processes.items():
+            if name in self.restart_due:
+                if now >= self.restart_due[name]:
+                    del self.restart_due[name]
+                    self.restarts[name] += 1
+                    self.say(f"restarting {name} (restart {self.restarts[name]})")
+                    self._start(name)
+                continue
+            code = process.poll()
+            if code is None:
+                continue
+            if name not in self.restart:
+                self.say(f"{name} exited with code {code}; stopping the others")
+                self.exit_code = code or 1
+                self.stopping = True
+                return
+            uptime = now - self.started_at[name]
+            delay = self.backoff.get(name, self.backoff_start)
+            if uptime >= self.stable_after:
+                delay = self.backoff_start
+            self.backoff[name] = min(delay * 2, self.backoff_max)
+            self.restart_due[name] = now + delay
+            self.say(f"{name} exited with code {code} after {uptime:.0f} s; restarting it in {delay:g} s")
+
+    def stop(self, timeout: float = 15) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def run(env: dict[str, str]) -> int:
+    env = run_environment(env)
+    port = env["PORT"]
     _manage(env, "migrate", "--noinput", "-v", "0")
     _manage(env, "demo_data")
     beat_schedule = str(VAR_DIR / "celerybeat-schedule")
@@ -83,38 +175,28 @@ def run(env: dict[str, str]) -> int:
         "worker": [sys.executable, "-m", "celery", "-A", "mindomo", "worker", "-l", "info", "-c", "2"],
         "beat": [sys.executable, "-m", "celery", "-A", "mindomo", "beat", "-l", "info", "-s", beat_schedule],
     }
-    processes = {name: subprocess.Popen(cmd, cwd=BASE_DIR, env=env) for name, cmd in commands.items()}
-    _say(f"Mindomo runs at http://127.0.0.1:{port}/  (admin: http://127.0.0.1:{port}/admin/). Ctrl-C stops everything.")
-    stopping = False
+    # A dead worker or beat is started again (queued consent emails must not wait for a person to notice);
+    # the web server's exit (a taken port, Ctrl-C in its terminal) stops everything.
+    supervisor = Supervisor(commands, env=env, restart={"worker", "beat"})
+    supervisor.start()
+    _say(
+        f"Mindomo runs at http://127.0.0.1:{port}/  (admin: http://127.0.0.1:{port}/admin/); emailed links use "
+        f"{env['SITE_URL']}. Ctrl-C stops everything."
+    )
 
     def stop(signum: int, frame: Any) -> None:
-        nonlocal stopping
-        stopping = True
+        supervisor.stopping = True
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    exit_code = 0
     try:
-        while not stopping:
-            for name, process in processes.items():
-                if process.poll() is not None:
-                    _say(f"{name} exited with code {process.returncode}; stopping the others")
-                    exit_code = process.returncode or 1
-                    stopping = True
+        while not supervisor.stopping:
+            supervisor.poll()
             time.sleep(0.5)
     finally:
         _say("stopping web, worker and beat")
-        for process in processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for process in processes.values():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-    return exit_code
+        supervisor.stop()
+    return supervisor.exit_code
 
 
 def main(argv: list[str]) -> int:
