@@ -38,7 +38,7 @@ lock:
 
 ## bench: the benchmarks in bench/ (by hand, not in CI)
 bench: $(STAMP)
-	$(PY) scripts/devstack.py exec -- sh -c 'for b in bench/bench_*.py; do $(PY) $$b || exit 1; done'
+	$(PY) scripts/devstack.py exec -- sh -c '$(PY) bench/run.py'
 
 clean:
 	rm -rf $(VENV) .var staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -1,26 +1,24 @@
-"""Benchmark: the invoice retention purge (batched, through the ORM) against one raw SQL DELETE of the same rows.
+"""Benchmark: the invoice retention purge (``billing.services.invoices_purge``) against one raw SQL DELETE of
+the same rows.
 
-Run against a migrated database (make bench, or DATABASE_URL=... python bench/bench_billing_purge.py).
-BENCH_ROWS sets the number of expired invoices (default 50,000); as many current invoices are kept and must
-survive. Prints rows per second of each and the ratio.
+Before each sample, untimed, BENCH_PURGE_ROWS expired invoices (default 20,000) are inserted beside as many
+current ones that must survive; the purge and the raw ``DELETE FROM billing_invoice WHERE year < cutoff`` run
+on identical tables (same rows, same indexes), interleaved.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mindomo.settings.base")
-os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-secret-key")
 
-import django
+from bench.harness import Job, env_int, main, setup_django
 
-django.setup()
+setup_django()
 
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -29,19 +27,19 @@ from django.utils import timezone  # noqa: E402
 from billing import services  # noqa: E402
 from billing.models import Invoice  # noqa: E402
 
-ROWS = int(os.environ.get("BENCH_ROWS", "50000"))
+ROWS = env_int("BENCH_PURGE_ROWS", 20_000)
 SERIES = "BEN"  # a series of its own, so nothing real is touched
 
 
-def build(*, year: int, count: int, offset: int) -> None:
+def build(*, year: int, count: int) -> None:
     issued = datetime(year, 6, 1, tzinfo=UTC)
     batch = [
         Invoice(
             kind=Invoice.Kind.INVOICE,
             series=SERIES,
             year=year,
-            sequence=offset + i,
-            number=f"{SERIES}-{year}-{offset + i:07d}",
+            sequence=i,
+            number=f"{SERIES}-{year}-{i:07d}",
             issued_at=issued,
             seller={"name": "Bench"},
             buyer_account_name="Zoë Dupré",
@@ -63,38 +61,42 @@ def build(*, year: int, count: int, offset: int) -> None:
         for i in range(count)
     ]
     Invoice.objects.bulk_create(batch, batch_size=5000)
-
-
-def main() -> None:
-    this_year = timezone.localdate().year
-    expired_year = this_year - settings.INVOICE_RETENTION_YEARS - 1
-    Invoice.objects.filter(series=SERIES).delete()
-    if Invoice.objects.filter(year__lt=this_year - settings.INVOICE_RETENTION_YEARS).exists():
-        sys.exit("This database already holds invoices past retention; run the bench on a scratch database.")
-    build(year=this_year, count=ROWS, offset=0)  # kept by both
-
-    build(year=expired_year, count=ROWS, offset=0)
-    start = time.perf_counter()
-    result = services.invoices_purge()
-    ours = time.perf_counter() - start
-    assert result.deleted == ROWS, result
-
-    build(year=expired_year, count=ROWS, offset=0)
-    start = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM billing_invoice WHERE year < %s", [result.cutoff_year])
-        raw_deleted = cursor.rowcount
-    raw = time.perf_counter() - start
-    assert raw_deleted == ROWS
-    kept = Invoice.objects.filter(series=SERIES, year=this_year).count()
-    Invoice.objects.filter(series=SERIES).delete()
-    assert kept == ROWS
+        cursor.execute("VACUUM ANALYZE billing_invoice")
 
-    print(f"invoice purge, {ROWS} expired rows among {2 * ROWS} (batches of {services.BATCH_SIZE}):")
-    print(f"  invoices_purge (ORM, batched): {ours:8.3f} s  {ROWS / ours:10.0f} rows/s")
-    print(f"  raw SQL DELETE (one statement): {raw:8.3f} s  {ROWS / raw:10.0f} rows/s")
-    print(f"  ratio (purge time / raw time):  {ours / raw:8.2f}x")
+
+def jobs() -> Iterator[Job]:
+    this_year = timezone.localdate().year
+    cutoff = this_year - settings.INVOICE_RETENTION_YEARS
+    expired_year = cutoff - 1
+    Invoice.objects.filter(series=SERIES).delete()
+    if Invoice.objects.filter(year__lt=cutoff).exists():
+        sys.exit("This database already holds invoices past retention; run the bench on a scratch database.")
+    build(year=this_year, count=ROWS)  # kept by both
+
+    def purge() -> None:
+        result = services.invoices_purge()
+        assert result.deleted == ROWS, result
+
+    def raw() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM billing_invoice WHERE year < %s", [cutoff])
+            assert cursor.rowcount == ROWS
+
+    try:
+        yield Job(
+            f"invoice purge, {ROWS:,} of {2 * ROWS:,} rows",
+            purge,
+            raw,
+            goal=1.3,
+            prepare_project=lambda: build(year=expired_year, count=ROWS),
+            prepare_baseline=lambda: build(year=expired_year, count=ROWS),
+            baseline_label="raw DELETE",
+        )
+        assert Invoice.objects.filter(series=SERIES, year=this_year).count() == ROWS
+    finally:
+        Invoice.objects.filter(series=SERIES).delete()
 
 
 if __name__ == "__main__":
-    main()
+    main(jobs)

@@ -1,108 +1,92 @@
-"""Benchmark: the expiry of pending child sign-ups (batched, SKIP LOCKED, through the ORM) against one raw SQL
-DELETE of the same rows, and the age gate's decision against a bare dictionary lookup.
+"""Benchmark: the expiry of pending child sign-ups (``consent.services.pending_signups_expire``: batched,
+SKIP LOCKED, with its ledger appends) against one raw SQL DELETE of the same rows.
 
-Run against a migrated database (make bench, or DATABASE_URL=... python bench/bench_consent_expiry.py).
-BENCH_ROWS sets the number of expired requests (default 50,000); as many open requests are kept and must
-survive. Prints rows per second of each and the ratio.
-
-Since the consent ledger (issue 4), the service also appends one pseudonymous "expired" ledger row per request
-in the same batch (the raw DELETE does not): those rows stay in the database, as the ledger is append-only.
+Before each sample, untimed, N expired requests are inserted (one INSERT ... SELECT generate_series) beside
+as many open ones that must survive, then the table is vacuumed and analysed, so both sides find the same
+rows and indexes. N is 10,000 and 100,000 by default (to show how the cost grows); BENCH_EXPIRY_SIZES
+changes the list, e.g. ``BENCH_EXPIRY_SIZES=10000,100000,1000000`` for the million-row run. The ledger rows
+the service appends stay (the ledger is append-only).
 """
 
 from __future__ import annotations
 
-import datetime
 import os
-import secrets
 import sys
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mindomo.settings.base")
-os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-secret-key")
 
-import django
+from bench.harness import Job, main, setup_django
 
-django.setup()
+setup_django()
 
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from consent import services  # noqa: E402
-from consent.age_gate import decide  # noqa: E402
-from consent.models import AgeRule, PendingSignup  # noqa: E402
+from consent.models import AgeRule  # noqa: E402
 from consent.reference_data import ensure_loaded  # noqa: E402
 
-ROWS = int(os.environ.get("BENCH_ROWS", "50000"))
+SIZES = [int(s) for s in os.environ.get("BENCH_EXPIRY_SIZES", "10000,100000").split(",") if s.strip()]
 MARK = "BENCH"  # the public ids of the benchmark's rows start with this, so nothing real is touched
 
 
-def build(*, count: int, created: datetime.datetime, tag: str) -> None:
+def insert(*, count: int, tag: str, age: str) -> None:
+    """``count`` requests created ``age`` ago (an interval), with the columns a real request has."""
     rule = AgeRule.objects.get(country="US", superseded_at__isnull=True)
-    for start in range(0, count, 5000):
-        PendingSignup.objects.bulk_create(
-            [
-                PendingSignup(
-                    public_id=f"{MARK}{tag}{start + i}-{secrets.token_hex(4)}",
-                    login_digest=services.login_digest(f"{MARK}-{tag}-{start + i}-{secrets.token_hex(4)}"),
-                    sealed="gAAAAbench",
-                    parent_email=f"bench{start + i}@example.com",
-                    country="US",
-                    rule=rule,
-                    consent_month=datetime.date(2030, 1, 1),
-                    created_at=created,
-                    expires_at=created + datetime.timedelta(days=7),
-                    reminder_due_at=None,
-                )
-                for i in range(min(5000, count - start))
-            ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO consent_pendingsignup (public_id, login_digest, sealed, parent_email, country, rule_id, "
+            "consent_month, created_at, expires_at, resend_count, reminder_due_at, ledger_subject) "
+            "SELECT %s || g || '-' || substr(md5(random()::text), 1, 8), encode(sha256(random()::text::bytea), 'hex'), "
+            "'gAAAAbench' || repeat('x', 200), 'bench' || g || '@example.com', 'US', %s, '2030-01-01', "
+            "now() - %s::interval, now() - %s::interval + interval '7 days', 0, NULL, "
+            "substr(md5(random()::text), 1, 32) FROM generate_series(1, %s) g",
+            [f"{MARK}{tag}", rule.pk, age, age, count],
         )
 
 
-def main() -> None:
-    ensure_loaded()
-    PendingSignup.objects.filter(public_id__startswith=MARK).delete()
-    now = timezone.now()
-    old = now - datetime.timedelta(days=8)
-
-    build(count=ROWS, created=old, tag="a")
-    build(count=ROWS, created=now, tag="keep")
-    started = time.perf_counter()
-    deleted = services.pending_signups_expire(now=now)
-    service_seconds = time.perf_counter() - started
-    assert deleted >= ROWS, deleted
-    assert PendingSignup.objects.filter(public_id__startswith=f"{MARK}keep").count() == ROWS
-
-    build(count=ROWS, created=old, tag="b")
-    started = time.perf_counter()
+def prepare(count: int) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM consent_pendingsignup WHERE expires_at <= %s", [now])
-        raw_deleted = cursor.rowcount
-    raw_seconds = time.perf_counter() - started
-    PendingSignup.objects.filter(public_id__startswith=MARK).delete()
+        cursor.execute("DELETE FROM consent_pendingsignup WHERE public_id LIKE %s", [f"{MARK}old%"])
+    insert(count=count, tag="old", age="8 days")
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE consent_pendingsignup")
 
-    print(f"expiry service: {deleted} rows in {service_seconds:.2f}s = {deleted / service_seconds:,.0f} rows/s")
-    print(f"raw SQL DELETE: {raw_deleted} rows in {raw_seconds:.2f}s = {raw_deleted / raw_seconds:,.0f} rows/s")
-    print(f"ratio service/raw throughput: {(deleted / service_seconds) / (raw_deleted / raw_seconds):.2f}")
 
-    today = now.date()
-    births = [today - datetime.timedelta(days=d) for d in range(3000, 9000, 3)]
-    countries = ["US", "DE", "FR", "AT", "BR", "IN", "GB", "NL"]
-    started = time.perf_counter()
-    for n, born in enumerate(births):
-        decide(birth_date=born, country=countries[n % len(countries)], today=today)
-    gate_seconds = time.perf_counter() - started
-    ages = {c: 16 for c in countries}
-    started = time.perf_counter()
-    for n, born in enumerate(births):
-        _ = (today.year - born.year) >= ages[countries[n % len(countries)]]
-    dict_seconds = max(time.perf_counter() - started, 1e-9)
-    print(
-        f"age gate decisions: {len(births) / gate_seconds:,.0f}/s (one indexed query each) vs "
-        f"{len(births) / dict_seconds:,.0f}/s for an in-memory lookup (ratio {dict_seconds / gate_seconds:.4f})"
-    )
+def jobs() -> Iterator[Job]:
+    ensure_loaded()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM consent_pendingsignup WHERE public_id LIKE %s", [f"{MARK}%"])
+    try:
+        for size in SIZES:
+            with connection.cursor() as cursor:
+                cursor.execute("DELETE FROM consent_pendingsignup WHERE public_id LIKE %s", [f"{MARK}keep%"])
+            insert(count=size, tag="keep", age="1 hour")
+
+            def service(size: int = size) -> None:
+                deleted = services.pending_signups_expire(now=timezone.now())
+                assert deleted == size, deleted
+
+            def raw(size: int = size) -> None:
+                with connection.cursor() as cursor:
+                    cursor.execute("DELETE FROM consent_pendingsignup WHERE expires_at <= now()")
+                    assert cursor.rowcount == size, cursor.rowcount
+
+            yield Job(
+                f"expire pending sign-ups, {size:,} of {2 * size:,}",
+                service,
+                raw,
+                goal=1.3,
+                prepare_project=lambda size=size: prepare(size),  # type: ignore[misc]
+                prepare_baseline=lambda size=size: prepare(size),  # type: ignore[misc]
+                baseline_label="raw DELETE",
+            )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM consent_pendingsignup WHERE public_id LIKE %s", [f"{MARK}%"])
 
 
 if __name__ == "__main__":
-    main()
+    main(jobs)

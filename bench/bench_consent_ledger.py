@@ -1,36 +1,37 @@
-"""Benchmark: the consent ledger's appends (advisory lock, hash chain, bulk INSERT) against a bare INSERT of the
-same rows, single-event appends (what a service call does), and the verification command's walk against a bare
-fetch of the rows.
+"""Benchmark: the consent ledger's appends (advisory lock, hash chain, INSERT) against a bare INSERT of the
+same rows into a copy of the table with the same indexes, single-event appends against single bare
+INSERTs, and the verification walk against a bare fetch of the same columns.
 
 Everything runs inside one transaction that is rolled back at the end: the ledger is append-only (a trigger
-refuses DELETE), so a benchmark must never commit rows to it. BENCH_ROWS sets the number of events (default
-50,000). Run against a migrated database (make bench, or DATABASE_URL=... python bench/bench_consent_ledger.py).
+refuses DELETE), so a benchmark must never commit rows to it. BENCH_LEDGER_ROWS sets the events per
+sample (default 20,000, in batches of 1,000); BENCH_LEDGER_SINGLES the single appends (default 300).
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mindomo.settings.base")
-os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-secret-key")
 
-import django
+from bench.harness import Job, env_int, main, setup_django
 
-django.setup()
+setup_django()
 
 from django.db import connection, transaction  # noqa: E402
 
 from consent import ledger  # noqa: E402
 from consent.models import LedgerEntry  # noqa: E402
 
-ROWS = int(os.environ.get("BENCH_ROWS", "50000"))
+ROWS = env_int("BENCH_LEDGER_ROWS", 20_000)
+SINGLES = env_int("BENCH_LEDGER_SINGLES", 300)
 BATCH = 1000
-SINGLES = 500
+INSERT = (
+    "INSERT INTO bench_ledger (seq, at, kind, subject, actor, method, rule, rule_version, policy_version, detail, "
+    "prev_hash, hash) VALUES (%s, now(), %s, %s, 'system', %s, %s, %s, %s, '{}'::jsonb, '', %s)"
+)
 
 
 class Rollback(Exception):
@@ -51,62 +52,64 @@ def events(count: int) -> list[ledger.Event]:
     ]
 
 
-def main() -> None:
+def jobs() -> Iterator[Job]:
     before = LedgerEntry.objects.count()
+    seq = [10**9]
+
+    def rows(count: int) -> list[tuple[object, ...]]:
+        out = []
+        for _ in range(count):
+            seq[0] += 1
+            out.append(
+                (seq[0], "reminded", secrets.token_hex(16), "email_plus", "US", 1, "2018-05-24", secrets.token_hex(32))
+            )
+        return out
+
+    def bare_batches() -> None:
+        with connection.cursor() as cursor:
+            for _ in range(ROWS // BATCH):
+                cursor.executemany(INSERT, rows(BATCH))
+
+    def bare_singles() -> None:
+        with connection.cursor() as cursor:
+            for row in rows(SINGLES):
+                with transaction.atomic():
+                    cursor.execute(INSERT, row)
+
+    def appends() -> None:
+        for _ in range(ROWS // BATCH):
+            ledger.append(events(BATCH))
+
+    def singles() -> None:
+        for single in events(SINGLES):
+            with transaction.atomic():
+                ledger.append([single])
+
     try:
         with transaction.atomic():
-            batches = [events(BATCH) for _ in range(ROWS // BATCH)]
-            started = time.perf_counter()
-            for batch in batches:
-                ledger.append(batch)
-            append_seconds = time.perf_counter() - started
-
-            started = time.perf_counter()
-            for single in events(SINGLES):
-                with transaction.atomic():
-                    ledger.append([single])
-            single_seconds = time.perf_counter() - started
-
             with connection.cursor() as cursor:
-                cursor.execute("CREATE TEMP TABLE bench_ledger (LIKE consent_ledgerentry INCLUDING DEFAULTS)")
-                rows = [
-                    (n, "reminded", secrets.token_hex(16), "system", "email_plus", "US", 1, "2018-05-24", "{}")
-                    for n in range(ROWS)
-                ]
-                started = time.perf_counter()
-                for start in range(0, ROWS, BATCH):
-                    cursor.executemany(
-                        "INSERT INTO bench_ledger (id, seq, at, kind, subject, actor, method, rule, rule_version, "
-                        "policy_version, detail, prev_hash, hash) VALUES (%s, %s, now(), %s, %s, %s, %s, %s, %s, "
-                        "%s, %s::jsonb, '', md5(random()::text))",
-                        [(r[0], r[0], *r[1:]) for r in rows[start : start + BATCH]],
-                    )
-                raw_seconds = time.perf_counter() - started
+                cursor.execute("CREATE TEMP TABLE bench_ledger (LIKE consent_ledgerentry INCLUDING ALL)")
+            yield Job(
+                f"ledger appends, {ROWS:,} in batches of {BATCH:,}", appends, bare_batches, baseline_label="bare INSERT"
+            )
+            yield Job(f"ledger single appends, {SINGLES:,}", singles, bare_singles, baseline_label="bare INSERT each")
 
-            started = time.perf_counter()
-            report = ledger.verify_chain()
-            verify_seconds = time.perf_counter() - started
-            assert report.ok, report
-            started = time.perf_counter()
-            every_column = LedgerEntry.objects.order_by("seq").values_list(*ledger.FIELDS, "prev_hash", "hash")
-            fetched = sum(1 for _ in every_column.iterator(chunk_size=5000))
-            fetch_seconds = time.perf_counter() - started
+            def verify() -> None:
+                assert ledger.verify_chain().ok
+
+            def fetch() -> None:
+                every = LedgerEntry.objects.order_by("seq").values_list(*ledger.FIELDS, "prev_hash", "hash")
+                for _ in every.iterator(chunk_size=5000):
+                    pass
+
+            yield Job(
+                f"ledger verification, {LedgerEntry.objects.count():,} rows", verify, fetch, baseline_label="bare fetch"
+            )
             raise Rollback
     except Rollback:
         pass
     assert LedgerEntry.objects.count() == before  # nothing committed
 
-    print(f"ledger appends ({BATCH}/batch): {ROWS} rows in {append_seconds:.2f}s = {ROWS / append_seconds:,.0f} rows/s")
-    print(f"bare INSERT of the same rows:   {ROWS} rows in {raw_seconds:.2f}s = {ROWS / raw_seconds:,.0f} rows/s")
-    print(f"ratio ledger/bare throughput: {(ROWS / append_seconds) / (ROWS / raw_seconds):.2f}")
-    print(f"single-event appends (one per transaction, as a service does): {SINGLES / single_seconds:,.0f}/s")
-    verified = report.checked / verify_seconds
-    print(
-        f"verify_chain: {report.checked} rows in {verify_seconds:.2f}s = {verified:,.0f} rows/s; "
-        f"bare fetch of the same columns: {fetched / fetch_seconds:,.0f} rows/s "
-        f"(ratio {verified / (fetched / fetch_seconds):.2f})"
-    )
-
 
 if __name__ == "__main__":
-    main()
+    main(jobs)

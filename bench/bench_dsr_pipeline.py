@@ -1,31 +1,27 @@
 """Benchmark: the data export and the erasure pipeline for one heavy user, against the bare registry calls.
 
-Export: ``data_export_build`` (per-provider progress rows, the zip with a JSON per provider and the HTML index)
-against ``json.dumps(registry.export_user(user))`` of the same user. Erasure: ``account_erasure_run`` (one
-transaction and one recorded step per provider) against ``registry.erase_user(user)`` of an identical user.
-BENCH_GRADES sets the grades of each user (default 5,000). Run against a migrated database (make bench, or
-DATABASE_URL=... python bench/bench_dsr_pipeline.py). Prints the time of each and the ratio.
+Export: ``data_export_build`` (per-provider progress rows, the zip with a JSON per provider and the HTML
+index) against ``json.dumps(registry.export_user(user))`` of the same user. Erasure: ``account_erasure_run``
+(one recorded step per provider) against ``registry.erase_user`` of an identical user built the same way
+before each sample (untimed). BENCH_DSR_GRADES sets the grades of each user (default 10,000).
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-import os
 import sys
 import tempfile
-import time
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mindomo.settings.base")
-os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-secret-key")
 
-import django
+from bench.harness import Job, env_int, main, setup_django
 
-django.setup()
+setup_django()
 
 from django.conf import settings  # noqa: E402
 from django.core import mail  # noqa: E402
@@ -36,11 +32,11 @@ from accounts.models import AccountDeletionRequest, DataExport, School, User  # 
 from grading.models import Assignment, Grade, SchoolClass  # noqa: E402
 from mindomo.privacy import registry  # noqa: E402
 
-GRADES = int(os.environ.get("BENCH_GRADES", "5000"))
+GRADES = env_int("BENCH_DSR_GRADES", 10_000)
 
 
-def heavy_user(tag: str, school_class: SchoolClass, assignments: list[Assignment]) -> User:
-    user = User.objects.create(username=f"bench-dsr-{tag}-{uuid.uuid4().hex[:8]}", email="", first_name="Bench")
+def heavy_user(assignments: list[Assignment]) -> User:
+    user = User.objects.create(username=f"bench-dsr-{uuid.uuid4().hex[:12]}", email="", first_name="Bench")
     now = timezone.now()
     Grade.objects.bulk_create(
         [
@@ -52,7 +48,7 @@ def heavy_user(tag: str, school_class: SchoolClass, assignments: list[Assignment
     return user
 
 
-def main() -> None:
+def jobs() -> Iterator[Job]:
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.CELERY_TASK_ALWAYS_EAGER = True
     mail.outbox = []
@@ -68,39 +64,48 @@ def main() -> None:
             ],
             batch_size=2000,
         )
-        a, b = heavy_user("a", school_class, assignments), heavy_user("b", school_class, assignments)
+        exported = heavy_user(assignments)
 
-        started = time.perf_counter()
-        baseline_doc = json.dumps(registry.export_user(a), default=str)
-        export_baseline = time.perf_counter() - started
-        export = DataExport.objects.create(public_id=uuid.uuid4(), user=a)
-        started = time.perf_counter()
-        services.data_export_build(export_id=export.pk)
-        export_pipeline = time.perf_counter() - started
-        export.refresh_from_db()
-        assert export.state == DataExport.State.READY, export.state
+        def export_pipeline() -> None:
+            export = DataExport.objects.create(public_id=uuid.uuid4(), user=exported)
+            services.data_export_build(export_id=export.pk)
+            export.refresh_from_db()
+            assert export.state == DataExport.State.READY, export.state
+            export.delete()
 
-        started = time.perf_counter()
-        registry.erase_user(b)
-        erase_baseline = time.perf_counter() - started
-        deletion = AccountDeletionRequest.objects.create(
-            reference=uuid.uuid4(), user=a, reauthenticated_by="bench", erase_after=timezone.now()
+        def export_baseline() -> None:
+            json.dumps(registry.export_user(exported), default=str)
+
+        yield Job(
+            f"data export, {GRADES:,} grades",
+            export_pipeline,
+            export_baseline,
+            baseline_label="json.dumps(export_user)",
         )
-        started = time.perf_counter()
-        services.account_erasure_run(request_id=deletion.pk)
-        erase_pipeline = time.perf_counter() - started
-        deletion.refresh_from_db()
-        assert deletion.state == AccountDeletionRequest.State.ERASED, deletion.state
 
-        print(f"user with {GRADES} grades, {len(registry.providers())} privacy providers")
-        print(
-            f"export:  pipeline {export_pipeline * 1000:8.1f} ms (zip {(export.file_size or 0) / 1024:.0f} KiB)  "
-            f"baseline json.dumps(export_user) {export_baseline * 1000:8.1f} ms ({len(baseline_doc) / 1024:.0f} KiB)  "
-            f"ratio {export_pipeline / export_baseline:.2f}"
-        )
-        print(
-            f"erasure: pipeline {erase_pipeline * 1000:8.1f} ms  baseline registry.erase_user "
-            f"{erase_baseline * 1000:8.1f} ms  ratio {erase_pipeline / erase_baseline:.2f}"
+        victim: list[User] = []
+
+        def fresh() -> None:
+            victim[:] = [heavy_user(assignments)]
+
+        def erase_pipeline() -> None:
+            deletion = AccountDeletionRequest.objects.create(
+                reference=uuid.uuid4(), user=victim[0], reauthenticated_by="bench", erase_after=timezone.now()
+            )
+            services.account_erasure_run(request_id=deletion.pk)
+            deletion.refresh_from_db()
+            assert deletion.state == AccountDeletionRequest.State.ERASED, deletion.state
+
+        def erase_baseline() -> None:
+            registry.erase_user(victim[0])
+
+        yield Job(
+            f"erasure, {GRADES:,} grades",
+            erase_pipeline,
+            erase_baseline,
+            prepare_project=fresh,
+            prepare_baseline=fresh,
+            baseline_label="registry.erase_user",
         )
     finally:
         school.delete()
@@ -110,4 +115,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(jobs)

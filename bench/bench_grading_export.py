@@ -1,169 +1,126 @@
-"""Benchmark: streaming grade reports (CSV, and XLSX through openpyxl's write-only mode) of 30 to 100,000 rows.
+"""Benchmark: streamed grade reports (CSV and XLSX) of one assignment against PostgreSQL's own
+``COPY (...) TO STDOUT WITH (FORMAT csv)`` of the same rows, and the XLSX's time to its first byte.
 
-Run against a migrated database (make bench, or DATABASE_URL=... python bench/bench_grading_export.py).
-BENCH_ROWS sets the large report's rows (default 100,000). Builds one class with that many students and
-three assignments (30, 10,000 and BENCH_ROWS grades), streams each report through the same generators the
-download view uses, and prints rows per second and the peak Python memory (tracemalloc) of each run. Memory
-must stay flat from 30 to BENCH_ROWS rows: it is bounded by one fetch chunk (2,000 rows), reached by 10,000.
-The baseline is PostgreSQL's own COPY ... TO STDOUT (CSV) of the same rows. Everything created is deleted.
+BENCH_REPORT_ROWS sets the report's rows (default 100,000): one class with that many students (inserted
+with INSERT ... SELECT generate_series) and one graded assignment. Each report is streamed through the
+same generators the download view uses, every byte consumed. Everything created is deleted at the end.
 """
 
 from __future__ import annotations
 
-import datetime
-import os
 import sys
-import time
-import tracemalloc
-from collections.abc import Callable, Iterator
-from decimal import Decimal
-from functools import partial
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mindomo.settings.base")
-os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-secret-key")
 
-import django
+from bench.harness import Job, env_int, main, setup_django
 
-django.setup()
+setup_django()
 
-from django.db import connection, transaction  # noqa: E402
-from django.utils import timezone  # noqa: E402
+import datetime  # noqa: E402
+from decimal import Decimal  # noqa: E402
+
+from django.db import connection  # noqa: E402
 
 from accounts.models import School, SchoolMembership, User  # noqa: E402
 from grading import reports  # noqa: E402
-from grading.models import Assignment, Enrollment, Grade, SchoolClass  # noqa: E402
+from grading.models import Assignment, SchoolClass  # noqa: E402
 
-ROWS = int(os.environ.get("BENCH_ROWS", "100000"))
-SMALL = 30
-MID = min(10_000, ROWS)  # above the fetch chunk (2,000 rows): from here on, memory must not grow
-BATCH = 10_000
+ROWS = env_int("BENCH_REPORT_ROWS", 100_000)
 PREFIX = "bench-grading-"
 
 
-def build() -> tuple[User, Assignment, Assignment, Assignment, School]:
+def build() -> tuple[User, Assignment]:
     school = School.objects.create(name=f"{PREFIX}school", country="US", contact_email="bench@example.com")
     teacher = User.objects.create(username=f"{PREFIX}teacher", password="!")
     SchoolMembership.objects.create(school=school, user=teacher, role=SchoolMembership.Role.TEACHER)
     school_class = SchoolClass.objects.create(school=school, teacher=teacher, name="Bench class")
-    small = Assignment.objects.create(
-        school_class=school_class, title="Small", due_date=datetime.date(2026, 1, 1), max_score=Decimal("20")
-    )
-    mid = Assignment.objects.create(
-        school_class=school_class, title="Mid", due_date=datetime.date(2026, 1, 2), max_score=Decimal("20")
-    )
-    large = Assignment.objects.create(
+    assignment = Assignment.objects.create(
         school_class=school_class, title="Large", due_date=datetime.date(2026, 1, 3), max_score=Decimal("20")
     )
-    now = timezone.now()
-    for start in range(0, ROWS, BATCH):
-        with transaction.atomic():
-            users = User.objects.bulk_create(
-                [
-                    User(username=f"{PREFIX}{i}", first_name=f"Zoë{i}", last_name=f"Dupré-{i}", password="!")
-                    for i in range(start, min(start + BATCH, ROWS))
-                ]
-            )
-            Enrollment.objects.bulk_create(
-                [Enrollment(school_class=school_class, student=u, number=start + n + 1) for n, u in enumerate(users)]
-            )
-            grades = [
-                Grade(
-                    assignment=large,
-                    student=u,
-                    score=Decimal(n % 21),
-                    feedback="Clear, well argued; check units.",
-                    graded_by=teacher,
-                    graded_at=now,
-                )
-                for n, u in enumerate(users)
-            ]
-            if start == 0:
-                grades += [
-                    Grade(assignment=small, student=u, score=Decimal(7), graded_by=teacher, graded_at=now)
-                    for u in users[:SMALL]
-                ]
-            grades += [
-                Grade(assignment=mid, student=u, score=Decimal(9), feedback="Good.", graded_by=teacher, graded_at=now)
-                for n, u in enumerate(users)
-                if start + n < MID
-            ]
-            Grade.objects.bulk_create(grades)
-    return teacher, small, mid, large, school
-
-
-def measure(stream: Callable[[], Iterator[str] | Iterator[bytes]]) -> tuple[float, int, int]:
-    """(seconds, peak Python memory in bytes, bytes produced) of one report stream.
-
-    Two passes: one timed, one under tracemalloc (which slows allocation-heavy code such as openpyxl's
-    XML writer several times over, so it must not be in the timed pass).
-    """
-    started = time.perf_counter()
-    produced = sum(len(chunk) for chunk in stream())
-    elapsed = time.perf_counter() - started
-    tracemalloc.start()
-    for _chunk in stream():
-        pass
-    _current, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return elapsed, peak, produced
-
-
-def copy_baseline(assignment: Assignment) -> float:
-    started = time.perf_counter()
-    sql = (
-        "COPY (SELECT u.last_name, u.first_name, u.username, g.score, a.max_score, g.feedback, g.graded_at "
-        "FROM grading_grade g JOIN accounts_user u ON u.id = g.student_id "
-        "JOIN grading_assignment a ON a.id = g.assignment_id WHERE g.assignment_id = %s "
-        "ORDER BY u.last_name, u.first_name, u.username, g.id) TO STDOUT WITH (FORMAT csv)"
-    )
-    with connection.cursor() as cursor, cursor.cursor.copy(sql, [assignment.pk]) as copy:
-        for _block in copy:
-            pass
-    return time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email, is_staff, "
+            "is_active, date_joined, country, product_updates) SELECT '!', false, %s || g, 'Zoë' || g, "
+            "'Dupré-' || g, '', false, true, now(), 'US', false FROM generate_series(1, %s) g",
+            [PREFIX, ROWS],
+        )
+        cursor.execute(
+            "INSERT INTO grading_enrollment (school_class_id, student_id, number, created_at) "
+            "SELECT %s, id, row_number() OVER (ORDER BY id), now() FROM accounts_user WHERE username ~ %s",
+            [school_class.pk, f"^{PREFIX}[0-9]+$"],
+        )
+        cursor.execute(
+            "INSERT INTO grading_grade (assignment_id, student_id, score, feedback, graded_by_id, graded_at) "
+            "SELECT %s, student_id, number %% 21, CASE WHEN number %% 50 = 0 THEN '=HYPERLINK(\"x\")' "
+            "ELSE 'Clear, well argued; check units.' END, %s, now() FROM grading_enrollment WHERE school_class_id = %s",
+            [assignment.pk, teacher.pk, school_class.pk],
+        )
+        cursor.execute("ANALYZE accounts_user; ANALYZE grading_grade; ANALYZE grading_enrollment")
+    return teacher, assignment
 
 
 def cleanup() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM grading_grade WHERE assignment_id IN (SELECT a.id FROM grading_assignment a "
+            "JOIN grading_schoolclass c ON c.id = a.school_class_id JOIN accounts_school s ON s.id = c.school_id "
+            "WHERE s.name = %s)",
+            [f"{PREFIX}school"],
+        )
     School.objects.filter(name=f"{PREFIX}school").delete()
-    while True:
-        ids = list(User.objects.filter(username__startswith=PREFIX).values_list("pk", flat=True)[:BATCH])
-        if not ids:
-            break
-        User.objects.filter(pk__in=ids).delete()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM grading_gradeexport WHERE teacher_id IN (SELECT id FROM accounts_user WHERE username LIKE %s)",
+            [f"{PREFIX}%"],
+        )
+        cursor.execute("DELETE FROM accounts_user WHERE username LIKE %s", [f"{PREFIX}%"])
 
 
-def main() -> None:
+def jobs() -> Iterator[Job]:
     cleanup()
-    print(f"building a class of {ROWS:,} students ...", flush=True)
-    teacher, small, mid, large, _school = build()
-    connection.close()
-    results = []
+    print(f"building a class of {ROWS:,} graded students ...", file=sys.stderr, flush=True)
+    teacher, assignment = build()
     try:
-        for assignment, rows in ((small, SMALL), (mid, MID), (large, ROWS)):
-            for fmt, make in (("csv", reports.csv_stream), ("xlsx", reports.xlsx_stream)):
-                elapsed, peak, produced = measure(
-                    partial(make, viewer=teacher, assignment=assignment, pseudonymous=False)
-                )
-                results.append((fmt, rows, elapsed, peak, produced))
-                print(
-                    f"{fmt:4} {rows:>8,} rows  {elapsed:7.2f} s  {rows / elapsed:>10,.0f} rows/s  "
-                    f"peak Python memory {peak / 2**20:6.1f} MiB  output {produced / 2**20:7.1f} MiB",
-                    flush=True,
-                )
-        baseline = copy_baseline(large)
-        print(f"baseline: COPY ... TO STDOUT (CSV) of {ROWS:,} rows  {baseline:.2f} s  {ROWS / baseline:,.0f} rows/s")
-        for fmt in ("csv", "xlsx"):
-            [(_f, _r, _s, mid_peak, _p)] = [r for r in results if r[0] == fmt and r[1] == MID]
-            [(_f, _r, large_s, large_peak, _p)] = [r for r in results if r[0] == fmt and r[1] == ROWS]
-            print(
-                f"{fmt}: {ROWS / large_s / (ROWS / baseline):.3f}x the throughput of COPY; peak memory at "
-                f"{ROWS:,} rows is {large_peak / max(mid_peak, 1):.2f}x the peak at {MID:,} rows "
-                f"(below {MID:,} rows a report is smaller than one fetch chunk)"
+
+        def copy() -> None:
+            sql = (
+                "COPY (SELECT u.last_name, u.first_name, u.username, g.score, a.max_score, g.feedback, "
+                "to_char(g.graded_at, 'YYYY-MM-DD HH24:MI') FROM grading_grade g "
+                "JOIN accounts_user u ON u.id = g.student_id JOIN grading_assignment a ON a.id = g.assignment_id "
+                "WHERE g.assignment_id = %s ORDER BY u.last_name, u.first_name, u.username, g.id) "
+                "TO STDOUT WITH (FORMAT csv, HEADER)"
             )
+            with connection.cursor() as cursor, cursor.cursor.copy(sql, [assignment.pk]) as stream:
+                for _block in stream:
+                    pass
+
+        def stream(fmt: str) -> None:
+            make = reports.csv_stream if fmt == "csv" else reports.xlsx_stream
+            produced = sum(len(c) for c in make(viewer=teacher, assignment=assignment, pseudonymous=False))
+            assert produced > ROWS
+
+        yield Job(f"grade report CSV, {ROWS:,} rows", lambda: stream("csv"), copy, goal=1.5, baseline_label="COPY")
+        yield Job(f"grade report XLSX, {ROWS:,} rows", lambda: stream("xlsx"), copy, goal=8, baseline_label="COPY")
+        yield Job(
+            f"grade report XLSX first byte, {ROWS:,} rows",
+            lambda: _first_byte(teacher, assignment),
+            budget_seconds=1.0,
+            goal=1.0,
+        )
     finally:
         cleanup()
 
 
+def _first_byte(teacher: User, assignment: Assignment) -> None:
+    """Only the wait for the first chunk is timed (the generator is then closed)."""
+    chunks = iter(reports.xlsx_stream(viewer=teacher, assignment=assignment, pseudonymous=False))
+    next(chunks)
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
+
+
 if __name__ == "__main__":
-    main()
+    main(jobs)
