@@ -37,6 +37,7 @@ SUPPORT = Role(
         Grant("accounts", "school", ("view",)),
         Grant("accounts", "schoolmembership", ("view",)),
         Grant("accounts", "supportinquiry", ("view", "change", "delete")),
+        Grant("outbox", "delivery", ("view",)),  # "did my email go out?"
     ),
 )
 BILLING_CLERK = Role(
@@ -57,6 +58,7 @@ PRIVACY_OFFICER = Role(
         Grant("accounts", "dataexport", ("view",)),
         Grant("accounts", "erasurestep", ("view", "change")),
         Grant("grading", "grade", ("view",)),
+        Grant("outbox", "delivery", ("view", CUSTOM)),  # sees failed emails and sends them again
     ),
 )
 ROLES = (SUPPORT, BILLING_CLERK, PRIVACY_OFFICER)

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.facebook",
     "allauth.socialaccount.providers.microsoft",
     "allauth.socialaccount.providers.yahoo",
+    "mindomo.outbox",
     "accounts",
     "consent",
     "billing",
@@ -190,6 +191,21 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Mindomo <no-reply@mindomo.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Every email goes through the outbox (mindomo/outbox/): sent by one task that retries with exponential
+# backoff (MAIL_RETRY_BASE_SECONDS doubling up to MAIL_RETRY_MAX_SECONDS) for MAIL_RETRY_HOURS while the mail
+# server is down or answers 4xx. The parent's consent request (its key is never stored) follows the same schedule.
+MAIL_SEND_TIMEOUT_SECONDS = env.int("MAIL_SEND_TIMEOUT_SECONDS", default=30)
+MAIL_RETRY_BASE_SECONDS = env.int("MAIL_RETRY_BASE_SECONDS", default=30)
+MAIL_RETRY_MAX_SECONDS = env.int("MAIL_RETRY_MAX_SECONDS", default=600)
+MAIL_RETRY_HOURS = env.int("MAIL_RETRY_HOURS", default=48)
+# A worker's claim on a delivery it is sending; after it, the beat task hands the delivery to another worker.
+OUTBOX_CLAIM_TIMEOUT_SECONDS = env.int("OUTBOX_CLAIM_TIMEOUT_SECONDS", default=600)
+# A task message due this long ago that did not run was lost (broker restart, killed worker): publish again.
+OUTBOX_LOST_AFTER_SECONDS = env.int("OUTBOX_LOST_AFTER_SECONDS", default=120)
+# Deliveries due later than this are published by the beat task when due, not as long-delayed messages.
+OUTBOX_PUBLISH_HORIZON_SECONDS = env.int("OUTBOX_PUBLISH_HORIZON_SECONDS", default=900)
+OUTBOX_SENT_RETENTION_DAYS = env.int("OUTBOX_SENT_RETENTION_DAYS", default=7)
+OUTBOX_FAILED_RETENTION_DAYS = env.int("OUTBOX_FAILED_RETENTION_DAYS", default=30)
 
 # --- Internationalisation ---
 LANGUAGE_CODE = "en"
@@ -240,6 +256,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "privacy-retention": {
         "task": "privacy.tasks.retention_apply_task",
         "schedule": crontab(minute="*/10"),
+    },
+    "outbox-resume": {
+        "task": "mindomo.outbox.tasks.deliveries_resume_task",
+        "schedule": 60.0,
     },
     "accounts-clear-expired-sessions": {
         "task": "accounts.tasks.sessions_clear_expired_task",

@@ -35,6 +35,7 @@ ALLOWED = {
         "accounts.school",
         "accounts.schoolmembership",
         "accounts.supportinquiry",
+        "outbox.delivery",  # whether an email went out (read-only)
     },
     "billing_clerk_user": {
         "billing.plan",
@@ -56,6 +57,7 @@ ALLOWED = {
         "accounts.erasurestep",
         "accounts.accountdeletionrequest",
         "grading.grade",
+        "outbox.delivery",  # failed emails, and the retry action
     },
 }
 SENSITIVE = {

@@ -23,6 +23,14 @@ class SinkHandler:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self._changed = threading.Condition()
+        # An SMTP answer to every RCPT TO (e.g. "550 5.1.1 No such user"), or None to accept.
+        self.reject_recipients_with: str | None = None
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if self.reject_recipients_with:
+            return self.reject_recipients_with
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -44,9 +52,28 @@ class SmtpSink:
     def stop(self) -> None:
         self.controller.stop()
 
+    def down(self) -> None:
+        """The mail server goes away: connections to its port are refused."""
+        self.controller.stop()
+
+    def up(self) -> None:
+        """The mail server comes back on the same port (a controller cannot restart, so a new one)."""
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def reject(self, answer: str | None) -> None:
+        """Answer every recipient with ``answer`` (a 4xx or 5xx line), or accept again with None."""
+        self.handler.reject_recipients_with = answer
+
     def clear(self) -> None:
         with self.handler._changed:
             self.handler.messages.clear()
+        self.handler.reject_recipients_with = None
+
+    def received(self, *, to: str) -> list[EmailMessage]:
+        """Every message received so far for ``to``."""
+        with self.handler._changed:
+            return [m for m in self.handler.messages if to.lower() in str(m["To"]).lower()]
 
     def wait_for(self, *, to: str, subject_contains: str = "", timeout: float = 15.0) -> EmailMessage:
         """The first message to ``to`` (with the subject fragment), waiting for it to arrive."""

@@ -1,0 +1,115 @@
+"""The outbox holds the emails we send (address, subject, text): personal data, kept briefly."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
+
+from mindomo import privacy
+
+from .models import Delivery
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+FINISHED = [Delivery.Status.FAILED, Delivery.Status.CANCELLED]
+
+
+def _of(user: User) -> QuerySet[Delivery]:
+    addresses = {a.lower() for a in EmailAddress.objects.filter(user_id=user.pk).values_list("email", flat=True)}
+    if user.email:
+        addresses.add(user.email.lower())
+    condition = Q(user_id=user.pk)
+    for address in addresses:
+        condition |= Q(to_email__iexact=address)
+    return Delivery.objects.filter(condition)
+
+
+def sent_expired(now: datetime) -> QuerySet[Delivery]:
+    return Delivery.objects.filter(
+        status=Delivery.Status.SENT, sent_at__lte=now - timedelta(days=settings.OUTBOX_SENT_RETENTION_DAYS)
+    )
+
+
+def failed_expired(now: datetime) -> QuerySet[Delivery]:
+    return Delivery.objects.filter(
+        status__in=FINISHED, failed_at__lte=now - timedelta(days=settings.OUTBOX_FAILED_RETENTION_DAYS)
+    )
+
+
+@privacy.register
+class OutboxPrivacyProvider(privacy.PrivacyProvider):
+    name = "outbox"
+    label = _("Emails we sent you")
+
+    def declarations(self) -> list[privacy.DataCategory]:
+        return [
+            privacy.DataCategory(
+                model="outbox.Delivery",
+                fields=("to_email", "subject", "text_body", "html_body", "status", "sent_at", "error"),
+                purpose=_(
+                    "Send you the emails the service owes you (sign-in links, confirmations, invoices, notices) "
+                    "even when the mail server is briefly down, and show our support that an email went out."
+                ),
+                retention=_("Deleted %(sent)d days after it was sent, %(failed)d days after it finally failed.")
+                % {"sent": settings.OUTBOX_SENT_RETENTION_DAYS, "failed": settings.OUTBOX_FAILED_RETENTION_DAYS},
+                subject="user_id",
+            ),
+            privacy.DataCategory(
+                model="outbox.DeliveryAttachment",
+                fields=("filename", "content"),
+                purpose=_("The files an email carries (an invoice's PDF)."),
+                retention=_("Deleted with its email."),
+            ),
+        ]
+
+    def export(self, user: User) -> dict[str, Any]:
+        return {
+            "emails": [
+                {
+                    "kind": d.kind,
+                    "to": d.to_email,
+                    "subject": d.subject,
+                    "text": d.text_body,
+                    "status": d.status,
+                    "created_at": d.created_at.isoformat(),
+                    "sent_at": d.sent_at.isoformat() if d.sent_at else None,
+                }
+                for d in _of(user).order_by("pk")
+            ]
+        }
+
+    @transaction.atomic
+    def erase(self, user: User) -> None:
+        _of(user).delete()
+
+    def retention_rules(self) -> list[privacy.RetentionRule]:
+        return [
+            privacy.RetentionRule(
+                name="outbox.sent",
+                description=_("Emails we sent (address, subject and text)"),
+                period=ngettext_lazy(
+                    "deleted %(days)d day after they were sent", "deleted %(days)d days after they were sent", "days"
+                )
+                % {"days": settings.OUTBOX_SENT_RETENTION_DAYS},
+                expired=sent_expired,
+            ),
+            privacy.RetentionRule(
+                name="outbox.failed",
+                description=_("Emails that could not be delivered, with the mail server's answer"),
+                period=ngettext_lazy(
+                    "deleted %(days)d day after the last attempt",
+                    "deleted %(days)d days after the last attempt",
+                    "days",
+                )
+                % {"days": settings.OUTBOX_FAILED_RETENTION_DAYS},
+                expired=failed_expired,
+            ),
+        ]

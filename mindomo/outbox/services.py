@@ -1,0 +1,273 @@
+"""The one way the product sends email.
+
+``delivery_enqueue`` records a pending delivery in the caller's transaction and publishes
+``delivery_send_task`` once it commits; ``delivery_send`` claims the row, sends it and records the
+outcome; ``deliveries_resume`` (beat) publishes again what a lost task message left behind.
+
+Exactly once, as far as SMTP allows: a worker claims a delivery by moving it to ``sending`` with a
+timestamp in a locked transaction before it talks to the server, so no second worker (a duplicated or
+redelivered task message) sends it while the claim is fresh. Only a crash in the instant between the
+server's "250 accepted" and the commit of ``sent`` leaves a ``sending`` row whose email went out; after
+``OUTBOX_CLAIM_TIMEOUT_SECONDS`` the beat task returns it to ``pending`` and it is sent again (at least
+once). A claim that outlives its timeout cannot be taken over while the first worker still talks to the
+server: the SMTP timeout (``MAIL_SEND_TIMEOUT_SECONDS``) is much shorter than the claim.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage, EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone, translation
+
+from mindomo import mail
+
+from .models import Delivery, DeliveryAttachment
+
+logger = logging.getLogger(__name__)
+
+# A task message may run a little before the time it was published for (clocks of web and worker).
+EARLY_TOLERANCE = timedelta(seconds=5)
+
+
+def _publish(delivery_id: int, *, at: datetime, now: datetime) -> bool:
+    """Publish the send task for ``at`` (now or soon). A broker outage is not the caller's failure: the row
+    stays pending and the beat task publishes it again."""
+    from .tasks import delivery_send_task
+
+    try:
+        delivery_send_task.apply_async((delivery_id,), countdown=max(0.0, (at - now).total_seconds()))
+    except Exception:
+        logger.warning("outbox: could not publish delivery %s; the beat task will", delivery_id, exc_info=True)
+        return False
+    return True
+
+
+def _within_horizon(at: datetime, now: datetime) -> bool:
+    return at - now <= timedelta(seconds=settings.OUTBOX_PUBLISH_HORIZON_SECONDS)
+
+
+def delivery_enqueue(
+    *,
+    kind: str,
+    message: EmailMessage,
+    user: Any = None,
+    reference: str = "",
+    due_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    forget_when_sent: bool = False,
+    language: str | None = None,
+) -> Delivery:
+    """Record ``message`` (one recipient) as a pending delivery in the current transaction.
+
+    The send task is published once the transaction commits (at ``due_at`` when it is soon; a later
+    delivery is published by the beat task when it falls due).
+    """
+    if len(message.to) != 1 or message.cc or message.bcc:
+        raise ValueError("a delivery has exactly one recipient")
+    now = timezone.now()
+    due_at = due_at or now
+    html = ""
+    if isinstance(message, EmailMultiAlternatives):
+        html = next((str(content) for content, mimetype in message.alternatives if mimetype == "text/html"), "")
+    publish = _within_horizon(due_at, now)
+    delivery = Delivery.objects.create(
+        kind=kind,
+        user=user if getattr(user, "pk", None) else None,
+        to_email=message.to[0],
+        from_email=message.from_email or settings.DEFAULT_FROM_EMAIL,
+        reply_to=list(message.reply_to),
+        headers=dict(message.extra_headers),
+        subject=str(message.subject),
+        text_body=str(message.body),
+        html_body=html,
+        language=language or translation.get_language() or settings.LANGUAGE_CODE,
+        reference=reference,
+        forget_when_sent=forget_when_sent,
+        due_at=due_at,
+        next_attempt_at=due_at,
+        expires_at=expires_at,
+        queued_for=due_at if publish else None,
+    )
+    attachments = []
+    for attachment in message.attachments:
+        filename, content, mimetype = attachment  # MIMEBase attachments are not used by the product
+        if isinstance(content, str):
+            content = content.encode()
+        attachments.append(
+            DeliveryAttachment(
+                delivery=delivery, filename=filename, mimetype=mimetype or "application/octet-stream", content=content
+            )
+        )
+    DeliveryAttachment.objects.bulk_create(attachments)
+    if publish:
+        pk = delivery.pk
+        transaction.on_commit(lambda: _publish(pk, at=due_at, now=timezone.now()))
+    return delivery
+
+
+def email_enqueue(
+    *,
+    kind: str,
+    to: str,
+    subject: str,
+    template: str,
+    context: dict[str, Any],
+    html: bool = True,
+    language: str | None = None,
+    **options: Any,
+) -> Delivery:
+    """Render ``<template>.txt`` / ``.html`` in ``language`` (default: the active one) and enqueue it.
+
+    ``subject`` is rendered by the caller (already translated); pass it lazily or inside the same language.
+    """
+    language = language or translation.get_language() or settings.LANGUAGE_CODE
+    with translation.override(language):
+        message = mail.templated_message(to=to, subject=str(subject), template=template, context=context, html=html)
+    return delivery_enqueue(kind=kind, message=message, language=language, **options)
+
+
+def deliveries_forget(*, references: Iterable[str]) -> int:
+    """Delete every delivery (sent or not) of these references, e.g. with an expired child sign-up."""
+    deleted, _ = Delivery.objects.filter(reference__in=list(references)).delete()
+    return deleted
+
+
+def _message(delivery: Delivery) -> EmailMessage:
+    message = EmailMultiAlternatives(
+        subject=delivery.subject,
+        body=delivery.text_body,
+        from_email=delivery.from_email,
+        to=[delivery.to_email],
+        reply_to=delivery.reply_to or None,
+        headers=delivery.headers or None,
+    )
+    if delivery.html_body:
+        message.attach_alternative(delivery.html_body, "text/html")
+    for attachment in delivery.attachments.all():
+        message.attach(attachment.filename, bytes(attachment.content), attachment.mimetype)
+    return message
+
+
+def _claim(*, delivery_id: int, now: datetime) -> Delivery | None:
+    """Move a due delivery to ``sending`` (locked, committed before any SMTP), or None: nothing to do."""
+    with transaction.atomic():
+        delivery = Delivery.objects.select_for_update().filter(pk=delivery_id).first()
+        if delivery is None or delivery.status not in (Delivery.Status.PENDING, Delivery.Status.SENDING):
+            return None
+        claim_timeout = timedelta(seconds=settings.OUTBOX_CLAIM_TIMEOUT_SECONDS)
+        if (
+            delivery.status == Delivery.Status.SENDING
+            and delivery.claimed_at
+            and delivery.claimed_at > now - claim_timeout
+        ):
+            return None  # another worker is sending it
+        if delivery.status == Delivery.Status.PENDING and delivery.next_attempt_at > now + EARLY_TOLERANCE:
+            return None  # not due: a later message (the retry's) owns it
+        if delivery.expires_at is not None and delivery.expires_at <= now:
+            delivery.status = Delivery.Status.CANCELLED
+            delivery.failed_at = now
+            delivery.error = "expired before it could be delivered"
+            delivery.save(update_fields=["status", "failed_at", "error"])
+            return None
+        delivery.status = Delivery.Status.SENDING
+        delivery.claimed_at = now
+        delivery.attempts += 1
+        delivery.save(update_fields=["status", "claimed_at", "attempts"])
+        return delivery
+
+
+def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str:
+    """Send one delivery if it is due and nobody else is sending it; record what the server answered.
+
+    Returns the delivery's status afterwards ("missing" when there is no such row, e.g. forgotten).
+    """
+    now = now or timezone.now()
+    delivery = _claim(delivery_id=delivery_id, now=now)
+    if delivery is None:
+        status = Delivery.objects.filter(pk=delivery_id).values_list("status", flat=True).first()
+        return status or "missing"
+    try:
+        with translation.override(delivery.language or settings.LANGUAGE_CODE):
+            mail.send_now(_message(delivery))
+    except Exception as exc:
+        return _record_failure(delivery=delivery, failure=mail.classify(exc), now=now)
+    finished = timezone.now()
+    claimed = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING)
+    if delivery.forget_when_sent:
+        claimed.delete()
+    else:
+        claimed.update(status=Delivery.Status.SENT, sent_at=finished, error="", claimed_at=None)
+    return Delivery.Status.SENT
+
+
+def _record_failure(*, delivery: Delivery, failure: mail.SendFailure, now: datetime) -> str:
+    claimed = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING)
+    gave_up = now >= delivery.due_at + timedelta(hours=settings.MAIL_RETRY_HOURS)
+    if failure.permanent or gave_up:
+        logger.warning("outbox: delivery %s (%s) failed: %s", delivery.pk, delivery.kind, failure.answer)
+        claimed.update(status=Delivery.Status.FAILED, failed_at=now, error=failure.answer[:2000], claimed_at=None)
+        return Delivery.Status.FAILED
+    at = now + timedelta(seconds=mail.retry_delay(delivery.attempts))
+    logger.info("outbox: delivery %s will be retried at %s: %s", delivery.pk, at.isoformat(), failure.answer)
+    claimed.update(
+        status=Delivery.Status.PENDING,
+        next_attempt_at=at,
+        queued_for=at,
+        error=failure.answer[:2000],
+        claimed_at=None,
+    )
+    _publish(delivery.pk, at=at, now=now)
+    return Delivery.Status.PENDING
+
+
+def deliveries_resume(*, now: datetime | None = None, batch_size: int = 1000) -> int:
+    """Beat: publish the deliveries that are due and whose task message did not run.
+
+    A claim older than OUTBOX_CLAIM_TIMEOUT_SECONDS (the worker died while sending) goes back to pending;
+    a pending delivery that fell due with no message, or whose message was due OUTBOX_LOST_AFTER_SECONDS ago
+    and did not run (Redis lost it, the worker was killed), is published again. Returns how many.
+    """
+    now = now or timezone.now()
+    Delivery.objects.filter(
+        status=Delivery.Status.SENDING,
+        claimed_at__lte=now - timedelta(seconds=settings.OUTBOX_CLAIM_TIMEOUT_SECONDS),
+    ).update(status=Delivery.Status.PENDING, next_attempt_at=F("claimed_at"), queued_for=None, claimed_at=None)
+    lost_before = now - timedelta(seconds=settings.OUTBOX_LOST_AFTER_SECONDS)
+    with transaction.atomic():
+        ids = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+            .filter(Q(queued_for__isnull=True) | Q(queued_for__lte=lost_before))
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        Delivery.objects.filter(pk__in=ids).update(queued_for=now)
+    for pk in ids:
+        _publish(pk, at=now, now=now)
+    return len(ids)
+
+
+@transaction.atomic
+def delivery_retry(*, delivery_id: int) -> bool:
+    """Staff: send a failed (or cancelled) delivery again, with a fresh retry window. False if not failed."""
+    now = timezone.now()
+    updated = Delivery.objects.filter(
+        pk=delivery_id, status__in=[Delivery.Status.FAILED, Delivery.Status.CANCELLED]
+    ).update(
+        status=Delivery.Status.PENDING,
+        due_at=now,
+        next_attempt_at=now,
+        expires_at=None,
+        queued_for=now,
+        failed_at=None,
+    )
+    if updated:
+        transaction.on_commit(lambda: _publish(delivery_id, at=now, now=timezone.now()))
+    return bool(updated)
