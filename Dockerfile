@@ -11,4 +11,6 @@ RUN DJANGO_SECRET_KEY=collectstatic DATABASE_URL=postgres://x@localhost/x REDIS_
 RUN useradd --system --uid 10001 mindomo && chown -R mindomo /app
 USER mindomo
 EXPOSE 8000
-CMD ["gunicorn", "mindomo.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# mindomo/gunicorn.conf.py: bind 0.0.0.0:$PORT (8000), WEB_CONCURRENCY workers (3), access log on stdout with the
+# secret of emailed links (consent key, portal token) redacted.
+CMD ["gunicorn", "-c", "mindomo/gunicorn.conf.py"]
