@@ -23,6 +23,7 @@ lint:
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 
 check-migrations:
 	DJANGO_SETTINGS_MODULE=mindomo.settings.test $(PY) manage.py makemigrations --check --dry-run

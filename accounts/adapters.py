@@ -12,33 +12,17 @@ from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialApp, SocialLogin
 from allauth.socialaccount.providers import registry as provider_registry
 from allauth.socialaccount.providers.base import Provider
+from django.contrib import messages
 from django.forms import BaseForm
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from consent import age_gate
-from consent import selectors as consent_selectors
-from consent import services as consent_services
 from mindomo.site import absolute_url
 
+from . import hooks, selectors
 from .models import User
-
-
-def _age_gate_response(request: HttpRequest) -> HttpResponse | None:
-    """Where a sign-up must go instead, by the browser's age gate decision; None for an adult.
-
-    Every path that creates an account passes here (local form, each provider's sign-up form, the
-    final save): no decision sends the visitor to the neutral gate, a child to the child's sign-up.
-    """
-    decision = age_gate.read_decision(request)
-    if decision is None:
-        return redirect(f"{reverse('consent:age_gate')}?{urlencode({'next': request.get_full_path()})}")
-    if decision.is_child:
-        return redirect("consent:child_signup")
-    return None
 
 
 class ConsentedAccountEmailVerificationStage(EmailVerificationStage):
@@ -48,7 +32,7 @@ class ConsentedAccountEmailVerificationStage(EmailVerificationStage):
 
     def handle(self) -> tuple[Any, bool]:
         user = self.login.user
-        if not getattr(user, "email", "") and consent_selectors.consent_for_child(child=user) is not None:
+        if not getattr(user, "email", "") and hooks.verification_waived(user):
             return None, True
         response, cont = super().handle()
         return response, cont
@@ -74,21 +58,24 @@ class AccountAdapter(DefaultAccountAdapter):
         return absolute_url(path.replace("UID-KEY", quote(key)))
 
     def is_open_for_signup(self, request: HttpRequest) -> bool:
-        response = _age_gate_response(request)
+        # Every path that creates an account passes here or in save_user (local form, each provider's
+        # sign-up form, the final save); consent's age gate decides where a sign-up must go first.
+        response = hooks.signup_response(request)
         if response is not None:
             raise ImmediateHttpResponse(response)
         return True
 
     def save_user(self, request: HttpRequest, user: Any, form: BaseForm, commit: bool = True) -> Any:
-        # The last line of defence: no account is ever saved without an adult decision from the gate.
-        response = _age_gate_response(request)
-        decision = age_gate.read_decision(request)
-        if response is not None or decision is None:
-            raise ImmediateHttpResponse(response or redirect("consent:age_gate"))
-        user.country = decision.country  # the country the gate decided with; never asked twice
+        # The last line of defence: no account is ever saved without an adult decision from the gate
+        # (consent's hook also copies the country the gate decided with, so it is never asked twice).
+        for prepare in hooks.signup_prepare:
+            response = prepare(request, user)
+            if response is not None:
+                raise ImmediateHttpResponse(response)
         saved = super().save_user(request, user, form, commit=commit)
         if commit:
-            consent_services.age_decision_record(user=saved, decision=decision)
+            for saved_hook in hooks.signup_saved:
+                saved_hook(request, saved)
         return saved
 
 
@@ -106,12 +93,8 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
 
     def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
         """Children and accounts a school registered never link a social service (no data from it)."""
-        from django.contrib import messages
-
         if sociallogin.state.get("process") != "connect" or not request.user.is_authenticated:
             return
-        from . import selectors
-
         if not selectors.user_may_link_services(request.user):
             messages.error(request, _("Accounts for children and school accounts cannot be linked to other services."))
             raise ImmediateHttpResponse(redirect("socialaccount_connections"))
@@ -125,7 +108,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         there (and again when the user is saved), so the stashed provider data survives the detour."""
         match = getattr(request, "resolver_match", None)
         if match is not None and match.url_name == "socialaccount_signup":
-            response = _age_gate_response(request)
+            response = hooks.signup_response(request)
             if response is not None:
                 raise ImmediateHttpResponse(response)
         return True

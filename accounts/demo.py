@@ -7,6 +7,7 @@ from django.db import transaction
 
 from mindomo.demo import DEMO_PASSWORD, DemoLogin
 
+from . import hooks
 from .models import User
 
 
@@ -21,10 +22,7 @@ def ensure_user(*, username: str, email: str, first_name: str, last_name: str, c
         user.save(update_fields=["password"])
         if email:
             EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
-        from privacy.services import policy_accept, policy_current
-
-        if policy_current() is not None:
-            policy_accept(user=user)
+        hooks.created(user)  # as a sign-up does: the privacy policy in force is accepted
     return user
 
 

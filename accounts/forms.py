@@ -9,8 +9,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
-from . import services
-from .models import User
+from . import hooks, services
+from .models import SupportInquiry, User
 
 NAME_MAX_LENGTH = 150
 _NAME_PUNCTUATION = frozenset(" -'\u2019.")
@@ -65,11 +65,9 @@ class SignupDetailsForm(forms.Form):
 
     def signup(self, request: HttpRequest, user: User) -> None:
         # allauth has already saved the user with these fields (the adapter's save_user copies
-        # cleaned data and records the age gate's decision). Record which policy version was accepted.
-        from privacy.services import policy_accept, policy_current
-
-        if policy_current() is not None:
-            policy_accept(user=user)
+        # cleaned data and records the age gate's decision). The person accepted the policy in force:
+        # privacy's hook records which version.
+        hooks.created(user)
 
 
 class ProfileForm(forms.Form):
@@ -97,9 +95,7 @@ class ProfileForm(forms.Form):
         return services.user_update_profile(user=user, **{"product_updates": False, **self.cleaned_data})
 
 
-# --- Data subject rights: deletion and support (append only) ---
-
-from .models import SupportInquiry  # noqa: E402  (kept in this section: the sign-up forms above are owned elsewhere)
+# --- Data subject rights: deletion and support ---
 
 
 class AccountDeletionPasswordForm(forms.Form):

@@ -94,7 +94,7 @@ class SchoolMembership(models.Model):
         return f"{self.user} · {self.get_role_display()} · {self.school}"
 
 
-# --- Data subject rights: export, deletion, support (owner: data subject rights) ---------------------
+# --- Data subject rights: export, deletion, support ---------------------------------------------------
 
 
 class DataExport(models.Model):

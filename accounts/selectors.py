@@ -10,6 +10,7 @@ from allauth.socialaccount.models import SocialAccount
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from . import hooks
 from .models import DataExport, User
 
 # How recent a sign-in through a linked provider must be to confirm a deletion (allauth's reauth window).
@@ -45,9 +46,7 @@ def recent_social_reauthentication(*, request: HttpRequest, viewer: User) -> str
 
 def user_is_child_or_school_account(user: Any) -> bool:
     """Children under parental consent and accounts a school registered: no social links, no marketing."""
-    from consent import selectors as consent_selectors
-
-    return bool(consent_selectors.is_child_account(user) or consent_selectors.is_school_consented(user))
+    return hooks.is_restricted(user)
 
 
 def user_may_link_services(user: Any) -> bool:

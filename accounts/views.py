@@ -17,25 +17,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from mindomo.http import AuthenticatedRequest
-from mindomo.privacy import registry
-
 from . import selectors, services
 from .forms import AccountDeletionConfirmForm, AccountDeletionPasswordForm, ProfileForm, SupportInquiryForm
+from .http import AuthenticatedRequest
 from .models import DataExport, User
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "pages/home.html")
-
-
-def privacy_policy(request: HttpRequest) -> HttpResponse:
-    """The version of the privacy policy in force; its text is the version's translatable template."""
-    from privacy.services import policy_current
-
-    version = policy_current()
-    template = version.template_name if version is not None else "pages/privacy_policy.html"
-    return render(request, template, {"version": version, "declarations": registry.declarations()})
 
 
 @login_required

@@ -15,8 +15,8 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from consent import age_gate
-from consent import views as consent_views
+from consent import constants as consent_constants
+from consent import selectors as consent_selectors
 
 from .models import CookieChoice
 
@@ -74,17 +74,17 @@ def catalogue() -> list[CookieInfo]:
             set_by="django.views.i18n",
         ),
         CookieInfo(
-            name=age_gate.COOKIE_NAME,
+            name=consent_constants.AGE_DECISION_COOKIE,
             purpose=_(
                 "Remembers the age check's answer during sign-up (adult, or child and the month the child reaches "
                 "the age of consent), never the date of birth."
             ),
-            lifetime=_days(age_gate.cookie_max_age()),
+            lifetime=_days(consent_selectors.age_decision_cookie_seconds()),
             essential=True,
             set_by="consent.age_gate",
         ),
         CookieInfo(
-            name=consent_views.REQUEST_COOKIE,
+            name=consent_constants.REQUEST_COOKIE,
             purpose=_(
                 "Lets the browser a child signed up in (and only it) have the parent's email sent again. "
                 "It is encrypted and holds nothing readable."

@@ -17,8 +17,8 @@ from django.http import HttpRequest
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 
-from consent import age_gate
-from consent import views as consent_views
+from consent import constants as consent_constants
+from consent import selectors as consent_selectors
 from consent.selectors import is_child_account, is_school_consented
 
 from .cookies import read_choice
@@ -46,10 +46,10 @@ class Audience:
 
 def _browser_in_child_flow(request: HttpRequest) -> bool:
     """The browser went through the age gate as a child, or holds a child's pending sign-up."""
-    decision = age_gate.read_decision(request)
+    decision = consent_selectors.browser_age_decision(request)
     if decision is not None and decision.is_child:
         return True
-    return bool(request.COOKIES.get(consent_views.REQUEST_COOKIE))
+    return bool(request.COOKIES.get(consent_constants.REQUEST_COOKIE))
 
 
 def _account_state(request: HttpRequest, *, fresh: bool = False) -> tuple[bool, str | None]:

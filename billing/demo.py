@@ -11,7 +11,7 @@ from accounts.demo import ensure_user
 from mindomo.demo import DEMO_PASSWORD, DemoLogin
 
 from . import services
-from .apps import BILLING_CLERK_GROUP
+from .constants import BILLING_CLERK_GROUP
 from .gateways import SaleResult
 from .models import Gateway, Invoice, Order, Plan
 

@@ -518,3 +518,23 @@ def billing_user_erase(*, user: User) -> None:
     """Account deletion: invoices are detached and kept as issued (a legal duty); everything else goes."""
     Invoice.objects.filter(user_id=user.pk).update(user=None)
     Order.objects.filter(user_id=user.pk).delete()
+
+
+def card_check_client_token() -> str:
+    """The Drop-in client token for a parent's card check; "" when Braintree cannot be reached (the page says so)."""
+    try:
+        return braintree.client_token()
+    except GatewayError:
+        return ""
+
+
+def card_verify(*, nonce: str) -> braintree.CardVerification:
+    """A zero-amount verification of the card behind a Drop-in nonce (the parent portal's stronger consent
+    method): nothing is charged, nothing is stored. ValidationError when Braintree cannot be reached."""
+    try:
+        return braintree.verify_card(nonce=nonce)
+    except GatewayError as exc:
+        raise ValidationError(
+            _("The card check is unavailable right now. Nothing was recorded; please try again later."),
+            code="gateway",
+        ) from exc

@@ -16,9 +16,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponseBase
 
+from .constants import AGE_DECISION_COOKIE
 from .models import AgeOutcome, AgeRule
 
-COOKIE_NAME = "mindomo_age"
+COOKIE_NAME = AGE_DECISION_COOKIE
 COOKIE_SALT = "consent.age_gate.decision"
 
 

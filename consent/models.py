@@ -238,7 +238,7 @@ class ConsentEvent(models.Model):
         return f"{self.kind} ×{self.count}"
 
 
-# --- the parent portal and the consent ledger (issue 4) ------------------------------------------------
+# --- the parent portal and the consent ledger ----------------------------------------------------------
 class Guardian(models.Model):
     """A second guardian invited by a consenting parent: the same rights over the child, by email sign-in."""
 

@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import SchoolMembership, User
 
-from . import ledger
+from . import hooks, ledger
 from .models import (
     ConsentMethod,
     ConsentRecord,
@@ -306,18 +306,14 @@ class SchoolRequest:
 
 def school_recipients(record: ConsentRecord) -> list[str]:
     """The school's contact, its administrators and the teachers of the child's classes."""
-    from grading.models import SchoolClass
-
     assert record.school is not None
     admins = SchoolMembership.objects.filter(school=record.school, role=SchoolMembership.Role.ADMIN).exclude(
         user__email=""
     )
-    teachers = SchoolClass.objects.filter(school=record.school, enrollments__student_id=record.child_id).exclude(
-        teacher__email=""
-    )
     found = [record.school.contact_email]
     found += list(admins.values_list("user__email", flat=True))
-    found += list(teachers.values_list("teacher__email", flat=True))
+    for contacts in hooks.school_contacts:  # grading: the teachers of the child's classes
+        found += list(contacts(school=record.school, child_id=record.child_id))
     return sorted({address.lower() for address in found if address})
 
 
@@ -416,8 +412,6 @@ def age_up_on_login_receiver(sender: Any, request: HttpRequest | None, user: Any
 @transaction.atomic
 def age_up_complete(*, child: User, now: datetime.datetime | None = None) -> ConsentRecord:
     """The child accepted the privacy policy themselves: parental control ends, the parents are told."""
-    from privacy import services as privacy_services
-
     now = now or timezone.now()
     control = (
         ParentalControl.objects.select_for_update()
@@ -430,7 +424,7 @@ def age_up_complete(*, child: User, now: datetime.datetime | None = None) -> Con
     record = control.record
     if control.ended_at is not None:
         return record
-    acceptance = privacy_services.policy_accept(user=child)
+    accepted_version = hooks.policy_accept.implementation()(child)
     control.ended_at = now
     control.save(update_fields=["ended_at"])
     if control.suspended_at is not None:  # collection resumes under the child's own consent
@@ -438,7 +432,7 @@ def age_up_complete(*, child: User, now: datetime.datetime | None = None) -> Con
         control.save(update_fields=["suspended_at"])
         User.objects.filter(pk=child.pk).update(is_active=True)
     ledger.record_event(
-        kind="aged_up", record=record, actor="child", detail={"policy_accepted": acceptance.version.version}, now=now
+        kind="aged_up", record=record, actor="child", detail={"policy_accepted": accepted_version}, now=now
     )
     from .tasks import age_up_parent_send_task
 
@@ -462,8 +456,6 @@ def disclosure_consent_grant(
     Email plus is refused for it. The card check runs before the transaction (a network call); nothing is
     recorded unless Braintree verified the card. Idempotent for an existing consent.
     """
-    from billing.gateways import GatewayError, braintree_gateway
-
     _email_plus(record)
     if third_party.integral or not third_party.active:
         raise ValidationError(_("No separate consent is needed for this provider."), code="not_needed")
@@ -481,13 +473,7 @@ def disclosure_consent_grant(
         return existing
     if not nonce:
         raise ValidationError(_("Please enter your card details for the check."), code="nonce")
-    try:
-        verification = braintree_gateway.verify_card(nonce=nonce)
-    except GatewayError as exc:
-        raise ValidationError(
-            _("The card check is unavailable right now. Nothing was recorded; please try again later."),
-            code="gateway",
-        ) from exc
+    verification = hooks.card_verify.implementation()(nonce=nonce)  # billing; ValidationError if unavailable
     if not verification.success:
         raise ValidationError(
             _("Your card could not be verified. Nothing was recorded; please try another card."), code="declined"

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from mindomo.privacy import registry
 from mindomo.redaction import no_referrer
 
-from . import portal, receipts
+from . import hooks, portal, receipts
 from .forms import (
     AgeUpForm,
     ChildDeleteForm,
@@ -142,8 +142,6 @@ def portal_children(request: HttpRequest) -> HttpResponse:
 @parent_required
 @require_GET
 def portal_child(request: HttpRequest, child_id: int) -> HttpResponse:
-    from privacy.selectors import access_log_for_subject
-
     record = _record(request, child_id)
     child = record.child
     control = ParentalControl.objects.filter(record=record).first()
@@ -177,7 +175,7 @@ def portal_child(request: HttpRequest, child_id: int) -> HttpResponse:
         {
             "disclosures": [(p, p.pk in given) for p in third_parties_needing_separate_consent()],
             "sections": sections,
-            "accesses": list(access_log_for_subject(subject_id=child.pk)[:50]),
+            "accesses": hooks.staff_accesses.implementation()(subject_id=child.pk, limit=50),
             "password_form": ChildPasswordForm(),
             "delete_form": ChildDeleteForm(),
             "guardian_form": GuardianInviteForm(),
@@ -343,8 +341,6 @@ def age_up(request: HttpRequest) -> HttpResponse:
 @parent_required
 @require_http_methods(["GET", "POST"])
 def portal_child_disclosure(request: HttpRequest, child_id: int, third_party_id: int) -> HttpResponse:
-    from billing.gateways import GatewayError, braintree_gateway
-
     from .selectors import third_parties_needing_separate_consent
 
     record = _record(request, child_id)
@@ -367,10 +363,7 @@ def portal_child_disclosure(request: HttpRequest, child_id: int, third_party_id:
         else:
             messages.success(request, _("Thank you. Your consent to this sharing is recorded."))
             return _back(child_id)
-    try:
-        client_token = braintree_gateway.client_token()
-    except GatewayError:
-        client_token = ""
+    client_token = hooks.card_check_client_token.implementation()()
     return render(
         request,
         "consent/portal_disclosure.html",

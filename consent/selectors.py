@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest
 from django.utils import timezone
 
+from . import age_gate
 from .models import AgeDecision, AgeOutcome, ConsentMethod, ConsentRecord, DisclosureConsent, ThirdParty
 
 
@@ -66,3 +68,13 @@ def disclosure_allowed(*, child: Any, third_party: ThirdParty) -> bool:
     if record is None:
         return True
     return DisclosureConsent.objects.filter(record=record, third_party=third_party).exists()
+
+
+def browser_age_decision(request: HttpRequest) -> age_gate.Decision | None:
+    """The age gate's decision this browser carries (its signed cookie), or None."""
+    return age_gate.read_decision(request)
+
+
+def age_decision_cookie_seconds() -> int:
+    """How long the age gate's decision cookie lasts."""
+    return age_gate.cookie_max_age()

@@ -21,10 +21,10 @@ from django.views.decorators.http import require_http_methods
 from mindomo.redaction import no_referrer
 
 from . import age_gate, services
+from .constants import REQUEST_COOKIE
 from .forms import AgeGateForm, ChildSignupForm, ParentDecisionForm
 from .selectors import integral_third_parties
 
-REQUEST_COOKIE = "mindomo_consent_request"
 # Where the gate may send an adult next: the pages that create an account.
 SIGNUP_URL_NAMES = ("account_signup", "socialaccount_signup")
 

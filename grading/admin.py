@@ -14,6 +14,7 @@ from django.http import HttpRequest
 
 from accounts.models import School, SchoolMembership
 from mindomo.admin import ReadOnlyAdmin
+from mindomo.roles import PRIVACY_OFFICER_GROUP
 
 from .models import Grade, GradeExport, SchoolClass, TeacherInvitation
 
@@ -60,9 +61,7 @@ class GradeExportAdmin(ReadOnlyAdmin):
 
 
 def is_privacy_officer(user: Any) -> bool:
-    from privacy.roles import PRIVACY_OFFICER
-
-    return bool(user.is_active and user.is_staff and user.groups.filter(name=PRIVACY_OFFICER.group).exists())
+    return bool(user.is_active and user.is_staff and user.groups.filter(name=PRIVACY_OFFICER_GROUP).exists())
 
 
 @admin.register(Grade)

@@ -100,3 +100,10 @@ def export_list_by(*, viewer: Any) -> QuerySet[GradeExport]:
     if not _is_real_user(viewer):
         return GradeExport.objects.none()
     return GradeExport.objects.filter(teacher=viewer).select_related("assignment", "assignment__school_class")
+
+
+def school_child_teacher_emails(*, school: School, child_id: int) -> list[str]:
+    """The email addresses of the teachers of ``child_id``'s classes at ``school`` (a parent's request goes
+    to them too)."""
+    classes = SchoolClass.objects.filter(school=school, enrollments__student_id=child_id).exclude(teacher__email="")
+    return list(classes.values_list("teacher__email", flat=True))

@@ -20,8 +20,8 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.http import AuthenticatedRequest
 from accounts.models import SchoolMembership, User
-from mindomo.http import AuthenticatedRequest
 
 from . import reports, schools, selectors, services
 from .cards import login_cards_pdf

@@ -18,7 +18,8 @@ from django.utils.module_loading import autodiscover_modules
 if TYPE_CHECKING:
     from django.db.models import QuerySet
 
-    from accounts.models import User
+# The data subject: the user model (accounts.User). mindomo is the bottom layer and names no app's model.
+User = Any
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,15 @@
+"""The project's URLs: each app's own ``urls`` module, included by name (the shell imports no app)."""
+
 from django.contrib import admin
 from django.urls import include, path
-
-from accounts import views as account_views
+from django.views.generic import TemplateView
 
 admin.site.site_header = "Mindomo staff"
 admin.site.site_title = "Mindomo staff"
 
 urlpatterns = [
-    path("", account_views.home, name="home"),
-    path("privacy/", account_views.privacy_policy, name="privacy_policy"),
+    path("", TemplateView.as_view(template_name="pages/home.html"), name="home"),
+    path("privacy/", include("privacy.policy_urls")),
     path("account/", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("consent/", include("consent.urls")),

@@ -19,7 +19,15 @@ class PrivacyConfig(AppConfig):
     verbose_name = _("Privacy operations")
 
     def ready(self) -> None:
-        from . import audit
+        # Imports here: models are loaded only once the app registry is ready.
+        from accounts import hooks as account_hooks
+        from consent import hooks as consent_hooks
+
+        from . import audit, selectors, services
+
+        account_hooks.account_created.register(services.policy_accept_on_sign_up)
+        consent_hooks.policy_accept.register(services.policy_accept_version)
+        consent_hooks.staff_accesses.register(selectors.access_log_latest)
 
         # After every migrate, roles get the permissions of models that exist now (as contrib.auth creates them).
         post_migrate.connect(_sync_roles, sender=self, dispatch_uid="privacy.sync_roles")

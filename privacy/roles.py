@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
-from billing.apps import BILLING_CLERK_PERMISSIONS
+from billing.constants import BILLING_CLERK_PERMISSIONS
+from mindomo.roles import BILLING_CLERK_GROUP, PRIVACY_OFFICER_GROUP, SUPPORT_GROUP
 
 ALL = "*"
 CUSTOM = "custom"  # the model's own permissions (beyond view/add/change/delete), e.g. billing's refund
@@ -29,7 +30,7 @@ class Role:
 
 
 SUPPORT = Role(
-    group="Support",
+    group=SUPPORT_GROUP,
     label=_("Support: users' contact details and support inquiries; no billing, consent records or grades"),
     grants=(
         Grant("accounts", "user", ("view", "change")),
@@ -41,13 +42,13 @@ SUPPORT = Role(
     ),
 )
 BILLING_CLERK = Role(
-    group="Billing clerk",
+    group=BILLING_CLERK_GROUP,
     label=_("Billing clerk: plans, orders, invoices, credit notes and refunds; no consent records or grades"),
     # billing names exactly what its clerk needs (no editing of invoices: a refund issues a credit note)
     grants=(Grant("billing", ALL, (), codenames=tuple(BILLING_CLERK_PERMISSIONS)),),
 )
 PRIVACY_OFFICER = Role(
-    group="Privacy officer",
+    group=PRIVACY_OFFICER_GROUP,
     label=_("Privacy officer: consent records, data requests, the disclosure register, notices, the access log"),
     grants=(
         Grant("consent", ALL, ("view",)),

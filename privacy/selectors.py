@@ -14,6 +14,11 @@ def access_log_for_subject(*, subject_id: int) -> QuerySet[AccessLog]:
     return AccessLog.objects.filter(subject_id=subject_id).order_by("-at", "-pk")
 
 
+def access_log_latest(*, subject_id: int, limit: int) -> list[AccessLog]:
+    """The newest ``limit`` staff accesses to one person's data (the parent portal shows a child's)."""
+    return list(access_log_for_subject(subject_id=subject_id)[:limit])
+
+
 def half_year(date: object) -> str:
     return f"{date.year}-H{1 if date.month <= 6 else 2}"  # type: ignore[attr-defined]
 

@@ -189,6 +189,17 @@ def policy_accept(*, user: User, version: PolicyVersion | None = None) -> Policy
     return acceptance
 
 
+def policy_accept_on_sign_up(user: User) -> None:
+    """A new account accepted the policy in force (accounts' sign-up forms and demo data), if there is one."""
+    if policy_current() is not None:
+        policy_accept(user=user)
+
+
+def policy_accept_version(user: User) -> str:
+    """The child taking over their account accepts the policy in force; the version accepted (for the ledger)."""
+    return policy_accept(user=user).version.version
+
+
 # --- notices to all users ------------------------------------------------------------------------
 @transaction.atomic
 def notice_send(*, notice: Notice) -> int:

@@ -9,12 +9,19 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from mindomo.http import AuthenticatedRequest
+from accounts.http import AuthenticatedRequest
 from mindomo.privacy import registry
 
 from . import services
 from .forms import PolicyAcceptForm
 from .middleware import SESSION_KEY
+
+
+def privacy_policy(request: HttpRequest) -> HttpResponse:
+    """The version of the privacy policy in force; its text is the version's translatable template."""
+    version = services.policy_current()
+    template = version.template_name if version is not None else "pages/privacy_policy.html"
+    return render(request, template, {"version": version, "declarations": registry.declarations()})
 
 
 @login_required

@@ -148,7 +148,7 @@ def sample_webhook(*, kind: str, subject_id: str) -> dict[str, str]:
     return {key: value.decode() if isinstance(value, bytes) else str(value) for key, value in sample.items()}
 
 
-# --- Card check for parental consent (owner: consent app, issue 4) -------------------------------------------
+# --- Card check for parental consent ------------------------------------------------------------------------
 # The 2025 COPPA amendment: disclosing a child's data to a non-integral third party needs a stronger method than
 # email plus. A zero-amount card verification (nothing charged) through Braintree is one (consent/portal.py).
 @dataclass(frozen=True)
@@ -182,6 +182,3 @@ def verify_card(*, nonce: str) -> CardVerification:
         card_last4=(card.get("last_4", "") if isinstance(card, dict) else "") or "",
         message=(getattr(result, "message", "") or "") if not result.is_success else "",
     )
-
-
-# --- end Card check for parental consent ----------------------------------------------------------------------

@@ -53,6 +53,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy / Permissions-Policy on every response, right after SecurityMiddleware
+    "analytics.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -63,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "privacy.middleware.PolicyAcceptanceMiddleware",
+    "consent.middleware.AgeUpMiddleware",
 ]
 
 ROOT_URLCONF = "mindomo.urls"
@@ -80,6 +83,8 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # whether base.html shows the cookie banner / loads analytics
+                "analytics.context_processors.cookie_audience",
             ],
         },
     },
@@ -241,35 +246,30 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
-# --- Celery (Redis broker; beat schedule lives here) ---
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
-CELERY_RESULT_BACKEND = None
-CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ALWAYS_EAGER = False
-CELERY_TASK_ACKS_LATE = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    # Every retention rule the apps declare (privacy.services.retention_apply): one indexed query per rule
-    # when nothing is due, so it runs often enough for the shortest period (a parent's unanswered request).
-    "privacy-retention": {
-        "task": "privacy.tasks.retention_apply_task",
-        "schedule": crontab(minute="*/10"),
-    },
-    "outbox-resume": {
-        "task": "mindomo.outbox.tasks.deliveries_resume_task",
-        "schedule": 60.0,
-    },
-    "accounts-clear-expired-sessions": {
-        "task": "accounts.tasks.sessions_clear_expired_task",
-        "schedule": crontab(minute=45, hour=3),
-    },
+# Content-Security-Policy (analytics.middleware.SecurityHeadersMiddleware). Extra origins a form of ours may end at
+# (form-action), comma-separated, e.g. a new payment provider; the configured OAuth providers and, when
+# TWOCHECKOUT_MERCHANT_CODE is set, 2Checkout's checkout are added.
+CSP_FORM_ACTION_EXTRA = env.list("CSP_FORM_ACTION_EXTRA", default=[])
+# Sources added to the policy on named pages only: the pages taking a card load Braintree's Drop-in (Braintree's
+# own hosts; its telemetry host client-analytics.braintreegateway.com is left out on purpose).
+_BRAINTREE_DROPIN_SOURCES = {
+    "script-src": ["https://js.braintreegateway.com", "https://assets.braintreegateway.com"],
+    "style-src": ["https://assets.braintreegateway.com"],
+    "img-src": ["https://assets.braintreegateway.com"],
+    "frame-src": ["https://assets.braintreegateway.com"],
+    "connect-src": [
+        "https://api.braintreegateway.com",
+        "https://api.sandbox.braintreegateway.com",
+        "https://payments.braintree-api.com",
+        "https://payments.sandbox.braintree-api.com",
+    ],
+}
+CSP_PAGE_SOURCES: dict[str, dict[str, list[str]]] = {
+    "billing:order_pay": _BRAINTREE_DROPIN_SOURCES,
+    "consent:portal_disclosure": _BRAINTREE_DROPIN_SOURCES,  # the parent portal's card check
 }
 
-# --- Product rules ---
-UNVERIFIED_ACCOUNT_TTL_DAYS = env.int("UNVERIFIED_ACCOUNT_TTL_DAYS", default=7)
-
+# --- Logging ---
 # Every handler redacts the secret of emailed links (consent key, portal token, ...) with the function
 # gunicorn's access log uses (mindomo.redaction). Django's own "django" and "django.server" loggers are
 # redefined here so that no handler of Django's default configuration writes an unredacted path.
@@ -295,7 +295,64 @@ LOGGING = {
     },
 }
 
-# --- Consent (parental consent, age gate; owner: consent app) ---
+# --- Celery (Redis broker) and the one beat schedule ---
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = TIME_ZONE
+# Every periodic job is here. Deleting what is past retention (expired exports, support inquiries, unanswered
+# parental requests, invoices, the access log...) is one job: the retention engine applies every rule the apps'
+# privacy providers declare, one indexed query per rule when nothing is due, every 10 minutes so that the
+# shortest period (a parent's unanswered request) is kept promptly.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "privacy-retention": {
+        "task": "privacy.tasks.retention_apply_task",
+        "schedule": crontab(minute="*/10"),
+    },
+    "outbox-resume": {
+        "task": "mindomo.outbox.tasks.deliveries_resume_task",
+        "schedule": 60.0,
+    },
+    "accounts-clear-expired-sessions": {
+        "task": "accounts.tasks.sessions_clear_expired_task",
+        "schedule": crontab(minute=45, hour=3),
+    },
+    # erasures whose grace period ended, and failed ones after ACCOUNT_ERASURE_RETRY_MINUTES
+    "accounts-erase-due-accounts": {
+        "task": "accounts.tasks.account_erasures_due_task",
+        "schedule": crontab(minute="*/15"),
+    },
+    # one reminder to the parent at half of CONSENT_REQUEST_TTL
+    "consent-remind-parents": {
+        "task": "consent.tasks.pending_signups_remind_task",
+        "schedule": crontab(minute="5,35"),
+    },
+    # children who reached the age of consent of their country
+    "consent-age-up": {
+        "task": "consent.tasks.children_age_up_find_task",
+        "schedule": crontab(minute=20, hour=1),
+    },
+}
+
+# --- Accounts and data subject rights ---
+# Days before a sign-up whose email was never verified is deleted.
+UNVERIFIED_ACCOUNT_TTL_DAYS = env.int("UNVERIFIED_ACCOUNT_TTL_DAYS", default=7)
+# Days a finished data export can be downloaded; then the file is deleted.
+DATA_EXPORT_TTL_DAYS = env.int("DATA_EXPORT_TTL_DAYS", default=7)
+# Days between a deletion request (account deactivated at once) and the erasure; signing in cancels.
+ACCOUNT_DELETION_GRACE_DAYS = env.int("ACCOUNT_DELETION_GRACE_DAYS", default=14)
+# Minutes after which a failed (or interrupted) erasure is retried automatically by Celery beat.
+ACCOUNT_ERASURE_RETRY_MINUTES = env.int("ACCOUNT_ERASURE_RETRY_MINUTES", default=30)
+# Days a support inquiry is kept to answer it; then deleted.
+SUPPORT_INQUIRY_RETENTION_DAYS = env.int("SUPPORT_INQUIRY_RETENTION_DAYS", default=180)
+# At most this many contact-form messages per hour from one IP address (and from one signed-in user).
+SUPPORT_INQUIRIES_PER_HOUR = env.int("SUPPORT_INQUIRIES_PER_HOUR", default=5)
+
+# --- Parental consent and the age gate ---
 # How long a child's pending sign-up waits for the parent, in seconds (default 7 days); then deleted.
 CONSENT_REQUEST_TTL = env.int("CONSENT_REQUEST_TTL", default=7 * 24 * 3600)
 # The version of the privacy policy a consent is given under (recorded with each consent).
@@ -310,14 +367,12 @@ CONSENT_FOLLOW_UP_DELAY = env.int("CONSENT_FOLLOW_UP_DELAY", default=24 * 3600)
 CONSENT_DECISION_COOKIE_AGE = max(env.int("CONSENT_DECISION_COOKIE_AGE", default=24 * 3600), 24 * 3600)
 # Where parents write to exercise their rights.
 CONSENT_SUPPORT_EMAIL = env("CONSENT_SUPPORT_EMAIL", default="support@mindomo.com")
-# Expired pending sign-ups are deleted by the retention engine (rule "consent.pending_signups", beat
-# "privacy-retention", every 10 minutes so that an unanswered request goes promptly).
-CELERY_BEAT_SCHEDULE["consent-remind-parents"] = {
-    "task": "consent.tasks.pending_signups_remind_task",
-    "schedule": crontab(minute="5,35"),
-}
-# The parent portal: a sign-in link works once for CONSENT_PORTAL_LINK_TTL seconds (default 15 minutes); the
-# parent's session then lasts CONSENT_PORTAL_SESSION_SECONDS (default 3 hours).
+# Ed25519 private key signing consent receipts: 32 random bytes, base64. Empty: derived from DJANGO_SECRET_KEY.
+CONSENT_RECEIPT_SIGNING_KEY = env("CONSENT_RECEIPT_SIGNING_KEY", default="")
+
+# --- The parent portal ---
+# A sign-in link works once for CONSENT_PORTAL_LINK_TTL seconds (default 15 minutes); the parent's session then
+# lasts CONSENT_PORTAL_SESSION_SECONDS (default 3 hours).
 CONSENT_PORTAL_LINK_TTL = env.int("CONSENT_PORTAL_LINK_TTL", default=15 * 60)
 CONSENT_PORTAL_SESSION_SECONDS = env.int("CONSENT_PORTAL_SESSION_SECONDS", default=3 * 3600)
 # Sign-in links asked for per hour, per email address and per IP address (shared cache).
@@ -325,16 +380,8 @@ CONSENT_PORTAL_LINKS_PER_ADDRESS_PER_HOUR = env.int("CONSENT_PORTAL_LINKS_PER_AD
 CONSENT_PORTAL_LINKS_PER_IP_PER_HOUR = env.int("CONSENT_PORTAL_LINKS_PER_IP_PER_HOUR", default=20)
 # How many further guardians a consenting parent may invite per child.
 CONSENT_GUARDIANS_MAX = env.int("CONSENT_GUARDIANS_MAX", default=1)
-# Ed25519 private key signing consent receipts: 32 random bytes, base64. Empty: derived from DJANGO_SECRET_KEY.
-CONSENT_RECEIPT_SIGNING_KEY = env("CONSENT_RECEIPT_SIGNING_KEY", default="")
-MIDDLEWARE.append("consent.middleware.AgeUpMiddleware")
-CELERY_BEAT_SCHEDULE["consent-age-up"] = {
-    "task": "consent.tasks.children_age_up_find_task",
-    "schedule": crontab(minute=20, hour=1),
-}
-# --- end Consent ---
 
-# --- Billing (billing app) --------------------------------------------------------------------------
+# --- Billing ---
 # Braintree: "sandbox" / "production", or "local" for the offline stand-in on 127.0.0.1:BRAINTREE_LOCAL_PORT.
 BRAINTREE_ENVIRONMENT = env("BRAINTREE_ENVIRONMENT", default="sandbox")
 BRAINTREE_LOCAL_PORT = env.int("BRAINTREE_LOCAL_PORT", default=8765)
@@ -350,83 +397,29 @@ TWOCHECKOUT_SECRET_KEY = env("TWOCHECKOUT_SECRET_KEY", default="")
 TWOCHECKOUT_BUY_LINK_SECRET = env("TWOCHECKOUT_BUY_LINK_SECRET", default="")
 TWOCHECKOUT_CHECKOUT_URL = env("TWOCHECKOUT_CHECKOUT_URL", default="https://secure.2checkout.com/checkout/buy")
 TWOCHECKOUT_TEST_MODE = env.bool("TWOCHECKOUT_TEST_MODE", default=False)
+# The seller printed on invoices.
 SELLER_NAME = env("SELLER_NAME", default="Expert Software Applications SRL")
 SELLER_ADDRESS = env("SELLER_ADDRESS", default="Str. Exemplu 1, 400000 Cluj-Napoca, Romania")
 SELLER_COUNTRY = env("SELLER_COUNTRY", default="RO")
 SELLER_VAT_ID = env("SELLER_VAT_ID", default="RO12345678")
 SELLER_EMAIL = env("SELLER_EMAIL", default="billing@mindomo.localhost")
+# Years an invoice is kept (the tax duty); then the retention engine purges it (rule "billing.invoices").
 INVOICE_RETENTION_YEARS = env.int("INVOICE_RETENTION_YEARS", default=10)
-# Invoices past retention are purged by the retention engine (rule "billing.invoices", beat "privacy-retention").
-# --- end of billing ---------------------------------------------------------------------------------
 
-# --- Grading (grading app) ---------------------------------------------------------------------------
+# --- Grading ---
 # A gradebook grid posts two fields per cell (score and feedback): Django's default cap of 1,000 fields
 # would refuse a class of 200 students. The gradebook shows as many assignment columns as fit under this
 # cap (older ones one click away); DATA_UPLOAD_MAX_MEMORY_SIZE still bounds the request body.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
-# --- end Grading ---
 
-# --- Data subject rights: export, deletion, support (accounts app) ------------------------------------
-# Days a finished data export can be downloaded; then the file is deleted.
-DATA_EXPORT_TTL_DAYS = env.int("DATA_EXPORT_TTL_DAYS", default=7)
-# Days between a deletion request (account deactivated at once) and the erasure; signing in cancels.
-ACCOUNT_DELETION_GRACE_DAYS = env.int("ACCOUNT_DELETION_GRACE_DAYS", default=14)
-# Minutes after which a failed (or interrupted) erasure is retried automatically by Celery beat.
-ACCOUNT_ERASURE_RETRY_MINUTES = env.int("ACCOUNT_ERASURE_RETRY_MINUTES", default=30)
-# Days a support inquiry is kept to answer it; then deleted.
-SUPPORT_INQUIRY_RETENTION_DAYS = env.int("SUPPORT_INQUIRY_RETENTION_DAYS", default=180)
-# At most this many contact-form messages per hour from one IP address (and from one signed-in user).
-SUPPORT_INQUIRIES_PER_HOUR = env.int("SUPPORT_INQUIRIES_PER_HOUR", default=5)
-CELERY_BEAT_SCHEDULE["accounts-erase-due-accounts"] = {
-    "task": "accounts.tasks.account_erasures_due_task",
-    "schedule": crontab(minute="*/15"),
-}
-# Expired export files and old support inquiries are retention rules of the accounts and support privacy
-# providers: the "privacy-retention" beat task applies them (accounts.tasks.data_exports_expire_task and
-# support_inquiries_purge_task run the same rules on demand).
-# --- end Data subject rights ---------------------------------------------------------------------------
-
-# --- Privacy operations (privacy app) -------------------------------------------------------------------
+# --- Privacy operations ---
 ACCESS_LOG_RETENTION_DAYS = env.int("ACCESS_LOG_RETENTION_DAYS", default=730)
 # Notices to all users go out in batches of NOTICE_BATCH_SIZE every NOTICE_BATCH_INTERVAL seconds.
 NOTICE_BATCH_SIZE = env.int("NOTICE_BATCH_SIZE", default=200)
 NOTICE_BATCH_INTERVAL = env.int("NOTICE_BATCH_INTERVAL", default=60)
-# --- end of privacy operations --------------------------------------------------------------------------
 
-# --- Cookies and analytics (analytics app) ---------------------------------------------------------------
-# The Content-Security-Policy / Permissions-Policy middleware runs right after SecurityMiddleware, so every
-# response gets the headers; the context processor tells base.html whether to show the banner / load analytics.
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
-    "analytics.middleware.SecurityHeadersMiddleware",
-)
-_template_options: dict[str, list[str]] = TEMPLATES[0]["OPTIONS"]  # type: ignore[assignment]
-_template_options["context_processors"].append("analytics.context_processors.cookie_audience")
+# --- Cookies and analytics ---
 # How long the cookie holding the visitor's cookie choice lasts, in days (then the banner asks again).
 ANALYTICS_CHOICE_COOKIE_DAYS = env.int("ANALYTICS_CHOICE_COOKIE_DAYS", default=180)
 # How long a signed-in user's "child or school account" status and stored choice are cached in the session (s).
 ANALYTICS_AUDIENCE_RECHECK_SECONDS = env.int("ANALYTICS_AUDIENCE_RECHECK_SECONDS", default=300)
-# Extra origins a form of ours may end at (CSP form-action), comma-separated, e.g. a new payment provider.
-# The configured OAuth providers and, when TWOCHECKOUT_MERCHANT_CODE is set, 2Checkout's checkout are added.
-CSP_FORM_ACTION_EXTRA = env.list("CSP_FORM_ACTION_EXTRA", default=[])
-# Sources added to the policy on one named page only: the card payment page loads Braintree's Drop-in
-# (Braintree's own hosts; its telemetry host client-analytics.braintreegateway.com is left out on purpose).
-CSP_PAGE_SOURCES: dict[str, dict[str, list[str]]] = {
-    "billing:order_pay": {
-        "script-src": ["https://js.braintreegateway.com", "https://assets.braintreegateway.com"],
-        "style-src": ["https://assets.braintreegateway.com"],
-        "img-src": ["https://assets.braintreegateway.com"],
-        "frame-src": ["https://assets.braintreegateway.com"],
-        "connect-src": [
-            "https://api.braintreegateway.com",
-            "https://api.sandbox.braintreegateway.com",
-            "https://payments.braintree-api.com",
-            "https://payments.sandbox.braintree-api.com",
-        ],
-    },
-}
-# --- end Cookies and analytics ------------------------------------------------------------------------------
-
-# --- Consent (continued; consent app): the parent portal's card check page loads Braintree's Drop-in ----------
-CSP_PAGE_SOURCES["consent:portal_disclosure"] = CSP_PAGE_SOURCES["billing:order_pay"]
-# --- end Consent (continued) ------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from billing import services
-from billing.apps import BILLING_CLERK_GROUP
+from billing.constants import BILLING_CLERK_GROUP
 from billing.models import BillingEvent, Invoice, Order
 from tests.accounts.factories import UserFactory
 from tests.billing.factories import BILLING, PlanFactory

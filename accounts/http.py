@@ -1,6 +1,6 @@
 from django.http import HttpRequest
 
-from accounts.models import User
+from .models import User
 
 
 class AuthenticatedRequest(HttpRequest):

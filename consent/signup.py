@@ -1,0 +1,52 @@
+"""Consent's part in accounts' sign-up, registered with ``accounts.hooks`` in ``ConsentConfig.ready()``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
+
+from . import age_gate, selectors, services
+
+
+def signup_redirect(request: HttpRequest) -> HttpResponse | None:
+    """Where a sign-up must go instead, by the browser's age gate decision; None for an adult.
+
+    Every path that creates an account passes here (local form, each provider's sign-up form, the
+    final save): no decision sends the visitor to the neutral gate, a child to the child's sign-up.
+    """
+    decision = age_gate.read_decision(request)
+    if decision is None:
+        return redirect(f"{reverse('consent:age_gate')}?{urlencode({'next': request.get_full_path()})}")
+    if decision.is_child:
+        return redirect("consent:child_signup")
+    return None
+
+
+def signup_prepare(request: HttpRequest, user: Any) -> HttpResponse | None:
+    """No account is ever saved without an adult decision from the gate; the gate's country is copied."""
+    response = signup_redirect(request)
+    decision = age_gate.read_decision(request)
+    if response is not None or decision is None:
+        return response or redirect("consent:age_gate")
+    user.country = decision.country  # the country the gate decided with; never asked twice
+    return None
+
+
+def signup_saved(request: HttpRequest, user: Any) -> None:
+    decision = age_gate.read_decision(request)
+    if decision is not None:
+        services.age_decision_record(user=user, decision=decision)
+
+
+def account_is_restricted(user: Any) -> bool:
+    """Children under parental consent and accounts a school registered: no social links, no marketing."""
+    return bool(selectors.is_child_account(user) or selectors.is_school_consented(user))
+
+
+def email_verification_waived(user: Any) -> bool:
+    """A child's account created through a parent's or a school's consent may have no email at all."""
+    return selectors.consent_for_child(child=user) is not None
