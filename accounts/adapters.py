@@ -7,18 +7,21 @@ from urllib.parse import quote
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.stages import EmailVerificationStage
+from allauth.core import context as allauth_context
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialApp, SocialLogin
 from allauth.socialaccount.providers import registry as provider_registry
 from allauth.socialaccount.providers.base import Provider
 from django.contrib import messages
+from django.contrib.sites.shortcuts import get_current_site
 from django.forms import BaseForm
 from django.http import HttpRequest
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from mindomo.outbox import services as outbox
 from mindomo.site import absolute_url
 
 from . import hooks, selectors
@@ -39,6 +42,23 @@ class ConsentedAccountEmailVerificationStage(EmailVerificationStage):
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        """allauth's emails (verification, password reset, "an account already exists"...) go through the
+        outbox like every other: written in the request's transaction, sent by the retrying task, so a mail
+        outage during sign-up never fails the page and the email goes out once the server is back. They
+        carry keys (verification, reset), so the row is deleted as soon as the email is sent."""
+        request = allauth_context.request
+        full_context = {"request": request, "email": email, "current_site": get_current_site(request)}
+        full_context.update(context)
+        message = self.render_mail(template_prefix, email, full_context)
+        user = context.get("user")
+        outbox.delivery_enqueue(
+            kind="allauth." + template_prefix.rsplit("/", 1)[-1],
+            message=message,
+            user=user if isinstance(user, User) else None,
+            forget_when_sent=True,
+        )
+
     def get_login_stages(self) -> list[str]:
         stages = super().get_login_stages()
         return [

@@ -1,32 +1,36 @@
-"""Emails about a person's data: export ready, deletion scheduled, account erased."""
+"""Emails about a person's data: export ready, deletion scheduled, account erased (through the outbox)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from .models import AccountDeletionRequest, DataExport
+from mindomo.outbox import services as outbox
+
+from .models import AccountDeletionRequest, DataExport, User
 
 
-def _send(template: str, *, to: str, context: dict[str, Any]) -> None:
+def _enqueue(template: str, *, to: str, context: dict[str, Any], **options: Any) -> None:
     context = {**context, "site_url": settings.SITE_URL.rstrip("/")}
     subject = " ".join(render_to_string(f"emails/accounts/{template}_subject.txt", context).split())
     body = render_to_string(f"emails/accounts/{template}_body.txt", context)
-    send_mail(subject, body, None, [to])
+    outbox.delivery_enqueue(kind=f"accounts.{template}", message=EmailMessage(subject, body, to=[to]), **options)
 
 
 def data_export_ready_send(*, export: DataExport) -> bool:
-    """Tell the owner their export can be downloaded (the link needs them signed in)."""
+    """Tell the owner their export can be downloaded (the link needs them signed in). Call it in the
+    transaction that marks the export ready."""
     address = export.user.email
     if not address:
         return False
-    _send(
+    _enqueue(
         "data_export_ready",
         to=address,
+        user=export.user,
         context={
             "export": export,
             "name": export.user.get_short_name() or export.user.username,
@@ -37,10 +41,13 @@ def data_export_ready_send(*, export: DataExport) -> bool:
     return True
 
 
-def account_deletion_scheduled_send(*, email: str, name: str, deletion: AccountDeletionRequest) -> None:
-    _send(
+def account_deletion_scheduled_send(
+    *, email: str, name: str, deletion: AccountDeletionRequest, user: User | None = None
+) -> None:
+    _enqueue(
         "deletion_scheduled",
         to=email,
+        user=user,
         context={
             "name": name,
             "deletion": deletion,
@@ -51,5 +58,6 @@ def account_deletion_scheduled_send(*, email: str, name: str, deletion: AccountD
 
 
 def account_erased_send(*, email: str, name: str) -> None:
-    """The last message: sent to an address we no longer hold (it was read before the row was deleted)."""
-    _send("account_erased", to=email, context={"name": name})
+    """The last message: to an address we no longer hold (read before the row was deleted); the delivery
+    row itself is deleted once the email is sent."""
+    _enqueue("account_erased", to=email, context={"name": name}, forget_when_sent=True)

@@ -167,7 +167,7 @@ def data_export_build(*, export_id: int, now: datetime | None = None) -> DataExp
             (directory / file_name).unlink(missing_ok=True)
             return None
         export.refresh_from_db()
-        transaction.on_commit(lambda: emails.data_export_ready_send(export=export))
+        emails.data_export_ready_send(export=export)
     return export
 
 
@@ -247,9 +247,7 @@ def account_deletion_request(
     user.save(update_fields=["is_active"])
     address, name = user.email, user.get_short_name() or user.username
     if address:
-        transaction.on_commit(
-            lambda: emails.account_deletion_scheduled_send(email=address, name=name, deletion=deletion)
-        )
+        emails.account_deletion_scheduled_send(email=address, name=name, deletion=deletion, user=locked)
     return deletion
 
 

@@ -15,14 +15,24 @@ from django.urls import reverse
 from accounts.models import User
 from tests.accounts.factories import UserFactory
 from tests.consent.helpers import pass_age_gate
+from tests.support.clients import CommittingClient
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def client(client: Client) -> Client:
-    """A browser that passed the neutral age gate as an adult in GB: every sign-up starts there."""
+def client(db: Any, django_capture_on_commit_callbacks: Any) -> Client:
+    """A browser that passed the neutral age gate as an adult in GB: every sign-up starts there. Each
+    request commits (the outbox then sends allauth's emails), as in production."""
+    client = CommittingClient(django_capture_on_commit_callbacks)
     pass_age_gate(client, age=30, country="GB")
+    return client
+
+
+@pytest.fixture
+def member_client(member: User, django_capture_on_commit_callbacks: Any) -> Client:
+    client = CommittingClient(django_capture_on_commit_callbacks)
+    client.force_login(member)
     return client
 
 

@@ -1,0 +1,168 @@
+"""Every email the product sends goes through the outbox: due while the mail server is down, it arrives
+exactly once when the server is back.
+
+Each kind is caused the way the product causes it (a page, a service, a task), with the SMTP sink down;
+then the sink comes back and the retry task messages run when due (driven here through
+``delivery_send`` at each delivery's next attempt; the real worker is exercised once in test_outbox.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts import services as accounts_services
+from accounts.models import DataExport, User
+from mindomo.outbox import services
+from mindomo.outbox.models import Delivery
+from tests.accounts.factories import UserFactory
+from tests.consent.helpers import pass_age_gate
+from tests.support.clients import CommittingClient
+from tests.support.smtp import SmtpSink, body_text
+
+pytestmark = pytest.mark.django_db
+
+SIGNUP = {
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "email": "ada.outage@example.com",
+    "password1": "analytical-engine-1843",
+    "password2": "analytical-engine-1843",
+    "country": "GB",
+    "accept_policy": "on",
+}
+
+
+def deliver_due() -> int:
+    """Run every pending delivery's next task message at its due time, as the worker would."""
+    sent = 0
+    for _round in range(5):
+        pending = list(Delivery.objects.filter(status=Delivery.Status.PENDING))
+        if not pending:
+            break
+        for delivery in pending:
+            sent += services.delivery_send(delivery_id=delivery.pk, now=delivery.next_attempt_at) == "sent"
+    return sent
+
+
+class Case:
+    """One kind of email: how the product causes it, to whom it goes, words of its subject."""
+
+    def __init__(self, kind: str, cause: Callable[[Any], None], to: str, subject: str) -> None:
+        self.kind, self.cause, self.to, self.subject = kind, cause, to, subject
+
+    def __repr__(self) -> str:
+        return self.kind
+
+
+class Env:
+    """What a cause may need: fixtures and a committing browser."""
+
+    def __init__(self, request: pytest.FixtureRequest, capture: Any) -> None:
+        self.request = request
+        self.capture = capture
+
+    def browser(self) -> Client:
+        return CommittingClient(self.capture)
+
+
+# --- accounts and allauth ----------------------------------------------------------------------------
+def _signup(env: Env) -> None:
+    browser = env.browser()
+    pass_age_gate(browser, age=30, country="GB")
+    response = browser.post(reverse("account_signup"), SIGNUP)
+    assert response.status_code == 302, response.status_code  # never a 500 while the mail server is down
+
+
+def _duplicate_signup(env: Env) -> None:
+    UserFactory(email="owner@example.com")
+    browser = env.browser()
+    pass_age_gate(browser, age=30, country="GB")
+    response = browser.post(reverse("account_signup"), {**SIGNUP, "email": "OWNER@example.com"})
+    assert response.status_code == 302, response.status_code
+
+
+def _password_reset(env: Env) -> None:
+    UserFactory(email="forgetful@example.com")
+    response = env.browser().post(reverse("account_reset_password"), {"email": "forgetful@example.com"})
+    assert response.status_code == 302, response.status_code
+
+
+def _export_ready(env: Env) -> None:
+    user = UserFactory(email="exporter@example.com")
+    with env.capture(execute=True):
+        export = accounts_services.data_export_request(user=user)
+    assert DataExport.objects.get(pk=export.pk).state == DataExport.State.READY
+
+
+def _deletion_scheduled(env: Env) -> None:
+    user = UserFactory(email="leaving@example.com")
+    with env.capture(execute=True):
+        accounts_services.account_deletion_request(user=user, reauthenticated_by="password")
+
+
+def _account_erased(env: Env) -> None:
+    user = UserFactory(email="erased@example.com")
+    deletion = accounts_services.account_deletion_request(user=user, reauthenticated_by="password")
+    with env.capture(execute=True):
+        accounts_services.account_erasure_run(request_id=deletion.pk, now=deletion.erase_after)
+    assert not User.objects.filter(pk=user.pk).exists()
+
+
+CASES = [
+    Case("allauth.email_confirmation_signup", _signup, "ada.outage@example.com", "Confirm"),
+    Case("allauth.account_already_exists", _duplicate_signup, "owner@example.com", "Account"),
+    Case("allauth.password_reset_key", _password_reset, "forgetful@example.com", "Password Reset"),
+    Case("accounts.data_export_ready", _export_ready, "exporter@example.com", "Your data export is ready"),
+    Case("accounts.deletion_scheduled", _deletion_scheduled, "leaving@example.com", "Your account will be deleted"),
+    Case("accounts.account_erased", _account_erased, "erased@example.com", "Your account has been deleted"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_an_email_due_while_the_mail_server_is_down_arrives_exactly_once_when_it_is_back(
+    case: Case, request: pytest.FixtureRequest, smtp_sink: SmtpSink, django_capture_on_commit_callbacks: Any
+) -> None:
+    smtp_sink.down()
+    try:
+        case.cause(Env(request, django_capture_on_commit_callbacks))
+        waiting = Delivery.objects.get(to_email__iexact=case.to, kind=case.kind)
+        assert waiting.status == Delivery.Status.PENDING and waiting.attempts == 1, waiting.error
+    finally:
+        smtp_sink.up()
+    assert smtp_sink.received(to=case.to) == []
+
+    assert deliver_due() >= 1
+    [message] = smtp_sink.received(to=case.to)
+    assert case.subject in str(message["Subject"]), message["Subject"]
+    assert body_text(message).strip()
+
+    # Later messages, duplicates and the beat task send nothing more.
+    assert deliver_due() == 0
+    services.deliveries_resume(now=timezone.now() + timedelta(hours=1))
+    assert len(smtp_sink.received(to=case.to)) == 1
+
+
+def test_with_the_mail_server_down_an_adults_sign_up_answers_302_and_the_verification_arrives_later(
+    smtp_sink: SmtpSink, django_capture_on_commit_callbacks: Any
+) -> None:
+    browser = CommittingClient(django_capture_on_commit_callbacks)
+    pass_age_gate(browser, age=30, country="GB")
+    smtp_sink.down()
+    try:
+        response = browser.post(reverse("account_signup"), SIGNUP)
+    finally:
+        smtp_sink.up()
+    assert response.status_code == 302 and response["Location"] == reverse("account_email_verification_sent")
+    assert User.objects.filter(email=SIGNUP["email"]).exists()
+    deliver_due()
+    [message] = smtp_sink.received(to=SIGNUP["email"])
+    link = next(word for word in body_text(message).split() if "/accounts/confirm-email/" in word)
+    assert browser.post(link).status_code == 302
+    assert User.objects.get(email=SIGNUP["email"]).emailaddress_set.get().verified
