@@ -8,9 +8,10 @@ access here; a privacy-officer role is a separate, logged path). Views use these
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import CharField, Exists, F, Func, OuterRef, Q, QuerySet
+from django.db.models.functions import Cast
 
 from accounts.models import School, SchoolMembership
 
@@ -33,6 +34,24 @@ def grade_list_visible_to(*, viewer: Any) -> QuerySet[Grade]:
     )
     teaches = Q(assignment__school_class__teacher=viewer) & Q(still_teacher)
     return Grade.objects.filter(teaches | Q(student=viewer))
+
+
+def gradebook_grades(
+    *, viewer: Any, school_class: SchoolClass, assignment_ids: list[int], student_ids: list[int]
+) -> dict[tuple[int, int], tuple[str, str]]:
+    """{(student id, assignment id): (score as shown, feedback)} of these students and assignments of the class.
+
+    The score is written by PostgreSQL (``trim_scale``: 17.50 -> "17.5", 18.00 -> "18"): a gradebook of
+    6,000 cells would otherwise build 6,000 Decimals only to print them again.
+    """
+    score = Cast(Func(F("score"), function="trim_scale"), CharField())
+    rows = (
+        grade_list_visible_to(viewer=viewer)
+        .filter(assignment__school_class=school_class, assignment_id__in=assignment_ids, student_id__in=student_ids)
+        .annotate(shown=score)
+        .values_list("student_id", "assignment_id", "shown", "feedback")
+    )
+    return {(sid, aid): (shown, feedback) for sid, aid, shown, feedback in rows}
 
 
 def class_list_taught_by(*, viewer: Any) -> QuerySet[SchoolClass]:
@@ -93,6 +112,28 @@ def enrollment_list(*, school_class: SchoolClass) -> QuerySet[Enrollment]:
         .select_related("student")
         .order_by("student__last_name", "student__first_name", "number")
     )
+
+
+class GradebookStudent(NamedTuple):
+    """One row of a gradebook: a student enrolled in the class (no model instance: a page lists hundreds)."""
+
+    student_id: int
+    first_name: str
+    last_name: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+def gradebook_students(*, school_class: SchoolClass) -> list[GradebookStudent]:
+    """The class's students in the gradebook's order (last name, first name, class number)."""
+    rows = (
+        Enrollment.objects.filter(school_class=school_class)
+        .order_by("student__last_name", "student__first_name", "number")
+        .values_list("student_id", "student__first_name", "student__last_name")
+    )
+    return [GradebookStudent(*row) for row in rows]
 
 
 def export_list_by(*, viewer: Any) -> QuerySet[GradeExport]:

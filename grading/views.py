@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import content_disposition_header
+from django.utils.http import content_disposition_header, urlencode
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -282,30 +282,45 @@ def class_students(request: AuthenticatedRequest, class_id: int) -> HttpResponse
 
 
 def _gradebook(request: AuthenticatedRequest, school_class: Any, data: Any = None) -> Gradebook:
-    enrollments = list(selectors.enrollment_list(school_class=school_class))
+    """The class's students and assignments; the grades are read for the columns shown (``_gradebook_page``)."""
+    enrollments = selectors.gradebook_students(school_class=school_class)
     assignments = list(Assignment.objects.filter(school_class=school_class).order_by("due_date", "pk"))
-    grades = {
-        (sid, aid): (score, feedback)
-        for sid, aid, score, feedback in selectors.grade_list_visible_to(viewer=request.user)
-        .filter(assignment__school_class=school_class)
-        .values_list("student_id", "assignment_id", "score", "feedback")
-    }
-    return Gradebook(enrollments=enrollments, assignments=assignments, grades=grades, data=data)
+    return Gradebook(enrollments=enrollments, assignments=assignments, grades={}, data=data)
 
 
-def _column_window(request: AuthenticatedRequest, book: Gradebook) -> dict[str, Any]:
-    """As many assignment columns as one POST can carry (two fields per cell); the latest by default."""
-    per_page = max(1, (settings.DATA_UPLOAD_MAX_NUMBER_FIELDS - 20) // (2 * max(1, len(book.enrollments))))
+GRADEBOOK_STUDENTS_PER_PAGE = 50
+
+
+def _int_param(request: AuthenticatedRequest, name: str, default: int) -> int:
+    try:
+        return int(request.GET.get(name, request.POST.get(name, default)))
+    except (TypeError, ValueError):
+        return default
+
+
+def _gradebook_window(request: AuthenticatedRequest, book: Gradebook) -> dict[str, Any]:
+    """The students shown (pages of GRADEBOOK_STUDENTS_PER_PAGE, in name order) and as many assignment
+    columns as one POST can carry (two fields per cell; the latest by default)."""
+    per_page_students = GRADEBOOK_STUDENTS_PER_PAGE
+    pages = max(1, -(-len(book.enrollments) // per_page_students))
+    page = min(max(1, _int_param(request, "page", 1)), pages)
+    first = (page - 1) * per_page_students
+    shown = book.enrollments[first : first + per_page_students]
+    per_page = max(1, (settings.DATA_UPLOAD_MAX_NUMBER_FIELDS - 20) // (2 * max(1, len(shown))))
     total = len(book.assignments)
     latest = max(0, total - per_page)
-    try:
-        start = min(max(0, int(request.GET.get("from", request.POST.get("from", latest)))), latest)
-    except (TypeError, ValueError):
-        start = latest
+    start = min(max(0, _int_param(request, "from", latest)), latest)
     end = start + per_page
     return {
+        "students": shown,
+        "page": page,
+        "pages": pages,
+        "first_student": first + 1,
+        "last_student": first + len(shown),
+        "previous_page": page - 1 if page > 1 else None,
+        "next_page": page + 1 if page < pages else None,
         "window_from": start,
-        "rows": book.rows(start, end),
+        "window_to": end,
         "columns": book.assignments[start:end],
         "earlier_from": max(0, start - per_page) if start > 0 else None,
         "later_from": end if end < total else None,
@@ -315,7 +330,21 @@ def _column_window(request: AuthenticatedRequest, book: Gradebook) -> dict[str, 
 def _gradebook_page(
     request: AuthenticatedRequest, school_class: Any, book: Gradebook, form: AssignmentForm, status: int
 ) -> HttpResponse:
-    context = {"school_class": school_class, "book": book, "assignment_form": form, **_column_window(request, book)}
+    window = _gradebook_window(request, book)
+    book.grades = selectors.gradebook_grades(
+        viewer=request.user,
+        school_class=school_class,
+        assignment_ids=[a.pk for a in window["columns"]],
+        student_ids=[e.student_id for e in window["students"]],
+    )
+    context = {
+        "school_class": school_class,
+        "book": book,
+        "assignment_form": form,
+        "header": book.header_html(window["window_from"], window["window_to"]),
+        "grid": book.grid_html(window["students"], window["window_from"], window["window_to"]),
+        **window,
+    }
     return render(request, "grading/gradebook.html", context, status=status)
 
 
@@ -347,7 +376,8 @@ def gradebook(request: AuthenticatedRequest, class_id: int) -> HttpResponse:
                 % {"created": result.created, "updated": result.updated, "cleared": result.cleared},
             )
             url = reverse("grading:gradebook", args=[school_class.pk])
-            return redirect(f"{url}?from={_column_window(request, book)['window_from']}")
+            window = _gradebook_window(request, book)
+            return redirect(f"{url}?{urlencode({'page': window['page'], 'from': window['window_from']})}")
     return _gradebook_page(request, school_class, book, AssignmentForm(), 400)
 
 

@@ -83,9 +83,9 @@ def test_school_registers_teacher_grades_student_sees_own_grade(page: Page, site
     page.get_by_label("Due date").fill("2026-12-01")
     page.get_by_label("Maximum score").fill("20")
     page.get_by_role("button", name="Add assignment").click()
-    page.get_by_label("Score of Grace Hopper for Plant cells").fill("18.5")
-    page.get_by_label("Feedback to Grace Hopper for Plant cells").fill("Beautiful diagram")
-    page.get_by_label("Score of Katherine Johnson for Plant cells").fill("12")
+    page.get_by_role("textbox", name="Score Hopper, Grace Plant cells", exact=True).fill("18.5")
+    page.get_by_role("textbox", name="Feedback Hopper, Grace Plant cells", exact=True).fill("Beautiful diagram")
+    page.get_by_role("textbox", name="Score Johnson, Katherine Plant cells", exact=True).fill("12")
     page.get_by_role("button", name="Save all grades").click()
     expect(page.get_by_text("Grades saved: 2 new, 0 changed, 0 cleared.")).to_be_visible()
 

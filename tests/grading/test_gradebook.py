@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from tests.grading.conftest import World, accept_policy
 from tests.grading.factories import AssignmentFactory, MembershipFactory, SchoolClassFactory, SchoolFactory
 
 GRADEBOOK_QUERIES = 4  # class, enrollments, assignments, grades: the same for 5 or 200 students
+GRADEBOOK_STUDENTS_PER_PAGE = 50
 
 
 def _site_overhead(client: Client) -> int:
@@ -69,7 +71,7 @@ def test_gradebook_page_runs_constant_queries(db: Any, size: int, django_assert_
     with django_assert_num_queries(overhead + GRADEBOOK_QUERIES):
         response = client.get(reverse("grading:gradebook", args=[school_class.pk]))
     assert response.status_code == 200
-    assert response.content.count(b'name="score-') == size * len(assignments)
+    assert response.content.count(b'name="score-') == min(size, GRADEBOOK_STUDENTS_PER_PAGE) * len(assignments)
 
 
 @pytest.mark.parametrize("size", [5, 200])
@@ -249,3 +251,91 @@ def test_wide_gradebooks_show_as_many_columns_as_one_post_can_carry(db: Any, set
     earliest = client.get(url + "?from=0").content.decode()
     assert assignments[0].title in earliest and assignments[2].title not in earliest
     assert "Later assignments" in earliest
+
+
+def _accessible_names(html: str) -> dict[str, str]:
+    """{input name: its accessible name} computed from aria-labelledby as a browser does (the referenced
+    elements' texts, joined by spaces); every referenced id must exist once."""
+    texts: dict[str, str] = {}
+    labelled: dict[str, list[str]] = {}
+
+    class Parser(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.open: list[tuple[str, str, list[str]]] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = dict(attrs)
+            if tag == "input" and a.get("aria-labelledby"):
+                labelled[str(a["name"])] = str(a["aria-labelledby"]).split()
+            if a.get("id"):
+                assert a["id"] not in texts, f"duplicate id {a['id']}"
+                texts[str(a["id"])] = ""
+                self.open.append((tag, str(a["id"]), []))
+
+        def handle_data(self, data: str) -> None:
+            for _tag, _id, parts in self.open:
+                parts.append(data)
+
+        def handle_endtag(self, tag: str) -> None:
+            if self.open and self.open[-1][0] == tag:
+                _tag, ident, parts = self.open.pop()
+                texts[ident] = "".join(parts).strip()
+
+    Parser().feed(html)
+    return {name: " ".join(texts[i] for i in ids) for name, ids in labelled.items()}
+
+
+def test_every_cell_is_named_by_its_row_and_column_headers(world: World) -> None:
+    client = Client()
+    client.force_login(world.teacher)
+    html = client.get(reverse("grading:gradebook", args=[world.school_class.pk])).content.decode()
+    names = _accessible_names(html)
+    student, assignment = world.student, world.assignment
+    cell = f"{student.pk}-{assignment.pk}"
+    who = f"{student.last_name}, {student.first_name}"
+    assert names[f"score-{cell}"] == f"Score {who} {assignment.title}"
+    assert names[f"feedback-{cell}"] == f"Feedback {who} {assignment.title}"
+    assert html.count('name="score-') == len([n for n in names if n.startswith("score-")])  # every cell named
+
+
+def test_names_titles_and_feedback_are_escaped_in_the_grid(world: World) -> None:
+    world.student.last_name = '<b onmouseover="x">Bold</b>'
+    world.student.save(update_fields=["last_name"])
+    world.assignment.title = "<i>Essay</i>"
+    world.assignment.save(update_fields=["title"])
+    Grade.objects.update_or_create(
+        assignment=world.assignment,
+        student=world.student,
+        defaults={"score": Decimal("17.50"), "feedback": '"><script>alert(1)</script>', "graded_by": world.teacher},
+    )
+    client = Client()
+    client.force_login(world.teacher)
+    html = client.get(reverse("grading:gradebook", args=[world.school_class.pk])).content.decode()
+    assert "<script>alert(1)</script>" not in html and "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<b onmouseover" not in html and "&lt;b onmouseover=&quot;x&quot;&gt;Bold&lt;/b&gt;" in html
+    assert "<i>Essay</i>" not in html and "&lt;i&gt;Essay&lt;/i&gt;" in html
+    assert 'value="17.5"' in html  # the score as PostgreSQL trims it
+
+
+def test_large_classes_are_paged_by_students_and_each_page_saves_its_own(db: Any) -> None:
+    school_class, assignments, students = _class_of(120)
+    client = Client()
+    client.force_login(school_class.teacher)
+    url = reverse("grading:gradebook", args=[school_class.pk])
+    by_name = sorted(students, key=lambda s: (s.last_name, s.first_name))
+    last_page = client.get(url + "?page=3").content.decode()
+    assert "Students 101–120 of 120" in last_page
+    assert f'name="score-{by_name[100].pk}-' in last_page and f'name="score-{by_name[99].pk}-' not in last_page
+    assert client.get(url + "?page=99").content.decode().count('name="score-') == 20 * len(assignments)
+    first_page = client.get(url).content.decode()
+    assert "Next students" in first_page and "Previous students" not in first_page
+    data = {"save_all": "1", "page": "3", "from": "0"}
+    for s in by_name[100:]:
+        for a in assignments:
+            data[f"score-{s.pk}-{a.pk}"] = "3" if a == assignments[2] else ("5" if a == assignments[0] else "")
+            data[f"feedback-{s.pk}-{a.pk}"] = ""
+    response = client.post(url, data)
+    assert response.status_code == 302 and "page=3" in response["Location"]
+    assert Grade.objects.filter(assignment=assignments[2], score=Decimal("3")).count() == 20
+    assert Grade.objects.filter(assignment=assignments[0]).count() == 120  # the other pages' grades untouched
