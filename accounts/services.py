@@ -14,7 +14,6 @@ from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
@@ -23,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from mindomo import cache as shared_cache
 from mindomo.privacy import registry
 
 from .models import AccountDeletionRequest, DataExport, ErasureStep, SupportInquiry, User
@@ -411,16 +411,11 @@ def account_erasure_retry(*, request_id: int) -> None:
 
 
 def _support_rate_limited(keys: list[str]) -> bool:
-    """Count one message against each key; True when one of them is over the hourly limit."""
+    """Count one message against each key; True when one of them is over the hourly limit. The limit protects
+    staff's inbox from floods: while Redis is down it fails closed (CacheUnavailable)."""
     limited = False
     for key in keys:
-        cache_key = f"support-inquiry:{key}"
-        cache.add(cache_key, 0, timeout=3600)
-        try:
-            count = cache.incr(cache_key)
-        except ValueError:  # expired between add and incr
-            cache.set(cache_key, 1, timeout=3600)
-            count = 1
+        count = shared_cache.count(f"support-inquiry:{key}", timeout=3600)
         limited = limited or count > settings.SUPPORT_INQUIRIES_PER_HOUR
     return limited
 
@@ -431,7 +426,11 @@ def support_inquiry_submit(
 ) -> SupportInquiry:
     """Keep a message from the contact form for staff to answer (deleted after the retention period)."""
     keys = [f"ip:{client_ip}"] + ([f"user:{user.pk}"] if user is not None else [])
-    if _support_rate_limited(keys):
+    try:
+        limited = _support_rate_limited(keys)
+    except shared_cache.CacheUnavailable as exc:
+        raise shared_cache.unavailable_error() from exc
+    if limited:
         raise ValidationError(
             _("You have sent several messages in the last hour. Please wait a little before writing again."),
             code="rate_limited",

@@ -17,7 +17,6 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -27,6 +26,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import SchoolMembership, User
+from mindomo import cache as shared_cache
 
 from . import hooks, ledger
 from .models import (
@@ -54,21 +54,20 @@ def _normal(email: str) -> str:
 
 def _count(key: str, limit: int, timeout: int) -> bool:
     """Count one request against ``key``; True when over ``limit`` within ``timeout`` seconds."""
-    cache.add(key, 0, timeout=timeout)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=timeout)
-        count = 1
-    return bool(count > limit)
+    return shared_cache.count(key, timeout=timeout) > limit
 
 
 def _rate_limit(*, email: str, client_ip: str) -> None:
     hour = 3600
-    by_address = _count(
-        f"consent:portal-link:addr:{_address_digest(email)}", settings.CONSENT_PORTAL_LINKS_PER_ADDRESS_PER_HOUR, hour
-    )
-    by_ip = _count(f"consent:portal-link:ip:{client_ip}", settings.CONSENT_PORTAL_LINKS_PER_IP_PER_HOUR, hour)
+    try:  # the limits protect the parent's inbox: while Redis is down, no link is sent (fail closed)
+        by_address = _count(
+            f"consent:portal-link:addr:{_address_digest(email)}",
+            settings.CONSENT_PORTAL_LINKS_PER_ADDRESS_PER_HOUR,
+            hour,
+        )
+        by_ip = _count(f"consent:portal-link:ip:{client_ip}", settings.CONSENT_PORTAL_LINKS_PER_IP_PER_HOUR, hour)
+    except shared_cache.CacheUnavailable as exc:
+        raise shared_cache.unavailable_error() from exc
     if by_address or by_ip:
         raise ValidationError(
             _("Too many sign-in links were asked for in the last hour. Please wait a little and try again."),
@@ -118,7 +117,11 @@ def portal_link_open(*, token: str) -> PortalLink:
         raise ValidationError(
             _("This sign-in link is not valid or has expired. Ask for a new one."), code="invalid"
         ) from exc
-    if cache.get(_used_key(link.nonce)):
+    try:  # single use is only as good as the shared record of use: while Redis is down, links wait
+        used = shared_cache.strict_get(_used_key(link.nonce))
+    except shared_cache.CacheUnavailable as exc:
+        raise shared_cache.unavailable_error() from exc
+    if used:
         raise ValidationError(_("This sign-in link was already used. Ask for a new one."), code="used")
     return link
 
@@ -126,7 +129,11 @@ def portal_link_open(*, token: str) -> PortalLink:
 def portal_sign_in(*, request: HttpRequest, token: str, now: datetime.datetime | None = None) -> str:
     """Use the link once: the browser gets a parent session that ends after CONSENT_PORTAL_SESSION_SECONDS."""
     link = portal_link_open(token=token)
-    if not cache.add(_used_key(link.nonce), 1, timeout=settings.CONSENT_PORTAL_LINK_TTL + 60):
+    try:
+        first_use = shared_cache.strict_add(_used_key(link.nonce), 1, timeout=settings.CONSENT_PORTAL_LINK_TTL + 60)
+    except shared_cache.CacheUnavailable as exc:
+        raise shared_cache.unavailable_error() from exc
+    if not first_use:
         raise ValidationError(_("This sign-in link was already used. Ask for a new one."), code="used")
     now = now or timezone.now()
     request.session.cycle_key()

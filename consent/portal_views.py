@@ -103,7 +103,7 @@ def portal_home(request: HttpRequest) -> HttpResponse:
 
 
 def _link_problem(request: HttpRequest, error: ValidationError) -> HttpResponse:
-    status = 410 if error.code == "used" else 400
+    status = {"used": 410, "unavailable": 503}.get(str(error.code), 400)
     return render(request, "consent/link_problem.html", {"error": error, "code": error.code}, status=status)
 
 

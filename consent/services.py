@@ -14,15 +14,16 @@ from allauth.account.models import EmailAddress
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
+from kombu.exceptions import OperationalError
 
 from accounts.models import School, SchoolMembership, User
+from mindomo import cache as shared_cache
 
 from . import ledger
 from .age_gate import Decision
@@ -105,14 +106,13 @@ def login_is_taken(login: str) -> bool:
 
 
 def _count_parent_email(parent_email: str, *, now: datetime.datetime) -> None:
-    """At most CONSENT_EMAILS_PER_PARENT_PER_DAY consent emails to one address per day (shared cache)."""
+    """At most CONSENT_EMAILS_PER_PARENT_PER_DAY consent emails to one address per day (shared cache). The cap
+    protects the parent: while Redis is down it fails closed (nothing is sent, the child is asked to retry)."""
     key = f"consent:parent-mails:{parent_digest(parent_email)}:{now.date().isoformat()}"
-    cache.add(key, 0, timeout=60 * 60 * 25)
     try:
-        sent = cache.incr(key)
-    except ValueError:  # the counter expired between add and incr
-        cache.set(key, 1, timeout=60 * 60 * 25)
-        sent = 1
+        sent = shared_cache.count(key, timeout=60 * 60 * 25)
+    except shared_cache.CacheUnavailable as exc:
+        raise shared_cache.unavailable_error() from exc
     if sent > settings.CONSENT_EMAILS_PER_PARENT_PER_DAY:
         raise ValidationError(
             _("Too many requests have been sent to this parent's address today. Please try again tomorrow."),
@@ -174,9 +174,16 @@ def _ledger_pending(pending: PendingSignup, event: ledger.Event, *, actor: str =
 
 
 def _enqueue_request_email(pending_id: int, key: str) -> None:
+    """Publish the parent's email inside the caller's transaction, as its last step. The key lives only in this
+    message: when the broker cannot take it (Redis down), the whole request is rolled back with a clear message
+    rather than committed without a way to reach the parent. The task waits for the commit (it looks again a
+    moment later when the row is not visible yet)."""
     from .tasks import consent_request_send_task
 
-    transaction.on_commit(lambda: consent_request_send_task.delay(pending_id, key))
+    try:
+        consent_request_send_task.delay(pending_id, key)
+    except OperationalError as exc:
+        raise shared_cache.unavailable_error() from exc
 
 
 def pending_signup_resend(*, public_id: str, key: str, now: datetime.datetime | None = None) -> None:

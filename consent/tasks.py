@@ -4,6 +4,7 @@ sends one email, and is idempotent."""
 from __future__ import annotations
 
 import smtplib
+from typing import Any
 
 from celery import shared_task
 
@@ -14,12 +15,19 @@ from .models import ConsentRecord, Guardian, PendingSignup
 MAIL_ERRORS = (OSError, smtplib.SMTPException)
 
 
-@shared_task(autoretry_for=MAIL_ERRORS, retry_backoff=30, retry_backoff_max=480, retry_jitter=False, max_retries=5)
-def consent_request_send_task(pending_id: int, key: str) -> bool:
-    """Email the parent the link. The key exists only in this message and in the email it sends."""
+@shared_task(
+    bind=True, autoretry_for=MAIL_ERRORS, retry_backoff=30, retry_backoff_max=480, retry_jitter=False, max_retries=5
+)
+def consent_request_send_task(self: Any, pending_id: int, key: str) -> bool:
+    """Email the parent the link. The key exists only in this message and in the email it sends.
+
+    Published just before the sign-up commits (consent.services._enqueue_request_email): on its first run a row
+    not visible yet is looked for again a moment later."""
     pending = PendingSignup.objects.filter(pk=pending_id).first()
-    if pending is None:  # answered or expired meanwhile
-        return False
+    if pending is None:
+        if self.request.retries == 0 and not self.request.is_eager:
+            raise self.retry(countdown=2)
+        return False  # answered, expired, or its sign-up rolled back
     emails.send_consent_request(pending=pending, key=key)
     return True
 

@@ -101,7 +101,8 @@ def child_signup(request: HttpRequest) -> HttpResponse:
                 decision=decision,
             )
         except ValidationError as error:
-            form.add_error("parent_email" if error.code in {"same_email", "parent_limit"} else "login", error)
+            field = {"same_email": "parent_email", "parent_limit": "parent_email", "unavailable": None}
+            form.add_error(field.get(str(error.code), "login"), error)
         else:
             response = redirect("consent:child_sent")
             token = _request_cookie_fernet().encrypt(json.dumps({"p": sealed.public_id, "k": sealed.key}).encode())

@@ -25,6 +25,9 @@ from typing import Any
 # in the environment that the commands below inherit, and pytest must pick its own test settings.
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / ".var"
+# Gossip and mingle talk to the other workers over the broker; their restart after a Redis outage is where
+# kombu's Redis transport has crashed workers for good ("'NoneType' object has no attribute 'hostname'").
+WORKER_FLAGS = ["--without-gossip", "--without-mingle"]
 DEV_SECRET_KEY = "insecure-development-key-only-for-make-run-and-tests-0123456789"
 
 
@@ -172,7 +175,7 @@ def run(env: dict[str, str]) -> int:
     beat_schedule = str(VAR_DIR / "celerybeat-schedule")
     commands = {
         "web": [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        "worker": [sys.executable, "-m", "celery", "-A", "mindomo", "worker", "-l", "info", "-c", "2"],
+        "worker": [sys.executable, "-m", "celery", "-A", "mindomo", "worker", "-l", "info", "-c", "2", *WORKER_FLAGS],
         "beat": [sys.executable, "-m", "celery", "-A", "mindomo", "beat", "-l", "info", "-s", beat_schedule],
     }
     # A dead worker or beat is started again (queued consent emails must not wait for a person to notice);

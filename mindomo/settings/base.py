@@ -104,7 +104,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env("REDIS_URL")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's RedisCache that answers from process memory while Redis is down (mindomo/cache.py)
+        "BACKEND": "mindomo.cache.ResilientRedisCache",
         "LOCATION": env("CACHE_URL", default=REDIS_URL),
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="mindomo"),
     }
@@ -201,14 +202,14 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # server is down or answers 4xx. The parent's consent request (its key is never stored) follows the same schedule.
 MAIL_SEND_TIMEOUT_SECONDS = env.int("MAIL_SEND_TIMEOUT_SECONDS", default=30)
 MAIL_RETRY_BASE_SECONDS = env.int("MAIL_RETRY_BASE_SECONDS", default=30)
-MAIL_RETRY_MAX_SECONDS = env.int("MAIL_RETRY_MAX_SECONDS", default=600)
+MAIL_RETRY_MAX_SECONDS = env.int("MAIL_RETRY_MAX_SECONDS", default=600)  # < CELERY_VISIBILITY_TIMEOUT
 MAIL_RETRY_HOURS = env.int("MAIL_RETRY_HOURS", default=48)
 # A worker's claim on a delivery it is sending; after it, the beat task hands the delivery to another worker.
 OUTBOX_CLAIM_TIMEOUT_SECONDS = env.int("OUTBOX_CLAIM_TIMEOUT_SECONDS", default=600)
 # A task message due this long ago that did not run was lost (broker restart, killed worker): publish again.
 OUTBOX_LOST_AFTER_SECONDS = env.int("OUTBOX_LOST_AFTER_SECONDS", default=120)
 # Deliveries due later than this are published by the beat task when due, not as long-delayed messages.
-OUTBOX_PUBLISH_HORIZON_SECONDS = env.int("OUTBOX_PUBLISH_HORIZON_SECONDS", default=900)
+OUTBOX_PUBLISH_HORIZON_SECONDS = env.int("OUTBOX_PUBLISH_HORIZON_SECONDS", default=300)  # < CELERY_VISIBILITY_TIMEOUT
 OUTBOX_SENT_RETENTION_DAYS = env.int("OUTBOX_SENT_RETENTION_DAYS", default=7)
 OUTBOX_FAILED_RETENTION_DAYS = env.int("OUTBOX_FAILED_RETENTION_DAYS", default=30)
 
@@ -302,7 +303,27 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Surviving Redis and the worker (README, "Operations"):
+# - the worker and beat wait for Redis at start and reconnect for ever after a Redis restart;
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# - a task whose worker process died (SIGKILL, out of memory) goes back to the queue at once instead of being
+#   acknowledged as failed; tasks still running when the connection is lost are cancelled (their message comes
+#   back anyway with acks late, so they would otherwise run twice);
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# - no task runs longer than CELERY_TASK_TIME_LIMIT (bulk jobs work in batches and queue the rest), and a message
+#   taken by a worker that vanished (killed machine, lost connection) is handed to another worker after the
+#   visibility timeout. It must exceed the hard time limit and every delay a task is published with
+#   (OUTBOX_PUBLISH_HORIZON_SECONDS, MAIL_RETRY_MAX_SECONDS; tests/ops/test_celery_settings.py checks it).
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=900)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+# Publishing a task while Redis is down fails after about 2 s instead of hanging the request.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TIMEZONE = TIME_ZONE
 # Every periodic job is here. Deleting what is past retention (expired exports, support inquiries, unanswered
 # parental requests, invoices, the access log...) is one job: the retention engine applies every rule the apps'
