@@ -55,17 +55,21 @@ def _links(body: str) -> list[str]:
     return re.findall(r"https?://[^\s\"'<>]+", body)
 
 
-def test_allauth_verification_and_reset_emails_use_site_url_not_the_request_host(port_9000: str) -> None:
+def test_allauth_verification_and_reset_emails_use_site_url_not_the_request_host(
+    port_9000: str, django_capture_on_commit_callbacks: Any
+) -> None:
     browser = Client(HTTP_HOST="localhost:8000")  # the request's host is not SITE_URL's
     pass_age_gate(browser, age=30, country="GB")
-    browser.post(reverse("account_signup"), SIGNUP, HTTP_HOST="localhost:8000")
+    with django_capture_on_commit_callbacks(execute=True):  # the outbox sends after commit
+        browser.post(reverse("account_signup"), SIGNUP, HTTP_HOST="localhost:8000")
     verification = [link for link in _links(mail.outbox[-1].body) if "/accounts/confirm-email/" in link]
     assert verification and all(link.startswith(port_9000 + "/") for link in verification)
 
     user = User.objects.get(email=SIGNUP["email"])
     assert user.pk
     mail.outbox.clear()
-    Client(HTTP_HOST="localhost:8000").post(reverse("account_reset_password"), {"email": SIGNUP["email"]})
+    with django_capture_on_commit_callbacks(execute=True):
+        Client(HTTP_HOST="localhost:8000").post(reverse("account_reset_password"), {"email": SIGNUP["email"]})
     reset = [link for link in _links(mail.outbox[-1].body) if "/accounts/password/reset/key/" in link]
     assert reset and all(link.startswith(port_9000 + "/") for link in reset)
 
