@@ -1,4 +1,4 @@
-"""The invoice email: a short text with the PDF attached."""
+"""The invoice email: a short text with the PDF attached, through the outbox."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from mindomo.outbox import services as outbox
+
 from .models import Invoice
 from .pdf import invoice_pdf
 
 
 def invoice_email_send(*, invoice: Invoice) -> bool:
-    """Email the invoice (or credit note) to the buyer. False when there is no address (detached)."""
+    """Email the invoice (or credit note) to the buyer, recorded in the transaction that issues it.
+    False when there is no address (detached)."""
     if not invoice.buyer_email or invoice.user_id is None:
         return False
     context = {
@@ -23,5 +26,5 @@ def invoice_email_send(*, invoice: Invoice) -> bool:
     body = render_to_string("emails/billing/invoice_body.txt", context)
     message = EmailMessage(subject=subject, body=body, to=[invoice.buyer_email])
     message.attach(f"{invoice.number}.pdf", invoice_pdf(invoice), "application/pdf")
-    message.send()
+    outbox.delivery_enqueue(kind="billing.invoice", message=message, user=invoice.user)
     return True

@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import selectors, vat
+from . import emails, selectors, vat
 from .gateways import GatewayError, GatewayTimeout, SaleResult, twocheckout
 from .gateways import braintree_gateway as braintree
 from .models import BillingEvent, Gateway, Invoice, InvoiceCounter, Order, Plan, ProcessedNotification
@@ -314,10 +314,7 @@ def _seller() -> dict[str, str]:
 
 
 def _enqueue_invoice_email(invoice: Invoice) -> None:
-    from .tasks import invoice_email_send_task
-
-    invoice_id = invoice.pk
-    transaction.on_commit(lambda: invoice_email_send_task.delay(invoice_id))
+    emails.invoice_email_send(invoice=invoice)
 
 
 @transaction.atomic

@@ -1,15 +1,6 @@
 from celery import shared_task
 
-from . import emails, services
-from .models import Invoice
-
-
-@shared_task
-def invoice_email_send_task(invoice_id: int) -> bool:
-    invoice = Invoice.objects.filter(pk=invoice_id).first()
-    if invoice is None:  # purged or never committed: nothing to send
-        return False
-    return emails.invoice_email_send(invoice=invoice)
+from . import services
 
 
 @shared_task

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import School, SchoolMembership, User
 from consent.services import consent_record_school
+from mindomo.outbox import services as outbox
 
 from .models import Enrollment, SchoolStudentAccount, TeacherInvitation
 
@@ -88,17 +89,13 @@ def teacher_invite(*, admin: User, school: School, email: str) -> TeacherInvitat
     invitation = TeacherInvitation.objects.create(
         school=school, email=email, invited_by=admin, expires_at=timezone.now() + INVITATION_TTL
     )
-    from .tasks import teacher_invitation_send_task
-
-    transaction.on_commit(lambda: teacher_invitation_send_task.delay(invitation.pk))
+    teacher_invitation_send(invitation=invitation)
     return invitation
 
 
-def teacher_invitation_send(*, invitation_id: int) -> bool:
-    """Email the invitation (the signed link is derived from the row, so it is never stored)."""
-    invitation = TeacherInvitation.objects.select_related("school", "invited_by").filter(pk=invitation_id).first()
-    if invitation is None or invitation.accepted_at is not None:
-        return False
+def teacher_invitation_send(*, invitation: TeacherInvitation) -> None:
+    """Email the invitation through the outbox, in the transaction that creates it (the signed link is derived
+    from the row; the email, with the link, is kept only until its retention period ends)."""
     link = settings.SITE_URL.rstrip("/") + reverse("grading:invitation_accept", args=[invitation_token(invitation)])
     context = {
         "school": invitation.school,
@@ -108,8 +105,11 @@ def teacher_invitation_send(*, invitation_id: int) -> bool:
     }
     subject = _("You are invited to teach at %(school)s on Mindomo") % {"school": invitation.school.name}
     body = render_to_string("grading/emails/teacher_invitation.txt", context)
-    send_mail(subject, body, None, [invitation.email])
-    return True
+    outbox.delivery_enqueue(
+        kind="grading.teacher_invitation",
+        message=EmailMessage(subject, body, to=[invitation.email]),
+        expires_at=invitation.expires_at,
+    )
 
 
 def invitation_from_token(*, token: str) -> TeacherInvitation:

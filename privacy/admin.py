@@ -71,9 +71,21 @@ class NoticeAdmin(admin.ModelAdmin):
             super()
             .get_queryset(request)
             .annotate(
-                n_sent=Count("deliveries", filter=Q(deliveries__state=NoticeDelivery.State.SENT)),
-                n_failed=Count("deliveries", filter=Q(deliveries__state=NoticeDelivery.State.FAILED)),
-                n_pending=Count("deliveries", filter=Q(deliveries__state=NoticeDelivery.State.PENDING)),
+                # Since the outbox, a delivery's outcome is its email's (``email``); older rows kept their own.
+                n_sent=Count(
+                    "deliveries",
+                    filter=Q(deliveries__state=NoticeDelivery.State.SENT) | Q(deliveries__email__status="sent"),
+                ),
+                n_failed=Count(
+                    "deliveries",
+                    filter=Q(deliveries__state=NoticeDelivery.State.FAILED)
+                    | Q(deliveries__email__status__in=["failed", "cancelled"]),
+                ),
+                n_pending=Count(
+                    "deliveries",
+                    filter=Q(deliveries__state=NoticeDelivery.State.PENDING)
+                    | Q(deliveries__email__status__in=["pending", "sending"]),
+                ),
             )
         )
 
@@ -112,8 +124,16 @@ class NoticeAdmin(admin.ModelAdmin):
 
 @admin.register(NoticeDelivery)
 class NoticeDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ("notice", "user_id", "state", "attempts", "sent_at", "error")
+    list_display = ("notice", "user_id", "state", "email_status", "attempts", "sent_at", "error")
     list_filter = ("state", "notice")
+    list_select_related = ("notice", "email")
+
+    @admin.display(description=_("email"))
+    def email_status(self, obj: NoticeDelivery) -> str:
+        if obj.email is None:
+            return "—"
+        answer = f": {obj.email.error[:120]}" if obj.email.error else ""
+        return f"{obj.email.get_status_display()}{answer}"
 
 
 @admin.register(PolicyVersion)

@@ -6,26 +6,42 @@ from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from accounts.models import User
-from mindomo.mail import send_templated
+from mindomo.outbox import services as outbox
+from mindomo.outbox.models import Delivery
 
 from .models import Notice, PolicyVersion
 
 
-def _send(*, to: str, subject: str, template: str, context: dict[str, Any]) -> None:
+def _enqueue(*, kind: str, to: str, subject: str, template: str, context: dict[str, Any], **options: Any) -> Delivery:
     context = {"site_url": settings.SITE_URL, "privacy_url": settings.SITE_URL + reverse("privacy_policy"), **context}
-    send_templated(to=to, subject=subject, template=f"emails/privacy/{template}", context=context)
+    return outbox.email_enqueue(
+        kind=f"privacy.{kind}",
+        to=to,
+        subject=subject,
+        template=f"emails/privacy/{template}",
+        context=context,
+        **options,
+    )
 
 
-def send_notice(*, notice: Notice, user: User) -> None:
-    _send(to=user.email, subject=notice.subject, template="notice", context={"notice": notice, "user": user})
+def send_notice(*, notice: Notice, user: User) -> Delivery:
+    return _enqueue(
+        kind="notice",
+        to=user.email,
+        subject=notice.subject,
+        template="notice",
+        context={"notice": notice, "user": user},
+        user=user,
+        reference=f"privacy.notice:{notice.pk}",
+    )
 
 
 def send_policy_reconsent(*, parent_email: str, version: PolicyVersion, link: str, children: int) -> None:
-    from django.utils.translation import gettext as _
-
-    _send(
+    _enqueue(
+        kind="policy_reconsent",
         to=parent_email,
         subject=_("We updated our privacy policy: please review it for your child"),
         template="policy_reconsent",

@@ -173,10 +173,15 @@ class Notice(models.Model):
 class NoticeDelivery(models.Model):
     class State(models.TextChoices):
         PENDING = "pending", _("Pending")
-        SENT = "sent", _("Sent")
+        QUEUED = "queued", _("Handed to the outbox")  # its email's delivery: ``email``
+        SENT = "sent", _("Sent")  # before the outbox, a batch sent the email itself
         FAILED = "failed", _("Failed")
 
     notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="deliveries")
+    # The outbox delivery of this user's email (NULL once the outbox purged it after its retention period).
+    email = models.ForeignKey(
+        "outbox.Delivery", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("email")
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)

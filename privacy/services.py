@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -226,6 +227,34 @@ def notice_send(*, notice: Notice) -> int:
     return created
 
 
+def notice_deliver_batch(*, notice_id: int) -> int:
+    """One batch of a notice's pending deliveries handed to the outbox (each email recorded in the same
+    transaction that marks its delivery queued); the next batch follows after NOTICE_BATCH_INTERVAL."""
+    from . import emails
+    from .tasks import notice_deliver_batch_task
+
+    queued = 0
+    with transaction.atomic():
+        batch = list(
+            NoticeDelivery.objects.select_for_update(skip_locked=True)
+            .filter(notice_id=notice_id, state=NoticeDelivery.State.PENDING)
+            .select_related("user", "notice")
+            .order_by("pk")[: settings.NOTICE_BATCH_SIZE]
+        )
+        for delivery in batch:
+            delivery.attempts += 1
+            delivery.email = emails.send_notice(notice=delivery.notice, user=delivery.user)
+            delivery.state = NoticeDelivery.State.QUEUED
+            delivery.sent_at = timezone.now()
+            delivery.save(update_fields=["attempts", "state", "email", "sent_at"])
+            queued += 1
+    if NoticeDelivery.objects.filter(notice_id=notice_id, state=NoticeDelivery.State.PENDING).exists():
+        notice_deliver_batch_task.apply_async((notice_id,), countdown=settings.NOTICE_BATCH_INTERVAL)
+    else:
+        Notice.objects.filter(pk=notice_id, state=Notice.State.SENDING).update(state=Notice.State.SENT)
+    return queued
+
+
 @transaction.atomic
 def policy_publish(*, version: PolicyVersion) -> None:
     """After a material change, parents who consented for children are asked to consent again."""
@@ -261,8 +290,6 @@ def policy_parents_notify(*, version: PolicyVersion) -> int:
     sent = 0
     for row in parents.iterator(chunk_size=BATCH_SIZE):
         token = signing.dumps({"e": row["parent_email"].lower(), "v": version.pk}, salt=RECONSENT_SALT)
-        from django.conf import settings
-
         link = settings.SITE_URL + reverse("privacy:policy_reconsent", kwargs={"token": token})
         emails.send_policy_reconsent(
             parent_email=row["parent_email"], version=version, link=link, children=row["children"]

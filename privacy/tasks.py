@@ -1,12 +1,9 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 
-from . import emails, services
-from .models import Notice, NoticeDelivery, PolicyVersion
+from . import services
+from .models import PolicyVersion
 
 
 @shared_task
@@ -22,32 +19,7 @@ def policy_parents_notify_task(version_id: int) -> int:
 
 @shared_task
 def notice_deliver_batch_task(notice_id: int) -> int:
-    """Send one batch of a notice; re-enqueue itself after NOTICE_BATCH_INTERVAL until none is pending.
-
-    Rows are claimed with SKIP LOCKED, so two workers never send the same delivery.
-    """
-    sent = 0
-    with transaction.atomic():
-        batch = list(
-            NoticeDelivery.objects.select_for_update(skip_locked=True)
-            .filter(notice_id=notice_id, state=NoticeDelivery.State.PENDING)
-            .select_related("user", "notice")
-            .order_by("pk")[: settings.NOTICE_BATCH_SIZE]
-        )
-        for delivery in batch:
-            delivery.attempts += 1
-            try:
-                emails.send_notice(notice=delivery.notice, user=delivery.user)
-            except Exception as exc:
-                delivery.state = NoticeDelivery.State.FAILED
-                delivery.error = str(exc)[:300]
-            else:
-                delivery.state = NoticeDelivery.State.SENT
-                delivery.sent_at = timezone.now()
-                sent += 1
-            delivery.save(update_fields=["attempts", "state", "error", "sent_at"])
-    if NoticeDelivery.objects.filter(notice_id=notice_id, state=NoticeDelivery.State.PENDING).exists():
-        notice_deliver_batch_task.apply_async((notice_id,), countdown=settings.NOTICE_BATCH_INTERVAL)
-    else:
-        Notice.objects.filter(pk=notice_id, state=Notice.State.SENDING).update(state=Notice.State.SENT)
-    return sent
+    """Hand one batch of a notice to the outbox; re-enqueue itself after NOTICE_BATCH_INTERVAL until none is
+    pending. Rows are claimed with SKIP LOCKED and each email is recorded in the same transaction, so two
+    workers never queue the same user's email; the outbox sends and retries each one."""
+    return services.notice_deliver_batch(notice_id=notice_id)

@@ -115,6 +115,56 @@ def _account_erased(env: Env) -> None:
     assert not User.objects.filter(pk=user.pk).exists()
 
 
+# --- billing, privacy, grading --------------------------------------------------------------------------
+def _invoice(env: Env) -> None:
+    from tests.billing.helpers import paid_invoice
+
+    buyer = UserFactory(email="buyer.outage@example.com")
+    with env.capture(execute=True):
+        paid_invoice(buyer)
+
+
+def _notice(env: Env) -> None:
+    from privacy import services as privacy_services
+    from privacy.models import Notice
+
+    UserFactory(email="reader.of.notices@example.com")
+    notice = Notice.objects.create(subject="We are joining Example Corp", body="Your data moves on 1 March.")
+    with env.capture(execute=True):
+        privacy_services.notice_send(notice=notice)
+
+
+def _policy_reconsent(env: Env) -> None:
+    from consent.models import ConsentMethod, ConsentRecord
+    from privacy import services as privacy_services
+    from privacy.models import PolicyVersion
+
+    child = UserFactory(email="", verified_email=False)
+    ConsentRecord.objects.create(
+        child=child,
+        method=ConsentMethod.EMAIL_PLUS,
+        parent_email="parent.policy@example.com",
+        policy_version="2018-05-24",
+        granted_at=timezone.now(),
+    )
+    version = PolicyVersion.objects.create(
+        version="2026-12", effective_at=timezone.now(), material=True, summary="A new integral service provider."
+    )
+    with env.capture(execute=True):
+        privacy_services.policy_publish(version=version)
+
+
+def _teacher_invitation(env: Env) -> None:
+    from accounts.models import SchoolMembership
+    from grading import schools
+    from tests.grading.factories import MembershipFactory
+
+    admin = MembershipFactory(role=SchoolMembership.Role.ADMIN).user
+    school = SchoolMembership.objects.get(user=admin).school
+    with env.capture(execute=True):
+        schools.teacher_invite(admin=admin, school=school, email="new.teacher@example.org")
+
+
 CASES = [
     Case("allauth.email_confirmation_signup", _signup, "ada.outage@example.com", "Confirm"),
     Case("allauth.account_already_exists", _duplicate_signup, "owner@example.com", "Account"),
@@ -122,6 +172,10 @@ CASES = [
     Case("accounts.data_export_ready", _export_ready, "exporter@example.com", "Your data export is ready"),
     Case("accounts.deletion_scheduled", _deletion_scheduled, "leaving@example.com", "Your account will be deleted"),
     Case("accounts.account_erased", _account_erased, "erased@example.com", "Your account has been deleted"),
+    Case("billing.invoice", _invoice, "buyer.outage@example.com", "INV-"),
+    Case("privacy.notice", _notice, "reader.of.notices@example.com", "We are joining Example Corp"),
+    Case("privacy.policy_reconsent", _policy_reconsent, "parent.policy@example.com", "privacy policy"),
+    Case("grading.teacher_invitation", _teacher_invitation, "new.teacher@example.org", "invited to teach"),
 ]
 
 

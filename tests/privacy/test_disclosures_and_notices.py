@@ -116,7 +116,7 @@ def test_a_notice_reaches_every_active_user_in_rate_limited_batches(
     notice.refresh_from_db()
     assert notice.state == Notice.State.SENT
     assert sorted(m.to[0] for m in mail.outbox) == sorted(u.email for u in recipients)
-    assert set(NoticeDelivery.objects.values_list("state", flat=True)) == {"sent"}
+    assert set(NoticeDelivery.objects.values_list("state", "email__status")) == {("queued", "sent")}
     assert "Your data moves on 1 March." in mail.outbox[0].body
 
 
@@ -160,6 +160,6 @@ def test_a_failed_delivery_is_recorded_and_the_others_still_go_out(
     finally:
         sink.stop()
 
-    states = dict(NoticeDelivery.objects.values_list("user_id", "state"))
+    states = dict(NoticeDelivery.objects.values_list("user_id", "email__status"))
     assert states == {good.pk: "sent", bad.pk: "failed"}
-    assert "550" in NoticeDelivery.objects.get(user=bad).error
+    assert "550 No such user" in NoticeDelivery.objects.select_related("email").get(user=bad).email.error

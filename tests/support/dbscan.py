@@ -21,7 +21,8 @@ def tables_containing(needle: str, *, ignore_tables: frozenset[str] = frozenset(
         for table, column, data_type in columns:
             if table in ignore_tables or data_type not in TEXT_TYPES:
                 continue
-            expression = f"convert_from(\"{column}\", 'UTF8')" if data_type == "bytea" else f'"{column}"::text'
+            # bytea: binary content (a PDF in the outbox) is not UTF-8; 'escape' keeps printable bytes as they are
+            expression = f"encode(\"{column}\", 'escape')" if data_type == "bytea" else f'"{column}"::text'
             cursor.execute(
                 f'SELECT EXISTS (SELECT 1 FROM "{table}" WHERE {expression} ILIKE %s)',
                 [f"%{needle}%"],
