@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import secrets
@@ -85,7 +86,12 @@ logger = logging.getLogger(__name__)
 
 EXPORT_SUBDIR = "exports"
 ACCOUNTS_PROVIDER = "accounts"
-EXPORT_STALE_MINUTES = 60
+
+
+def export_stale_after() -> timedelta:
+    """An export still pending or building this long after it was asked for is dead (its worker was killed or the
+    queue lost it): no task runs longer than CELERY_TASK_TIME_LIMIT, so past twice that the person may ask again."""
+    return timedelta(seconds=2 * settings.CELERY_TASK_TIME_LIMIT)
 
 
 def export_dir() -> Path:
@@ -106,7 +112,7 @@ def data_export_request(*, user: User) -> DataExport:
     open_states = [DataExport.State.PENDING, DataExport.State.BUILDING]
     # An export whose worker died long ago (the task is idempotent and skips it) must not block a new one.
     DataExport.objects.filter(
-        user=user, state__in=open_states, requested_at__lt=timezone.now() - timedelta(minutes=EXPORT_STALE_MINUTES)
+        user=user, state__in=open_states, requested_at__lt=timezone.now() - export_stale_after()
     ).update(state=DataExport.State.FAILED, error="interrupted")
     if DataExport.objects.filter(user=user, state__in=open_states).exists():
         raise ValidationError(_("An export of your data is already being prepared."), code="export_open")
@@ -135,10 +141,10 @@ def data_export_build(*, export_id: int, now: datetime | None = None) -> DataExp
         export.save(update_fields=["state", "parts_total", "parts_done"])
     user = export.user
     directory = export_dir()
-    directory.mkdir(parents=True, exist_ok=True)
     file_name = f"{secrets.token_urlsafe(32)}.zip"
     temporary = directory / f".{file_name}.part"
-    try:
+    try:  # everything that can fail is in here, the folder included: a failure leaves `failed`, never `building`
+        directory.mkdir(parents=True, exist_ok=True)
         documents = []
         for provider in providers:
             documents.append((provider, provider.export(user)))
@@ -147,7 +153,8 @@ def data_export_build(*, export_id: int, now: datetime | None = None) -> DataExp
         temporary.rename(directory / file_name)
     except Exception:
         logger.exception("data export %s failed", export.pk)
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the folder itself may be what failed
+            temporary.unlink(missing_ok=True)
         DataExport.objects.filter(pk=export.pk).update(
             state=DataExport.State.FAILED, error=gettext("The export could not be built. Please ask again.")
         )

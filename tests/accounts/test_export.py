@@ -234,3 +234,20 @@ def test_an_export_deleted_while_it_was_built_leaves_no_file(member: User, media
 
     assert services.data_export_build(export_id=export.pk) is None
     assert list((media_root / "exports").iterdir()) == []
+
+
+def test_an_export_folder_that_cannot_be_created_leaves_a_failed_export_and_the_person_asks_again_at_once(
+    member: User, member_client: Client, django_capture_on_commit_callbacks: Any, media_root: Path, settings: Any
+) -> None:
+    (media_root / "blocked").write_text("a file where the folder should be")
+    settings.MEDIA_ROOT = media_root / "blocked"  # mkdir of MEDIA_ROOT/exports fails (NotADirectoryError)
+
+    _request_export(member_client, django_capture_on_commit_callbacks)
+
+    export = DataExport.objects.get(user=member)
+    assert (export.state, export.file_name) == (DataExport.State.FAILED, "")
+    assert "Please ask again" in member_client.get(reverse("accounts:data_export")).content.decode()
+
+    settings.MEDIA_ROOT = media_root
+    _request_export(member_client, django_capture_on_commit_callbacks)  # no waiting
+    assert DataExport.objects.filter(user=member, state=DataExport.State.READY).count() == 1
