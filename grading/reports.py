@@ -27,7 +27,7 @@ from xml.sax.saxutils import escape as xml_escape
 
 from django.db import connection
 from django.db.models import CharField, F, Func, OuterRef, QuerySet, Subquery, TextField, Value
-from django.db.models.functions import Cast, Replace
+from django.db.models.functions import Cast
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -78,10 +78,11 @@ def _rows_queryset(*, viewer: User, assignment: Assignment, pseudonymous: bool) 
         number = Enrollment.objects.filter(
             school_class_id=assignment.school_class_id, student_id=OuterRef("student_id")
         ).values("number")[:1]
-        label = Replace(
+        label = Func(  # the translated pattern, its placeholder replaced by the number
             Value(_("Student %(number)s"), output_field=TextField()),
             Value("%(number)s", output_field=TextField()),
             Cast(Subquery(number), TextField()),
+            function="replace",
             output_field=TextField(),
         )
         return (
