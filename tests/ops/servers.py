@@ -137,3 +137,87 @@ class PrivateRedis:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
+
+
+def app_env(
+    *, redis_url: str, database_url: str | None = None, smtp_port: int | None = None, **extra: str
+) -> dict[str, str]:
+    """The production settings (mindomo.settings.base) pointed at the given servers, for web and worker."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "mindomo.settings.base",
+        "DATABASE_URL": database_url or test_database_url(),
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": redis_url,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "STATICFILES_BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
+        "CACHE_KEY_PREFIX": f"fault-{os.getpid()}",
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+    if smtp_port is not None:
+        env["EMAIL_URL"] = f"smtp://127.0.0.1:{smtp_port}"
+    return env
+
+
+class CeleryWorker:
+    """``celery worker`` in its own process, started the way ``make run`` and compose start it."""
+
+    def __init__(self, tmp: Path, env: dict[str, str], *, name: str = "worker", concurrency: int = 1) -> None:
+        self.env = env
+        self.log = tmp / f"{name}.log"
+        self.name = name
+        self.concurrency = concurrency
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> CeleryWorker:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "mindomo",
+                    "worker",
+                    "-l",
+                    "info",
+                    "-c",
+                    str(self.concurrency),
+                    "-n",
+                    f"{self.name}@%h",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if " ready." in self.log.read_text(errors="replace"):
+                return self
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the worker exited: {self.log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        raise RuntimeError(f"the worker did not start: {self.log.read_text()[-3000:]}")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes at once (a machine or the OOM killer taking it)."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
