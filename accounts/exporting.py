@@ -7,7 +7,7 @@ import zipfile
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
@@ -38,7 +38,11 @@ def _html(value: Any) -> SafeString:
 
 
 def write_archive(
-    path: Path, *, user: User, documents: Sequence[tuple[PrivacyProvider, dict[str, Any]]], generated_at: datetime
+    path: Path | IO[bytes],
+    *,
+    user: User,
+    documents: Sequence[tuple[PrivacyProvider, dict[str, Any]]],
+    generated_at: datetime,
 ) -> None:
     sections = [
         {"name": provider.name, "label": provider.label, "file": f"{provider.name}.json", "html": _html(document)}

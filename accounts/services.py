@@ -6,15 +6,17 @@ import contextlib
 import logging
 import re
 import secrets
+import tempfile
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY
+from django.contrib.auth import SESSION_KEY, password_validation
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
@@ -26,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from mindomo import cache as shared_cache
 from mindomo.privacy import registry
 
+from .exporting import write_archive
 from .models import AccountDeletionRequest, DataExport, ErasureStep, SupportInquiry, User
 
 BATCH_SIZE = 1000
@@ -42,6 +45,41 @@ def user_update_profile(*, user: User, first_name: str, last_name: str, country:
     user.product_updates = product_updates and not user_is_child_or_school_account(user)
     user.save(update_fields=["first_name", "last_name", "country", "product_updates"])
     return user
+
+
+@transaction.atomic
+def user_create_with_password_hash(*, login: str, password_hash: str, country: str) -> User:
+    """An active account with the login and the (already hashed) password chosen elsewhere: a child's sealed
+    sign-up that a parent approved. A login with an ``@`` is the email address, verified at first sign-in."""
+    is_email = "@" in login
+    user = User(username=login, email=login if is_email else "", country=country)
+    user.password = password_hash
+    user.save()
+    if is_email:
+        EmailAddress.objects.create(user=user, email=login, primary=True, verified=False)
+    return user
+
+
+@transaction.atomic
+def user_set_password(*, user: User, password: str) -> None:
+    """Set a new password after Django's validators (a parent sets their child's)."""
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    password_validation.validate_password(password, user=locked)
+    locked.set_password(password)
+    locked.save(update_fields=["password"])
+
+
+@transaction.atomic
+def user_suspend(*, user: User) -> None:
+    """Deactivate the account until :func:`user_resume`: no sign-in, and Django refuses its sessions."""
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    user.is_active = False
+
+
+@transaction.atomic
+def user_resume(*, user: User) -> None:
+    User.objects.filter(pk=user.pk).update(is_active=True)
+    user.is_active = True
 
 
 def socialaccount_minimize_receiver(sender: Any, instance: SocialAccount, **kwargs: Any) -> None:
@@ -128,7 +166,6 @@ def data_export_build(*, export_id: int, now: datetime | None = None) -> DataExp
     owner's page can show it. A failure leaves a ``failed`` export and no file.
     """
     from . import emails
-    from .exporting import write_archive
 
     with transaction.atomic():
         export = DataExport.objects.select_for_update().filter(pk=export_id).select_related("user").first()
@@ -176,6 +213,20 @@ def data_export_build(*, export_id: int, now: datetime | None = None) -> DataExp
         export.refresh_from_db()
         emails.data_export_ready_send(export=export)
     return export
+
+
+def data_archive_open(*, user: User, now: datetime | None = None) -> IO[bytes]:
+    """Everything the registry holds about ``user`` as the export's zip archive, in a temporary file rewound to
+    its start (deleted when closed), for a response to stream (a parent downloading their child's data)."""
+    documents = [(provider, provider.export(user)) for provider in registry.providers()]
+    handle = tempfile.TemporaryFile()
+    try:
+        write_archive(handle, user=user, documents=documents, generated_at=now or timezone.now())
+    except BaseException:
+        handle.close()
+        raise
+    handle.seek(0)
+    return handle
 
 
 def data_exports_expired(now: datetime) -> QuerySet[DataExport]:
@@ -383,6 +434,39 @@ def account_erasure_run(*, request_id: int, now: datetime | None = None) -> Acco
     if address:
         emails.account_erased_send(email=address, name=name)
     return deletion
+
+
+def account_erase_now(
+    *,
+    user: User,
+    requested_by: str,
+    reason: str,
+    now: datetime | None = None,
+    before: Callable[[], object] | None = None,
+) -> AccountDeletionRequest:
+    """Erase an account at once, through the one erasure pipeline, with no grace period.
+
+    For a parent deleting their child's account, a school removing a student it registered, a privacy
+    officer answering a request. A deletion the person already scheduled runs now; otherwise a request is
+    opened (``requested_by`` is kept on it as who confirmed it; ``reason`` goes to the log with the request's
+    random reference, never with the person's identifiers). The request is returned ``erased``, or ``failed``
+    when a provider failed (the beat task retries it). ``before`` runs in the transaction that opens the
+    request, so what the caller records about it (a consent ledger entry) exists exactly when the request does.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        if before is not None:
+            before()
+        deletion = AccountDeletionRequest.objects.filter(
+            user=user, state__in=AccountDeletionRequest.OPEN_STATES
+        ).first() or account_deletion_request(user=user, reauthenticated_by=requested_by, now=now)
+    logger.info("erasure %s requested at once by %s: %s", deletion.reference, requested_by, reason)
+    # No grace period: run it as at the end of the grace period.
+    result = account_erasure_run(request_id=deletion.pk, now=max(now, deletion.erase_after))
+    if result is None:  # another run holds the request: it finishes the erasure
+        deletion.refresh_from_db()
+        return deletion
+    return result
 
 
 def account_erasures_due(*, now: datetime | None = None, batch_size: int = 100) -> int:

@@ -13,7 +13,7 @@ class ConsentConfig(AppConfig):
         from accounts import hooks as account_hooks
 
         from . import signup
-        from .portal import age_up_on_login_receiver
+        from .portal.session import age_up_on_login_receiver
 
         user_logged_in.connect(age_up_on_login_receiver, dispatch_uid="consent.age_up_on_login")
         account_hooks.signup_redirect.register(signup.signup_redirect)

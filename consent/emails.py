@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from mindomo.mail import send_templated
 
+from .constants import SchoolRequest
 from .models import ConsentRecord, Guardian, PendingSignup
 from .selectors import integral_third_parties
 
@@ -111,8 +112,6 @@ def send_guardian_invited(*, guardian: Guardian) -> None:
 def send_school_request(
     *, record: ConsentRecord, recipients: list[str], parent_email: str, request_kind: str, message: str
 ) -> None:
-    from .portal import SchoolRequest
-
     for address in recipients:
         _send(
             to=address,

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import country_choices
 
+from .constants import SchoolRequest
 from .models import AgeRule
 
 OLDEST_AGE = 120
@@ -182,16 +183,14 @@ class GuardianInviteForm(forms.Form):
 
 
 class SchoolRequestForm(forms.Form):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        from .portal import SchoolRequest
+    field_order = ["message", "request_kind"]
 
-        self.fields["request_kind"] = forms.ChoiceField(
-            label=_("I ask for"),
-            choices=SchoolRequest.CHOICES,
-            widget=forms.RadioSelect,
-            error_messages={"invalid_choice": _("Please choose what you ask for.")},
-        )
+    request_kind = forms.ChoiceField(
+        label=_("I ask for"),
+        choices=SchoolRequest.CHOICES,
+        widget=forms.RadioSelect,
+        error_messages={"invalid_choice": _("Please choose what you ask for.")},
+    )
 
     message = forms.CharField(
         label=_("Message to the school (optional)"),
@@ -210,6 +209,8 @@ class AgeUpForm(forms.Form):
 
 class SchoolRequestByLoginForm(SchoolRequestForm):
     """For a parent whose child's account a school created: the portal has no address of theirs."""
+
+    field_order = ["message", "email", "login", "request_kind"]
 
     email = forms.EmailField(label=_("Your email address"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
     login = forms.CharField(label=_("Your child's username"), max_length=150)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
-from .portal import AGE_UP_SESSION_KEY
+from .portal.session import AGE_UP_SESSION_KEY
 
 EXEMPT_PREFIXES = ("/static/", "/accounts/logout/", "/consent/", "/privacy/", "/i18n/")
 

@@ -22,6 +22,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 from kombu.exceptions import OperationalError
 
+from accounts import services as account_services
 from accounts.models import School, SchoolMembership, User
 from mindomo import cache as shared_cache
 
@@ -252,19 +253,19 @@ def pending_signup_approve(
                 _("This username was taken by someone else meanwhile. Your child can sign up again with another."),
                 code="login_taken",
             )
-        is_email = "@" in login
-        user = User(username=login, email=login if is_email else "", country=pending.country)
-        user.password = payload["password"]
-        user.save()
-        if is_email:
-            # The child proves the address is theirs at first sign-in (mandatory verification).
-            EmailAddress.objects.create(user=user, email=login, primary=True, verified=False)
-        AgeDecision.objects.create(
+        # An email login is verified by the child at first sign-in (mandatory verification).
+        user = account_services.user_create_with_password_hash(
+            login=login, password_hash=payload["password"], country=pending.country
+        )
+        age_decision_record(
             user=user,
-            outcome=AgeOutcome.CHILD,
-            rule_id=pending.rule_id,
-            consent_month=pending.consent_month,
-            decided_at=pending.created_at,
+            decision=Decision(
+                outcome=AgeOutcome.CHILD,
+                rule_id=pending.rule_id,
+                country=pending.country,
+                consent_month=pending.consent_month,
+            ),
+            now=pending.created_at,  # when the gate decided
         )
         record = ConsentRecord.objects.create(
             child=user,

@@ -10,6 +10,7 @@ from celery import shared_task
 
 from . import emails, services
 from .models import ConsentRecord, Guardian, PendingSignup
+from .portal.reads import school_recipients
 
 # A mail server that is briefly down: retry with backoff (about 30 s, 1, 2, 4 and 8 minutes, ~15 minutes in all).
 MAIL_ERRORS = (OSError, smtplib.SMTPException)
@@ -100,8 +101,6 @@ def school_request_send_task(
     found = ConsentRecord.objects.select_related("child", "school").filter(child_id=child_id).first()
     if found is None or found.school_id != school_id:
         return False
-    from .portal import school_recipients
-
     emails.send_school_request(
         record=found,
         recipients=school_recipients(found),
@@ -114,7 +113,8 @@ def school_request_send_task(
 
 @shared_task
 def children_age_up_find_task() -> int:
-    from .portal import children_age_up_find
+    # Imported here: the portal's actions enqueue this module's tasks, so this module cannot import them first.
+    from .portal.actions import children_age_up_find
 
     return children_age_up_find()
 

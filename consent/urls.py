@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
-from . import portal_views, views
+from . import views
+from .portal import views as portal_views
 
 app_name = "consent"
 

@@ -12,8 +12,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from consent import portal
 from consent.models import AgeDecision, ConsentRecord, LedgerEntry, ParentalControl
+from consent.portal import actions, reads
 from consent.selectors import is_child_account
 from privacy.models import PolicyAcceptance, PolicyVersion
 from tests.consent.portal_helpers import CHILD_PASSWORD, consented_child
@@ -41,10 +41,10 @@ def test_the_search_flags_only_children_whose_month_has_come_and_is_idempotent(s
     _reaches_age(due, months_ago=1)
     _reaches_age(not_yet, months_ago=0)
 
-    assert portal.children_age_up_find(batch_size=1) == 1
-    assert portal.children_age_up_find() == 0
+    assert actions.children_age_up_find(batch_size=1) == 1
+    assert actions.children_age_up_find() == 0
     assert list(ParentalControl.objects.values_list("record__child__username", flat=True)) == ["old.enough"]
-    assert portal.age_up_due(due) and not portal.age_up_due(not_yet)
+    assert reads.age_up_due(due) and not reads.age_up_due(not_yet)
 
 
 @pytest.mark.django_db
@@ -93,5 +93,5 @@ def test_age_up_through_the_real_worker_then_the_child_accepts_the_policy_at_nex
     aged = LedgerEntry.objects.get(kind="aged_up")
     assert aged.actor == "child" and aged.detail["policy_accepted"]
     assert browser.get(reverse("accounts:profile")).status_code == 200
-    assert not portal.records_visible_to_parent(email=MUM).exists()  # the portal no longer shows the child
+    assert not reads.records_visible_to_parent(email=MUM).exists()  # the portal no longer shows the child
     assert mail.outbox == []  # everything went through the worker and real SMTP

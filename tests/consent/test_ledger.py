@@ -13,8 +13,9 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from consent import age_gate, ledger, portal, services
+from consent import age_gate, ledger, services
 from consent.models import ConsentRecord, LedgerEntry, LedgerPseudonym, PendingSignup
+from consent.portal import actions as portal
 from consent.reference_data import ensure_loaded
 from tests.consent.helpers import birth_date_for_age
 from tests.consent.portal_helpers import consented_child

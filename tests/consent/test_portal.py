@@ -18,8 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import School, SchoolMembership, User
-from consent import portal
 from consent.models import ConsentRecord, Guardian, LedgerEntry, ParentalControl
+from consent.portal import session as portal_session
 from mindomo.privacy import registry
 from tests.consent.factories import make_user
 from tests.consent.portal_helpers import (
@@ -76,7 +76,7 @@ def test_the_link_works_once_and_a_get_changes_nothing(child: User, django_captu
 
 
 def test_an_expired_or_tampered_link_is_refused(child: User, settings: Any) -> None:
-    token = portal._link_fernet().encrypt_at_time(
+    token = portal_session._link_fernet().encrypt_at_time(
         json.dumps({"e": MUM, "n": "abc"}).encode(),
         current_time=int(timezone.now().timestamp()) - settings.CONSENT_PORTAL_LINK_TTL - 5,
     )
@@ -122,10 +122,10 @@ def test_sign_in_links_are_rate_limited_per_address_and_per_ip(
 
 def test_the_parent_session_expires_after_a_few_hours(mum: Client, child: User, settings: Any) -> None:
     session = mum.session
-    data = session[portal.SESSION_KEY]
+    data = session[portal_session.SESSION_KEY]
     assert data["until"] - timezone.now().timestamp() == pytest.approx(settings.CONSENT_PORTAL_SESSION_SECONDS, abs=60)
     data["until"] = (timezone.now() - timedelta(seconds=1)).timestamp()
-    session[portal.SESSION_KEY] = data
+    session[portal_session.SESSION_KEY] = data
     session.save()
 
     response = mum.get(reverse("consent:portal_child", args=[child.pk]))
@@ -251,8 +251,9 @@ def test_stopping_collection_suspends_the_child_until_the_parent_resumes(mum: Cl
 def test_the_download_is_a_zip_with_json_per_app_and_a_readable_index(mum: Client, child: User) -> None:
     response = mum.get(reverse("consent:portal_download", args=[child.pk]))
 
-    assert response["Content-Type"] == "application/zip"
-    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert response["Content-Type"] == "application/zip" and response.streaming
+    assert response["Content-Disposition"] == f'attachment; filename="mindomo-child-{child.pk}-data.zip"'
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
     names = set(archive.namelist())
     assert "index.html" in names and {f"{p.name}.json" for p in registry.providers()} <= names
     assert json.loads(archive.read("accounts.json"))["profile"]["username"] == "mia2016"

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from consent import age_gate, portal, services
+from consent import age_gate, services
+from consent.portal import session as portal_session
 from consent.reference_data import ensure_loaded
 from mindomo.redaction import REDACTED, redact
 from tests.consent.helpers import birth_date_for_age
@@ -34,7 +35,8 @@ def _pending_request() -> services.SealedRequest:
 @pytest.mark.django_db(transaction=True)
 def test_a_real_gunicorn_run_logs_no_consent_key_and_no_portal_token(tmp_path: Path) -> None:
     sealed = _pending_request()
-    token = portal._link_fernet().encrypt(json.dumps({"e": "parent@example.org", "n": "n0nce"}).encode()).decode()
+    link = json.dumps({"e": "parent@example.org", "n": "n0nce"}).encode()
+    token = portal_session._link_fernet().encrypt(link).decode()
     gone_key = secrets.token_urlsafe(32)
     server = Gunicorn(tmp_path).start()
     try:

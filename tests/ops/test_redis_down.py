@@ -15,8 +15,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import SupportInquiry
-from consent import portal
 from consent.models import PendingSignup
+from consent.portal import session as portal_session
 from mindomo.cache import CacheUnavailable, ResilientRedisCache, count
 from tests.consent.helpers import pass_age_gate
 from tests.support.smtp import free_port
@@ -82,7 +82,7 @@ def test_a_childs_sign_up_fails_closed_with_a_clear_message_and_stores_nothing(r
 def test_the_portal_link_request_and_link_use_fail_closed(redis_down: None) -> None:
     response = Client().post(reverse("consent:portal"), {"email": "parent@example.org"})
     assert response.status_code == 200 and UNAVAILABLE in response.content.decode()
-    token = portal._link_fernet().encrypt(json.dumps({"e": "parent@example.org", "n": "x"}).encode()).decode()
+    token = portal_session._link_fernet().encrypt(json.dumps({"e": "parent@example.org", "n": "x"}).encode()).decode()
     for method in ("get", "post"):
         response = getattr(Client(), method)(reverse("consent:portal_link", args=[token]))
         assert response.status_code == 503 and UNAVAILABLE in response.content.decode()

@@ -1,33 +1,29 @@
-"""The parent portal's pages. Thin: every child is looked up through ``portal.records_visible_to_parent``,
+"""The parent portal's pages. Thin: every child is looked up through ``reads.records_visible_to_parent``,
 so another parent's child and a child that does not exist both give a 404."""
 
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Callable
 from functools import wraps
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from mindomo.privacy import registry
 from mindomo.redaction import no_referrer
 
-from . import hooks, portal, receipts
-from .forms import (
+from .. import hooks, receipts
+from ..forms import (
     AgeUpForm,
     ChildDeleteForm,
     ChildPasswordForm,
@@ -36,7 +32,9 @@ from .forms import (
     SchoolRequestByLoginForm,
     SchoolRequestForm,
 )
-from .models import ConsentMethod, ConsentRecord, ParentalControl
+from ..models import ConsentMethod, ConsentRecord
+from ..selectors import third_parties_needing_separate_consent
+from . import actions, reads, session
 
 
 def _client_ip(request: HttpRequest) -> str:
@@ -46,7 +44,7 @@ def _client_ip(request: HttpRequest) -> str:
 def parent_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        email = portal.portal_email(request)
+        email = session.portal_email(request)
         if email is None:
             messages.info(request, _("Please sign in to the parent portal."))
             return redirect("consent:portal")
@@ -57,7 +55,7 @@ def parent_required(view: Callable[..., HttpResponseBase]) -> Callable[..., Http
 
 
 def _record(request: HttpRequest, child_id: int) -> ConsentRecord:
-    return get_object_or_404(portal.records_visible_to_parent(email=request.parent_email), child_id=child_id)  # type: ignore[attr-defined]
+    return get_object_or_404(reads.records_visible_to_parent(email=request.parent_email), child_id=child_id)  # type: ignore[attr-defined]
 
 
 def _render_value(value: Any) -> SafeString:
@@ -89,12 +87,12 @@ def _form_errors(request: HttpRequest, form: Any) -> None:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def portal_home(request: HttpRequest) -> HttpResponse:
-    if request.method == "GET" and portal.portal_email(request) is not None:
+    if request.method == "GET" and session.portal_email(request) is not None:
         return redirect("consent:portal_children")
     form = PortalSignInForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            portal.portal_link_request(email=form.cleaned_data["email"], client_ip=_client_ip(request))
+            session.portal_link_request(email=form.cleaned_data["email"], client_ip=_client_ip(request))
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -114,9 +112,9 @@ def portal_link(request: HttpRequest, token: str) -> HttpResponse:
     """GET only shows a button (mail scanners open links); the POST uses the link, once."""
     try:
         if request.method == "POST":
-            portal.portal_sign_in(request=request, token=token)
+            session.portal_sign_in(request=request, token=token)
             return redirect("consent:portal_children")
-        portal.portal_link_open(token=token)
+        session.portal_link_open(token=token)
     except ValidationError as error:
         return _link_problem(request, error)
     return render(request, "consent/portal_link.html", {})
@@ -124,7 +122,7 @@ def portal_link(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_POST
 def portal_sign_out(request: HttpRequest) -> HttpResponse:
-    portal.portal_sign_out(request)
+    session.portal_sign_out(request)
     messages.success(request, _("You signed out of the parent portal."))
     return redirect("consent:portal")
 
@@ -133,9 +131,7 @@ def portal_sign_out(request: HttpRequest) -> HttpResponse:
 @parent_required
 @require_GET
 def portal_children(request: HttpRequest) -> HttpResponse:
-    records = list(portal.records_visible_to_parent(email=request.parent_email))  # type: ignore[attr-defined]
-    controls = {c.record_id: c for c in ParentalControl.objects.filter(record__in=records)}
-    rows = [{"record": r, "control": controls.get(r.pk)} for r in records]
+    rows = reads.children_rows(email=request.parent_email)  # type: ignore[attr-defined]
     return render(request, "consent/portal_children.html", {"rows": rows, "email": request.parent_email})  # type: ignore[attr-defined]
 
 
@@ -143,39 +139,16 @@ def portal_children(request: HttpRequest) -> HttpResponse:
 @require_GET
 def portal_child(request: HttpRequest, child_id: int) -> HttpResponse:
     record = _record(request, child_id)
-    child = record.child
-    control = ParentalControl.objects.filter(record=record).first()
-    context: dict[str, Any] = {
-        "record": record,
-        "child": child,
-        "control": control,
-        "school_managed": record.method == ConsentMethod.SCHOOL,
-        "email": request.parent_email,  # type: ignore[attr-defined]
-        "guardians": portal.guardian_emails(record),
-        "ledger": list(portal.ledger_for_child(record)),
-    }
+    context = reads.child_page(record=record, email=request.parent_email)  # type: ignore[attr-defined]
     if record.method == ConsentMethod.SCHOOL:
         context["school_form"] = SchoolRequestForm()
         return render(request, "consent/portal_child.html", context)
-    data = registry.export_user(child)
-    sections = []
-    for provider in registry.providers():
-        sections.append(
-            {
-                "label": provider.label,
-                "declarations": list(provider.declarations()),
-                "html": _render_value(data.get(provider.name, {})),
-            }
-        )
-    from .models import DisclosureConsent
-    from .selectors import third_parties_needing_separate_consent
-
-    given = set(DisclosureConsent.objects.filter(record=record).values_list("third_party_id", flat=True))
     context.update(
         {
-            "disclosures": [(p, p.pk in given) for p in third_parties_needing_separate_consent()],
-            "sections": sections,
-            "accesses": hooks.staff_accesses.implementation()(subject_id=child.pk, limit=50),
+            "sections": [
+                {"label": label, "declarations": declarations, "html": _render_value(data)}
+                for label, declarations, data in context.pop("overview")
+            ],
             "password_form": ChildPasswordForm(),
             "delete_form": ChildDeleteForm(),
             "guardian_form": GuardianInviteForm(),
@@ -195,7 +168,7 @@ def portal_child_password(request: HttpRequest, child_id: int) -> HttpResponse:
     form = ChildPasswordForm(request.POST)
     if form.is_valid():
         try:
-            portal.portal_child_set_password(
+            actions.portal_child_set_password(
                 record=record,
                 parent_email=request.parent_email,  # type: ignore[attr-defined]
                 password=form.cleaned_data["password1"],
@@ -216,10 +189,10 @@ def portal_child_suspend(request: HttpRequest, child_id: int) -> HttpResponse:
     record = _record(request, child_id)
     try:
         if request.POST.get("action") == "resume":
-            portal.portal_child_resume(record=record, parent_email=request.parent_email)  # type: ignore[attr-defined]
+            actions.portal_child_resume(record=record, parent_email=request.parent_email)  # type: ignore[attr-defined]
             messages.success(request, _("Your child's account works again."))
         else:
-            portal.portal_child_suspend(record=record, parent_email=request.parent_email)  # type: ignore[attr-defined]
+            actions.portal_child_suspend(record=record, parent_email=request.parent_email)  # type: ignore[attr-defined]
             messages.success(request, _("Collection stopped: your child cannot sign in until you resume it."))
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
@@ -236,7 +209,7 @@ def portal_child_delete(request: HttpRequest, child_id: int) -> HttpResponse:
         return _back(child_id)
     withdraw = form.cleaned_data["action"] == "withdraw"
     try:
-        erased = portal.portal_child_erase(record=record, parent_email=request.parent_email, withdraw=withdraw)  # type: ignore[attr-defined]
+        erased = actions.portal_child_erase(record=record, parent_email=request.parent_email, withdraw=withdraw)  # type: ignore[attr-defined]
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return _back(child_id)
@@ -245,20 +218,18 @@ def portal_child_delete(request: HttpRequest, child_id: int) -> HttpResponse:
 
 @parent_required
 @require_GET
-def portal_child_download(request: HttpRequest, child_id: int) -> HttpResponse:
-    from accounts.exporting import write_archive
-
+def portal_child_download(request: HttpRequest, child_id: int) -> HttpResponseBase:
     record = _record(request, child_id)
-    if record.method == ConsentMethod.SCHOOL:
-        raise Http404  # a school-registered child's data is asked of the school
-    documents = [(provider, provider.export(record.child)) for provider in registry.providers()]
-    with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "export.zip"
-        write_archive(path, user=record.child, documents=documents, generated_at=timezone.now())
-        content = path.read_bytes()
-    response = HttpResponse(content, content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="mindomo-child-{record.child_id}-data.zip"'
-    return response
+    try:
+        archive = actions.portal_child_archive(record=record)
+    except ValidationError as error:
+        raise Http404 from error  # a school-registered child's data is asked of the school
+    return FileResponse(
+        archive,
+        as_attachment=True,
+        filename=f"mindomo-child-{record.child_id}-data.zip",
+        content_type="application/zip",
+    )
 
 
 @parent_required
@@ -280,7 +251,7 @@ def portal_child_guardian(request: HttpRequest, child_id: int) -> HttpResponse:
     form = GuardianInviteForm(request.POST)
     if form.is_valid():
         try:
-            portal.portal_guardian_invite(
+            actions.portal_guardian_invite(
                 record=record,
                 parent_email=request.parent_email,  # type: ignore[attr-defined]
                 guardian_email=form.cleaned_data["email"],
@@ -303,7 +274,7 @@ def portal_child_school_request(request: HttpRequest, child_id: int) -> HttpResp
     form = SchoolRequestForm(request.POST)
     if form.is_valid():
         try:
-            portal.school_request_send(
+            actions.school_request_send(
                 record=record,
                 parent_email=request.parent_email,  # type: ignore[attr-defined]
                 request_kind=form.cleaned_data["request_kind"],
@@ -325,13 +296,13 @@ def portal_child_school_request(request: HttpRequest, child_id: int) -> HttpResp
 @never_cache
 @require_http_methods(["GET", "POST"])
 def age_up(request: HttpRequest) -> HttpResponse:
-    if not portal.age_up_due(request.user):
-        request.session.pop(portal.AGE_UP_SESSION_KEY, None)
+    if not reads.age_up_due(request.user):
+        request.session.pop(session.AGE_UP_SESSION_KEY, None)
         return redirect(settings.LOGIN_REDIRECT_URL)
     form = AgeUpForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        portal.age_up_complete(child=request.user)  # type: ignore[arg-type]
-        request.session.pop(portal.AGE_UP_SESSION_KEY, None)
+        actions.age_up_complete(child=request.user)  # type: ignore[arg-type]
+        request.session.pop(session.AGE_UP_SESSION_KEY, None)
         messages.success(request, _("Thank you. Your account is now yours to manage."))
         return redirect(settings.LOGIN_REDIRECT_URL)
     return render(request, "consent/age_up.html", {"form": form})
@@ -341,8 +312,6 @@ def age_up(request: HttpRequest) -> HttpResponse:
 @parent_required
 @require_http_methods(["GET", "POST"])
 def portal_child_disclosure(request: HttpRequest, child_id: int, third_party_id: int) -> HttpResponse:
-    from .selectors import third_parties_needing_separate_consent
-
     record = _record(request, child_id)
     if record.method == ConsentMethod.SCHOOL:
         raise Http404
@@ -351,7 +320,7 @@ def portal_child_disclosure(request: HttpRequest, child_id: int, third_party_id:
         raise Http404
     if request.method == "POST":
         try:
-            portal.disclosure_consent_grant(
+            actions.disclosure_consent_grant(
                 record=record,
                 parent_email=request.parent_email,  # type: ignore[attr-defined]
                 third_party=third_party,
@@ -378,7 +347,7 @@ def portal_school_request(request: HttpRequest) -> HttpResponse:
     form = SchoolRequestByLoginForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            portal.school_request_by_login(
+            actions.school_request_by_login(
                 login=form.cleaned_data["login"],
                 parent_email=form.cleaned_data["email"],
                 request_kind=form.cleaned_data["request_kind"],

@@ -1,0 +1,107 @@
+"""What the parent portal reads: the one protected read every page looks a child up through, and what the
+pages show about a child."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from accounts.models import SchoolMembership
+from mindomo.privacy import registry
+
+from .. import hooks, ledger
+from ..models import ConsentMethod, ConsentRecord, DisclosureConsent, Guardian, LedgerEntry, ParentalControl
+from ..selectors import third_parties_needing_separate_consent
+
+STAFF_ACCESSES_SHOWN = 50
+
+
+def normal_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def records_visible_to_parent(*, email: str) -> QuerySet[ConsentRecord]:
+    """The consent records of the children this address consented for (or was invited for), still under
+    parental control. The portal's views look children up only through this."""
+    email = normal_email(email)
+    if not email:
+        return ConsentRecord.objects.none()
+    invited = Guardian.objects.filter(record=OuterRef("pk"), email__iexact=email)
+    ended = ParentalControl.objects.filter(record=OuterRef("pk"), ended_at__isnull=False)
+    return (
+        ConsentRecord.objects.filter(Q(parent_email__iexact=email) | Exists(invited))
+        .exclude(Exists(ended))
+        .select_related("child", "school", "rule")
+        .order_by("child__username")
+    )
+
+
+def parent_has_children(email: str) -> bool:
+    return records_visible_to_parent(email=email).exists()
+
+
+def children_rows(*, email: str) -> list[dict[str, Any]]:
+    """The parent's children, each with its parental control row (suspension, age-up), in two queries."""
+    records = list(records_visible_to_parent(email=email))
+    controls = {c.record_id: c for c in ParentalControl.objects.filter(record__in=records)}
+    return [{"record": r, "control": controls.get(r.pk)} for r in records]
+
+
+def guardian_emails(record: ConsentRecord) -> list[str]:
+    emails = [record.parent_email] if record.parent_email else []
+    emails += list(Guardian.objects.filter(record=record).order_by("pk").values_list("email", flat=True))
+    return emails
+
+
+def ledger_for_child(record: ConsentRecord) -> QuerySet[LedgerEntry]:
+    return LedgerEntry.objects.filter(subject=ledger.child_pseudonym(record.child_id)).order_by("seq")
+
+
+def child_page(*, record: ConsentRecord, email: str) -> dict[str, Any]:
+    """What the child's page shows: the consent, its ledger and the guardians; for a child whose parent
+    consented also every provider's data, the separate consents to third parties and the staff's accesses."""
+    page: dict[str, Any] = {
+        "record": record,
+        "child": record.child,
+        "control": ParentalControl.objects.filter(record=record).first(),
+        "school_managed": record.method == ConsentMethod.SCHOOL,
+        "email": email,
+        "guardians": guardian_emails(record),
+        "ledger": list(ledger_for_child(record)),
+    }
+    if record.method == ConsentMethod.SCHOOL:
+        return page  # a school-registered child's data is asked of the school
+    data = registry.export_user(record.child)
+    given = set(DisclosureConsent.objects.filter(record=record).values_list("third_party_id", flat=True))
+    page.update(
+        {
+            "overview": [
+                (provider.label, list(provider.declarations()), data.get(provider.name, {}))
+                for provider in registry.providers()
+            ],
+            "disclosures": [(p, p.pk in given) for p in third_parties_needing_separate_consent()],
+            "accesses": hooks.staff_accesses.implementation()(subject_id=record.child_id, limit=STAFF_ACCESSES_SHOWN),
+        }
+    )
+    return page
+
+
+def school_recipients(record: ConsentRecord) -> list[str]:
+    """The school's contact, its administrators and the teachers of the child's classes."""
+    assert record.school is not None
+    admins = SchoolMembership.objects.filter(school=record.school, role=SchoolMembership.Role.ADMIN).exclude(
+        user__email=""
+    )
+    found = [record.school.contact_email]
+    found += list(admins.values_list("user__email", flat=True))
+    for contacts in hooks.school_contacts:  # grading: the teachers of the child's classes
+        found += list(contacts(school=record.school, child_id=record.child_id))
+    return sorted({address.lower() for address in found if address})
+
+
+def age_up_due(user: Any) -> bool:
+    """A child who reached the age of consent and has not yet accepted the policy themselves."""
+    return ParentalControl.objects.filter(
+        record__child_id=user.pk, age_up_due_at__isnull=False, ended_at__isnull=True
+    ).exists()
