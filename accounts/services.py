@@ -372,7 +372,10 @@ def account_erasure_run(*, request_id: int, now: datetime | None = None) -> Acco
             return deletion
         if deletion.state == AccountDeletionRequest.State.SCHEDULED and deletion.erase_after > now:
             return deletion  # still in its grace period
-        lease = now - timedelta(minutes=settings.ACCOUNT_ERASURE_RETRY_MINUTES)
+        # A run lives at most CELERY_TASK_TIME_LIMIT (the worker kills it then; a request is shorter still): a run
+        # that started longer ago is dead (its worker was killed) and this one, say its redelivered message,
+        # resumes it from the steps not done.
+        lease = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
         if (
             deletion.state == AccountDeletionRequest.State.ERASING
             and deletion.last_attempt_at is not None

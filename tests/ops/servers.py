@@ -22,7 +22,7 @@ from tests.support.smtp import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_database_url() -> str:
+def database_url_of_tests() -> str:
     """The URL of the database pytest-django created for this session (the app in a subprocess uses it)."""
     db = connection.settings_dict
     host = db.get("HOST") or "127.0.0.1"
@@ -53,7 +53,7 @@ class Gunicorn:
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "mindomo.settings.test",
-            "DATABASE_URL": test_database_url(),
+            "DATABASE_URL": database_url_of_tests(),
             "GUNICORN_BIND": f"127.0.0.1:{self.port}",
             "WEB_CONCURRENCY": str(workers),
             "GUNICORN_ACCESS_LOG": str(self.access_log),
@@ -146,7 +146,7 @@ def app_env(
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "mindomo.settings.base",
-        "DATABASE_URL": database_url or test_database_url(),
+        "DATABASE_URL": database_url or database_url_of_tests(),
         "REDIS_URL": redis_url,
         "CELERY_BROKER_URL": redis_url,
         "DJANGO_DEBUG": "0",

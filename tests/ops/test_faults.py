@@ -12,18 +12,21 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from django.conf import settings
+from django.utils import timezone
 
 from consent.models import PendingSignup
 from consent.reference_data import ensure_loaded
 from consent.services import login_digest
 from tests.accounts.factories import PASSWORD, UserFactory
 from tests.consent.helpers import birth_date_for_age, gate_data
-from tests.ops.servers import CeleryWorker, Gunicorn, PrivateRedis, app_env
+from tests.ops.servers import CeleryWorker, Gunicorn, PrivateRedis, app_env, database_url_of_tests
 from tests.support.smtp import SmtpSink
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -136,3 +139,138 @@ def test_redis_stopped_during_child_sign_ups_and_page_loads(stack: dict[str, Any
     assert worker.alive()
     assert sink.received(to="during0@example.org") == []
     assert "Traceback" not in web.logs()
+
+
+# --- the worker killed in the middle of a job ---------------------------------------------------------------
+# The worker's broker visibility timeout and task time limit are shortened (production: 900 s and 300 s) so that
+# the killed worker's message comes back, and the interrupted run counts as dead, within seconds.
+KILL_ENV = {"CELERY_VISIBILITY_TIMEOUT": "3", "CELERY_TASK_TIME_LIMIT": "8", "CELERY_TASK_SOFT_TIME_LIMIT": "7"}
+
+
+def _connect() -> Any:
+    import psycopg
+
+    return psycopg.connect(database_url_of_tests().replace("postgres://", "postgresql://", 1))
+
+
+def _wait(condition: Any, *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def _someone_waits_for_a_lock(observer: Any) -> bool:
+    return bool(observer.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0])
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Any]:
+    from celery import Celery
+
+    redis = PrivateRedis(tmp_path).start()
+    producer = Celery("fault-producer", broker=redis.url)
+    producer.conf.broker_connection_retry_on_startup = True
+    yield redis, producer
+    producer.close()
+    redis.stop()
+
+
+def test_the_worker_killed_in_the_middle_of_an_expiry_batch(tmp_path: Path, broker: Any) -> None:
+    from consent import age_gate, services
+    from consent.ledger import LOCK_KEY
+    from consent.models import ConsentEvent, LedgerEntry
+
+    redis, producer = broker
+    ensure_loaded()
+    decision = age_gate.decide(birth_date=birth_date_for_age(10), country="US", today=timezone.now().date())
+    long_ago = timezone.now() - timedelta(seconds=settings.CONSENT_REQUEST_TTL + 60)
+    for n in range(30):
+        services.pending_signup_create(
+            login=f"expiring{n}",
+            password=CHILD_PASSWORD,
+            parent_email=f"p{n}@example.org",
+            decision=decision,
+            now=long_ago,
+        )
+    subjects = set(PendingSignup.objects.values_list("ledger_subject", flat=True))
+    env = app_env(redis_url=redis.url, **KILL_ENV)
+    workers = [CeleryWorker(tmp_path, env, name="doomed").start()]
+    holder, observer = _connect(), _connect()
+    observer.autocommit = True
+    try:
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])  # the ledger is busy: the batch waits
+        killed = producer.send_task("consent.tasks.pending_signups_expire_task").id
+        _wait(lambda: _someone_waits_for_a_lock(observer), timeout=30, what="the batch to reach the ledger")
+        workers[0].kill()
+        # no partial state: the batch's deletions went with its transaction
+        assert set(PendingSignup.objects.values_list("ledger_subject", flat=True)) == subjects
+        assert not LedgerEntry.objects.filter(kind="expired").exists()
+        holder.rollback()
+
+        # two workers, the killed task's message coming back and one more run at the same time
+        workers += [CeleryWorker(tmp_path, env, name=f"again{i}").start() for i in range(2)]
+        producer.send_task("consent.tasks.pending_signups_expire_task")
+        _wait(lambda: not PendingSignup.objects.exists(), timeout=60, what="the expiry to complete")
+        _wait(
+            lambda: any(f"[{killed}] succeeded" in w.log.read_text() for w in workers[1:]),
+            timeout=60,
+            what="the killed task's message to run again",
+        )
+    finally:
+        holder.close()
+        observer.close()
+        for worker in workers:
+            worker.stop()
+    expired = list(LedgerEntry.objects.filter(kind="expired").values_list("subject", flat=True))
+    assert sorted(expired) == sorted(subjects)  # each request expired exactly once
+    assert sum(ConsentEvent.objects.filter(kind="expired").values_list("count", flat=True)) == 30
+
+
+def test_the_worker_killed_in_the_middle_of_an_erasure(tmp_path: Path, broker: Any) -> None:
+    from accounts import services
+    from accounts.models import AccountDeletionRequest, ErasureStep, SupportInquiry, User
+
+    redis, producer = broker
+    member = UserFactory()
+    SupportInquiry.objects.create(user=member, name="Ada", email=member.email, topic="privacy", message="Hi")
+    deletion = services.account_deletion_request(user=member, reauthenticated_by="password")
+    AccountDeletionRequest.objects.filter(pk=deletion.pk).update(erase_after=timezone.now() - timedelta(minutes=1))
+    env = app_env(redis_url=redis.url, **KILL_ENV)
+    workers = [CeleryWorker(tmp_path, env, name="doomed").start()]
+    holder, observer = _connect(), _connect()
+    observer.autocommit = True
+    try:
+        # the user row is busy: the last step (the accounts provider deletes the user) waits, the others are done
+        holder.execute("SELECT 1 FROM accounts_user WHERE id = %s FOR UPDATE", [member.pk])
+        killed = producer.send_task("accounts.tasks.account_erasure_run_task", args=[deletion.pk]).id
+        _wait(lambda: _someone_waits_for_a_lock(observer), timeout=30, what="the erasure to reach the user row")
+        workers[0].kill()
+        steps = dict(ErasureStep.objects.filter(request=deletion).values_list("provider", "state"))
+        assert steps.pop("accounts") != ErasureStep.State.DONE
+        assert set(steps.values()) == {ErasureStep.State.DONE}  # every step before it is done and stays done
+        assert not SupportInquiry.objects.filter(email=member.email).exists()
+        assert User.objects.filter(pk=member.pk).exists()
+        holder.rollback()
+
+        workers += [CeleryWorker(tmp_path, env, name=f"again{i}").start() for i in range(2)]
+        producer.send_task("accounts.tasks.account_erasure_run_task", args=[deletion.pk])  # a second run at once
+        _wait(
+            lambda: AccountDeletionRequest.objects.get(pk=deletion.pk).state == AccountDeletionRequest.State.ERASED,
+            timeout=60,
+            what="the erasure to complete",
+        )
+        _wait(
+            lambda: any(f"[{killed}] succeeded" in w.log.read_text() for w in workers[1:]),
+            timeout=60,
+            what="the killed task's message to run again",
+        )
+    finally:
+        holder.close()
+        observer.close()
+        for worker in workers:
+            worker.stop()
+    assert not User.objects.filter(pk=member.pk).exists()
+    attempts = dict(ErasureStep.objects.filter(request=deletion).values_list("provider", "attempts"))
+    assert set(attempts.values()) == {1}  # no step ran twice
