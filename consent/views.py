@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from mindomo.redaction import no_referrer
+from mindomo.redaction import referrer_origin_only
 
 from . import age_gate, services
 from .constants import REQUEST_COOKIE
@@ -142,7 +142,7 @@ def _link_problem(request: HttpRequest, error: ValidationError) -> HttpResponse:
     return render(request, "consent/link_problem.html", {"error": error, "code": error.code}, status=status)
 
 
-@no_referrer
+@referrer_origin_only
 @never_cache
 @require_http_methods(["GET", "POST"])
 def parent(request: HttpRequest, public_id: str, key: str) -> HttpResponseBase:

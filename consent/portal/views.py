@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from mindomo.redaction import no_referrer
+from mindomo.redaction import referrer_origin_only
 
 from .. import hooks, receipts
 from ..forms import (
@@ -51,7 +51,7 @@ def parent_required(view: Callable[..., HttpResponseBase]) -> Callable[..., Http
         request.parent_email = email  # type: ignore[attr-defined]
         return view(request, *args, **kwargs)
 
-    return no_referrer(never_cache(wrapped))
+    return referrer_origin_only(never_cache(wrapped))
 
 
 def _record(request: HttpRequest, child_id: int) -> ConsentRecord:
@@ -83,7 +83,7 @@ def _form_errors(request: HttpRequest, form: Any) -> None:
 
 
 # --- getting in -----------------------------------------------------------------------------------------
-@no_referrer
+@referrer_origin_only
 @never_cache
 @require_http_methods(["GET", "POST"])
 def portal_home(request: HttpRequest) -> HttpResponse:
@@ -105,7 +105,7 @@ def _link_problem(request: HttpRequest, error: ValidationError) -> HttpResponse:
     return render(request, "consent/link_problem.html", {"error": error, "code": error.code}, status=status)
 
 
-@no_referrer
+@referrer_origin_only
 @never_cache
 @require_http_methods(["GET", "POST"])
 def portal_link(request: HttpRequest, token: str) -> HttpResponse:
