@@ -2,7 +2,7 @@
 
 Export: ``data_export_build`` (per-provider progress rows, the zip with a JSON per provider and the HTML
 index) against ``json.dumps(registry.export_user(user))`` of the same user. Erasure: ``account_erasure_run``
-(one recorded step per provider) against ``registry.erase_user`` of an identical user built the same way
+(one recorded step per provider) against each provider's bare ``erase`` of an identical user built the same way
 before each sample (untimed). BENCH_DSR_GRADES sets the grades of each user (default 10,000).
 """
 
@@ -97,7 +97,8 @@ def jobs() -> Iterator[Job]:
             assert deletion.state == AccountDeletionRequest.State.ERASED, deletion.state
 
         def erase_baseline() -> None:
-            registry.erase_user(victim[0])
+            for provider in registry.providers():
+                provider.erase(victim[0])
 
         yield Job(
             f"erasure, {GRADES:,} grades",
@@ -105,7 +106,7 @@ def jobs() -> Iterator[Job]:
             erase_baseline,
             prepare_project=fresh,
             prepare_baseline=fresh,
-            baseline_label="registry.erase_user",
+            baseline_label="each provider's erase",
         )
     finally:
         school.delete()

@@ -29,7 +29,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import School, SchoolMembership, User
+from accounts import services as account_services
+from accounts.models import AccountDeletionRequest, School, SchoolMembership, User
 from consent.services import consent_record_school
 from mindomo.outbox import services as outbox
 
@@ -169,9 +170,6 @@ def student_remove(*, admin: User, school: School, student_id: int) -> str:
     all its data, through the accounts erasure pipeline. A student's own account only leaves the school.
     Returns "erased" or "left".
     """
-    from accounts import services as account_services
-    from accounts.models import AccountDeletionRequest
-
     if SchoolMembership.Role.ADMIN not in _roles(user=admin, school=school):
         raise ValidationError(_("Only an administrator of this school can remove students."))
     membership = SchoolMembership.objects.filter(
@@ -184,13 +182,10 @@ def student_remove(*, admin: User, school: School, student_id: int) -> str:
             Enrollment.objects.filter(student_id=student_id, school_class__school=school).delete()
             membership.delete()
         return "left"
-    with transaction.atomic():
-        student = User.objects.get(pk=student_id)
-        deletion = AccountDeletionRequest.objects.filter(
-            user=student, state__in=AccountDeletionRequest.OPEN_STATES
-        ).first() or account_services.account_deletion_request(user=student, reauthenticated_by="school")
-    result = account_services.account_erasure_run(request_id=deletion.pk, now=deletion.erase_after)
-    if result is None or result.state != AccountDeletionRequest.State.ERASED:
+    deletion = account_services.account_erase_now(
+        user=User.objects.get(pk=student_id), requested_by="school", reason="removed from the school's roster"
+    )
+    if deletion.state != AccountDeletionRequest.State.ERASED:
         raise ValidationError(_("The account could not be erased completely; it is retried automatically."))
     return "erased"
 

@@ -1,5 +1,8 @@
 """The privacy registry: every app declares the personal data it holds and can export and erase it.
 
+Erasing a person goes through one path only, the accounts pipeline (``accounts.services.account_erase_now`` or
+a deletion request after its grace period), which runs each provider's ``erase`` as one recorded step.
+
 The pattern of Moodle's privacy API. Each app has a ``privacy.py`` module that registers one
 :class:`PrivacyProvider`; export, deletion, the parent portal's overview and the retention engine all
 work through the registry, so a new kind of personal data is handled everywhere once it is declared.
@@ -104,10 +107,6 @@ class PrivacyRegistry:
 
     def export_user(self, user: User) -> dict[str, dict[str, Any]]:
         return {p.name: p.export(user) for p in self.providers()}
-
-    def erase_user(self, user: User) -> None:
-        for provider in self.providers():
-            provider.erase(user)
 
 
 registry = PrivacyRegistry()

@@ -237,3 +237,16 @@ def privacy_officer_user(db: Any) -> User:
 @pytest.fixture
 def staff_without_role(db: Any) -> User:
     return UserFactory(is_staff=True)
+
+
+@pytest.fixture
+def erase_now(django_capture_on_commit_callbacks: Any) -> Any:
+    """Erase an account at once through the one erasure path (``accounts.services.account_erase_now``, the
+    pipeline the parent portal, school removal and staff use), running what it queues after commit."""
+    from accounts import services as account_services
+
+    def erase(user: User, *, requested_by: str = "privacy_officer", reason: str = "the person's request") -> Any:
+        with django_capture_on_commit_callbacks(execute=True):
+            return account_services.account_erase_now(user=user, requested_by=requested_by, reason=reason)
+
+    return erase

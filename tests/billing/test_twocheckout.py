@@ -14,7 +14,6 @@ from django.urls import reverse
 from billing import services
 from billing.gateways import twocheckout
 from billing.models import Invoice, Order, ProcessedNotification
-from mindomo import privacy
 from tests.billing.factories import BILLING, PlanFactory
 from tests.billing.helpers import SECRET, signed_ipn
 
@@ -176,11 +175,11 @@ def test_another_user_cannot_see_the_order_status(order: Order, other_member: An
 
 
 def test_refund_ipn_after_the_account_was_deleted_credits_the_detached_invoice(
-    client: Any, order: Order, member: Any
+    client: Any, order: Order, member: Any, erase_now: Any
 ) -> None:
     post_ipn(client, signed_ipn(order))
     refund = signed_ipn(order, status="REFUND")
-    privacy.registry.erase_user(member)
+    erase_now(member)
 
     response = post_ipn(client, refund)
 

@@ -164,6 +164,7 @@ def test_the_parent_refuses_and_the_request_and_the_parent_address_are_deleted_a
 ) -> None:
     child_signup(client, run_on_commit)
     link = parent_link()
+    assert set(tables_containing("parent@example.org")) == {"consent_pendingsignup"}
 
     response = Client().post(link, {"action": "refuse"})
 

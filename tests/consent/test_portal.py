@@ -266,6 +266,7 @@ def test_delete_or_withdraw_erases_the_child_at_once_and_confirms_by_email(
     mum: Client, child: User, action: str, django_capture_on_commit_callbacks: Any
 ) -> None:
     pk = child.pk
+    assert {"accounts_user", "consent_consentrecord"} <= set(tables_containing("mia2016")) | set(tables_containing(MUM))
     with django_capture_on_commit_callbacks(execute=True):
         response = mum.post(reverse("consent:portal_delete", args=[pk]), {"action": action, "confirm": "on"})
 

@@ -84,6 +84,7 @@ def test_the_parent_refuses_and_nothing_about_the_attempt_remains(
     message = smtp_sink.wait_for(to="dad@example.org", subject_contains="permission")
     parent = browser.new_page()
     parent.goto(first_link(body_text(message), "/consent/parent/"))
+    assert set(tables_containing("dad@example.org")) >= {"consent_pendingsignup"}
     parent.get_by_role("button", name="Refuse").click()
     expect(parent.get_by_role("heading", name="Request refused")).to_be_visible()
     parent.close()

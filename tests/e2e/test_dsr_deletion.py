@@ -53,6 +53,8 @@ def test_delete_cancel_by_signing_in_then_delete_for_good(
     delete_account(page, site, password)
     deletion = AccountDeletionRequest.objects.get(state=AccountDeletionRequest.State.SCHEDULED)
     smtp_sink.clear()
+    for needle in (username, email, "Lovelace"):
+        assert tables_containing(needle), needle
     services.account_erasures_due(now=deletion.erase_after + timedelta(seconds=1))
 
     smtp_sink.wait_for(to=email, subject_contains="Your account has been deleted")

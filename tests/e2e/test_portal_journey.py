@@ -85,6 +85,7 @@ def test_a_parent_signs_in_by_link_manages_and_deletes_the_childs_account(
     assert "index.html" in names and "accounts.json" in names and "consent.json" in names
 
     # Delete, after the confirmation.
+    assert tables_containing("zoe.2016") and tables_containing(MUM)
     page.get_by_role("button", name="Delete my child's account and data now").click()
     expect(page.get_by_text("Please confirm that you want the account deleted.")).to_be_visible()
     page.get_by_label("I understand that my child's account and all its data are deleted now").check()

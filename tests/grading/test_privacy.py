@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.utils import timezone
 
 from grading.models import GradeAudit, SchoolClass
 from mindomo.privacy import registry
 from tests.grading.conftest import SECRET_FEEDBACK, World
-from tests.support.dbscan import tables_containing
+from tests.support.dbscan import assert_erased
 
 
 def test_grades_are_declared_in_the_registry() -> None:
@@ -38,7 +39,7 @@ def test_student_export_holds_their_grades_only(world: World) -> None:
     ]
 
 
-def test_erasing_a_student_removes_their_grades_everywhere(world: World) -> None:
+def test_erasing_a_student_removes_their_grades_everywhere(world: World, erase_now: Any) -> None:
     GradeAudit.objects.create(
         assignment=world.assignment,
         student=world.student,
@@ -50,13 +51,11 @@ def test_erasing_a_student_removes_their_grades_everywhere(world: World) -> None
         changed_by=world.teacher,
         changed_at=timezone.now(),
     )
-    assert tables_containing(SECRET_FEEDBACK)
-    registry.get("grading").erase(world.student)
-    assert tables_containing(SECRET_FEEDBACK) == {}
+    assert_erased([SECRET_FEEDBACK], lambda: erase_now(world.student))
 
 
-def test_erasing_a_teacher_keeps_the_class_and_the_students_grades(world: World) -> None:
-    registry.get("grading").erase(world.teacher)
+def test_erasing_a_teacher_keeps_the_class_and_the_students_grades(world: World, erase_now: Any) -> None:
+    erase_now(world.teacher)
     school_class = SchoolClass.objects.get(pk=world.school_class.pk)
     assert school_class.teacher is None
     assert world.grade.__class__.objects.filter(pk=world.grade.pk).exists()

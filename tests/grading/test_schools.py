@@ -18,6 +18,7 @@ from grading import schools
 from grading.models import SchoolStudentAccount, TeacherInvitation
 from tests.accounts.factories import UserFactory
 from tests.grading.conftest import SECRET_FEEDBACK, World, accept_policy
+from tests.support.dbscan import tables_containing
 
 
 def _upload(client: Client, world: World, content: bytes, name: str = "students.csv") -> Any:
@@ -325,14 +326,13 @@ def test_a_removed_teacher_loses_the_class_and_its_grades_at_once(world: World) 
 
 
 def test_an_admin_removes_a_school_registered_student_and_every_trace_goes(world: World) -> None:
-    from tests.support.dbscan import tables_containing
-
     username = world.student.username
     client = world.client("admin")
     url = reverse("grading:student_remove", args=[world.school.pk])
 
     unconfirmed = client.post(url, {"student": world.student.pk})
     assert unconfirmed.status_code == 302 and User.objects.filter(pk=world.student.pk).exists()
+    assert tables_containing(username) and tables_containing(SECRET_FEEDBACK)
 
     response = client.post(url, {"student": world.student.pk, "confirm": "yes"}, follow=True)
 

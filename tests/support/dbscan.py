@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
 from django.db import connection
+
+T = TypeVar("T")
 
 TEXT_TYPES = {"text", "character varying", "character", "json", "jsonb", "citext", "bytea", "inet"}
 
@@ -30,3 +35,20 @@ def tables_containing(needle: str, *, ignore_tables: frozenset[str] = frozenset(
             if cursor.fetchone()[0]:
                 found.setdefault(table, []).append(column)
     return found
+
+
+def assert_erased(needles: Iterable[str], erase: Callable[[], T], *, kept: frozenset[str] = frozenset()) -> T:
+    """Each needle is somewhere in the database before ``erase()`` runs, and in no table after it (except the
+    ``kept`` tables, where a legal duty keeps a record). Returns what ``erase()`` returned.
+
+    Showing the data there first is what lets a deletion test fail: a needle that was never stored would be
+    "gone" whatever the code does.
+    """
+    needles = list(needles)
+    for needle in needles:
+        assert tables_containing(needle), f"{needle!r} is in no table before the erasure: the test would prove nothing"
+    result = erase()
+    for needle in needles:
+        left = tables_containing(needle)
+        assert set(left) <= kept, f"{needle!r} is still in {left}"
+    return result
