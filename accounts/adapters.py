@@ -16,7 +16,7 @@ from allauth.socialaccount.providers.base import Provider
 from django.contrib import messages
 from django.contrib.sites.shortcuts import get_current_site
 from django.forms import BaseForm
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -99,6 +99,11 @@ class AccountAdapter(DefaultAccountAdapter):
         return saved
 
 
+class ProviderNotConfigured(Http404, SocialApp.DoesNotExist):
+    """No app is configured for a provider: a 404 on every URL of that provider (sign-in, callback, token
+    login), and still the ``SocialApp.DoesNotExist`` that allauth's own code (and ours) may catch."""
+
+
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     error_messages = {
         **DefaultSocialAccountAdapter.error_messages,
@@ -138,6 +143,14 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         minimal = {key: data.get(key) for key in ("first_name", "last_name", "name", "email")}
         user: User = super().populate_user(request, sociallogin, minimal)
         return user
+
+    def get_app(self, request: HttpRequest, provider: str, client_id: str | None = None) -> SocialApp:
+        """Every provider view resolves its app here: an unconfigured provider answers 404, not 500."""
+        try:
+            app: SocialApp = super().get_app(request, provider, client_id=client_id)
+        except SocialApp.DoesNotExist as exc:
+            raise ProviderNotConfigured(_("This sign-in service is not available.")) from exc
+        return app
 
     def get_provider(self, request: HttpRequest, provider: str, client_id: str | None = None) -> Provider:
         """A provider whose configuration was removed still lets people see and disconnect their old link.

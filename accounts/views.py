@@ -116,9 +116,9 @@ def account_delete(request: AuthenticatedRequest) -> HttpResponse:
     provider = None if has_password else selectors.recent_social_reauthentication(request=request, viewer=user)
     form: forms.Form | None
     if has_password:
-        form = AccountDeletionPasswordForm(request.POST or None, user=user)
+        form = AccountDeletionPasswordForm(request.POST if request.method == "POST" else None, user=user)
     elif provider:
-        form = AccountDeletionConfirmForm(request.POST or None)
+        form = AccountDeletionConfirmForm(request.POST if request.method == "POST" else None)
     else:
         form = None
     if request.method == "POST":
@@ -161,7 +161,7 @@ def support(request: HttpRequest) -> HttpResponse:
     """The contact form, for visitors and signed-in people alike."""
     user = request.user if isinstance(request.user, User) and request.user.is_authenticated else None
     initial = {"name": user.get_full_name(), "email": user.email} if user is not None else {}
-    form = SupportInquiryForm(request.POST or None, initial=initial)
+    form = SupportInquiryForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             services.support_inquiry_submit(

@@ -52,7 +52,7 @@ def checkout(request: HttpRequest, plan_id: int) -> HttpResponse:
     if not selectors.purchase_allowed(request.user):
         return _refused(request)
     form = BillingDetailsForm(
-        request.POST or None,
+        request.POST if request.method == "POST" else None,
         initial=selectors.last_billing_details(user=request.user),  # type: ignore[arg-type]
     )
     if request.method == "POST" and form.is_valid():
@@ -74,7 +74,7 @@ def order_pay(request: HttpRequest, reference: str) -> HttpResponse:
         return redirect("billing:invoice_detail", number=invoice.number) if invoice else redirect("billing:plan_list")
     if not selectors.purchase_allowed(request.user):
         return _refused(request)
-    form = BraintreePaymentForm(request.POST or None)
+    form = BraintreePaymentForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
         if form.is_valid():

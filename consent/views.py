@@ -68,7 +68,7 @@ def age_gate_view(request: HttpRequest) -> HttpResponse:
     if earlier is not None:
         # A second answer within the cookie's life yields the first decision.
         return _after_decision(request, earlier)
-    form = AgeGateForm(request.POST or None)
+    form = AgeGateForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         decision = age_gate.decide(
             birth_date=form.cleaned_data["birth_date"],
@@ -91,7 +91,7 @@ def child_signup(request: HttpRequest) -> HttpResponse:
         return redirect("consent:age_gate")
     if not decision.is_child:
         return redirect("account_signup")
-    form = ChildSignupForm(request.POST or None)
+    form = ChildSignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             sealed = services.pending_signup_create(
@@ -151,7 +151,7 @@ def parent(request: HttpRequest, public_id: str, key: str) -> HttpResponseBase:
         opened = services.pending_signup_open(public_id=public_id, key=key)
     except services.ConsentLinkError as error:
         return _link_problem(request, error)
-    form = ParentDecisionForm(request.POST or None)
+    form = ParentDecisionForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             if form.cleaned_data["action"] == "approve":

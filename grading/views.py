@@ -105,7 +105,9 @@ def student_add(request: AuthenticatedRequest, school_id: int) -> HttpResponse:
 def student_import(request: AuthenticatedRequest, school_id: int) -> HttpResponse:
     school = get_object_or_404(selectors.school_list_managed_by(viewer=request.user), pk=school_id)
     errors: list[str] = []
-    form = StudentCsvForm(request.POST or None, request.FILES or None)
+    form = StudentCsvForm(
+        request.POST if request.method == "POST" else None, request.FILES if request.method == "POST" else None
+    )
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
@@ -228,7 +230,7 @@ def class_list(request: AuthenticatedRequest) -> HttpResponse:
     teaching = selectors.school_list_teaching(viewer=viewer).order_by("name")
     if not teaching.exists():
         raise Http404
-    form = ClassForm(request.POST or None, schools=teaching)
+    form = ClassForm(request.POST if request.method == "POST" else None, schools=teaching)
     if request.method == "POST" and form.is_valid():
         try:
             school_class = services.class_create(
@@ -259,7 +261,7 @@ def class_students(request: AuthenticatedRequest, class_id: int) -> HttpResponse
         .exclude(Exists(enrolled))
         .order_by("last_name", "first_name", "username")
     )
-    form = EnrollForm(request.POST or None, candidates=candidates)
+    form = EnrollForm(request.POST if request.method == "POST" else None, candidates=candidates)
     if request.method == "POST" and form.is_valid():
         try:
             count = services.class_enroll_students(
@@ -477,7 +479,7 @@ def student_sign_in(request: HttpRequest) -> HttpResponse:
     """Sign-in with a login card: school-registered students have a username and no email address."""
     from allauth.core import ratelimit
 
-    form = StudentSignInForm(request, data=request.POST or None)
+    form = StudentSignInForm(request, data=request.POST if request.method == "POST" else None)
     if request.method == "POST":
         username = str(request.POST.get("username", "")).lower()[:150]
         if not ratelimit.consume(request, action="login_failed", key=username, dry_run=True):

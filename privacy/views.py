@@ -29,11 +29,14 @@ def privacy_policy(request: HttpRequest) -> HttpResponse:
 def policy_accept(request: AuthenticatedRequest) -> HttpResponse:
     version = services.policy_current()
     next_url = request.POST.get("next") or request.GET.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+    # A path on this site only: a bare word would be taken for a view name by redirect().
+    if not next_url.startswith("/") or not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         next_url = "/"
     if version is None:
         return redirect(next_url)
-    form = PolicyAcceptForm(request.POST or None)
+    form = PolicyAcceptForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         services.policy_accept(user=request.user, version=version)
         request.session[SESSION_KEY] = version.pk

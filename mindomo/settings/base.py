@@ -55,6 +55,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy / Permissions-Policy on every response, right after SecurityMiddleware
     "analytics.middleware.SecurityHeadersMiddleware",
+    # Invalid text (NUL, control characters, invalid UTF-8) in the path, query, form or cookies: 400, before
+    # anything reads it.
+    "mindomo.middleware.RejectInvalidTextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

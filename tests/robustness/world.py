@@ -1,0 +1,125 @@
+"""Every role of the product with something to look at: the fuzzer's world.
+
+One adult with a paid invoice, a parent-consented child and the parent signed in to the portal, a school with
+its administrator, teacher, class, assignment and registered student, and the staff roles.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import SchoolMembership, User
+from consent import portal
+from consent.models import ThirdParty
+from grading.models import SchoolStudentAccount
+from tests.accounts.factories import PASSWORD, UserFactory
+from tests.billing.factories import PlanFactory
+from tests.billing.helpers import paid_invoice
+from tests.consent.portal_helpers import consented_child
+from tests.grading.factories import (
+    AssignmentFactory,
+    EnrollmentFactory,
+    GradeFactory,
+    MembershipFactory,
+    SchoolClassFactory,
+    SchoolFactory,
+)
+
+PARENT_EMAIL = "parent.fuzz@example.com"
+ROLES = [
+    "anonymous",
+    "member",
+    "child",
+    "parent",
+    "school_admin",
+    "teacher",
+    "student",
+    "superuser",
+    "support",
+    "billing_clerk",
+    "privacy_officer",
+]
+STAFF_GROUPS = {"support": "Support", "billing_clerk": "Billing clerk", "privacy_officer": "Privacy officer"}
+
+
+@dataclass
+class World:
+    users: dict[str, User]
+    params: dict[str, list[str]] = field(default_factory=dict)  # URL keyword -> values that name real rows
+
+    def client(self, role: str) -> Client:
+        client = Client(raise_request_exception=False)
+        self.sign_in(client, role)
+        return client
+
+    def sign_in(self, client: Client, role: str) -> None:
+        if role == "parent":
+            session = client.session
+            until = timezone.now() + datetime.timedelta(hours=1)
+            session[portal.SESSION_KEY] = {"email": PARENT_EMAIL, "until": until.timestamp()}
+            session.save()
+        elif role != "anonymous":
+            user = self.users[role]
+            user.refresh_from_db()
+            if not user.is_active:  # a form the fuzzer posted may have deactivated it
+                User.objects.filter(pk=user.pk).update(is_active=True)
+            client.force_login(user)
+
+
+def build_world() -> World:
+    member = UserFactory(first_name="Ada", last_name="Lovelace", country="GB")
+    invoice = paid_invoice(member)
+    child = consented_child("fuzzy.child", PARENT_EMAIL)
+    school = SchoolFactory(name="Maple Grove")
+    school_admin = UserFactory()
+    teacher = UserFactory()
+    student = UserFactory(email="", verified_email=False)
+    MembershipFactory(school=school, user=school_admin, role=SchoolMembership.Role.ADMIN)
+    MembershipFactory(school=school, user=teacher, role=SchoolMembership.Role.TEACHER)
+    MembershipFactory(school=school, user=student, role=SchoolMembership.Role.STUDENT)
+    SchoolStudentAccount.objects.create(user=student, school=school, registered_by=school_admin)
+    school_class = SchoolClassFactory(school=school, teacher=teacher, name="Year 6 Science")
+    EnrollmentFactory(school_class=school_class, student=student, number=1)
+    assignment = AssignmentFactory(school_class=school_class, title="Plant cells", max_score=Decimal("20"))
+    GradeFactory(assignment=assignment, student=student, score=Decimal("17.5"), feedback="Good", graded_by=teacher)
+    users: dict[str, Any] = {
+        "member": member,
+        "child": child,
+        "school_admin": school_admin,
+        "teacher": teacher,
+        "student": student,
+        "superuser": UserFactory(is_staff=True, is_superuser=True),
+    }
+    for role, group in STAFF_GROUPS.items():
+        users[role] = UserFactory(is_staff=True)
+        users[role].groups.add(Group.objects.get(name=group))
+    # the default hasher of the test (a fast one): wrong passwords are checked quickly
+    User.objects.filter(pk__in=[u.pk for u in users.values()]).update(password=make_password(PASSWORD))
+    third_party = ThirdParty.objects.order_by("pk").first()
+    plan = PlanFactory()
+    return World(
+        users=users,
+        params={
+            "child_id": [str(child.pk)],
+            "third_party_id": [str(third_party.pk)] if third_party else [],
+            "plan_id": [str(plan.pk)],
+            "reference": [str(invoice.order.reference)],
+            "number": [invoice.number],
+            "pk": [str(invoice.pk)],
+            "school_id": [str(school.pk)],
+            "user_id": [str(teacher.pk)],
+            "class_id": [str(school_class.pk)],
+            "assignment_id": [str(assignment.pk)],
+            "fmt": ["csv", "xlsx"],
+            "object_id": [str(member.pk)],
+            "id": [str(member.pk)],
+        },
+    )
