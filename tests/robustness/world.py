@@ -17,8 +17,8 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import SchoolMembership, User
-from consent import portal
 from consent.models import ThirdParty
+from consent.portal import session as portal
 from grading.models import SchoolStudentAccount
 from tests.accounts.factories import PASSWORD, UserFactory
 from tests.billing.factories import PlanFactory
