@@ -3,9 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
+from django.utils.formats import date_format
+from django.utils.translation import gettext_lazy as _
 
 from mindomo.admin import ReadOnlyAdmin
+from mindomo.outbox.models import Delivery
 
 from . import services
 from .models import AgeRule, ConsentEvent, ConsentRecord, LedgerEntry, PendingSignup, ThirdParty
@@ -53,10 +57,32 @@ class ThirdPartyAdmin(admin.ModelAdmin):
 
 @admin.register(ConsentRecord)
 class ConsentRecordAdmin(ReadOnlyAdmin):
-    list_display = ("child", "method", "school", "policy_version", "rule", "granted_at", "follow_up_sent_at")
+    list_display = ("child", "method", "school", "policy_version", "rule", "granted_at", "follow_up")
     list_filter = ("method", "policy_version")
     search_fields = ("child__username", "parent_email", "school__name")
     list_select_related = ("child", "school", "rule")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ConsentRecord]:
+        # The email-plus follow-up is an outbox delivery about the child: its state, in the same query.
+        follow_up = Delivery.objects.filter(kind="consent.follow_up", user_id=OuterRef("child_id"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                follow_up_status=Subquery(follow_up.values("status")[:1]),
+                follow_up_at=Subquery(follow_up.values("sent_at")[:1]),
+            )
+        )
+
+    @admin.display(description=_("email-plus follow-up"))
+    def follow_up(self, obj: Any) -> str:
+        if obj.follow_up_sent_at and not obj.follow_up_status:
+            return _("sent %(date)s") % {"date": date_format(obj.follow_up_sent_at, "SHORT_DATETIME_FORMAT")}
+        if obj.follow_up_status == Delivery.Status.SENT and obj.follow_up_at:
+            return _("sent %(date)s") % {"date": date_format(obj.follow_up_at, "SHORT_DATETIME_FORMAT")}
+        if obj.follow_up_status:
+            return str(Delivery.Status(obj.follow_up_status).label)
+        return "—"
 
 
 @admin.register(PendingSignup)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mindomo.mail import send_templated
+from mindomo import mail
+from mindomo.outbox import services as outbox
+from mindomo.outbox.models import Delivery
 
 from .constants import SchoolRequest
 from .models import ConsentRecord, Guardian, PendingSignup
@@ -29,9 +33,26 @@ def _common() -> dict[str, Any]:
     }
 
 
-def _send(*, to: str, subject: str, template: str, context: dict[str, Any]) -> None:
+def _enqueue(*, to: str, subject: str, template: str, context: dict[str, Any], **options: Any) -> Delivery:
+    """Every consent email but the request goes through the outbox, recorded in the caller's transaction."""
     context = {**_common(), **context}
-    send_templated(to=to, subject=subject, template=f"emails/consent/{template}", context=context)
+    return outbox.email_enqueue(
+        kind=f"consent.{template}",
+        to=to,
+        subject=subject,
+        template=f"emails/consent/{template}",
+        context=context,
+        **options,
+    )
+
+
+def _send(*, to: str, subject: str, template: str, context: dict[str, Any], **options: Any) -> None:
+    _enqueue(to=to, subject=subject, template=template, context=context, **options)
+
+
+def pending_reference(pending_pk: Any) -> str:
+    """The outbox reference of the emails about one pending sign-up (forgotten with it)."""
+    return f"consent.pending:{pending_pk}"
 
 
 def parent_link(*, public_id: str, key: str) -> str:
@@ -39,12 +60,20 @@ def parent_link(*, public_id: str, key: str) -> str:
 
 
 def send_consent_request(*, pending: PendingSignup, key: str) -> None:
-    _send(
+    """The one email outside the outbox: its link carries the key, which is never stored. Sent now (by
+    consent.tasks.consent_request_send_task, which retries on the outbox's schedule); raises on failure."""
+    context = {
+        **_common(),
+        "link": parent_link(public_id=pending.public_id, key=key),
+        "expires_at": pending.expires_at,
+    }
+    message = mail.templated_message(
         to=pending.parent_email,
         subject=_("Your child asks for your permission to use Mindomo"),
-        template="request",
-        context={"link": parent_link(public_id=pending.public_id, key=key), "expires_at": pending.expires_at},
+        template="emails/consent/request",
+        context=context,
     )
+    mail.send_now(message)
 
 
 def send_consent_reminder(*, pending: PendingSignup) -> None:
@@ -53,6 +82,8 @@ def send_consent_reminder(*, pending: PendingSignup) -> None:
         subject=_("Reminder: your child is waiting for your answer"),
         template="reminder",
         context={"expires_at": pending.expires_at},
+        reference=pending_reference(pending.pk),
+        expires_at=pending.expires_at,
     )
 
 
@@ -62,15 +93,19 @@ def send_consent_confirmation(*, record: ConsentRecord) -> None:
         subject=_("You approved your child's Mindomo account"),
         template="confirmation",
         context={"record": record, "login": record.child.username},
+        user=record.child,
     )
 
 
-def send_consent_follow_up(*, record: ConsentRecord) -> None:
+def send_consent_follow_up(*, record: ConsentRecord, due_at: datetime) -> None:
+    """The email-plus follow-up (how to withdraw), due some time after the approval."""
     _send(
         to=record.parent_email,
         subject=_("About your consent for your child's Mindomo account"),
         template="follow_up",
         context={"record": record, "login": record.child.username},
+        user=record.child,
+        due_at=due_at,
     )
 
 
@@ -88,6 +123,9 @@ def send_portal_link(*, email: str, token: str) -> None:
             "link": settings.SITE_URL + reverse("consent:portal_link", kwargs={"token": token}),
             "minutes": max(1, settings.CONSENT_PORTAL_LINK_TTL // 60),
         },
+        # A single-use sign-in link: useless once it expired, and not kept once sent.
+        expires_at=timezone.now() + timedelta(seconds=settings.CONSENT_PORTAL_LINK_TTL),
+        forget_when_sent=True,
     )
 
 
@@ -97,6 +135,7 @@ def send_portal_erased(*, email: str, withdrawn: bool) -> None:
         subject=_("Your child's Mindomo account was deleted"),
         template="portal_erased",
         context={"withdrawn": withdrawn},
+        forget_when_sent=True,  # the child's data is gone: the row goes once the email is out
     )
 
 
@@ -106,6 +145,7 @@ def send_guardian_invited(*, guardian: Guardian) -> None:
         subject=_("You can now manage a child's Mindomo account"),
         template="guardian_invited",
         context={"login": guardian.record.child.username, "portal_url": portal_url()},
+        user=guardian.record.child,
     )
 
 
@@ -124,13 +164,15 @@ def send_school_request(
                 "request": dict(SchoolRequest.CHOICES).get(request_kind, request_kind),
                 "message": message,
             },
+            user=record.child,
         )
 
 
-def send_age_up_parent(*, email: str, login: str) -> None:
+def send_age_up_parent(*, email: str, login: str, child: Any = None) -> None:
     _send(
         to=email,
         subject=_("Your child now manages their own Mindomo account"),
         template="age_up_parent",
         context={"login": login},
+        user=child,
     )

@@ -7,7 +7,6 @@ import datetime
 import json
 import secrets
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from allauth.account.models import EmailAddress
@@ -25,8 +24,9 @@ from kombu.exceptions import OperationalError
 from accounts import services as account_services
 from accounts.models import School, SchoolMembership, User
 from mindomo import cache as shared_cache
+from mindomo.outbox import services as outbox
 
-from . import ledger
+from . import emails, ledger
 from .age_gate import Decision
 from .models import (
     AgeDecision,
@@ -284,14 +284,11 @@ def pending_signup_approve(
             actor=ledger.parent_pseudonym(child_id=user.pk, email=pending.parent_email),
             now=now,
         )
+        outbox.deliveries_forget(references=[emails.pending_reference(pending.pk)])
         pending.delete()
-
-        from .tasks import consent_confirmation_send_task, consent_follow_up_send_task
-
-        record_id = record.pk
-        transaction.on_commit(lambda: consent_confirmation_send_task.delay(record_id))
-        transaction.on_commit(
-            lambda: consent_follow_up_send_task.apply_async((record_id,), countdown=settings.CONSENT_FOLLOW_UP_DELAY)
+        emails.send_consent_confirmation(record=record)
+        emails.send_consent_follow_up(
+            record=record, due_at=now + datetime.timedelta(seconds=settings.CONSENT_FOLLOW_UP_DELAY)
         )
     return user
 
@@ -303,6 +300,7 @@ def pending_signup_refuse(*, public_id: str, key: str, now: datetime.datetime | 
         pending, _payload = _lock_open(public_id, key, now)
         rule_id = pending.rule_id
         _ledger_pending(pending, ledger.Event(kind="refused", subject=pending.ledger_subject), actor="parent")
+        outbox.deliveries_forget(references=[emails.pending_reference(pending.pk)])
         pending.delete()
         ConsentEvent.objects.create(kind=ConsentEvent.Kind.REFUSED, rule_id=rule_id)
 
@@ -328,6 +326,7 @@ def pending_signups_delete(ids: list[Any]) -> int:
         if not rows:
             return 0
         _ledger_pending_batch(rows, kind="expired")
+        outbox.deliveries_forget(references=[emails.pending_reference(row["pk"]) for row in rows])
         count, _by_model = PendingSignup.objects.filter(pk__in=[row["pk"] for row in rows]).delete()
         ConsentEvent.objects.create(kind=ConsentEvent.Kind.EXPIRED, count=count)
     return int(count)
@@ -373,9 +372,8 @@ _LEDGER_FIELDS = ("pk", "ledger_subject", "rule__country", "rule__subdivision", 
 
 
 def pending_signups_remind(*, now: datetime.datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
-    """Mark the requests due for their one reminder (half the TTL) and queue the reminders."""
-    from .tasks import consent_reminder_send_task
-
+    """Mark the requests due for their one reminder (half the TTL) and queue the reminders (in the outbox, in
+    the same transaction)."""
     now = now or timezone.now()
     queued = 0
     while True:
@@ -391,18 +389,12 @@ def pending_signups_remind(*, now: datetime.datetime | None = None, batch_size: 
             ids = [row["pk"] for row in rows]
             PendingSignup.objects.filter(pk__in=ids).update(reminder_due_at=None)
             _ledger_pending_batch(rows, kind="reminded")
-            for pk in ids:
-                transaction.on_commit(partial(consent_reminder_send_task.delay, pk))
+            for pending in PendingSignup.objects.filter(pk__in=ids).only("pk", "parent_email", "expires_at"):
+                emails.send_consent_reminder(pending=pending)
             queued += len(ids)
 
 
 # --- consent records -----------------------------------------------------------------------------------
-def consent_follow_up_mark_sent(*, record_id: int, now: datetime.datetime | None = None) -> bool:
-    """Mark the email-plus follow-up as sent; False if it already was (so it is sent once)."""
-    updated = ConsentRecord.objects.filter(pk=record_id, follow_up_sent_at__isnull=True).update(
-        follow_up_sent_at=now or timezone.now()
-    )
-    return bool(updated)
 
 
 def _school_staff(user: User, school: School) -> bool:

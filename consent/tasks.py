@@ -3,24 +3,26 @@ sends one email, and is idempotent."""
 
 from __future__ import annotations
 
-import smtplib
+import logging
 from typing import Any
 
 from celery import shared_task
+
+from mindomo import mail
 
 from . import emails, services
 from .models import ConsentRecord, Guardian, PendingSignup
 from .portal.reads import school_recipients
 
-# A mail server that is briefly down: retry with backoff (about 30 s, 1, 2, 4 and 8 minutes, ~15 minutes in all).
-MAIL_ERRORS = (OSError, smtplib.SMTPException)
+logger = logging.getLogger(__name__)
 
 
-@shared_task(
-    bind=True, autoretry_for=MAIL_ERRORS, retry_backoff=30, retry_backoff_max=480, retry_jitter=False, max_retries=5
-)
+@shared_task(bind=True, acks_late=True, max_retries=None)
 def consent_request_send_task(self: Any, pending_id: int, key: str) -> bool:
-    """Email the parent the link. The key exists only in this message and in the email it sends.
+    """Email the parent the link. The key exists only in this message and in the email it sends: this is the
+    one email that does not go through the outbox (it would store the key). It follows the outbox's retry
+    schedule (mindomo.mail: exponential backoff, capped, for MAIL_RETRY_HOURS) while the mail server is down
+    or answers 4xx; a permanent refusal (5xx, bad address) ends it; the request then expires unanswered.
 
     Published just before the sign-up commits (consent.services._enqueue_request_email): on its first run a row
     not visible yet is looked for again a moment later."""
@@ -29,35 +31,17 @@ def consent_request_send_task(self: Any, pending_id: int, key: str) -> bool:
         if self.request.retries == 0 and not self.request.is_eager:
             raise self.retry(countdown=2)
         return False  # answered, expired, or its sign-up rolled back
-    emails.send_consent_request(pending=pending, key=key)
-    return True
-
-
-@shared_task(autoretry_for=MAIL_ERRORS, retry_backoff=30, retry_backoff_max=480, retry_jitter=False, max_retries=5)
-def consent_reminder_send_task(pending_id: int) -> bool:
-    pending = PendingSignup.objects.filter(pk=pending_id).first()
-    if pending is None:
-        return False
-    emails.send_consent_reminder(pending=pending)
-    return True
-
-
-@shared_task(autoretry_for=MAIL_ERRORS, retry_backoff=30, retry_backoff_max=480, retry_jitter=False, max_retries=5)
-def consent_confirmation_send_task(record_id: int) -> bool:
-    record = ConsentRecord.objects.select_related("child").filter(pk=record_id).first()
-    if record is None:
-        return False
-    emails.send_consent_confirmation(record=record)
-    return True
-
-
-@shared_task
-def consent_follow_up_send_task(record_id: int) -> bool:
-    """The email-plus follow-up, sent once, some time after the approval: how to withdraw."""
-    record = ConsentRecord.objects.select_related("child").filter(pk=record_id).first()
-    if record is None or not services.consent_follow_up_mark_sent(record_id=record_id):
-        return False
-    emails.send_consent_follow_up(record=record)
+    try:
+        emails.send_consent_request(pending=pending, key=key)
+    except Exception as exc:
+        failure = mail.classify(exc)
+        retries = self.request.retries or 0
+        # An eager run (tests, or no broker configured) cannot wait: it gives up like a permanent failure.
+        if failure.permanent or retries >= mail.retry_attempts_for_window() or self.request.is_eager:
+            # Never logged with the key; the parent's address stays in the database only.
+            logger.warning("consent request %s not delivered: %s", pending_id, failure.answer)
+            return False
+        raise self.retry(countdown=mail.retry_delay(retries + 1)) from exc
     return True
 
 
@@ -72,20 +56,20 @@ def pending_signups_remind_task() -> int:
 
 
 # --- the parent portal and age-up -------------------------------------------------------------------------
-@shared_task(autoretry_for=MAIL_ERRORS, retry_backoff=30, retry_backoff_max=480, retry_jitter=False, max_retries=5)
+@shared_task
 def portal_link_send_task(email: str, token: str) -> bool:
     """Email a parent their single-use sign-in link (the token exists only here and in the email)."""
     emails.send_portal_link(email=email, token=token)
     return True
 
 
-@shared_task(autoretry_for=MAIL_ERRORS, retry_backoff=30, retry_backoff_max=480, retry_jitter=False, max_retries=5)
+@shared_task
 def portal_erased_send_task(email: str, withdrawn: bool) -> bool:
     emails.send_portal_erased(email=email, withdrawn=withdrawn)
     return True
 
 
-@shared_task(autoretry_for=MAIL_ERRORS, retry_backoff=30, retry_backoff_max=480, retry_jitter=False, max_retries=5)
+@shared_task
 def portal_guardian_invited_send_task(guardian_id: int) -> bool:
     guardian = Guardian.objects.select_related("record__child").filter(pk=guardian_id).first()
     if guardian is None:
@@ -94,7 +78,7 @@ def portal_guardian_invited_send_task(guardian_id: int) -> bool:
     return True
 
 
-@shared_task(autoretry_for=MAIL_ERRORS, retry_backoff=30, retry_backoff_max=480, retry_jitter=False, max_retries=5)
+@shared_task
 def school_request_send_task(
     child_id: int, school_id: int | None, parent_email: str, request_kind: str, message: str
 ) -> bool:
@@ -119,12 +103,12 @@ def children_age_up_find_task() -> int:
     return children_age_up_find()
 
 
-@shared_task(autoretry_for=MAIL_ERRORS, retry_backoff=30, retry_backoff_max=480, retry_jitter=False, max_retries=5)
+@shared_task
 def age_up_parent_send_task(email: str, child_id: int) -> bool:
     from accounts.models import User
 
     child = User.objects.filter(pk=child_id).first()
     if child is None:
         return False
-    emails.send_age_up_parent(email=email, login=child.username)
+    emails.send_age_up_parent(email=email, login=child.username, child=child)
     return True

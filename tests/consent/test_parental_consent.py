@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.db import connection
 from django.test import Client
@@ -19,6 +20,8 @@ from accounts.models import User
 from consent import selectors, services
 from consent.models import AgeDecision, AgeOutcome, ConsentEvent, ConsentMethod, ConsentRecord, PendingSignup
 from consent.reference_data import ensure_loaded
+from mindomo.outbox import services as services_outbox
+from mindomo.outbox.models import Delivery
 from tests.consent.factories import make_user
 from tests.consent.helpers import pass_age_gate
 from tests.support.dbscan import tables_containing
@@ -144,10 +147,14 @@ def test_the_parent_approves_and_the_child_logs_in_with_the_chosen_password(
         "2018-05-24",
     )
     assert record.rule is not None and record.rule.country == "US" and record.rule.version == 1
-    assert record.follow_up_sent_at is not None  # eager Celery ran the delayed follow-up at once
+    # The email-plus follow-up waits in the outbox until CONSENT_FOLLOW_UP_DELAY after the approval.
+    follow_up = Delivery.objects.get(kind="consent.follow_up", user=child)
+    assert follow_up.status == Delivery.Status.PENDING and follow_up.to_email == "parent@example.org"
+    assert follow_up.due_at == record.granted_at + timedelta(seconds=settings.CONSENT_FOLLOW_UP_DELAY)
     decision = AgeDecision.objects.get(user=child)
     assert decision.outcome == AgeOutcome.CHILD and decision.consent_month is not None
     assert PendingSignup.objects.count() == 0
+    assert services_outbox.delivery_send(delivery_id=follow_up.pk, now=follow_up.due_at) == "sent"
     subjects = [m.subject for m in mail.outbox if m.to == ["parent@example.org"]]
     assert any("You approved" in s for s in subjects) and any("About your consent" in s for s in subjects)
     follow_up = next(m for m in mail.outbox if "About your consent" in m.subject)
@@ -459,7 +466,9 @@ def test_a_child_who_chose_an_email_login_verifies_it_at_first_sign_in(
 
     child = User.objects.get(username="kid.at.home@example.org")
     assert EmailAddress.objects.get(user=child).verified is False
-    response = client.post(reverse("account_login"), {"login": "kid.at.home@example.org", "password": CHILD_PASSWORD})
+    response = run_on_commit(
+        client.post, reverse("account_login"), {"login": "kid.at.home@example.org", "password": CHILD_PASSWORD}
+    )
     assert response["Location"] == reverse("account_email_verification_sent")
     assert any(m.to == ["kid.at.home@example.org"] for m in mail.outbox)
 

@@ -39,10 +39,10 @@ SIGNUP = {
 }
 
 
-def deliver_due() -> int:
+def deliver_due(rounds: int = 5) -> int:
     """Run every pending delivery's next task message at its due time, as the worker would."""
     sent = 0
-    for _round in range(5):
+    for _round in range(rounds):
         pending = list(Delivery.objects.filter(status=Delivery.Status.PENDING))
         if not pending:
             break
@@ -165,6 +165,44 @@ def _teacher_invitation(env: Env) -> None:
         schools.teacher_invite(admin=admin, school=school, email="new.teacher@example.org")
 
 
+# --- consent ------------------------------------------------------------------------------------------
+def _child_request(parent: str) -> Any:
+    """A child's sealed sign-up (its request email, sent outside the outbox, is not what these cases test)."""
+    import datetime
+
+    from consent import services as consent_services
+    from consent.age_gate import decide
+    from consent.reference_data import ensure_loaded
+
+    ensure_loaded()
+    today = timezone.localdate()
+    decision = decide(birth_date=datetime.date(today.year - 9, 1, 15), country="US", today=today)
+    return consent_services.pending_signup_create(
+        login=f"kid.of.{parent.split('@')[0]}",
+        password="purple-giraffe-runs-42",
+        parent_email=parent,
+        decision=decision,
+    )
+
+
+def _reminder(env: Env) -> None:
+    from consent import services as consent_services
+    from consent.models import PendingSignup
+
+    sealed = _child_request("parent.reminded@example.com")
+    due = PendingSignup.objects.get(public_id=sealed.public_id).reminder_due_at
+    with env.capture(execute=True):
+        assert consent_services.pending_signups_remind(now=due) == 1
+
+
+def _approval(env: Env) -> None:
+    from consent import services as consent_services
+
+    sealed = _child_request("parent.approving@example.com")
+    with env.capture(execute=True):
+        consent_services.pending_signup_approve(public_id=sealed.public_id, key=sealed.key, guardian_confirmed=True)
+
+
 CASES = [
     Case("allauth.email_confirmation_signup", _signup, "ada.outage@example.com", "Confirm"),
     Case("allauth.account_already_exists", _duplicate_signup, "owner@example.com", "Account"),
@@ -176,6 +214,9 @@ CASES = [
     Case("privacy.notice", _notice, "reader.of.notices@example.com", "We are joining Example Corp"),
     Case("privacy.policy_reconsent", _policy_reconsent, "parent.policy@example.com", "privacy policy"),
     Case("grading.teacher_invitation", _teacher_invitation, "new.teacher@example.org", "invited to teach"),
+    Case("consent.reminder", _reminder, "parent.reminded@example.com", "Reminder"),
+    Case("consent.confirmation", _approval, "parent.approving@example.com", "You approved"),
+    Case("consent.follow_up", _approval, "parent.approving@example.com", "About your consent"),  # due a day later
 ]
 
 
@@ -186,21 +227,25 @@ def test_an_email_due_while_the_mail_server_is_down_arrives_exactly_once_when_it
     smtp_sink.down()
     try:
         case.cause(Env(request, django_capture_on_commit_callbacks))
+        deliver_due(rounds=1)  # its time comes (at once, or later for a delayed one): the server is down
         waiting = Delivery.objects.get(to_email__iexact=case.to, kind=case.kind)
-        assert waiting.status == Delivery.Status.PENDING and waiting.attempts == 1, waiting.error
+        assert waiting.status == Delivery.Status.PENDING and waiting.attempts >= 1, waiting.error
+        assert "Connection refused" in waiting.error
     finally:
         smtp_sink.up()
     assert smtp_sink.received(to=case.to) == []
 
+    def arrived() -> list[Any]:
+        return [m for m in smtp_sink.received(to=case.to) if case.subject in str(m["Subject"])]
+
     assert deliver_due() >= 1
-    [message] = smtp_sink.received(to=case.to)
-    assert case.subject in str(message["Subject"]), message["Subject"]
+    [message] = arrived()
     assert body_text(message).strip()
 
     # Later messages, duplicates and the beat task send nothing more.
     assert deliver_due() == 0
     services.deliveries_resume(now=timezone.now() + timedelta(hours=1))
-    assert len(smtp_sink.received(to=case.to)) == 1
+    assert len(arrived()) == 1
 
 
 def test_with_the_mail_server_down_an_adults_sign_up_answers_302_and_the_verification_arrives_later(

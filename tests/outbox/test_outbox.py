@@ -340,6 +340,7 @@ def test_with_the_worker_an_email_due_during_an_outage_arrives_once_when_the_ser
 ) -> None:
     settings.MAIL_RETRY_BASE_SECONDS = 1
     settings.MAIL_RETRY_MAX_SECONDS = 2
+    settings.MAIL_SEND_TIMEOUT_SECONDS = 2  # a server that accepts no connection times out as quickly
     name = "mindomo.outbox.tasks.delivery_send_task"
     smtp_sink.down()
     try:

@@ -55,6 +55,13 @@ class SmtpSink:
     def down(self) -> None:
         """The mail server goes away: connections to its port are refused."""
         self.controller.stop()
+        for _attempt in range(40):  # the listening socket closes with the controller's loop: wait for it
+            with socket.socket() as probe:
+                probe.settimeout(0.2)
+                if probe.connect_ex(("127.0.0.1", self.port)) != 0:
+                    return
+            threading.Event().wait(0.05)
+        raise AssertionError(f"the SMTP sink still accepts connections on port {self.port}")
 
     def up(self) -> None:
         """The mail server comes back on the same port (a controller cannot restart, so a new one)."""
