@@ -93,3 +93,16 @@ def test_the_contact_forms_hourly_limit_fails_closed(redis_down: None) -> None:
     response = Client().post(reverse("accounts:support"), message)
     assert response.status_code == 200 and UNAVAILABLE in response.content.decode()
     assert not SupportInquiry.objects.exists()
+
+
+def test_an_adult_signs_up_while_redis_is_down(redis_down: None, django_capture_on_commit_callbacks: Any) -> None:
+    from allauth.account.models import EmailAddress
+
+    from tests.accounts.test_signup import SIGNUP
+
+    client = Client()
+    pass_age_gate(client, age=30, country="GB")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("account_signup"), SIGNUP)
+    assert response.status_code == 302
+    assert EmailAddress.objects.filter(email=SIGNUP["email"], verified=False).exists()
