@@ -10,6 +10,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from .reference_data import STANDARD_RATES
+
 # Country code -> (VAT prefix, pattern of what follows the prefix). Greece uses the prefix EL.
 EU_VAT_FORMATS: dict[str, tuple[str, str]] = {
     "AT": ("AT", r"U[0-9]{8}"),
@@ -41,40 +43,10 @@ EU_VAT_FORMATS: dict[str, tuple[str, str]] = {
     "SK": ("SK", r"[0-9]{10}"),
 }
 EU_COUNTRIES = frozenset(EU_VAT_FORMATS)
-# Standard rates (2025), the defaults when the VatRate table (loaded by a data migration, edited by staff in
-# the admin) has no row for a country: an EU sale never goes out without VAT because a row is missing.
-EU_STANDARD_RATES: dict[str, Decimal] = {
-    country: Decimal(rate)
-    for country, rate in {
-        "AT": "20",
-        "BE": "21",
-        "BG": "20",
-        "CY": "19",
-        "CZ": "21",
-        "DE": "19",
-        "DK": "25",
-        "EE": "24",
-        "ES": "21",
-        "FI": "25.5",
-        "FR": "20",
-        "GR": "24",
-        "HR": "25",
-        "HU": "27",
-        "IE": "23",
-        "IT": "22",
-        "LT": "21",
-        "LU": "17",
-        "LV": "21",
-        "MT": "18",
-        "NL": "21",
-        "PL": "23",
-        "PT": "23",
-        "RO": "21",
-        "SE": "25",
-        "SI": "22",
-        "SK": "23",
-    }.items()
-}
+# The standard rates (billing.reference_data, the one table the data migration loads into VatRate): the defaults when
+# the VatRate table (edited by staff in the admin) has no row for a country, so an EU sale never goes out without
+# VAT because a row is missing.
+EU_STANDARD_RATES = STANDARD_RATES
 CENT = Decimal("0.01")
 
 

@@ -12,7 +12,7 @@ from mindomo.admin import ReadOnlyAdmin
 from mindomo.outbox.models import Delivery
 
 from . import services
-from .models import AgeRule, ConsentEvent, ConsentRecord, LedgerEntry, PendingSignup, ThirdParty
+from .models import AgeRule, ConsentRecord, LedgerEntry, PendingSignup, ThirdParty
 
 
 @admin.register(AgeRule)
@@ -92,13 +92,6 @@ class PendingSignupAdmin(ReadOnlyAdmin):
     list_display = ("public_id", "country", "rule", "created_at", "expires_at", "resend_count")
     fields = ("country", "rule", "consent_month", "created_at", "expires_at", "resend_count")
     list_select_related = ("rule",)
-
-
-@admin.register(ConsentEvent)
-class ConsentEventAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "kind", "child", "count", "rule")
-    list_filter = ("kind",)
-    list_select_related = ("child", "rule")
 
 
 @admin.register(LedgerEntry)

@@ -205,39 +205,6 @@ class ConsentRecord(models.Model):
         return f"{self.child_id}: {self.method}"
 
 
-class ConsentEvent(models.Model):
-    """Audit trail of consent decisions. Holds no email address and no login."""
-
-    class Kind(models.TextChoices):
-        REQUESTED = "requested", _("Parental consent requested")
-        APPROVED = "approved", _("Parent approved")
-        REFUSED = "refused", _("Parent refused")
-        EXPIRED = "expired", _("Requests expired")
-        SCHOOL = "school", _("School consent recorded")
-
-    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
-    child = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    count = models.PositiveIntegerField(default=1)
-    rule = models.ForeignKey(AgeRule, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    created_at = models.DateTimeField(_("at"), auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("consent event")
-        verbose_name_plural = _("consent events")
-        ordering = ["-created_at"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(kind__in=["requested", "approved", "refused", "expired", "school"]),
-                name="consent_event_kind",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind} ×{self.count}"
-
-
 # --- the parent portal and the consent ledger ----------------------------------------------------------
 class Guardian(models.Model):
     """A second guardian invited by a consenting parent: the same rights over the child, by email sign-in."""

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from mindomo import privacy
 
-from .models import AgeDecision, ConsentEvent, ConsentRecord, DisclosureConsent, Guardian, LedgerEntry, LedgerPseudonym
+from .models import AgeDecision, ConsentRecord, DisclosureConsent, Guardian, LedgerEntry, LedgerPseudonym
 
 
 def _ttl_days() -> int:
@@ -148,4 +148,3 @@ class ConsentPrivacyProvider(privacy.PrivacyProvider):
         LedgerPseudonym.objects.filter(child=user).delete()
         ConsentRecord.objects.filter(child=user).delete()
         AgeDecision.objects.filter(user=user).delete()
-        ConsentEvent.objects.filter(child=user).update(child=None)

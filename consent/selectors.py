@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from . import age_gate
-from .models import AgeDecision, AgeOutcome, ConsentMethod, ConsentRecord, DisclosureConsent, ThirdParty
+from .models import AgeDecision, AgeOutcome, ConsentMethod, ConsentRecord, ThirdParty
 
 
 def consent_for_child(*, child: Any) -> ConsentRecord | None:
@@ -57,17 +57,6 @@ def third_parties_needing_separate_consent() -> list[ThirdParty]:
     """Active providers that are not integral: a child's data goes to them only after the parent's separate
     consent by a card check (2025 COPPA amendment). While there is none, email plus covers everything."""
     return list(ThirdParty.objects.filter(integral=False, active=True).order_by("name"))
-
-
-def disclosure_allowed(*, child: Any, third_party: ThirdParty) -> bool:
-    """May ``child``'s data be disclosed to ``third_party``? Integral ones: yes; others: only after the
-    parent's separate consent (adults and accounts without a consent record decide for themselves)."""
-    if third_party.integral or child is None or not getattr(child, "pk", None):
-        return True
-    record = ConsentRecord.objects.filter(child_id=child.pk).first()
-    if record is None:
-        return True
-    return DisclosureConsent.objects.filter(record=record, third_party=third_party).exists()
 
 
 def browser_age_decision(request: HttpRequest) -> age_gate.Decision | None:

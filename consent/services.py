@@ -32,7 +32,6 @@ from .models import (
     AgeDecision,
     AgeOutcome,
     AgeRule,
-    ConsentEvent,
     ConsentMethod,
     ConsentRecord,
     PendingSignup,
@@ -158,7 +157,6 @@ def pending_signup_create(
                 expires_at=now + ttl,
                 reminder_due_at=now + ttl / 2,
             )
-            ConsentEvent.objects.create(kind=ConsentEvent.Kind.REQUESTED, rule_id=decision.rule_id)
             _ledger_pending(pending, ledger.Event(kind="requested", subject=pending.ledger_subject))
             _enqueue_request_email(pending.pk, key)
     except IntegrityError as exc:  # the same login reserved at the same moment
@@ -276,7 +274,6 @@ def pending_signup_approve(
             granted_at=now,
             request_ref=request_ref(public_id),
         )
-        ConsentEvent.objects.create(kind=ConsentEvent.Kind.APPROVED, child=user, rule_id=pending.rule_id)
         ledger.adopt_pending_pseudonym(pending=pending, child_id=user.pk)
         ledger.record_event(
             kind="granted",
@@ -298,11 +295,9 @@ def pending_signup_refuse(*, public_id: str, key: str, now: datetime.datetime | 
     now = now or timezone.now()
     with transaction.atomic():
         pending, _payload = _lock_open(public_id, key, now)
-        rule_id = pending.rule_id
         _ledger_pending(pending, ledger.Event(kind="refused", subject=pending.ledger_subject), actor="parent")
         outbox.deliveries_forget(references=[emails.pending_reference(pending.pk)])
         pending.delete()
-        ConsentEvent.objects.create(kind=ConsentEvent.Kind.REFUSED, rule_id=rule_id)
 
 
 def pending_signups_expired(now: datetime.datetime) -> QuerySet[PendingSignup]:
@@ -328,7 +323,6 @@ def pending_signups_delete(ids: list[Any]) -> int:
         _ledger_pending_batch(rows, kind="expired")
         outbox.deliveries_forget(references=[emails.pending_reference(row["pk"]) for row in rows])
         count, _by_model = PendingSignup.objects.filter(pk__in=[row["pk"] for row in rows]).delete()
-        ConsentEvent.objects.create(kind=ConsentEvent.Kind.EXPIRED, count=count)
     return int(count)
 
 
@@ -427,7 +421,6 @@ def consent_record_school(*, child: User, school: School, granted_by: User) -> C
         policy_version=settings.CONSENT_POLICY_VERSION,
         granted_at=timezone.now(),
     )
-    ConsentEvent.objects.create(kind=ConsentEvent.Kind.SCHOOL, child=child)
     ledger.record_event(kind="granted", record=record, actor="school", detail={"school": school.pk})
     return record
 

@@ -92,20 +92,6 @@ def school_list_teaching(*, viewer: Any) -> QuerySet[School]:
     return School.objects.filter(memberships__user=viewer, memberships__role=SchoolMembership.Role.TEACHER).distinct()
 
 
-def school_roles(*, viewer: Any, school: School) -> set[str]:
-    if not _is_real_user(viewer):
-        return set()
-    return set(SchoolMembership.objects.filter(school=school, user=viewer).values_list("role", flat=True))
-
-
-def student_memberships(*, school: School) -> QuerySet[SchoolMembership]:
-    return (
-        SchoolMembership.objects.filter(school=school, role=SchoolMembership.Role.STUDENT)
-        .select_related("user", "user__school_student_account")
-        .order_by("user__last_name", "user__first_name", "user__username")
-    )
-
-
 def enrollment_list(*, school_class: SchoolClass) -> QuerySet[Enrollment]:
     return (
         Enrollment.objects.filter(school_class=school_class)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -250,3 +250,14 @@ def erase_now(django_capture_on_commit_callbacks: Any) -> Any:
             return account_services.account_erase_now(user=user, requested_by=requested_by, reason=reason)
 
     return erase
+
+
+@pytest.fixture
+def run_on_commit(django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
+    """Run a request or service and then what it queued for after commit (Celery is eager in tests)."""
+
+    def run(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        with django_capture_on_commit_callbacks(execute=True):
+            return func(*args, **kwargs)
+
+    return run

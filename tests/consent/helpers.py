@@ -1,10 +1,14 @@
-"""Passing the age gate in tests, the way a browser does (a POST to the gate, which sets the cookie)."""
+"""A child in the consent flow, the way a browser does it: passing the age gate (a POST to the gate, which sets the
+cookie), the child's sealed sign-up, and the link the parent is emailed."""
 
 from __future__ import annotations
 
 import datetime
+import re
+from collections.abc import Callable
 from typing import Any
 
+from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
@@ -41,3 +45,35 @@ def pass_age_gate(client: Client, *, age: int = 30, country: str = "GB", next_ur
     response = client.post(reverse("consent:age_gate"), data)
     assert response.status_code == 302, response.content.decode()[:2000]
     return response
+
+
+CHILD_PASSWORD = "purple-giraffe-runs-42"
+LINK = re.compile(r"https?://\S+/consent/parent/[^\s\"<]+/")
+
+
+def child_signup(
+    client: Client,
+    run: Callable[..., Any],
+    *,
+    login: str = "mia2016",
+    parent: str = "parent@example.org",
+    age: int = 10,
+    country: str = "US",
+) -> Any:
+    pass_age_gate(client, age=age, country=country)
+    return run(
+        client.post,
+        reverse("consent:child_signup"),
+        {"login": login, "password1": CHILD_PASSWORD, "password2": CHILD_PASSWORD, "parent_email": parent},
+    )
+
+
+def parent_link(to: str = "parent@example.org") -> str:
+    message = [m for m in mail.outbox if m.to == [to] and "permission" in m.subject][-1]
+    match = LINK.search(message.body)
+    assert match, message.body
+    return path_of(match.group(0))
+
+
+def path_of(link: str) -> str:
+    return re.sub(r"^https?://[^/]+", "", link)

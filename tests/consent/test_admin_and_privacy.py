@@ -8,16 +8,18 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.forms.models import model_to_dict
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from consent import services
+from consent import ledger, services
 from consent.age_gate import decide
-from consent.models import AgeDecision, AgeRule, ConsentMethod, ConsentRecord
+from consent.models import AgeDecision, AgeRule, ConsentMethod, ConsentRecord, LedgerEntry, PendingSignup
 from mindomo.privacy import registry
 from tests.consent.factories import make_user
+from tests.consent.helpers import child_signup
 from tests.support.dbscan import assert_erased
 
 pytestmark = pytest.mark.django_db
@@ -103,10 +105,36 @@ def test_staff_add_a_rule_for_a_new_jurisdiction(superuser_client: Client) -> No
     assert AgeRule.objects.get(country="BR").age == 12
 
 
-@pytest.mark.parametrize("model", ["consentrecord", "pendingsignup", "consentevent"])
-def test_consent_evidence_is_read_only_even_for_superusers(superuser_client: Client, model: str) -> None:
+@pytest.mark.parametrize("model", ["consentrecord", "pendingsignup", "ledgerentry"])
+def test_consent_evidence_is_read_only_even_for_superusers(
+    superuser_client: Client, model: str, run_on_commit: Any
+) -> None:
+    record = ConsentRecord.objects.get(child=_child_with_parental_consent())
+    ledger.record_event(kind="granted", record=record, actor="parent")
+    child_signup(Client(), run_on_commit, login="kid.waiting")
+    row = {
+        "consentrecord": record,
+        "pendingsignup": PendingSignup.objects.get(),
+        "ledgerentry": LedgerEntry.objects.get(kind="granted"),
+    }[model]
+    before = model_to_dict(row)
+    change = reverse(f"admin:consent_{model}_change", args=[row.pk])
+
     assert superuser_client.get(reverse(f"admin:consent_{model}_changelist")).status_code == 200
+    assert superuser_client.get(change).status_code == 200  # staff may look
     assert superuser_client.get(reverse(f"admin:consent_{model}_add")).status_code == 403
+    tampered = {key: "" if value is None else value for key, value in before.items()} | {"policy_version": "tampered"}
+    assert superuser_client.post(change, tampered).status_code == 403
+    assert (
+        superuser_client.post(reverse(f"admin:consent_{model}_delete", args=[row.pk]), {"post": "yes"}).status_code
+        == 403
+    )
+    bulk_delete = superuser_client.post(
+        reverse(f"admin:consent_{model}_changelist"), {"action": "delete_selected", "_selected_action": [row.pk]}
+    )
+    assert bulk_delete.status_code in (200, 302)  # the action is not offered: nothing happens
+    row.refresh_from_db()
+    assert model_to_dict(row) == before
 
 
 def test_the_admin_lists_of_consent_records_issue_a_constant_number_of_queries(

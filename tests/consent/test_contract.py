@@ -8,9 +8,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from accounts.models import School, SchoolMembership, User
-from consent import selectors, services
+from consent import ledger, selectors, services
 from consent.age_gate import decide
-from consent.models import ConsentEvent, ConsentMethod, ConsentRecord
+from consent.models import ConsentMethod, ConsentRecord, LedgerEntry
 from tests.consent.factories import make_user
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +41,13 @@ def test_a_school_records_consent_for_a_child_limited_to_education(school: Schoo
     assert selectors.consent_for_child(child=child) == stored
     assert selectors.is_school_consented(child) is True
     assert selectors.user_may_purchase(child) is False
-    assert ConsentEvent.objects.filter(kind="school", child=child).count() == 1
+    [entry] = LedgerEntry.objects.filter(subject=ledger.child_pseudonym(child.pk))
+    assert (entry.kind, entry.method, entry.actor, entry.detail) == (
+        "granted",
+        "school",
+        "school",
+        {"school": school.pk},
+    )
 
 
 def test_recording_school_consent_twice_for_the_same_school_is_idempotent(school: School, teacher: User) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -18,56 +17,14 @@ from django.utils import timezone
 
 from accounts.models import User
 from consent import selectors, services
-from consent.models import AgeDecision, AgeOutcome, ConsentEvent, ConsentMethod, ConsentRecord, PendingSignup
+from consent.age_gate import decide
+from consent.models import AgeDecision, AgeOutcome, ConsentMethod, ConsentRecord, LedgerEntry, PendingSignup
 from consent.reference_data import ensure_loaded
 from mindomo.outbox import services as services_outbox
 from mindomo.outbox.models import Delivery
 from tests.consent.factories import make_user
-from tests.consent.helpers import pass_age_gate
+from tests.consent.helpers import CHILD_PASSWORD, birth_date_for_age, child_signup, parent_link, pass_age_gate
 from tests.support.dbscan import tables_containing
-
-CHILD_PASSWORD = "purple-giraffe-runs-42"
-LINK = re.compile(r"https?://\S+/consent/parent/[^\s\"<]+/")
-
-
-@pytest.fixture
-def run_on_commit(django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
-    """Run a request or service and then what it queued for after commit (Celery is eager in tests)."""
-
-    def run(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        with django_capture_on_commit_callbacks(execute=True):
-            return func(*args, **kwargs)
-
-    return run
-
-
-def child_signup(
-    client: Client,
-    run: Callable[..., Any],
-    *,
-    login: str = "mia2016",
-    parent: str = "parent@example.org",
-    age: int = 10,
-    country: str = "US",
-) -> Any:
-    pass_age_gate(client, age=age, country=country)
-    return run(
-        client.post,
-        reverse("consent:child_signup"),
-        {"login": login, "password1": CHILD_PASSWORD, "password2": CHILD_PASSWORD, "parent_email": parent},
-    )
-
-
-def parent_link(to: str = "parent@example.org") -> str:
-    message = [m for m in mail.outbox if m.to == [to] and "permission" in m.subject][-1]
-    match = LINK.search(message.body)
-    assert match, message.body
-    return path_of(match.group(0))
-
-
-def path_of(link: str) -> str:
-    return re.sub(r"^https?://[^/]+", "", link)
-
 
 pytestmark = pytest.mark.django_db
 
@@ -92,7 +49,7 @@ def test_a_child_signs_up_and_the_parent_is_emailed_a_link_with_what_is_collecte
         assert "7 days" in body
         for right in ("overview", "login details", "deletion", "stopping any further collection"):
             assert right in body
-    assert ConsentEvent.objects.filter(kind="requested").count() == 1
+    assert LedgerEntry.objects.filter(kind="requested").count() == 1
 
 
 def test_the_sealed_record_holds_nothing_readable_about_the_child(
@@ -178,7 +135,7 @@ def test_the_parent_refuses_and_the_request_and_the_parent_address_are_deleted_a
     assert response.status_code == 200 and "Request refused" in response.content.decode()
     assert PendingSignup.objects.count() == 0 and User.objects.count() == 0
     assert tables_containing("parent@example.org") == {}
-    assert ConsentEvent.objects.filter(kind="refused").count() == 1
+    assert LedgerEntry.objects.filter(kind="refused", actor="parent").count() == 1
 
 
 def test_approval_needs_the_parent_to_confirm_being_the_guardian(
@@ -400,8 +357,6 @@ def test_at_most_a_few_emails_per_parent_address_per_day_whatever_the_children(
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_approve_and_refuse_exactly_one_wins() -> None:
     ensure_loaded()
-    from consent.age_gate import decide
-    from tests.consent.helpers import birth_date_for_age
 
     decision = decide(birth_date=birth_date_for_age(9), country="US", today=timezone.now().date())
     outcomes: dict[str, str] = {}

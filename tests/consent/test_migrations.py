@@ -1,0 +1,73 @@
+"""Migrations on a database holding the demo data: forward without loss, the consent events carried into the ledger."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.apps import apps as current_apps
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from consent import ledger
+from consent.models import LedgerEntry
+from mindomo.demo import load_all
+
+BEFORE = ("consent", "0004_disclosure_consent")
+AFTER = ("consent", "0005_consent_events_into_the_ledger")
+
+
+def _migrate(target: tuple[str, str]) -> Any:
+    executor = MigrationExecutor(connection)
+    executor.migrate([target])
+    return MigrationExecutor(connection).loader.project_state([target]).apps
+
+
+def _row_counts() -> dict[str, int]:
+    counts = {}
+    for model in current_apps.get_models():
+        counts[model._meta.label] = model._default_manager.count()
+    return counts
+
+
+@pytest.fixture
+def at_0004(transactional_db: Any) -> Iterator[Any]:
+    old_apps = _migrate(BEFORE)
+    try:
+        yield old_apps
+    finally:
+        _migrate(AFTER)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_data_migrates_forward_and_old_consent_events_join_the_ledger(at_0004: Any) -> None:
+    load_all()
+    old_event = at_0004.get_model("consent", "ConsentEvent")
+    old_rule = at_0004.get_model("consent", "AgeRule").objects.get(country="US", superseded_at__isnull=True)
+    first = LedgerEntry.objects.order_by("seq").first()
+    assert first is not None  # the demo data wrote the ledger
+    older = first.at - datetime.timedelta(days=30)
+    # Events from before the ledger existed (in ConsentEvent only), and one the ledger already holds.
+    for kind, count in (("requested", 2), ("refused", 1), ("expired", 3)):
+        event = old_event.objects.create(kind=kind, count=count, rule=old_rule)
+        old_event.objects.filter(pk=event.pk).update(created_at=older)
+    old_event.objects.create(kind="approved", rule=old_rule)  # after the ledger began: already in it
+    before = _row_counts()
+    ledger_before = LedgerEntry.objects.count()
+    assert ledger.verify_chain().ok
+
+    _migrate(AFTER)
+
+    after = _row_counts()
+    carried = LedgerEntry.objects.filter(detail__carried_from="consent event")
+    assert sorted(carried.values_list("kind", flat=True)) == ["expired"] * 3 + ["refused"] + ["requested"] * 2
+    assert set(carried.values_list("rule", flat=True)) == {"US"} and all(e.at == older for e in carried)
+    assert after.pop("consent.LedgerEntry") == ledger_before + 6
+    before.pop("consent.LedgerEntry")
+    assert after == before  # no other row lost or added
+    assert ledger.verify_chain().ok  # the carried rows are chained like any other
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('consent_consentevent')")
+        assert cursor.fetchone()[0] is None
