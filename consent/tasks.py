@@ -11,8 +11,8 @@ from celery import shared_task
 from mindomo import mail
 
 from . import emails, services
-from .models import ConsentRecord, Guardian, PendingSignup
-from .portal.reads import school_recipients
+from .models import PendingSignup
+from .portal.actions import children_age_up_find
 
 logger = logging.getLogger(__name__)
 
@@ -57,58 +57,5 @@ def pending_signups_remind_task() -> int:
 
 # --- the parent portal and age-up -------------------------------------------------------------------------
 @shared_task
-def portal_link_send_task(email: str, token: str) -> bool:
-    """Email a parent their single-use sign-in link (the token exists only here and in the email)."""
-    emails.send_portal_link(email=email, token=token)
-    return True
-
-
-@shared_task
-def portal_erased_send_task(email: str, withdrawn: bool) -> bool:
-    emails.send_portal_erased(email=email, withdrawn=withdrawn)
-    return True
-
-
-@shared_task
-def portal_guardian_invited_send_task(guardian_id: int) -> bool:
-    guardian = Guardian.objects.select_related("record__child").filter(pk=guardian_id).first()
-    if guardian is None:
-        return False
-    emails.send_guardian_invited(guardian=guardian)
-    return True
-
-
-@shared_task
-def school_request_send_task(
-    child_id: int, school_id: int | None, parent_email: str, request_kind: str, message: str
-) -> bool:
-    found = ConsentRecord.objects.select_related("child", "school").filter(child_id=child_id).first()
-    if found is None or found.school_id != school_id:
-        return False
-    emails.send_school_request(
-        record=found,
-        recipients=school_recipients(found),
-        parent_email=parent_email,
-        request_kind=request_kind,
-        message=message,
-    )
-    return True
-
-
-@shared_task
 def children_age_up_find_task() -> int:
-    # Imported here: the portal's actions enqueue this module's tasks, so this module cannot import them first.
-    from .portal.actions import children_age_up_find
-
     return children_age_up_find()
-
-
-@shared_task
-def age_up_parent_send_task(email: str, child_id: int) -> bool:
-    from accounts.models import User
-
-    child = User.objects.filter(pk=child_id).first()
-    if child is None:
-        return False
-    emails.send_age_up_parent(email=email, login=child.username, child=child)
-    return True

@@ -8,7 +8,6 @@ the consent appends to the ledger in the same transaction.
 from __future__ import annotations
 
 import datetime
-from functools import partial
 from typing import IO
 
 from django.conf import settings
@@ -21,15 +20,9 @@ from django.utils.translation import gettext_lazy as _
 from accounts import services as account_services
 from accounts.models import AccountDeletionRequest, User
 
-from .. import hooks, ledger
+from .. import emails, hooks, ledger
 from ..constants import SchoolRequest
 from ..models import ConsentMethod, ConsentRecord, DisclosureConsent, Guardian, ParentalControl, ThirdParty
-from ..tasks import (
-    age_up_parent_send_task,
-    portal_erased_send_task,
-    portal_guardian_invited_send_task,
-    school_request_send_task,
-)
 from .reads import guardian_emails, normal_email, school_recipients
 from .session import rate_limit
 
@@ -113,7 +106,7 @@ def portal_child_erase(
     )
     erased = deletion.state == AccountDeletionRequest.State.ERASED
     for address in recipients:
-        transaction.on_commit(partial(portal_erased_send_task.delay, address, withdraw))
+        emails.send_portal_erased(email=address, withdrawn=withdraw)
     return erased
 
 
@@ -132,7 +125,7 @@ def portal_guardian_invite(*, record: ConsentRecord, parent_email: str, guardian
         actor=_actor(record, parent_email),
         detail={"guardian": ledger.parent_pseudonym(child_id=record.child_id, email=guardian_email)},
     )
-    transaction.on_commit(lambda: portal_guardian_invited_send_task.delay(guardian.pk))
+    emails.send_guardian_invited(guardian=guardian)
     return guardian
 
 
@@ -151,15 +144,12 @@ def school_request_send(*, record: ConsentRecord, parent_email: str, request_kin
         actor=_actor(record, parent_email),
         detail={"request": request_kind, "school": record.school_id, "recipients": len(recipients)},
     )
-    transaction.on_commit(
-        partial(
-            school_request_send_task.delay,
-            record.child_id,
-            record.school_id,
-            parent_email,
-            request_kind,
-            message[:2000],
-        )
+    emails.send_school_request(
+        record=record,
+        recipients=recipients,
+        parent_email=parent_email,
+        request_kind=request_kind,
+        message=message[:2000],
     )
     return recipients
 
@@ -236,7 +226,7 @@ def age_up_complete(*, child: User, now: datetime.datetime | None = None) -> Con
         kind="aged_up", record=record, actor="child", detail={"policy_accepted": accepted_version}, now=now
     )
     for address in guardian_emails(record):
-        transaction.on_commit(partial(age_up_parent_send_task.delay, address, child.pk))
+        emails.send_age_up_parent(email=address, login=child.username, child=child)
     return record
 
 

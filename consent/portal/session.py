@@ -13,7 +13,6 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -21,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mindomo import cache as shared_cache
 
-from ..tasks import portal_link_send_task
+from .. import emails
 from .reads import age_up_due, normal_email, parent_has_children
 
 SESSION_KEY = "consent_portal"
@@ -72,7 +71,7 @@ def portal_link_request(*, email: str, client_ip: str) -> None:
     if not parent_has_children(email):
         return
     token = _link_fernet().encrypt(json.dumps({"e": email, "n": secrets.token_urlsafe(16)}).encode()).decode()
-    transaction.on_commit(lambda: portal_link_send_task.delay(email, token))
+    emails.send_portal_link(email=email, token=token)
 
 
 @dataclass(frozen=True)

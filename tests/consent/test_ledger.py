@@ -107,13 +107,16 @@ def test_tampering_with_one_row_is_detected_and_the_first_broken_row_named(tampe
         call_command("consent_verify_ledger")
 
 
-def test_after_a_deletion_the_ledger_holds_nothing_identifying_and_still_verifies() -> None:
+def test_after_a_deletion_the_ledger_holds_nothing_identifying_and_still_verifies(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
     child = consented_child("kid.g", "p7@example.org")
     subject = ledger.child_pseudonym(child.pk)
     assert tables_containing("kid.g") and tables_containing("p7@example.org") and LedgerPseudonym.objects.exists()
-    portal.portal_child_erase(
-        record=ConsentRecord.objects.get(child=child), parent_email="p7@example.org", withdraw=False
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # the parent's confirmation goes out (then forgotten)
+        portal.portal_child_erase(
+            record=ConsentRecord.objects.get(child=child), parent_email="p7@example.org", withdraw=False
+        )
 
     assert LedgerEntry.objects.filter(subject=subject).count() == 3  # requested, granted, withdrawn
     assert not LedgerPseudonym.objects.exists() and not PendingSignup.objects.exists()

@@ -203,6 +203,71 @@ def _approval(env: Env) -> None:
         consent_services.pending_signup_approve(public_id=sealed.public_id, key=sealed.key, guardian_confirmed=True)
 
 
+# --- the parent portal and age-up --------------------------------------------------------------------------
+def _consented(login: str, parent: str) -> Any:
+    from consent.models import ConsentRecord
+    from tests.consent.portal_helpers import consented_child
+
+    child = consented_child(login, parent)
+    Delivery.objects.all().delete()  # the approval's own emails are other cases
+    return ConsentRecord.objects.get(child=child)
+
+
+def _portal_link(env: Env) -> None:
+    _consented("kid.portal", "parent.portal@example.com")
+    response = env.browser().post(reverse("consent:portal"), {"email": "parent.portal@example.com"})
+    assert response.status_code in (200, 302), response.status_code
+
+
+def _portal_erased(env: Env) -> None:
+    from consent.portal import actions
+
+    record = _consented("kid.erased", "parent.erased@example.com")
+    with env.capture(execute=True):
+        assert actions.portal_child_erase(record=record, parent_email="parent.erased@example.com", withdraw=False)
+
+
+def _guardian_invited(env: Env) -> None:
+    from consent.portal import actions
+
+    record = _consented("kid.guarded", "parent.first@example.com")
+    with env.capture(execute=True):
+        actions.portal_guardian_invite(
+            record=record, parent_email="parent.first@example.com", guardian_email="second.guardian@example.com"
+        )
+
+
+def _school_request(env: Env) -> None:
+    from accounts.models import School
+    from consent.models import ConsentRecord, Guardian
+    from consent.portal import actions
+    from consent.services import consent_record_school
+
+    school = School.objects.create(name="Maple Grove", country="US", contact_email="office.outage@maplegrove.example")
+    student = UserFactory(username="sam.k", email="")
+    consent_record_school(child=student, school=school, granted_by=UserFactory(is_staff=True, is_superuser=True))
+    record = ConsentRecord.objects.get(child=student)
+    Guardian.objects.create(record=record, email="parent.school@example.com")
+    with env.capture(execute=True):
+        actions.school_request_send(record=record, parent_email="parent.school@example.com", request_kind="deletion")
+
+
+def _age_up(env: Env) -> None:
+    from consent.models import AgeDecision, ParentalControl
+    from consent.portal import actions
+    from privacy.models import PolicyVersion
+
+    if not PolicyVersion.objects.exists():
+        PolicyVersion.objects.create(version="2018-05-24", effective_at=timezone.now() - timedelta(days=1))
+    record = _consented("kid.grown", "parent.grown@example.com")
+    month = (timezone.now().date().replace(day=1) - timedelta(days=28)).replace(day=1)
+    AgeDecision.objects.filter(user=record.child).update(consent_month=month)
+    assert actions.children_age_up_find() == 1
+    assert ParentalControl.objects.filter(record=record, age_up_due_at__isnull=False).exists()
+    with env.capture(execute=True):
+        actions.age_up_complete(child=record.child)
+
+
 CASES = [
     Case("allauth.email_confirmation_signup", _signup, "ada.outage@example.com", "Confirm"),
     Case("allauth.account_already_exists", _duplicate_signup, "owner@example.com", "Account"),
@@ -217,6 +282,11 @@ CASES = [
     Case("consent.reminder", _reminder, "parent.reminded@example.com", "Reminder"),
     Case("consent.confirmation", _approval, "parent.approving@example.com", "You approved"),
     Case("consent.follow_up", _approval, "parent.approving@example.com", "About your consent"),  # due a day later
+    Case("consent.portal_link", _portal_link, "parent.portal@example.com", "sign-in link"),
+    Case("consent.portal_erased", _portal_erased, "parent.erased@example.com", "was deleted"),
+    Case("consent.guardian_invited", _guardian_invited, "second.guardian@example.com", "You can now manage"),
+    Case("consent.school_request", _school_request, "office.outage@maplegrove.example", "A parent's request"),
+    Case("consent.age_up_parent", _age_up, "parent.grown@example.com", "now manages their own"),
 ]
 
 
