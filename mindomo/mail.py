@@ -73,8 +73,3 @@ def retry_attempts_for_window() -> int:
         attempts += 1
         total += retry_delay(attempts)
     return attempts
-
-
-def send_templated(*, to: str, subject: str, template: str, context: dict[str, Any]) -> None:
-    """Render and send at once (the callers move to the outbox app by app)."""
-    templated_message(to=to, subject=subject, template=template, context=context).send()
