@@ -1,8 +1,9 @@
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from .models import User
@@ -45,6 +46,27 @@ class UserAdmin(DjangoUserAdmin):
         if not request.user.is_superuser:
             return ("country", "is_active")
         return super().get_list_filter(request)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """Staff suspend an account by clearing "active": every session of it ends, for good."""
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            from . import services
+
+            services.user_sessions_end(user=obj)
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
+        """A password set here ends every other session of the account (the staff member's own stays)."""
+        user = self.get_object(request, unquote(id))
+        before = user.password if user is not None else None
+        response = super().user_change_password(request, id, form_url)
+        if user is not None:
+            user.refresh_from_db(fields=["password"])
+            if user.password != before:
+                from . import services
+
+                services.user_sessions_end(user=user, keep=request.session.session_key)
+        return response
 
 
 # --- Data subject rights: exports, deletions and their erasure steps, support inquiries ---

@@ -33,6 +33,15 @@ class AccountsConfig(AppConfig):
             sender=User,
             dispatch_uid="accounts.deletion_cancel_on_sign_in",
         )
+        # Sessions follow the account: a new password (changed, set, or reset by email) ends every other session.
+        from allauth.account.signals import password_changed, password_reset, password_set
+
+        for signal in (password_changed, password_set, password_reset):
+            signal.connect(
+                services.user_sessions_end_on_password_receiver,
+                sender=User,
+                dispatch_uid=f"accounts.sessions_end_on_{id(signal)}",
+            )
         privacy.autodiscover()
 
         # The Site row follows SITE_URL after every migrate (make run and compose migrate at each start).

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
@@ -291,3 +294,24 @@ class SupportInquiry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_topic_display()} · {self.created_at:%Y-%m-%d}"
+
+
+class UserSession(AbstractBaseSession):
+    """A browser session, stored with the id of the user signed in to it (``SESSION_ENGINE = accounts.sessions``).
+
+    Ending every session of an account (suspension, deletion, a new password) is one indexed DELETE by user id,
+    never a decoding of every session. No foreign key: a request in flight may still save its session while its
+    user is being erased, and that must not fail; the erasure deletes the rows by user id.
+    """
+
+    user_id = models.BigIntegerField(_("user id"), null=True, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
+
+    @classmethod
+    def get_session_store_class(cls) -> type[Any]:
+        from .sessions import SessionStore
+
+        return SessionStore

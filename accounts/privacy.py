@@ -197,8 +197,8 @@ class SessionsPrivacyProvider(privacy.PrivacyProvider):
     def declarations(self) -> list[privacy.DataCategory]:
         return [
             privacy.DataCategory(
-                model="sessions.Session",
-                fields=("session_key", "session_data", "expire_date"),
+                model="accounts.UserSession",
+                fields=("session_key", "session_data", "expire_date", "user_id"),
                 purpose=_("Keep you signed in and remember a form you are filling in."),
                 retention=_("Until you sign out or two weeks after your last visit; deleted daily once expired."),
             )
@@ -211,4 +211,4 @@ class SessionsPrivacyProvider(privacy.PrivacyProvider):
     def erase(self, user: User) -> None:
         from . import services
 
-        services.user_sessions_delete(user_id=user.pk)
+        services.user_sessions_end(user=user)

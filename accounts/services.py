@@ -16,7 +16,7 @@ from typing import IO, Any
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY, password_validation
+from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
@@ -29,7 +29,7 @@ from mindomo import cache as shared_cache
 from mindomo.privacy import registry
 
 from .exporting import write_archive
-from .models import AccountDeletionRequest, DataExport, ErasureStep, SupportInquiry, User
+from .models import AccountDeletionRequest, DataExport, ErasureStep, SupportInquiry, User, UserSession
 
 BATCH_SIZE = 1000
 
@@ -67,13 +67,39 @@ def user_set_password(*, user: User, password: str) -> None:
     password_validation.validate_password(password, user=locked)
     locked.set_password(password)
     locked.save(update_fields=["password"])
+    user_sessions_end(user=locked)
 
 
 @transaction.atomic
 def user_suspend(*, user: User) -> None:
-    """Deactivate the account until :func:`user_resume`: no sign-in, and Django refuses its sessions."""
+    """Deactivate the account until :func:`user_resume`: no sign-in, and every session of it ends for good (a
+    later resume does not bring them back)."""
     User.objects.filter(pk=user.pk).update(is_active=False)
     user.is_active = False
+    user_sessions_end(user=user)
+
+
+def user_sessions_end(*, user: User, keep: str | None = None) -> int:
+    """End every session of ``user``: one DELETE by user id in the session store (accounts.sessions), whether the
+    session is live or expired. ``keep`` spares the session of the request that changed the password (Django
+    re-keys it). Returns how many ended.
+
+    Called when the account's state changes: suspension (a parent stopping collection, staff deactivating it),
+    deletion, a new password set by anyone. A request of that account still in flight cannot save its session
+    back: Django's store updates the row, finds it gone and answers 400 (SessionInterrupted).
+    """
+    sessions = UserSession.objects.filter(user_id=user.pk)
+    if keep:
+        sessions = sessions.exclude(session_key=keep)
+    return int(sessions.delete()[0])
+
+
+def user_sessions_end_on_password_receiver(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
+    """allauth ``password_changed``, ``password_set`` and ``password_reset``: every other session of the account
+    ends; the browser that changed the password stays signed in (if it was)."""
+    session = getattr(request, "session", None)
+    signed_in_here = getattr(request, "user", None) is not None and request.user.pk == user.pk
+    user_sessions_end(user=user, keep=session.session_key if session is not None and signed_in_here else None)
 
 
 @transaction.atomic
@@ -115,6 +141,7 @@ def unverified_accounts_purge(*, now: Any = None, batch_size: int = BATCH_SIZE) 
             ids = list(candidates.order_by("pk").values_list("pk", flat=True)[:batch_size])
             if not ids:
                 return deleted
+            UserSession.objects.filter(user_id__in=ids).delete()
             deleted += User.objects.filter(pk__in=ids).delete()[1].get("accounts.User", 0)
 
 
@@ -303,6 +330,7 @@ def account_deletion_request(
     )
     user.is_active = False
     user.save(update_fields=["is_active"])
+    user_sessions_end(user=user)  # signed out everywhere; signing in again during the grace period cancels
     address, name = user.email, user.get_short_name() or user.username
     if address:
         emails.account_deletion_scheduled_send(email=address, name=name, deletion=deletion, user=locked)
@@ -557,22 +585,3 @@ def support_inquiries_mark_handled(*, inquiry_ids: list[int], now: datetime | No
     return SupportInquiry.objects.filter(pk__in=inquiry_ids, handled_at__isnull=True).update(
         handled_at=now or timezone.now()
     )
-
-
-def user_sessions_delete(*, user_id: int, batch_size: int = BATCH_SIZE) -> int:
-    """Delete every stored session of a user, expired ones included.
-
-    Sessions are signed blobs (allauth keeps the login name typed at sign-in in them), so they are decoded
-    in batches; erasures are rare, and this runs in the erasure pipeline, never in a request.
-    """
-    from django.contrib.sessions.models import Session
-
-    wanted = str(user_id)
-    doomed: list[str] = []
-    for session in Session.objects.order_by("pk").iterator(chunk_size=batch_size):
-        if str(session.get_decoded().get(SESSION_KEY)) == wanted:
-            doomed.append(session.session_key)
-    deleted = 0
-    for start in range(0, len(doomed), batch_size):
-        deleted += Session.objects.filter(session_key__in=doomed[start : start + batch_size]).delete()[0]
-    return deleted

@@ -1,5 +1,4 @@
 from celery import shared_task
-from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from . import services
@@ -8,7 +7,9 @@ from . import services
 @shared_task
 def sessions_clear_expired_task() -> int:
     """Expired sessions may still hold what a visitor typed (allauth keeps pending sign-ups there)."""
-    deleted, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+    from .models import UserSession
+
+    deleted, _ = UserSession.objects.filter(expire_date__lt=timezone.now()).delete()
     return deleted
 
 

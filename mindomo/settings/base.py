@@ -150,6 +150,9 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SESSION_REMEMBER = None
+# Database sessions stored with their user's id: suspending, deleting or re-keying an account ends every session
+# of it by that id (accounts.services.user_sessions_end).
+SESSION_ENGINE = "accounts.sessions"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Mindomo] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = env("ACCOUNT_DEFAULT_HTTP_PROTOCOL", default="https")
 ACCOUNT_RATE_LIMITS = {

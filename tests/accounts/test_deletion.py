@@ -393,7 +393,7 @@ def test_a_user_deleted_outside_the_pipeline_shows_as_failed_never_as_done(
 def test_erasure_deletes_the_users_stored_sessions_even_the_ones_signed_in_elsewhere(
     member: User, django_capture_on_commit_callbacks: Any
 ) -> None:
-    from django.contrib.sessions.models import Session
+    from accounts.models import UserSession as Session
 
     elsewhere = Client()
     _sign_in(elsewhere, member.username)  # allauth keeps the typed login in the session
