@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.internal.flows import signup as signup_flows
 from allauth.account.stages import EmailVerificationStage
 from allauth.core import context as allauth_context
 from allauth.core.exceptions import ImmediateHttpResponse
@@ -15,6 +16,7 @@ from allauth.socialaccount.providers import registry as provider_registry
 from allauth.socialaccount.providers.base import Provider
 from django.contrib import messages
 from django.contrib.sites.shortcuts import get_current_site
+from django.db import IntegrityError, transaction
 from django.forms import BaseForm
 from django.http import Http404, HttpRequest
 from django.shortcuts import redirect
@@ -92,11 +94,35 @@ class AccountAdapter(DefaultAccountAdapter):
             response = prepare(request, user)
             if response is not None:
                 raise ImmediateHttpResponse(response)
-        saved = super().save_user(request, user, form, commit=commit)
-        if commit:
-            for saved_hook in hooks.signup_saved:
-                saved_hook(request, saved)
-        return saved
+        if not commit:
+            return super().save_user(request, user, form, commit=False)
+        for attempt in range(USERNAME_ATTEMPTS):
+            try:
+                with transaction.atomic():  # a savepoint: a conflict leaves nothing half-written
+                    saved = super().save_user(request, user, form, commit=True)
+                    for saved_hook in hooks.signup_saved:
+                        saved_hook(request, saved)
+                return saved
+            except IntegrityError as exc:
+                constraint = _violated_constraint(exc)
+                if constraint == EMAIL_CONSTRAINT:
+                    # Another sign-up with this address (in any case) committed between the form's check and
+                    # this insert: the duplicate path, as if the account had existed before (no enumeration).
+                    raise ImmediateHttpResponse(signup_flows.prevent_enumeration(request, email=user.email)) from exc
+                if constraint not in USERNAME_CONSTRAINTS or attempt == USERNAME_ATTEMPTS - 1:
+                    raise
+                user.pk, user.username = None, ""  # the generated username was taken meanwhile: generate another
+        raise AssertionError("unreachable")
+
+
+EMAIL_CONSTRAINT = "accounts_user_email_ci_unique"
+USERNAME_CONSTRAINTS = ("accounts_user_username_ci_unique", "accounts_user_username_key")
+USERNAME_ATTEMPTS = 3
+
+
+def _violated_constraint(exc: IntegrityError) -> str:
+    diag = getattr(exc.__cause__, "diag", None)
+    return str(getattr(diag, "constraint_name", "") or "")
 
 
 class ProviderNotConfigured(Http404, SocialApp.DoesNotExist):
