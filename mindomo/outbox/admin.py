@@ -14,7 +14,9 @@ from .models import Delivery
 
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "kind", "to_email", "status", "attempts", "sent_at", "error_short")
+    # What staff look for first (who, and did it go out, and if not, why) before the rest, so a narrow screen
+    # shows it without scrolling sideways.
+    list_display = ("to_email", "status", "error_short", "kind", "created_at", "attempts")
     list_filter = ("status", "kind")
     search_fields = ("to_email", "kind", "reference")
     date_hierarchy = "created_at"
@@ -39,7 +41,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("server's answer"))
     def error_short(self, obj: Delivery) -> str:
-        return obj.error[:120]
+        return obj.error[:80] + ("…" if len(obj.error) > 80 else "")
 
     @admin.action(description=_("Send the selected failed emails again"), permissions=["retry"])
     def retry(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
