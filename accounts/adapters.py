@@ -18,7 +18,7 @@ from django.contrib import messages
 from django.contrib.sites.shortcuts import get_current_site
 from django.db import IntegrityError, transaction
 from django.forms import BaseForm
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -78,6 +78,12 @@ class AccountAdapter(DefaultAccountAdapter):
     def get_reset_password_from_key_url(self, key: str) -> str:
         path = reverse("account_reset_password_from_key", kwargs={"uidb36": "UID", "key": "KEY"})
         return absolute_url(path.replace("UID-KEY", quote(key)))
+
+    def respond_user_inactive(self, request: HttpRequest, user: Any) -> HttpResponse:
+        """An app may explain why the account cannot sign in (consent: a parent paused a child's account)
+        instead of allauth's "Account Inactive"."""
+        response = hooks.inactive_response(request, user)
+        return response if response is not None else super().respond_user_inactive(request, user)
 
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         # Every path that creates an account passes here or in save_user (local form, each provider's

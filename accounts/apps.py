@@ -50,3 +50,10 @@ class AccountsConfig(AppConfig):
         from mindomo.site import site_sync_receiver
 
         post_migrate.connect(site_sync_receiver, sender=self, dispatch_uid="accounts.site_sync")
+
+        # The main menu: this app's entries (sign in/out, profile, your data, the staff site).
+        from mindomo.navigation import registry as navigation
+
+        from . import navigation as menu
+
+        navigation.items(menu.menu_items)

@@ -6,6 +6,10 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.functional import lazy
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
@@ -48,6 +52,16 @@ def country_choices() -> list[tuple[str, str]]:
     return [("", _("Choose your country"))] + [(code, name) for code, name in countries]
 
 
+def _policy_link() -> SafeString:
+    """The sign-up hint: a link to the privacy policy (not its address printed as text)."""
+    return format_html(
+        '<a href="{}">{}</a> {}',
+        reverse("privacy_policy"),
+        _("Read the privacy policy"),
+        _("(what we collect, why, for how long, and your rights)."),
+    )
+
+
 class SignupDetailsForm(forms.Form):
     """The fields allauth's sign-up forms (local and social) add to email and password.
 
@@ -59,7 +73,7 @@ class SignupDetailsForm(forms.Form):
     last_name = PersonNameField(label=_("Last name"), widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
     accept_policy = forms.BooleanField(
         label=_("I have read and accept the privacy policy"),
-        help_text=_("Read it at /privacy/ : what we collect, why, for how long, and your rights."),
+        help_text=lazy(_policy_link, SafeString)(),
         error_messages={"required": _("Please accept the privacy policy to create an account.")},
     )
 

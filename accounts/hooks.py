@@ -20,6 +20,10 @@ signup_saved: Hook[Callable[[HttpRequest, Any], None]] = Hook("accounts.signup_s
 account_created: Hook[Callable[[Any], None]] = Hook("accounts.account_created")
 # Accounts with no social links and no marketing email (children under parental consent, school accounts).
 account_is_restricted: Hook[Callable[[Any], bool]] = Hook("accounts.account_is_restricted")
+# Accounts a school registered (their data requests go through the school).
+account_is_school_registered: Hook[Callable[[Any], bool]] = Hook("accounts.account_is_school_registered")
+# Why an inactive account cannot sign in, as a page (consent: a parent paused the child's account), or None.
+inactive_reason: Hook[Callable[[HttpRequest, Any], HttpResponse | None]] = Hook("accounts.inactive_reason")
 # Accounts whose consent stands in for email verification (a child who chose a username has no email).
 email_verification_waived: Hook[Callable[[Any], bool]] = Hook("accounts.email_verification_waived")
 
@@ -44,3 +48,16 @@ def verification_waived(user: Any) -> bool:
 def created(user: Any) -> None:
     for hook in account_created:
         hook(user)
+
+
+def is_school_registered(user: Any) -> bool:
+    return any(predicate(user) for predicate in account_is_school_registered)
+
+
+def inactive_response(request: HttpRequest, user: Any) -> HttpResponse | None:
+    """The first page a registered app gives to explain an inactive account, or None."""
+    for hook in inactive_reason:
+        response = hook(request, user)
+        if response is not None:
+            return response
+    return None

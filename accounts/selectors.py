@@ -49,5 +49,10 @@ def user_is_child_or_school_account(user: Any) -> bool:
     return hooks.is_restricted(user)
 
 
+def user_is_school_account(user: Any) -> bool:
+    """An account a school registered (its data requests go through the school)."""
+    return hooks.is_school_registered(user)
+
+
 def user_may_link_services(user: Any) -> bool:
     return bool(getattr(user, "is_authenticated", False)) and not user_is_child_or_school_account(user)

@@ -10,9 +10,10 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
@@ -27,16 +28,23 @@ from .models import DataExport, User
 @require_http_methods(["GET", "POST"])
 def profile(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
-    may_receive_updates = not selectors.user_is_child_or_school_account(user)
+    if selectors.user_is_child_or_school_account(user):
+        # Children and school-registered accounts were never asked a name: nothing to fill in here.
+        if request.method == "POST":
+            return HttpResponseNotAllowed(["GET"])
+        return render(
+            request,
+            "accounts/profile_child.html",
+            {"school_account": selectors.user_is_school_account(user), "has_password": user.has_usable_password()},
+        )
     if request.method == "POST":
-        form = ProfileForm(request.POST, may_receive_updates=may_receive_updates)
+        form = ProfileForm(request.POST)
         if form.is_valid():
             form.save(user=user)
             messages.success(request, _("Your profile has been saved."))
             return redirect("accounts:profile")
     else:
         form = ProfileForm(
-            may_receive_updates=may_receive_updates,
             initial={
                 "first_name": user.first_name,
                 "last_name": user.last_name,
@@ -53,7 +61,7 @@ def profile(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def data_export(request: AuthenticatedRequest) -> HttpResponse:
-    """Ask for a copy of your data and follow its progress (the page refreshes itself meanwhile)."""
+    """Ask for a copy of your data and follow its progress (a status region polls the export's status URL)."""
     if request.method == "POST":
         try:
             services.data_export_request(user=request.user)
@@ -68,7 +76,7 @@ def data_export(request: AuthenticatedRequest) -> HttpResponse:
             )
         return redirect("accounts:data_export")
     exports = list(selectors.data_exports_visible_to(viewer=request.user).order_by("-requested_at")[:5])
-    in_progress = any(e.state in (DataExport.State.PENDING, DataExport.State.BUILDING) for e in exports)
+    in_progress = next((e for e in exports if e.state in (DataExport.State.PENDING, DataExport.State.BUILDING)), None)
     return render(
         request,
         "accounts/data_export.html",
@@ -80,6 +88,34 @@ def data_export(request: AuthenticatedRequest) -> HttpResponse:
             "grace_days": settings.ACCOUNT_DELETION_GRACE_DAYS,
         },
     )
+
+
+@login_required
+@require_GET
+def data_export_status(request: AuthenticatedRequest, public_id: UUID) -> JsonResponse:
+    """The progress of one export, for the page's status region (static/js/site.js polls it)."""
+    export = get_object_or_404(selectors.data_exports_visible_to(viewer=request.user), public_id=public_id)
+    finished = export.state not in (DataExport.State.PENDING, DataExport.State.BUILDING)
+    ready = export.state == DataExport.State.READY
+    if ready:
+        text = _("Your copy is ready.")
+    elif export.state == DataExport.State.FAILED:
+        text = _("The export could not be built. Please ask again.")
+    elif finished:
+        text = _("Expired: the file was deleted.")
+    else:
+        text = _("%(done)s of %(total)s parts collected") % {"done": export.parts_done, "total": export.parts_total}
+    data: dict[str, object] = {
+        "state": export.state,
+        "done": export.parts_done,
+        "total": export.parts_total,
+        "text": text,
+        "finished": finished,
+    }
+    if ready:
+        data["link_url"] = reverse("accounts:data_export_download", args=[export.public_id])
+        data["link_label"] = _("Download (zip)")
+    return JsonResponse(data, headers={"Cache-Control": "no-store"})
 
 
 @login_required

@@ -15,3 +15,12 @@ class BillingConfig(AppConfig):
         # The parent portal's card check (a stronger consent method) is a zero-amount Braintree verification.
         consent_hooks.card_verify.register(services.card_verify)
         consent_hooks.card_check_client_token.register(services.card_check_client_token)
+
+        # The main menu: plans for adults who may buy, invoices for those who bought.
+        from mindomo.navigation import registry as navigation
+
+        from . import navigation as menu
+
+        navigation.fact("may_buy", menu.may_buy)
+        navigation.fact("has_orders", menu.has_orders)
+        navigation.items(menu.menu_items)

@@ -21,3 +21,15 @@ class ConsentConfig(AppConfig):
         account_hooks.signup_saved.register(signup.signup_saved)
         account_hooks.account_is_restricted.register(signup.account_is_restricted)
         account_hooks.email_verification_waived.register(signup.email_verification_waived)
+        account_hooks.account_is_school_registered.register(signup.account_is_school_registered)
+        account_hooks.inactive_reason.register(signup.inactive_reason)
+
+        # The main menu: who is a child or a school's account, "Parents", and the portal's own menu.
+        from mindomo.navigation import registry as navigation
+
+        from . import navigation as menu
+
+        navigation.fact("child", menu.is_child)
+        navigation.fact("school_account", menu.is_school_account)
+        navigation.items(menu.portal_menu, takes_over=True)
+        navigation.items(menu.menu_items)

@@ -149,6 +149,20 @@ def send_guardian_invited(*, guardian: Guardian) -> None:
     )
 
 
+def send_school_guardian_added(*, guardian: Guardian) -> None:
+    record = guardian.record
+    _send(
+        to=guardian.email,
+        subject=_("%(school)s registered your child on Mindomo") % {"school": record.school.name if record.school else ""},
+        template="school_guardian_added",
+        context={
+            "login": record.child.username,
+            "school": record.school,
+            "portal_url": portal_url(),
+        },
+    )
+
+
 def send_school_request(
     *, record: ConsentRecord, recipients: list[str], parent_email: str, request_kind: str, message: str
 ) -> None:

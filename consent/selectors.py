@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from . import age_gate
-from .models import AgeDecision, AgeOutcome, ConsentMethod, ConsentRecord, ThirdParty
+from .models import AgeDecision, AgeOutcome, ConsentMethod, ConsentRecord, Guardian, ThirdParty
 
 
 def consent_for_child(*, child: Any) -> ConsentRecord | None:
@@ -39,6 +39,28 @@ def is_child_account(user: Any) -> bool:
     return AgeDecision.objects.filter(
         user_id=user.pk, outcome=AgeOutcome.CHILD, consent_month__gt=first_of_this_month
     ).exists()
+
+
+def is_paused_by_parent(user: Any) -> bool:
+    """True when a parent stopped collection for this child's account in the parent portal."""
+    if user is None or not getattr(user, "pk", None):
+        return False
+    return ConsentRecord.objects.filter(
+        child_id=user.pk, control__suspended_at__isnull=False, control__ended_at__isnull=True
+    ).exists()
+
+
+def school_guardians_by_child(*, child_ids: list[int]) -> dict[int, list[str]]:
+    """The parents' addresses schools recorded, per school-registered child (one query)."""
+    found: dict[int, list[str]] = {}
+    rows = (
+        Guardian.objects.filter(record__child_id__in=child_ids, record__method=ConsentMethod.SCHOOL)
+        .order_by("pk")
+        .values_list("record__child_id", "email")
+    )
+    for child_id, email in rows:
+        found.setdefault(child_id, []).append(email)
+    return found
 
 
 def user_may_purchase(user: Any) -> bool:

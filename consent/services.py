@@ -34,6 +34,7 @@ from .models import (
     AgeRule,
     ConsentMethod,
     ConsentRecord,
+    Guardian,
     PendingSignup,
 )
 
@@ -423,6 +424,95 @@ def consent_record_school(*, child: User, school: School, granted_by: User) -> C
     )
     ledger.record_event(kind="granted", record=record, actor="school", detail={"school": school.pk})
     return record
+
+
+SCHOOL_GUARDIANS_MAX = 2
+
+
+def _school_admin(user: User, school: School) -> bool:
+    return bool(user.is_superuser) or SchoolMembership.objects.filter(
+        school=school, user=user, role=SchoolMembership.Role.ADMIN
+    ).exists()
+
+
+def school_guardian_emails_clean(emails: Iterable[str]) -> list[str]:
+    """Up to two distinct, valid addresses (blank entries ignored), lower-cased; a ValidationError otherwise."""
+    from django.core.validators import validate_email
+
+    found: list[str] = []
+    for raw in emails:
+        email = " ".join((raw or "").split()).lower()
+        if not email:
+            continue
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            raise ValidationError(
+                _("%(email)s is not a valid email address."), code="invalid_email", params={"email": email}
+            ) from exc
+        if email not in found:
+            found.append(email)
+    if len(found) > SCHOOL_GUARDIANS_MAX:
+        raise ValidationError(
+            _("A student can have at most %(limit)d parents or guardians on record."),
+            code="too_many",
+            params={"limit": SCHOOL_GUARDIANS_MAX},
+        )
+    return found
+
+
+@transaction.atomic
+def school_guardians_set(*, child: User, school: School, actor: User, emails: Iterable[str]) -> list[str]:
+    """A school administrator records the parents or guardians of a student the school registered (at most two).
+
+    Each new address gets an email explaining that the school registered the child and how to open the parent
+    portal, where it then sees the child's school, classes and grades. An address left out loses access at once
+    (the portal looks children up through the guardian rows on every request). Returns the added addresses.
+    """
+    if not _school_admin(actor, school):
+        raise ValidationError(
+            _("Only the school's administrators can record a student's parents."), code="not_school_admin"
+        )
+    wanted = school_guardian_emails_clean(emails)
+    record = (
+        ConsentRecord.objects.select_for_update()
+        .filter(child=child, method=ConsentMethod.SCHOOL, school=school)
+        .first()
+    )
+    if record is None:
+        raise ValidationError(
+            _("Parents can be recorded only for students the school registered."), code="not_school_registered"
+        )
+    current = {g.email.lower(): g for g in Guardian.objects.filter(record=record)}
+    for email, guardian in current.items():
+        if email not in wanted:
+            guardian.delete()
+            ledger.record_event(
+                kind="guardian_removed",
+                record=record,
+                actor="school",
+                detail={"guardian": ledger.parent_pseudonym(child_id=child.pk, email=email)},
+            )
+    added = [email for email in wanted if email not in current]
+    for email in added:
+        guardian = Guardian.objects.create(record=record, email=email)
+        ledger.record_event(
+            kind="guardian_added",
+            record=record,
+            actor="school",
+            detail={"guardian": ledger.parent_pseudonym(child_id=child.pk, email=email)},
+        )
+        emails.send_school_guardian_added(guardian=guardian)  # through the outbox, in this transaction
+    return added
+
+
+def school_guardians_of(*, child: User) -> list[str]:
+    """The parents' addresses a school recorded for a student it registered."""
+    return list(
+        Guardian.objects.filter(record__child=child, record__method=ConsentMethod.SCHOOL)
+        .order_by("pk")
+        .values_list("email", flat=True)
+    )
 
 
 # --- age rules (privacy staff, through the admin) ---------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 
@@ -45,6 +45,17 @@ def signup_saved(request: HttpRequest, user: Any) -> None:
 def account_is_restricted(user: Any) -> bool:
     """Children under parental consent and accounts a school registered: no social links, no marketing."""
     return bool(selectors.is_child_account(user) or selectors.is_school_consented(user))
+
+
+def account_is_school_registered(user: Any) -> bool:
+    return selectors.is_school_consented(user)
+
+
+def inactive_reason(request: HttpRequest, user: Any) -> HttpResponse | None:
+    """A child whose parent stopped collection sees a kind page saying so and how to ask them."""
+    if selectors.is_paused_by_parent(user):
+        return render(request, "account/account_paused.html", status=403)
+    return None
 
 
 def email_verification_waived(user: Any) -> bool:

@@ -13,3 +13,13 @@ class GradingConfig(AppConfig):
         from . import selectors
 
         consent_hooks.school_contacts.register(selectors.school_child_teacher_emails)
+
+        # The main menu: the school for administrators, classes for teachers, grades for students.
+        from mindomo.navigation import registry as navigation
+
+        from . import navigation as menu
+
+        navigation.fact("school_admin", menu.is_school_admin)
+        navigation.fact("teacher", menu.is_teacher)
+        navigation.fact("student", menu.is_student)
+        navigation.items(menu.menu_items)

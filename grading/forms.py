@@ -62,6 +62,19 @@ class StudentForm(forms.Form):
         help_text=gettext_lazy("Optional. Leave empty and one is made from the name."),
     )
 
+    parent_email = forms.EmailField(
+        label=gettext_lazy("Parent's or guardian's email"),
+        required=False,
+        help_text=gettext_lazy("Optional. We email them how to see their child's classes and grades."),
+    )
+    parent_email_2 = forms.EmailField(label=gettext_lazy("Second parent's or guardian's email"), required=False)
+
+    def __init__(self, *args: Any, may_record_parents: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not may_record_parents:  # only a school administrator records parents
+            del self.fields["parent_email"]
+            del self.fields["parent_email_2"]
+
     def clean_username(self) -> str:
         username = str(self.cleaned_data["username"]).strip()
         if username and not USERNAME_RE.match(username.lower()):
@@ -70,7 +83,18 @@ class StudentForm(forms.Form):
 
     def row(self) -> StudentRow:
         data = self.cleaned_data
-        return StudentRow(data["first_name"].strip(), data["last_name"].strip(), data["username"])
+        parents = tuple(e for e in (data.get("parent_email"), data.get("parent_email_2")) if e)
+        return StudentRow(data["first_name"].strip(), data["last_name"].strip(), data["username"], parents)
+
+
+class StudentParentsForm(forms.Form):
+    """The parents or guardians a school administrator records for a student the school registered."""
+
+    parent_email = forms.EmailField(label=gettext_lazy("Parent's or guardian's email"), required=False)
+    parent_email_2 = forms.EmailField(label=gettext_lazy("Second parent's or guardian's email"), required=False)
+
+    def emails(self) -> list[str]:
+        return [e for e in (self.cleaned_data.get("parent_email"), self.cleaned_data.get("parent_email_2")) if e]
 
 
 class StudentCsvForm(forms.Form):

@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from accounts import services as account_services
 from accounts.models import AccountDeletionRequest, School, SchoolMembership, User
-from consent.services import consent_record_school
+from consent.services import consent_record_school, school_guardian_emails_clean, school_guardians_set
 from mindomo.outbox import services as outbox
 
 from .models import Enrollment, SchoolStudentAccount, TeacherInvitation
@@ -196,6 +196,8 @@ class StudentRow:
     first_name: str
     last_name: str
     username: str = ""
+    # a parent's or guardian's email addresses (at most two; school administrators only)
+    parent_emails: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -280,6 +282,11 @@ def _validate_rows(rows: list[tuple[int, StudentRow]], *, school: School) -> lis
                     _("Line %(line)d: the %(field)s is longer than %(limit)d characters.")
                     % {"line": line, "field": label, "limit": limit}
                 )
+        if any(row.parent_emails):
+            try:
+                school_guardian_emails_clean(row.parent_emails)
+            except ValidationError as exc:
+                errors.extend(_("Line %(line)d: ") % {"line": line} + message for message in exc.messages)
         if row.username and len(row.username) <= USERNAME_MAX and not USERNAME_RE.match(row.username.lower()):
             errors.append(
                 _("Line %(line)d: a username may hold only letters, digits, dots, dashes and underscores.")
@@ -332,9 +339,13 @@ def _validate_rows(rows: list[tuple[int, StudentRow]], *, school: School) -> lis
 
 
 def parse_student_csv(*, data: bytes) -> list[tuple[int, StudentRow]]:
-    """Rows of a CSV with the columns first_name, last_name and optionally username (header required)."""
+    """Rows of a CSV with the columns first_name, last_name and optionally username, parent_email and
+    parent_email_2 (header required)."""
     not_csv = CsvImportError(
-        _("This file is not a CSV file with the columns first_name, last_name and (optionally) username.")
+        _(
+            "This file is not a CSV file with the columns first_name, last_name and (optionally) username, "
+            "parent_email and parent_email_2."
+        )
     )
     if len(data) > CSV_MAX_BYTES:
         raise CsvImportError(_("The file is too large (at most %(kb)d KB).") % {"kb": CSV_MAX_BYTES // 1024})
@@ -358,6 +369,8 @@ def parse_student_csv(*, data: bytes) -> list[tuple[int, StudentRow]]:
                 "first_name",
                 "last_name",
                 "username",
+                "parent_email",
+                "parent_email_2",
             }
         ):
             raise not_csv
@@ -377,7 +390,10 @@ def parse_student_csv(*, data: bytes) -> list[tuple[int, StudentRow]]:
             def cell(name: str, record: list[str] = record) -> str:
                 return record[index[name]].strip() if name in index else ""
 
-            rows.append((reader.line_num, StudentRow(cell("first_name"), cell("last_name"), cell("username"))))
+            parents = tuple(e for e in (cell("parent_email"), cell("parent_email_2")) if e)
+            rows.append(
+                (reader.line_num, StudentRow(cell("first_name"), cell("last_name"), cell("username"), parents))
+            )
             if len(rows) > CSV_MAX_ROWS:
                 raise CsvImportError(_("At most %(n)d students per file.") % {"n": CSV_MAX_ROWS})
     except csv.Error as exc:
@@ -394,6 +410,8 @@ def students_register(*, actor: User, school: School, rows: list[StudentRow]) ->
     All or nothing: any invalid row raises and nothing is written.
     """
     _require_roster_manager(actor=actor, school=school)
+    if any(row.parent_emails for row in rows) and SchoolMembership.Role.ADMIN not in _roles(user=actor, school=school):
+        raise CsvImportError(_("Only the school's administrators can record a student's parents."))
     errors = _validate_rows(list(enumerate(rows, start=1)), school=school)
     if errors:
         raise CsvImportError(errors)
@@ -421,9 +439,21 @@ def students_register(*, actor: User, school: School, rows: list[StudentRow]) ->
     SchoolStudentAccount.objects.bulk_create(
         [SchoolStudentAccount(user=u, school=school, registered_by=actor) for u in users]
     )
-    for user in users:
+    for user, row in zip(users, rows, strict=True):
         _record_school_consent(child=user, school=school, granted_by=actor)
+        if row.parent_emails:
+            school_guardians_set(child=user, school=school, actor=actor, emails=row.parent_emails)
     return users
+
+
+def student_parents_set(*, admin: User, school: School, student_id: int, emails: list[str]) -> list[str]:
+    """A school administrator records (or clears) the parents' addresses of a student the school registered."""
+    student = User.objects.filter(
+        pk=student_id, school_memberships__school=school, school_memberships__role=SchoolMembership.Role.STUDENT
+    ).first()
+    if student is None:
+        raise ValidationError(_("This student is not on the school's roster."), code="not_student")
+    return school_guardians_set(child=student, school=school, actor=admin, emails=emails)
 
 
 def students_import_csv(*, actor: User, school: School, data: bytes) -> list[User]:

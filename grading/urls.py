@@ -11,6 +11,7 @@ urlpatterns = [
     path("schools/<int:school_id>/", views.school_roster, name="school_roster"),
     path("schools/<int:school_id>/students/add/", views.student_add, name="student_add"),
     path("schools/<int:school_id>/students/import/", views.student_import, name="student_import"),
+    path("schools/<int:school_id>/students/<int:user_id>/parents/", views.student_parents, name="student_parents"),
     path("schools/<int:school_id>/login-cards/", views.login_cards, name="login_cards"),
     path("schools/<int:school_id>/students/remove/", views.student_remove, name="student_remove"),
     path("schools/<int:school_id>/teachers/invite/", views.teacher_invite, name="teacher_invite"),

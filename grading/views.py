@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.http import AuthenticatedRequest
 from accounts.models import SchoolMembership, User
+from consent.selectors import school_guardians_by_child
 
 from . import reports, schools, selectors, services
 from .cards import login_cards_pdf
@@ -35,6 +36,7 @@ from .forms import (
     NoticeForm,
     StudentCsvForm,
     StudentForm,
+    StudentParentsForm,
     StudentSignInForm,
 )
 from .models import Assignment, Enrollment, GradeExport, SchoolStudentAccount
@@ -51,6 +53,7 @@ def index(request: AuthenticatedRequest) -> HttpResponse:
         "schools": list(selectors.school_list_managed_by(viewer=viewer).order_by("name")),
         "classes": list(selectors.class_list_taught_by(viewer=viewer).select_related("school").order_by("name")),
         "is_student": SchoolMembership.objects.filter(user=viewer, role=SchoolMembership.Role.STUDENT).exists(),
+        "is_teacher": selectors.school_list_teaching(viewer=viewer).exists(),
     }
     return render(request, "grading/index.html", context)
 
@@ -63,13 +66,18 @@ def _roster_context(request: AuthenticatedRequest, school: Any, **extra: Any) ->
         .order_by("role", "user__last_name", "user__first_name", "user__username")
     )
     roles = {m.role for m in members if m.user_id == request.user.pk}
+    is_admin = SchoolMembership.Role.ADMIN in roles
+    students = [m for m in members if m.role == SchoolMembership.Role.STUDENT]
+    parents = school_guardians_by_child(child_ids=[m.user_id for m in students]) if is_admin else {}
+    for m in students:
+        m.parent_emails = parents.get(m.user_id, [])  # type: ignore[attr-defined]
     return {
         "school": school,
         "admins": [m for m in members if m.role == SchoolMembership.Role.ADMIN],
         "teachers": [m for m in members if m.role == SchoolMembership.Role.TEACHER],
-        "students": [m for m in members if m.role == SchoolMembership.Role.STUDENT],
-        "is_admin": SchoolMembership.Role.ADMIN in roles,
-        "student_form": extra.pop("student_form", None) or StudentForm(),
+        "students": students,
+        "is_admin": is_admin,
+        "student_form": extra.pop("student_form", None) or StudentForm(may_record_parents=is_admin),
         "csv_form": extra.pop("csv_form", None) or StudentCsvForm(),
         "invite_form": extra.pop("invite_form", None) or InviteTeacherForm(),
         **extra,
@@ -86,7 +94,8 @@ def school_roster(request: AuthenticatedRequest, school_id: int) -> HttpResponse
 @require_POST
 def student_add(request: AuthenticatedRequest, school_id: int) -> HttpResponse:
     school = get_object_or_404(selectors.school_list_managed_by(viewer=request.user), pk=school_id)
-    form = StudentForm(request.POST)
+    is_admin = selectors.school_list_administered_by(viewer=request.user).filter(pk=school.pk).exists()
+    form = StudentForm(request.POST, may_record_parents=is_admin)
     if form.is_valid():
         try:
             users = schools.students_register(actor=request.user, school=school, rows=[form.row()])
@@ -124,6 +133,36 @@ def student_import(request: AuthenticatedRequest, school_id: int) -> HttpRespons
     return render(
         request, "grading/student_import.html", {"school": school, "form": form, "errors": errors}, status=status
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def student_parents(request: AuthenticatedRequest, school_id: int, user_id: int) -> HttpResponse:
+    """A school administrator records, changes or removes a student's parents' addresses."""
+    school = get_object_or_404(selectors.school_list_administered_by(viewer=request.user), pk=school_id)
+    membership = get_object_or_404(
+        SchoolMembership.objects.select_related("user"), school=school, user_id=user_id, role=SchoolMembership.Role.STUDENT
+    )
+    current = school_guardians_by_child(child_ids=[user_id]).get(user_id, [])
+    initial = {"parent_email": current[0] if current else "", "parent_email_2": current[1] if len(current) > 1 else ""}
+    form = StudentParentsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            schools.student_parents_set(admin=request.user, school=school, student_id=user_id, emails=form.emails())
+        except ValidationError as exc:
+            for message in _errors(exc):
+                form.add_error(None, message)
+        else:
+            messages.success(
+                request,
+                _("Parents saved. Each new address gets an email explaining how to open the parent portal.")
+                if form.emails()
+                else _("No parent is on record any more: their access to the parent portal ended."),
+            )
+            return redirect("grading:school_roster", school_id=school.pk)
+    status = 400 if request.method == "POST" else 200
+    context = {"school": school, "student": membership.user, "form": form, "registered": hasattr(membership.user, "school_student_account")}
+    return render(request, "grading/student_parents.html", context, status=status)
 
 
 @login_required

@@ -74,6 +74,30 @@ def _manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, check=True)
 
 
+def _start_demo_payments(env: dict[str, str], stack: ExitStack) -> None:
+    """Without Braintree keys (and only in DEBUG), serve Braintree's API from the offline stand-in the tests use,
+    so a newcomer can buy a plan; the payment page then says "Demo payments" and posts a demo card."""
+    debug = env.get("DJANGO_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
+    if not debug or env.get("BRAINTREE_MERCHANT_ID") or env.get("BRAINTREE_PRIVATE_KEY"):
+        return
+    sys.path.insert(0, str(BASE_DIR))
+    from tests.billing.fake_braintree import FakeBraintree
+
+    fake = FakeBraintree()
+    fake.start()
+    stack.callback(fake.stop)
+    env.update(
+        BILLING_DEMO_PAYMENTS="true",
+        BRAINTREE_ENVIRONMENT="local",
+        BRAINTREE_LOCAL_PORT=str(fake.port),
+        BRAINTREE_MERCHANT_ID=fake.merchant_id,
+        BRAINTREE_PUBLIC_KEY=fake.public_key,
+        BRAINTREE_PRIVATE_KEY=fake.private_key,
+    )
+    _say(f"demo payments: Braintree's API served offline on 127.0.0.1:{fake.port} (no real card is charged)")
+
+
+
 def run_environment(env: dict[str, str]) -> dict[str, str]:
     """The variables ``make run`` adds: development defaults, and SITE_URL following PORT unless it is set."""
     env = dict(env)
@@ -167,8 +191,10 @@ class Supervisor:
                 process.wait()
 
 
-def run(env: dict[str, str]) -> int:
+def run(env: dict[str, str], stack: ExitStack | None = None) -> int:
     env = run_environment(env)
+    if stack is not None:
+        _start_demo_payments(env, stack)
     port = env["PORT"]
     _manage(env, "migrate", "--noinput", "-v", "0")
     _manage(env, "demo_data")
@@ -209,7 +235,7 @@ def main(argv: list[str]) -> int:
     with ExitStack() as stack:
         env = prepare_environment(stack)
         if argv[0] == "run":
-            return run(env)
+            return run(env, stack)
         command = argv[1:]
         if command and command[0] == "--":
             command = command[1:]

@@ -88,6 +88,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 # whether base.html shows the cookie banner / loads analytics
                 "analytics.context_processors.cookie_audience",
+                # the main menu per role (mindomo/navigation.py)
+                "mindomo.navigation.main_menu",
             ],
         },
     },
@@ -422,6 +424,12 @@ BRAINTREE_PRIVATE_KEY = env("BRAINTREE_PRIVATE_KEY", default="")
 BRAINTREE_TIMEOUT_SECONDS = env.float("BRAINTREE_TIMEOUT_SECONDS", default=30.0)
 # The template holding the Drop-in UI (tests swap it for a widget posting a test nonce).
 BILLING_DROPIN_TEMPLATE = "billing/_dropin.html"
+# Offline demo payments (`make run` sets it when no Braintree keys are configured): the payment page posts a
+# demo card to the local Braintree stand-in and says "Demo payments". Never with DJANGO_DEBUG=false and never
+# against a real Braintree environment, whatever the variable says.
+BILLING_DEMO_PAYMENTS = env.bool("BILLING_DEMO_PAYMENTS", default=False) and DEBUG and BRAINTREE_ENVIRONMENT == "local"
+if BILLING_DEMO_PAYMENTS:
+    BILLING_DROPIN_TEMPLATE = "billing/_dropin_demo.html"
 TWOCHECKOUT_MERCHANT_CODE = env("TWOCHECKOUT_MERCHANT_CODE", default="")
 TWOCHECKOUT_SECRET_KEY = env("TWOCHECKOUT_SECRET_KEY", default="")
 TWOCHECKOUT_BUY_LINK_SECRET = env("TWOCHECKOUT_BUY_LINK_SECRET", default="")

@@ -37,8 +37,8 @@ def test_pages_are_translated_by_the_browser_language(client: Client) -> None:
     assert '<html lang="fr">' in html
 
 
-def test_a_signed_in_member_sees_account_links(member_client: Client) -> None:
-    html = member_client.get(reverse("home")).content.decode()
+def test_a_signed_in_member_finds_the_sign_in_settings_on_the_profile(member_client: Client) -> None:
+    html = member_client.get(reverse("accounts:profile")).content.decode()
     for name in ("accounts:profile", "account_email", "account_change_password", "socialaccount_connections"):
         assert f'href="{reverse(name)}"' in html
 

@@ -1,0 +1,74 @@
+/* Mindomo Accounts: small progressive enhancements, no inline script anywhere (Content-Security-Policy).
+   - "Show password" toggles next to every password field (labels come from <body data-*> in the page language);
+   - a live status region that follows a job's progress by polling a status URL (data-poll-url). */
+(function () {
+  "use strict";
+
+  function passwordToggles() {
+    var body = document.body;
+    var show = body.getAttribute("data-show-password") || "Show password";
+    var hide = body.getAttribute("data-hide-password") || "Hide password";
+    var fields = document.querySelectorAll("input[type=password]");
+    Array.prototype.forEach.call(fields, function (input) {
+      if (!input.id || input.getAttribute("data-has-toggle")) { return; }
+      input.setAttribute("data-has-toggle", "1");
+      var wrapper = document.createElement("span");
+      wrapper.className = "password-field";
+      input.parentNode.insertBefore(wrapper, input);
+      wrapper.appendChild(input);
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary small password-toggle";
+      button.setAttribute("aria-controls", input.id);
+      button.setAttribute("aria-pressed", "false");
+      button.textContent = show;
+      button.addEventListener("click", function () {
+        var showing = input.type === "text";
+        input.type = showing ? "password" : "text";
+        button.setAttribute("aria-pressed", showing ? "false" : "true");
+        button.textContent = showing ? show : hide;
+      });
+      wrapper.appendChild(button);
+    });
+  }
+
+  function pollers() {
+    var regions = document.querySelectorAll("[data-poll-url]");
+    Array.prototype.forEach.call(regions, function (region) {
+      var url = region.getAttribute("data-poll-url");
+      var interval = parseInt(region.getAttribute("data-poll-interval") || "2000", 10);
+      var tries = 0;
+      function tick() {
+        tries += 1;
+        fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+          .then(function (response) { return response.ok ? response.json() : null; })
+          .then(function (data) {
+            if (!data) { return; }
+            var text = region.querySelector("[data-poll-text]");
+            if (text && data.text && text.textContent !== data.text) { text.textContent = data.text; }
+            var bar = region.querySelector("progress");
+            if (bar && typeof data.done === "number" && typeof data.total === "number") {
+              bar.max = data.total || 1;
+              bar.value = data.done;
+            }
+            if (data.finished) {
+              if (bar) { bar.hidden = true; }
+              var link = region.querySelector("[data-poll-link]");
+              if (link && data.link_url) {
+                link.href = data.link_url;
+                link.textContent = data.link_label || link.textContent;
+                link.hidden = false;
+              }
+              return;
+            }
+            if (tries < 900) { window.setTimeout(tick, interval); }
+          })
+          .catch(function () { if (tries < 900) { window.setTimeout(tick, interval * 2); } });
+      }
+      window.setTimeout(tick, interval);
+    });
+  }
+
+  function ready() { passwordToggles(); pollers(); }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", ready); } else { ready(); }
+})();
