@@ -153,7 +153,8 @@ def send_school_guardian_added(*, guardian: Guardian) -> None:
     record = guardian.record
     _send(
         to=guardian.email,
-        subject=_("%(school)s registered your child on Mindomo") % {"school": record.school.name if record.school else ""},
+        subject=_("%(school)s registered your child on Mindomo")
+        % {"school": record.school.name if record.school else ""},
         template="school_guardian_added",
         context={
             "login": record.child.username,

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from mindomo.navigation import NavItem, Viewer
 
 from . import selectors
-from .portal import portal_email
+from .portal.session import portal_email
 
 
 def is_child(request: HttpRequest) -> bool:

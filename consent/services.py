@@ -430,9 +430,10 @@ SCHOOL_GUARDIANS_MAX = 2
 
 
 def _school_admin(user: User, school: School) -> bool:
-    return bool(user.is_superuser) or SchoolMembership.objects.filter(
-        school=school, user=user, role=SchoolMembership.Role.ADMIN
-    ).exists()
+    return (
+        bool(user.is_superuser)
+        or SchoolMembership.objects.filter(school=school, user=user, role=SchoolMembership.Role.ADMIN).exists()
+    )
 
 
 def school_guardian_emails_clean(emails: Iterable[str]) -> list[str]:

@@ -391,9 +391,7 @@ def parse_student_csv(*, data: bytes) -> list[tuple[int, StudentRow]]:
                 return record[index[name]].strip() if name in index else ""
 
             parents = tuple(e for e in (cell("parent_email"), cell("parent_email_2")) if e)
-            rows.append(
-                (reader.line_num, StudentRow(cell("first_name"), cell("last_name"), cell("username"), parents))
-            )
+            rows.append((reader.line_num, StudentRow(cell("first_name"), cell("last_name"), cell("username"), parents)))
             if len(rows) > CSV_MAX_ROWS:
                 raise CsvImportError(_("At most %(n)d students per file.") % {"n": CSV_MAX_ROWS})
     except csv.Error as exc:

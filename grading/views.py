@@ -141,7 +141,10 @@ def student_parents(request: AuthenticatedRequest, school_id: int, user_id: int)
     """A school administrator records, changes or removes a student's parents' addresses."""
     school = get_object_or_404(selectors.school_list_administered_by(viewer=request.user), pk=school_id)
     membership = get_object_or_404(
-        SchoolMembership.objects.select_related("user"), school=school, user_id=user_id, role=SchoolMembership.Role.STUDENT
+        SchoolMembership.objects.select_related("user"),
+        school=school,
+        user_id=user_id,
+        role=SchoolMembership.Role.STUDENT,
     )
     current = school_guardians_by_child(child_ids=[user_id]).get(user_id, [])
     initial = {"parent_email": current[0] if current else "", "parent_email_2": current[1] if len(current) > 1 else ""}
@@ -161,7 +164,12 @@ def student_parents(request: AuthenticatedRequest, school_id: int, user_id: int)
             )
             return redirect("grading:school_roster", school_id=school.pk)
     status = 400 if request.method == "POST" else 200
-    context = {"school": school, "student": membership.user, "form": form, "registered": hasattr(membership.user, "school_student_account")}
+    context = {
+        "school": school,
+        "student": membership.user,
+        "form": form,
+        "registered": hasattr(membership.user, "school_student_account"),
+    }
     return render(request, "grading/student_parents.html", context, status=status)
 
 

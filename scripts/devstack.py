@@ -97,7 +97,6 @@ def _start_demo_payments(env: dict[str, str], stack: ExitStack) -> None:
     _say(f"demo payments: Braintree's API served offline on 127.0.0.1:{fake.port} (no real card is charged)")
 
 
-
 def run_environment(env: dict[str, str]) -> dict[str, str]:
     """The variables ``make run`` adds: development defaults, and SITE_URL following PORT unless it is set."""
     env = dict(env)

@@ -8,7 +8,6 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.models import SchoolMembership
-from mindomo.privacy import registry
 
 from .. import hooks, ledger
 from ..models import ConsentMethod, ConsentRecord, DisclosureConsent, Guardian, LedgerEntry, ParentalControl
@@ -59,8 +58,11 @@ def ledger_for_child(record: ConsentRecord) -> QuerySet[LedgerEntry]:
 
 
 def child_page(*, record: ConsentRecord, email: str) -> dict[str, Any]:
-    """What the child's page shows: the consent, its ledger and the guardians; for a child whose parent
-    consented also every provider's data, the separate consents to third parties and the staff's accesses."""
+    """What the child's page shows: the consent, its ledger and the guardians, every provider's data that
+    applies to a child (a school-registered child's school, classes and grades included), the staff's accesses,
+    and for a child whose parent consented the separate consents to third parties."""
+    from .present import sections_for
+
     page: dict[str, Any] = {
         "record": record,
         "child": record.child,
@@ -69,21 +71,13 @@ def child_page(*, record: ConsentRecord, email: str) -> dict[str, Any]:
         "email": email,
         "guardians": guardian_emails(record),
         "ledger": list(ledger_for_child(record)),
+        "sections": sections_for(record.child),
+        "accesses": hooks.staff_accesses.implementation()(subject_id=record.child_id, limit=STAFF_ACCESSES_SHOWN),
     }
     if record.method == ConsentMethod.SCHOOL:
-        return page  # a school-registered child's data is asked of the school
-    data = registry.export_user(record.child)
+        return page  # requests about a school-registered child's data go to the school
     given = set(DisclosureConsent.objects.filter(record=record).values_list("third_party_id", flat=True))
-    page.update(
-        {
-            "overview": [
-                (provider.label, list(provider.declarations()), data.get(provider.name, {}))
-                for provider in registry.providers()
-            ],
-            "disclosures": [(p, p.pk in given) for p in third_parties_needing_separate_consent()],
-            "accesses": hooks.staff_accesses.implementation()(subject_id=record.child_id, limit=STAFF_ACCESSES_SHOWN),
-        }
-    )
+    page["disclosures"] = [(p, p.pk in given) for p in third_parties_needing_separate_consent()]
     return page
 
 

@@ -14,8 +14,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -56,24 +54,6 @@ def parent_required(view: Callable[..., HttpResponseBase]) -> Callable[..., Http
 
 def _record(request: HttpRequest, child_id: int) -> ConsentRecord:
     return get_object_or_404(reads.records_visible_to_parent(email=request.parent_email), child_id=child_id)  # type: ignore[attr-defined]
-
-
-def _render_value(value: Any) -> SafeString:
-    """A JSON value as nested HTML lists, every string escaped."""
-    if isinstance(value, dict):
-        if not value:
-            return format_html("<em>{}</em>", _("nothing"))
-        rows = ((key.replace("_", " "), _render_value(item)) for key, item in value.items())
-        return format_html("<dl>{}</dl>", format_html_join("", "<dt>{}</dt><dd>{}</dd>", rows))
-    if isinstance(value, list):
-        if not value:
-            return format_html("<em>{}</em>", _("nothing"))
-        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((_render_value(i),) for i in value)))
-    if value is None:
-        return format_html("<em>{}</em>", _("none"))
-    if isinstance(value, bool):
-        return format_html("{}", _("yes") if value else _("no"))
-    return format_html("{}", value)
 
 
 def _form_errors(request: HttpRequest, form: Any) -> None:
@@ -145,10 +125,6 @@ def portal_child(request: HttpRequest, child_id: int) -> HttpResponse:
         return render(request, "consent/portal_child.html", context)
     context.update(
         {
-            "sections": [
-                {"label": label, "declarations": declarations, "html": _render_value(data)}
-                for label, declarations, data in context.pop("overview")
-            ],
             "password_form": ChildPasswordForm(),
             "delete_form": ChildDeleteForm(),
             "guardian_form": GuardianInviteForm(),

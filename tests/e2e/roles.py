@@ -87,18 +87,19 @@ def school_student_username() -> str:
     return str(student.username)
 
 
-def cookies_for(role: str, base_url: str) -> list[dict[str, Any]]:
-    """Session cookies that sign this role in (no cookie for the anonymous visitor)."""
+def cookies_for(role: str, base_url: str, *, parent_email: str = PORTAL_PARENT) -> list[dict[str, Any]]:
+    """Session cookies that sign this role in (no cookie for the anonymous visitor). The parent portal's
+    session is made directly (the emailed single-use link is proven by test_portal_journey)."""
     from accounts.models import User
 
     host = urlsplit(base_url).hostname
     if role == "anonymous":
         return []
     if role == "parent in the portal":
-        from consent import portal
+        from consent.portal import session as portal
 
         store = import_module(settings.SESSION_ENGINE).SessionStore()
-        store[portal.SESSION_KEY] = {"email": PORTAL_PARENT, "until": 4102444800.0}
+        store[portal.SESSION_KEY] = {"email": parent_email, "until": 4102444800.0}
         store.create()
         key = store.session_key
     else:

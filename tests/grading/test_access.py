@@ -10,7 +10,6 @@ portal, another parent) are in test_parent_portal.py; "adult" here is an unrelat
 from __future__ import annotations
 
 import re
-
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any

@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 from django.core import mail
-from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from consent import portal
 from consent.models import Guardian, LedgerEntry
+from consent.portal import reads as portal
 from consent.services import consent_record_school
 from tests.consent.portal_helpers import signed_in_parent
 from tests.grading.conftest import World

@@ -8,8 +8,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from consent import portal
 from consent.models import ConsentRecord
+from consent.portal import actions as portal
 from tests.consent.portal_helpers import CHILD_PASSWORD, consented_child
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,179 @@
+"""What the parent's page shows of each privacy provider's export, written for a parent.
+
+The machine-readable export (the download) stays as it is; here every section that holds nothing for this
+child is left out (a child has no purchases, teaches no class), keys become labels, known codes become words,
+ISO timestamps become dates in the page's language and time zone, and each section gets a one-line summary
+("3 grades in 1 class").
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import formats, timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from mindomo.privacy import registry
+
+from ..models import ConsentMethod
+
+# Labels for the keys the providers' exports use (a key not listed reads as its words).
+KEY_LABELS: dict[str, Any] = {
+    "profile": gettext_lazy("Profile"),
+    "username": gettext_lazy("Username"),
+    "first_name": gettext_lazy("First name"),
+    "last_name": gettext_lazy("Last name"),
+    "email": gettext_lazy("Email address"),
+    "country": gettext_lazy("Country"),
+    "product_updates": gettext_lazy("Product-update emails"),
+    "date_joined": gettext_lazy("Account created"),
+    "last_login": gettext_lazy("Last sign-in"),
+    "email_addresses": gettext_lazy("Email addresses"),
+    "connected_services": gettext_lazy("Connected services"),
+    "school_registration": gettext_lazy("Registered by a school"),
+    "school": gettext_lazy("School"),
+    "registered_at": gettext_lazy("Registered on"),
+    "classes": gettext_lazy("Classes"),
+    "class": gettext_lazy("Class"),
+    "student_number": gettext_lazy("Number in the class"),
+    "grades": gettext_lazy("Grades"),
+    "assignment": gettext_lazy("Assignment"),
+    "due_date": gettext_lazy("Due"),
+    "score": gettext_lazy("Score"),
+    "max_score": gettext_lazy("Out of"),
+    "feedback": gettext_lazy("Teacher's feedback"),
+    "graded_at": gettext_lazy("Graded on"),
+    "method": gettext_lazy("How consent was given"),
+    "granted_at": gettext_lazy("Consent given on"),
+    "policy_version": gettext_lazy("Privacy policy version"),
+    "parent_email": gettext_lazy("Parent's email address"),
+    "verified": gettext_lazy("Confirmed"),
+    "primary": gettext_lazy("Main address"),
+    "provider": gettext_lazy("Service"),
+    "received_at": gettext_lazy("Received on"),
+    "inquiries": gettext_lazy("Messages to support"),
+    "sessions": gettext_lazy("Sign-in sessions"),
+}
+
+# Words for codes that appear as values.
+CODE_LABELS: dict[str, Any] = {
+    ConsentMethod.EMAIL_PLUS.value: gettext_lazy("by email, from you"),
+    ConsentMethod.SCHOOL.value: gettext_lazy("by the school, for school use only"),
+    "child": gettext_lazy("a child"),
+    "adult": gettext_lazy("an adult"),
+}
+
+# One-line summaries for the lists a parent cares about; other lists read "Label: n".
+_COUNTED = {
+    "grades": lambda n: ngettext("%(n)d grade", "%(n)d grades", n) % {"n": n},
+    "classes": lambda n: ngettext("%(n)d class", "%(n)d classes", n) % {"n": n},
+    "email_addresses": lambda n: ngettext("%(n)d email address", "%(n)d email addresses", n) % {"n": n},
+    "connected_services": lambda n: ngettext("%(n)d connected service", "%(n)d connected services", n) % {"n": n},
+    "inquiries": lambda n: ngettext("%(n)d message to support", "%(n)d messages to support", n) % {"n": n},
+}
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    label: str
+    summary: str
+    html: SafeString
+    declarations: list[Any]
+
+
+def label_for(key: str) -> str:
+    return str(KEY_LABELS.get(key, key.replace("_", " ").capitalize()))
+
+
+def _is_empty(value: Any) -> bool:
+    if value in (None, "", [], {}):
+        return True
+    if isinstance(value, dict):
+        return all(_is_empty(v) for v in value.values())
+    return False
+
+
+def _as_datetime(value: str) -> datetime.datetime | datetime.date | None:
+    if len(value) < 10 or value[4] != "-" or value[7] != "-":
+        return None
+    try:
+        if len(value) == 10:
+            return datetime.date.fromisoformat(value)
+        parsed = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return timezone.localtime(parsed) if timezone.is_aware(parsed) else parsed
+
+
+def human_value(value: Any) -> str:
+    """A scalar as a parent reads it: dates in the page's language and time zone, codes as words."""
+    if value is None:
+        return _("none")
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    text = str(value)
+    when = _as_datetime(text)
+    if isinstance(when, datetime.datetime):
+        return formats.date_format(when, "DATETIME_FORMAT")
+    if isinstance(when, datetime.date):
+        return formats.date_format(when, "DATE_FORMAT")
+    return str(CODE_LABELS.get(text, text))
+
+
+def render(value: Any) -> SafeString:
+    """Nested HTML for a provider's export, every string escaped, empty parts left out."""
+    if isinstance(value, dict):
+        rows = [(label_for(k), render(v)) for k, v in value.items() if not _is_empty(v)]
+        return format_html('<dl class="facts">{}</dl>', format_html_join("", "<dt>{}</dt><dd>{}</dd>", rows))
+    if isinstance(value, list):
+        items = [v for v in value if not _is_empty(v)]
+        rendered = format_html_join("", "<li>{}</li>", ((render(v),) for v in items))
+        return format_html('<ul class="data-list">{}</ul>', rendered)
+    return format_html("{}", human_value(value))
+
+
+def summary_line(data: dict[str, Any]) -> str:
+    parts: list[str] = []
+    for key, value in data.items():
+        if _is_empty(value):
+            continue
+        if isinstance(value, list):
+            count = _COUNTED.get(key)
+            parts.append(count(len(value)) if count else f"{label_for(key)}: {len(value)}")
+        elif isinstance(value, dict):
+            parts.append(label_for(key))
+    if "grades" in data and "classes" in data and data["grades"] and data["classes"]:
+        classes = len(data["classes"])
+        grades = len(data["grades"])
+        parts = [
+            ngettext("%(n)d grade", "%(n)d grades", grades) % {"n": grades}
+            + " "
+            + ngettext("in %(n)d class", "in %(n)d classes", classes) % {"n": classes}
+        ] + [p for p in parts if p not in (_COUNTED["grades"](grades), _COUNTED["classes"](classes))]
+    return ", ".join(parts)
+
+
+def sections_for(child: Any) -> list[Section]:
+    """Each provider's data about the child that applies to a child, in the registry's order."""
+    data = registry.export_user(child)
+    found = []
+    for provider in registry.providers():
+        exported = data.get(provider.name) or {}
+        if _is_empty(exported):
+            continue
+        found.append(
+            Section(
+                name=provider.name,
+                label=str(provider.label),
+                summary=summary_line(exported) if isinstance(exported, dict) else "",
+                html=render(exported),
+                declarations=list(provider.declarations()),
+            )
+        )
+    return found
