@@ -494,6 +494,8 @@ def school_guardians_set(*, child: User, school: School, actor: User, emails: It
                 actor="school",
                 detail={"guardian": ledger.parent_pseudonym(child_id=child.pk, email=email)},
             )
+    from . import emails as consent_emails  # (the argument ``emails`` hides the module's name here)
+
     added = [email for email in wanted if email not in current]
     for email in added:
         guardian = Guardian.objects.create(record=record, email=email)
@@ -503,7 +505,7 @@ def school_guardians_set(*, child: User, school: School, actor: User, emails: It
             actor="school",
             detail={"guardian": ledger.parent_pseudonym(child_id=child.pk, email=email)},
         )
-        emails.send_school_guardian_added(guardian=guardian)  # through the outbox, in this transaction
+        consent_emails.send_school_guardian_added(guardian=guardian)  # through the outbox, in this transaction
     return added
 
 
