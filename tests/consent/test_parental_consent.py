@@ -198,6 +198,9 @@ def test_another_childs_key_does_not_open_a_request(client: Client, run_on_commi
 )
 def test_unknown_or_malformed_links_get_a_clear_page(db: Any, path: str) -> None:
     response = Client().get(path)
+    if "%00" in path:  # invalid characters are refused before any view runs (mindomo.middleware)
+        assert response.status_code == 400
+        return
     assert response.status_code in {404, 410}
     if response.status_code == 410:
         assert "no longer open" in response.content.decode()
