@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 from urllib.parse import quote
 
@@ -10,10 +11,12 @@ from allauth.account.internal.flows import signup as signup_flows
 from allauth.account.stages import EmailVerificationStage
 from allauth.core import context as allauth_context
 from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialApp, SocialLogin
 from allauth.socialaccount.providers import registry as provider_registry
 from allauth.socialaccount.providers.base import Provider
+from cryptography.fernet import Fernet
 from django.contrib import messages
 from django.contrib.sites.shortcuts import get_current_site
 from django.db import IntegrityError, transaction
@@ -21,6 +24,7 @@ from django.forms import BaseForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from mindomo.outbox import services as outbox
@@ -198,3 +202,19 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                 raise
             provider_class = provider_registry.get_class(provider)
             return provider_class(request=request, app=SocialApp(provider=provider, name=provider_class.name))
+
+
+def _mfa_fernet() -> Fernet:
+    digest = salted_hmac("accounts.mfa.secret", "fernet", algorithm="sha256").digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+class MFAAdapter(DefaultMFAAdapter):
+    """TOTP secrets are stored encrypted (Fernet, key derived from DJANGO_SECRET_KEY): a copy of the database
+    alone does not give anyone the codes of a staff member's authenticator app."""
+
+    def encrypt(self, text: str) -> str:
+        return _mfa_fernet().encrypt(text.encode()).decode()
+
+    def decrypt(self, encrypted_text: str) -> str:
+        return _mfa_fernet().decrypt(encrypted_text.encode()).decode()

@@ -100,6 +100,17 @@ def catalogue() -> list[CookieInfo]:
             essential=True,
             set_by="analytics.cookies",
         ),
+        CookieInfo(
+            # privacy.staff_security.BROWSER_COOKIE (same layer: named here, not imported)
+            name="mindomo_staff_browser",
+            purpose=_(
+                "Staff accounts only: recognises a browser a staff member signed in with before, so that a sign-in "
+                "from a new browser can be reported to them. A random value, nothing readable."
+            ),
+            lifetime=_days(400 * 24 * 3600),
+            essential=True,
+            set_by="privacy.staff_security",
+        ),
     ]
 
 

@@ -32,3 +32,20 @@ class PrivacyConfig(AppConfig):
         # After every migrate, roles get the permissions of models that exist now (as contrib.auth creates them).
         post_migrate.connect(_sync_roles, sender=self, dispatch_uid="privacy.sync_roles")
         audit.install()
+
+        from allauth.account.decorators import secure_admin_login
+        from allauth.mfa import signals as mfa_signals
+        from django.contrib import admin
+        from django.contrib.auth.signals import user_logged_in
+
+        from . import staff_security
+
+        # The admin's sign-in is allauth's: the same rate limits (per address and per account), the second
+        # factor, the same session handling. A signed-in account that is not staff gets a 403 there.
+        admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
+
+        user_logged_in.connect(staff_security.staff_logged_in_receiver, dispatch_uid="privacy.staff_logged_in")
+        changed = staff_security.authenticators_changed_receiver
+        mfa_signals.authenticator_added.connect(changed, dispatch_uid="privacy.mfa_added")
+        mfa_signals.authenticator_removed.connect(changed, dispatch_uid="privacy.mfa_removed")
+        mfa_signals.authenticator_reset.connect(changed, dispatch_uid="privacy.mfa_reset")

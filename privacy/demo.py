@@ -8,10 +8,46 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from accounts.demo import ensure_user
+from accounts.models import User
 from mindomo.demo import DEMO_PASSWORD, DemoLogin
 
 from .models import DisclosureRequest, DisclosureSubject, Notice
 from .roles import PRIVACY_OFFICER, SUPPORT
+
+# Every staff demo login gets an authenticator app (TOTP) secret: staff cannot open any page without a second
+# factor, and there is no bypass. Add the secret to an authenticator app, or print the current code with
+# ``python manage.py demo_totp <login>``.
+STAFF_DEMO_LOGINS = ("admin", "support", "privacy", "clerk")
+
+
+def demo_totp_secret(user: User) -> str:
+    """The user's TOTP secret (created on first use, with recovery codes)."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+    from allauth.mfa.utils import decrypt
+
+    existing = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+    if existing is not None:
+        return str(decrypt(existing.data["secret"]))
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    RecoveryCodes.activate(user)
+    return secret
+
+
+def _demo_second_factors() -> list[DemoLogin]:
+    rows = []
+    for user in User.objects.filter(username__in=STAFF_DEMO_LOGINS).order_by("username"):
+        rows.append(
+            DemoLogin(
+                f"second factor of {user.username}",
+                f"TOTP secret {demo_totp_secret(user)}",
+                "",
+                f"current code: python manage.py demo_totp {user.username}",
+            )
+        )
+    return rows
 
 
 @transaction.atomic
@@ -59,6 +95,7 @@ def load() -> list[DemoLogin]:
         },
     )
     return [
+        *_demo_second_factors(),
         DemoLogin("support (staff)", "support", DEMO_PASSWORD, "/admin/ users' contact details, support inquiries"),
         DemoLogin(
             "privacy officer (staff)",

@@ -47,3 +47,20 @@ def send_policy_reconsent(*, parent_email: str, version: PolicyVersion, link: st
         template="policy_reconsent",
         context={"version": version, "link": link, "children": children},
     )
+
+
+def send_staff_new_browser(*, to: str, user: User, when: object, user_agent: str) -> Delivery:
+    """A staff account was signed in from a browser it never used before."""
+    return _enqueue(
+        kind="staff_new_browser",
+        to=to,
+        subject=_("New sign-in to your Mindomo staff account"),
+        template="staff_new_browser",
+        context={
+            "user": user,
+            "when": when,
+            "user_agent": user_agent,
+            "mfa_url": settings.SITE_URL + reverse("mfa_index"),
+        },
+        user=user,
+    )

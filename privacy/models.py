@@ -196,3 +196,21 @@ class NoticeDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.notice_id} → {self.user_id}: {self.state}"
+
+
+class StaffBrowser(models.Model):
+    """A browser a staff member signed in from (a random token in a cookie; only its hash is kept here).
+
+    A sign-in from a browser not listed emails the staff member (privacy.staff_security)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(_("browser token hash"), max_length=64, unique=True)
+    first_seen_at = models.DateTimeField(_("first sign-in"), auto_now_add=True)
+    last_seen_at = models.DateTimeField(_("last sign-in"))
+
+    class Meta:
+        verbose_name = _("staff browser")
+        verbose_name_plural = _("staff browsers")
+
+    def __str__(self) -> str:
+        return f"{self.user_id} · {self.first_seen_at:%Y-%m-%d}"

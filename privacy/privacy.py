@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
@@ -10,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from mindomo import privacy
 
-from .models import AccessLog, NoticeDelivery, PolicyAcceptance
+from .models import AccessLog, NoticeDelivery, PolicyAcceptance, StaffBrowser
 
 
 def _access_log_expired(now: datetime) -> QuerySet[Any]:
@@ -43,6 +44,21 @@ class PrivacyOperationsProvider(privacy.PrivacyProvider):
                 retention=_("Two years, by your user id only."),
                 subject="subject_id",
             ),
+            privacy.DataCategory(
+                model="mfa.Authenticator",
+                fields=("type", "data", "created_at", "last_used_at"),
+                purpose=_(
+                    "Your second factor (authenticator app, recovery codes, security keys), if you turned "
+                    "two-factor authentication on; staff accounts must."
+                ),
+                retention=_("Until you remove it or your account is deleted."),
+            ),
+            privacy.DataCategory(
+                model="privacy.StaffBrowser",
+                fields=("token_hash", "first_seen_at", "last_seen_at"),
+                purpose=_("Staff accounts only: tell a staff member when their account is used from a new browser."),
+                retention=_("Until the staff account is deleted."),
+            ),
         ]
 
     def export(self, user: User) -> dict[str, Any]:
@@ -55,6 +71,18 @@ class PrivacyOperationsProvider(privacy.PrivacyProvider):
                 {"subject": d.notice.subject, "state": d.state, "sent_at": d.sent_at.isoformat() if d.sent_at else None}
                 for d in NoticeDelivery.objects.filter(user=user).select_related("notice").order_by("pk")
             ],
+            "second_factors": [
+                {
+                    "type": a.type,
+                    "added_at": a.created_at.isoformat(),
+                    "last_used_at": a.last_used_at.isoformat() if a.last_used_at else None,
+                }
+                for a in Authenticator.objects.filter(user=user).order_by("pk")
+            ],
+            "staff_browsers": [
+                {"first_sign_in": b.first_seen_at.isoformat(), "last_sign_in": b.last_seen_at.isoformat()}
+                for b in StaffBrowser.objects.filter(user=user).order_by("pk")
+            ],
             "staff_accesses": [
                 {"at": a.at.isoformat(), "action": a.action, "record": a.model}
                 for a in AccessLog.objects.filter(subject_id=user.pk).order_by("pk")
@@ -64,6 +92,8 @@ class PrivacyOperationsProvider(privacy.PrivacyProvider):
     def erase(self, user: User) -> None:
         PolicyAcceptance.objects.filter(user=user).delete()
         NoticeDelivery.objects.filter(user=user).delete()
+        Authenticator.objects.filter(user=user).delete()
+        StaffBrowser.objects.filter(user=user).delete()
         # The access log keeps the bare user id (no name, no email) for its own retention period: it is
         # the proof of how staff handled the data, and is deleted by the rule below.
 

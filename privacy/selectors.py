@@ -2,11 +2,59 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections import Counter
+from typing import Any
 
 from django.db.models import QuerySet
 
+from accounts.selectors import user_is_child_or_school_account
+
 from .models import AccessLog, DisclosureRequest
+from .roles import ROLES
+
+ROLE_CHECK_KEY = "staff_role_check"
+ROLE_RECHECK_SECONDS = 60
+
+
+def user_has_staff_role(user: Any) -> bool:
+    """Member of any privacy role's group (Support, Billing clerk, Privacy officer)."""
+    return bool(user.groups.filter(name__in=[role.group for role in ROLES]).exists())
+
+
+def is_staff_account(user: Any, *, session: Any = None) -> bool:
+    """Staff for the security rules: is_staff, a superuser, or a member of any privacy role.
+
+    The role membership of an account without the staff flag is rechecked at most once a minute per session
+    (``session``), so an ordinary member's page costs no query for it."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_staff or user.is_superuser:
+        return True
+    if session is None:
+        return user_has_staff_role(user)
+    now = int(time.time())
+    cached = session.get(ROLE_CHECK_KEY)
+    if isinstance(cached, list) and len(cached) == 3 and cached[0] == user.pk:
+        if now - cached[1] < ROLE_RECHECK_SECONDS:
+            return bool(cached[2])
+    result = user_has_staff_role(user)
+    session[ROLE_CHECK_KEY] = [user.pk, now, result]
+    return result
+
+
+def mfa_fingerprint(user: Any) -> str:
+    """The account's authenticators (which and since when): "" when it has none. Changes when one is added,
+    removed or regenerated."""
+    from allauth.mfa.models import Authenticator
+
+    rows = Authenticator.objects.filter(user_id=user.pk).order_by("pk").values_list("pk", "type", "created_at")
+    return ";".join(f"{pk}:{kind}:{created.timestamp() if created else ''}" for pk, kind, created in rows)
+
+
+def mfa_offered(user: Any) -> bool:
+    """Adults may turn on two-factor authentication; children and school-registered accounts are not offered it."""
+    return not user_is_child_or_school_account(user)
 
 
 def access_log_for_subject(*, subject_id: int) -> QuerySet[AccessLog]:

@@ -329,3 +329,29 @@ def policy_reconsent(*, token: str) -> int:
     for child in children:
         PolicyAcceptance.objects.get_or_create(user=child, version=version, defaults={"by_guardian": True})
     return len(children)
+
+
+# --- staff browsers (privacy.staff_security) ---------------------------------------------------------------
+def _browser_hash(token: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def staff_browser_signed_in(*, user: User, token: str, user_agent: str) -> str:
+    """A staff member signed in with the browser holding ``token`` (may be empty). Returns the token the
+    browser keeps. A browser not yet known for this account is recorded and the staff member is emailed."""
+    import secrets
+
+    from . import emails
+    from .models import StaffBrowser
+
+    now = timezone.now()
+    if token and StaffBrowser.objects.filter(user=user, token_hash=_browser_hash(token)).update(last_seen_at=now):
+        return token
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        StaffBrowser.objects.create(user=user, token_hash=_browser_hash(token), last_seen_at=now)
+        if user.email:  # through the outbox, in this transaction
+            emails.send_staff_new_browser(to=user.email, user=user, when=now, user_agent=user_agent[:200])
+    return token

@@ -12,6 +12,7 @@ from django.test import Client
 
 from accounts.models import User
 from tests.accounts.factories import PASSWORD, UserFactory
+from tests.support.mfa import sign_in, totp_enable
 from tests.support.smtp import SmtpSink
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM must still be usable there.
@@ -88,7 +89,9 @@ def other_member(db: Any) -> User:
 
 @pytest.fixture
 def superuser(db: Any) -> User:
-    return UserFactory(is_staff=True, is_superuser=True)
+    user = UserFactory(is_staff=True, is_superuser=True)
+    totp_enable(user)
+    return user
 
 
 @pytest.fixture
@@ -100,9 +103,7 @@ def member_client(member: User) -> Client:
 
 @pytest.fixture
 def superuser_client(superuser: User) -> Client:
-    client = Client()
-    client.force_login(superuser)
-    return client
+    return sign_in(Client(), superuser)
 
 
 # --- email over real SMTP -------------------------------------------------------------------------
@@ -216,6 +217,7 @@ def _staff_in(group_name: str) -> User:
 
     user = UserFactory(is_staff=True)
     user.groups.add(Group.objects.get(name=group_name))
+    totp_enable(user)  # staff must have a second factor (privacy.staff_security); sign_in() completes it
     return user
 
 
@@ -236,7 +238,9 @@ def privacy_officer_user(db: Any) -> User:
 
 @pytest.fixture
 def staff_without_role(db: Any) -> User:
-    return UserFactory(is_staff=True)
+    user = UserFactory(is_staff=True)
+    totp_enable(user)
+    return user
 
 
 @pytest.fixture

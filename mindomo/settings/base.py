@@ -34,10 +34,12 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.sites",
+    "django.contrib.humanize",  # allauth.mfa's security key list
     "django_countries",
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
+    "allauth.mfa",
     "allauth.socialaccount.providers.google",
     "allauth.socialaccount.providers.facebook",
     "allauth.socialaccount.providers.microsoft",
@@ -69,6 +71,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "privacy.middleware.PolicyAcceptanceMiddleware",
     "consent.middleware.AgeUpMiddleware",
+    # a second factor for every staff account, idle staff sessions end (privacy/staff_security.py)
+    "privacy.staff_security.StaffSecurityMiddleware",
 ]
 
 ROOT_URLCONF = "mindomo.urls"
@@ -461,3 +465,22 @@ NOTICE_BATCH_INTERVAL = env.int("NOTICE_BATCH_INTERVAL", default=60)
 ANALYTICS_CHOICE_COOKIE_DAYS = env.int("ANALYTICS_CHOICE_COOKIE_DAYS", default=180)
 # How long a signed-in user's "child or school account" status and stored choice are cached in the session (s).
 ANALYTICS_AUDIENCE_RECHECK_SECONDS = env.int("ANALYTICS_AUDIENCE_RECHECK_SECONDS", default=300)
+
+# --- Staff security (privacy app): MFA for every staff account, idle timeout, new-browser alerts ------------
+# allauth.mfa: authenticator app codes (TOTP) with recovery codes, and security keys / passkeys (WebAuthn).
+# Staff (is_staff, superusers, any privacy role) cannot open any page but the MFA setup until they have one;
+# adults may turn it on; children and school-registered accounts are not offered it (privacy/staff_security.py).
+MFA_ADAPTER = "accounts.adapters.MFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+# Security keys and passkeys are a second factor after the password (no passwordless sign-in: staff sign-ins
+# always prove two things, and the sign-in page stays one form).
+MFA_PASSKEY_LOGIN_ENABLED = False
+MFA_TOTP_ISSUER = env("MFA_TOTP_ISSUER", default="Mindomo")
+# Accept the code of the previous and the next 30-second step (clock drift, RFC 6238 §6); each code works once.
+MFA_TOTP_TOLERANCE = 1
+# WebAuthn needs a secure origin; only a development server on plain http may relax it (never in production).
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+# A staff session ends after this many seconds without a request (default 30 minutes).
+STAFF_SESSION_IDLE_SECONDS = env.int("STAFF_SESSION_IDLE_SECONDS", default=1800)
+# Days a data-subject request case is due after it is opened.
+DSR_DEADLINE_DAYS = env.int("DSR_DEADLINE_DAYS", default=30)

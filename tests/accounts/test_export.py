@@ -23,6 +23,7 @@ from accounts import services
 from accounts.models import DataExport, User
 from mindomo.privacy import registry
 from tests.accounts.factories import UserFactory
+from tests.support.mfa import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -129,7 +130,7 @@ def test_only_the_signed_in_owner_downloads_an_export(
     if role == "owner":
         client = owner
     elif role != "anonymous":
-        client.force_login(request.getfixturevalue(role))
+        sign_in(client, request.getfixturevalue(role))
 
     response = client.get(reverse("accounts:data_export_download", args=[export.public_id]))
 
@@ -146,7 +147,7 @@ def test_expiry_deletes_the_files_in_one_pass_and_the_download_is_gone(
     clients = []
     for user in users:
         client = Client()
-        client.force_login(user)
+        sign_in(client, user)
         _request_export(client, django_capture_on_commit_callbacks)
         clients.append(client)
     fresh_user = UserFactory()

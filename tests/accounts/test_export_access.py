@@ -13,6 +13,7 @@ from accounts.models import AccountDeletionRequest, DataExport, User
 from tests.accounts.factories import PASSWORD, UserFactory
 from tests.billing.helpers import make_child, make_school_student
 from tests.grading.factories import MembershipFactory
+from tests.support.mfa import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +31,7 @@ def _client(role: str) -> tuple[Client, User | None]:
     user = ROLES[role]()
     client = Client()
     if user is not None:
-        client.force_login(user)
+        sign_in(client, user)
     return client, user
 
 

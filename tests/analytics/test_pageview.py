@@ -20,6 +20,7 @@ from tests.analytics.helpers import make_parental_child, make_school_child
 from tests.consent.factories import make_user
 from tests.consent.helpers import birth_date_for_age, gate_data, pass_age_gate
 from tests.support.dbscan import tables_containing
+from tests.support.mfa import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +30,7 @@ ENDPOINT = "/cookies/pageview/"
 def opted_in_client(*, user: Any = None) -> Client:
     client = Client()
     if user is not None:
-        client.force_login(user)
+        sign_in(client, user)
     client.cookies[CHOICE_COOKIE] = "analytics"
     return client
 

@@ -17,6 +17,7 @@ from billing.models import Order
 from tests.accounts.factories import UserFactory
 from tests.billing.factories import BILLING, PlanFactory
 from tests.billing.helpers import make_child, make_school_student, paid_invoice
+from tests.support.mfa import sign_in
 
 pytestmark = pytest.mark.django_db
 ROLES = ["anonymous", "adult", "unverified_adult", "child", "school_student", "superuser"]
@@ -35,7 +36,7 @@ def client_for(role: str, owner: Any = None) -> tuple[Client, Any]:
         "superuser": lambda: UserFactory(is_staff=True, is_superuser=True),
     }[role]()
     if user is not None:
-        client.force_login(user)
+        sign_in(client, user)
     return client, user
 
 

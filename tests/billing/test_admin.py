@@ -14,6 +14,7 @@ from billing.constants import BILLING_CLERK_GROUP
 from billing.models import BillingEvent, Invoice, Order
 from tests.accounts.factories import UserFactory
 from tests.billing.factories import BILLING, PlanFactory
+from tests.support.mfa import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,7 @@ def staff_client(role: str) -> Client:
     if role == "clerk":
         user.groups.add(Group.objects.get(name=BILLING_CLERK_GROUP))
     client = Client()
-    client.force_login(user)
+    sign_in(client, user)
     return client
 
 

@@ -21,6 +21,7 @@ from mindomo.privacy import registry
 from tests.consent.factories import make_user
 from tests.consent.helpers import child_signup
 from tests.support.dbscan import assert_erased
+from tests.support.mfa import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +31,7 @@ def _client_for(role: str) -> Client:
     if role == "anonymous":
         return client
     if role == "superuser":
-        client.force_login(make_user(is_staff=True, is_superuser=True))
+        sign_in(client, make_user(is_staff=True, is_superuser=True))
     elif role == "privacy staff":
         staff = make_user(is_staff=True)
         staff.user_permissions.add(
@@ -38,9 +39,9 @@ def _client_for(role: str) -> Client:
                 content_type__app_label="consent", codename__in=["view_agerule", "change_agerule"]
             )
         )
-        client.force_login(staff)
+        sign_in(client, staff)
     elif role == "staff without permission":
-        client.force_login(make_user(is_staff=True))
+        sign_in(client, make_user(is_staff=True))
     else:
         client.force_login(make_user())
     return client

@@ -25,6 +25,7 @@ from mindomo.outbox.models import Delivery
 from tests.consent.factories import make_user
 from tests.consent.helpers import CHILD_PASSWORD, birth_date_for_age, child_signup, parent_link, pass_age_gate
 from tests.support.dbscan import tables_containing
+from tests.support.mfa import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -440,7 +441,7 @@ def test_the_parent_link_obeys_its_key_whoever_opens_it(
     link = parent_link()
     visitor = Client()
     if role != "anonymous":
-        visitor.force_login(make_user(is_staff=role == "superuser", is_superuser=role == "superuser"))
+        sign_in(visitor, make_user(is_staff=role == "superuser", is_superuser=role == "superuser"))
 
     assert visitor.post(_tamper_key(link), {"action": "refuse"}).status_code == 400
     assert visitor.get(link).status_code == 200

@@ -20,6 +20,7 @@ from tests.grading.factories import (
     SchoolClassFactory,
     SchoolFactory,
 )
+from tests.support.mfa import sign_in
 
 SECRET_FEEDBACK = "Sehr gut, Quokka-7731"
 
@@ -52,7 +53,7 @@ class World:
         client = Client()
         user = self.user(role)
         if user is not None:
-            client.force_login(user)
+            sign_in(client, user)
         return client
 
 

@@ -15,6 +15,7 @@ from accounts.models import User
 from privacy import services
 from privacy.models import DisclosureRequest, DisclosureSubject, Notice, NoticeDelivery
 from tests.accounts.factories import UserFactory
+from tests.support.mfa import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +38,7 @@ def test_the_transparency_report_counts_requests_per_half_year_by_type_and_outco
     _request(date(2026, 7, 1), "subpoena", "rejected", [])
     _request(date(2026, 8, 9), "court_order", "disclosed", [b])
     client = Client()
-    client.force_login(privacy_officer_user)
+    sign_in(client, privacy_officer_user)
 
     response = client.post(
         reverse("admin:privacy_disclosurerequest_changelist"),
@@ -58,7 +59,7 @@ def test_the_transparency_report_counts_requests_per_half_year_by_type_and_outco
 
 def test_a_privacy_officer_records_a_request_with_the_users_concerned(privacy_officer_user: User, member: User) -> None:
     client = Client()
-    client.force_login(privacy_officer_user)
+    sign_in(client, privacy_officer_user)
     response = client.post(
         reverse("admin:privacy_disclosurerequest_add"),
         {
@@ -88,7 +89,7 @@ def test_a_privacy_officer_records_a_request_with_the_users_concerned(privacy_of
 @pytest.mark.parametrize("role", ["support_user", "billing_clerk_user", "staff_without_role"])
 def test_only_privacy_officers_see_the_disclosure_register(request: pytest.FixtureRequest, role: str) -> None:
     client = Client()
-    client.force_login(request.getfixturevalue(role))
+    sign_in(client, request.getfixturevalue(role))
     assert client.get(reverse("admin:privacy_disclosurerequest_changelist")).status_code == 403
 
 

@@ -13,6 +13,7 @@ from accounts.models import User
 from privacy.models import AccessLog
 from privacy.roles import ROLES
 from tests.accounts.factories import UserFactory
+from tests.support.mfa import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +81,7 @@ def _admin_pages() -> list[str]:
 def test_each_role_opens_exactly_its_admin_pages(request: pytest.FixtureRequest, role: str) -> None:
     user: User = request.getfixturevalue(role)
     client = Client()
-    client.force_login(user)
+    sign_in(client, user)
     opened = set()
     for page in _admin_pages():
         app_label, model = page.split(".")
@@ -110,7 +111,7 @@ def test_every_role_is_a_group_created_by_migration() -> None:
 
 def test_support_sees_contact_details_but_not_passwords_or_permissions(support_user: User, member: User) -> None:
     client = Client()
-    client.force_login(support_user)
+    sign_in(client, support_user)
     html = client.get(reverse("admin:accounts_user_change", args=[member.pk])).content.decode()
     assert member.email in html
     for hidden in ('name="is_superuser"', 'name="groups"', 'name="user_permissions"', "argon2"):
@@ -119,7 +120,7 @@ def test_support_sees_contact_details_but_not_passwords_or_permissions(support_u
 
 def test_support_cannot_make_anyone_staff(support_user: User, member: User) -> None:
     client = Client()
-    client.force_login(support_user)
+    sign_in(client, support_user)
     client.post(
         reverse("admin:accounts_user_change", args=[member.pk]),
         {
@@ -138,7 +139,7 @@ def test_support_cannot_make_anyone_staff(support_user: User, member: User) -> N
 
 def test_opening_a_user_in_the_admin_writes_the_access_log(support_user: User, member: User) -> None:
     client = Client()
-    client.force_login(support_user)
+    sign_in(client, support_user)
     client.get(reverse("admin:accounts_user_change", args=[member.pk]))
 
     entry = AccessLog.objects.get()
@@ -163,7 +164,7 @@ def test_a_record_pointing_at_a_user_logs_that_user_as_the_subject(superuser_cli
 
 def test_lists_and_refused_pages_write_no_access_log(billing_clerk_user: User, member: User) -> None:
     client = Client()
-    client.force_login(billing_clerk_user)
+    sign_in(client, billing_clerk_user)
     assert client.get(reverse("admin:accounts_user_change", args=[member.pk])).status_code in (302, 403)
     client.get(reverse("admin:billing_invoice_changelist"))
     assert AccessLog.objects.count() == 0
@@ -173,13 +174,13 @@ def test_a_privacy_officer_lists_the_accesses_to_one_persons_data(
     privacy_officer_user: User, support_user: User, member: User, other_member: User
 ) -> None:
     staff = Client()
-    staff.force_login(support_user)
+    sign_in(staff, support_user)
     staff.get(reverse("admin:accounts_user_change", args=[member.pk]))
     staff.get(reverse("admin:accounts_user_change", args=[other_member.pk]))
     staff.get(reverse("admin:accounts_user_history", args=[member.pk]))
 
     officer = Client()
-    officer.force_login(privacy_officer_user)
+    sign_in(officer, privacy_officer_user)
     response = officer.get(reverse("admin:privacy_accesslog_changelist"), {"q": str(member.pk)})
 
     rows = list(response.context["cl"].result_list)
