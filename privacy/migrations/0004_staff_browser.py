@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("privacy", "0002_roles_and_first_policy"),
+        ("privacy", "0003_notice_delivery_through_the_outbox"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
