@@ -22,6 +22,7 @@ from mindomo.outbox.privacy import OutboxPrivacyProvider
 from mindomo.privacy import registry
 from tests.accounts.factories import UserFactory
 from tests.support.dbscan import tables_containing
+from tests.support.mfa import sign_in
 from tests.support.smtp import SmtpSink, body_text
 
 pytestmark = pytest.mark.django_db
@@ -254,7 +255,7 @@ def test_staff_see_a_permanent_failure_with_the_answer_in_the_changelist(
 ) -> None:
     _enqueue(to="waiting@example.org")
     client = Client()
-    client.force_login(privacy_officer_user)
+    sign_in(client, privacy_officer_user)
     response = client.get(reverse("admin:outbox_delivery_changelist"), {"status__exact": "failed"})
     page = response.content.decode()
     assert response.status_code == 200
@@ -284,7 +285,7 @@ def test_who_sees_and_retries_failed_emails(
     retries: bool,
 ) -> None:
     client = Client()
-    client.force_login(request.getfixturevalue(role))
+    sign_in(client, request.getfixturevalue(role))
     url = reverse("admin:outbox_delivery_changelist")
     listing = client.get(url)
     assert (listing.status_code == 200) is sees

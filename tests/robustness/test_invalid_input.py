@@ -11,12 +11,13 @@ from django.urls import reverse
 
 from grading.models import Grade
 from tests.billing.helpers import paid_invoice
+from tests.support.mfa import sign_in
 
 
 def _client(user: Any = None) -> Client:
     client = Client(raise_request_exception=False)
     if user is not None:
-        client.force_login(user)
+        sign_in(client, user)
     return client
 
 

@@ -32,6 +32,7 @@ from tests.grading.factories import (
     SchoolClassFactory,
     SchoolFactory,
 )
+from tests.support.mfa import sign_in
 
 PARENT_EMAIL = "parent.fuzz@example.com"
 ROLES = [
@@ -71,7 +72,7 @@ class World:
             user.refresh_from_db()
             if not user.is_active:  # a form the fuzzer posted may have deactivated it
                 User.objects.filter(pk=user.pk).update(is_active=True)
-            client.force_login(user)
+            sign_in(client, user)
 
 
 def build_world() -> World:
