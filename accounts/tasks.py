@@ -1,5 +1,9 @@
+from typing import Any
+
 from celery import shared_task
 from django.utils import timezone
+
+from mindomo.jobs import run_in_slices
 
 from . import services
 
@@ -24,7 +28,7 @@ def account_erasure_run_task(request_id: int) -> None:
     services.account_erasure_run(request_id=request_id)
 
 
-@shared_task
-def account_erasures_due_task() -> int:
+@shared_task(bind=True)
+def account_erasures_due_task(self: Any) -> int:
     """Erase accounts whose grace period ended; retry failed or interrupted erasures."""
-    return services.account_erasures_due()
+    return run_in_slices(self, lambda: services.account_erasures_due(), interrupted=0)

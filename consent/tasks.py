@@ -9,6 +9,7 @@ from typing import Any
 from celery import shared_task
 
 from mindomo import mail
+from mindomo.jobs import run_in_slices
 
 from . import emails, services
 from .models import PendingSignup
@@ -45,14 +46,14 @@ def consent_request_send_task(self: Any, pending_id: int, key: str) -> bool:
     return True
 
 
-@shared_task
-def pending_signups_expire_task() -> int:
-    return services.pending_signups_expire()
+@shared_task(bind=True)
+def pending_signups_expire_task(self: Any) -> int:
+    return run_in_slices(self, lambda: services.pending_signups_expire(), interrupted=0)
 
 
-@shared_task
-def pending_signups_remind_task() -> int:
-    return services.pending_signups_remind()
+@shared_task(bind=True)
+def pending_signups_remind_task(self: Any) -> int:
+    return run_in_slices(self, lambda: services.pending_signups_remind(), interrupted=0)
 
 
 # --- the parent portal and age-up -------------------------------------------------------------------------

@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
+
+from mindomo.jobs import run_in_slices
 
 from . import services
 from .models import PolicyVersion
 
 
-@shared_task
-def retention_apply_task() -> dict[str, int]:
-    return {o.rule.name: o.count for o in services.retention_apply()}
+@shared_task(bind=True)
+def retention_apply_task(self: Any) -> dict[str, int]:
+    return run_in_slices(self, lambda: {o.rule.name: o.count for o in services.retention_apply()}, interrupted={})
 
 
 @shared_task

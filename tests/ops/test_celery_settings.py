@@ -3,7 +3,10 @@ for a vanished machine, after the visibility timeout), and no task outlives the 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
+
+import pytest
 
 from mindomo.celery import app
 
@@ -30,3 +33,47 @@ def test_the_visibility_timeout_is_minutes_and_longer_than_any_task_or_delay(set
 def test_publishing_gives_up_within_seconds_when_redis_is_down() -> None:
     policy = app.conf.task_publish_retry_policy
     assert policy["max_retries"] * policy["interval_max"] + app.conf.broker_connection_timeout <= 5
+
+
+@pytest.mark.django_db
+def test_a_bulk_job_interrupted_by_the_soft_time_limit_is_queued_again_and_completes(monkeypatch: Any) -> None:
+    """The soft time limit (the worker raises SoftTimeLimitExceeded in the task) stops the expiry between
+    batches; the task queues itself again and the next run finishes from the committed batches."""
+    from celery.exceptions import SoftTimeLimitExceeded
+    from django.conf import settings
+    from django.utils import timezone
+
+    from consent import age_gate, services
+    from consent.models import PendingSignup
+    from consent.reference_data import ensure_loaded
+    from consent.tasks import pending_signups_expire_task
+    from tests.consent.helpers import birth_date_for_age
+
+    ensure_loaded()
+    decision = age_gate.decide(birth_date=birth_date_for_age(10), country="US", today=timezone.now().date())
+    long_ago = timezone.now() - timedelta(seconds=settings.CONSENT_REQUEST_TTL + 60)
+    for n in range(5):
+        services.pending_signup_create(
+            login=f"slice{n}",
+            password="purple-giraffe-runs-42",
+            parent_email=f"s{n}@example.org",
+            decision=decision,
+            now=long_ago,
+        )
+    real_delete = services.pending_signups_delete
+    calls: list[int] = []
+
+    def delete_then_run_out_of_time(ids: list[Any]) -> int:
+        calls.append(len(ids))
+        if len(calls) == 2:  # the second batch: the worker's soft limit fires
+            raise SoftTimeLimitExceeded()
+        return real_delete(ids)
+
+    monkeypatch.setattr(services, "pending_signups_delete", delete_then_run_out_of_time)
+    monkeypatch.setattr(services, "BATCH_SIZE", 2)
+    monkeypatch.setattr(services.pending_signups_expire, "__kwdefaults__", {"now": None, "batch_size": 2})
+
+    pending_signups_expire_task.delay()
+
+    assert not PendingSignup.objects.exists()
+    assert len(calls) >= 4  # the interrupted batch was done again by the continued task
