@@ -170,7 +170,8 @@ def broker(tmp_path: Path) -> Iterator[Any]:
     from celery import Celery
 
     redis = PrivateRedis(tmp_path).start()
-    producer = Celery("fault-producer", broker=redis.url)
+    # not the current app: the test process's own tasks (eager) must keep using mindomo's
+    producer = Celery("fault-producer", broker=redis.url, set_as_current=False)
     producer.conf.broker_connection_retry_on_startup = True
     yield redis, producer
     producer.close()
