@@ -7,6 +7,10 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
+        from mindomo import lookups
+
+        lookups.register()  # field__iexact as LOWER(field) = LOWER(value), served by our Lower() indexes
+
         from allauth.socialaccount.models import SocialAccount
         from django.db.models.signals import pre_save
 

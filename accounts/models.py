@@ -49,6 +49,13 @@ class User(AbstractUser):
                 violation_error_message=_("A user with this username already exists."),
             ),
         ]
+        indexes = [
+            # email__iexact (LOWER(email) = LOWER(...), mindomo.lookups): the unique index above is partial
+            # (email <> ''), which the planner cannot use for a bare equality.
+            models.Index(Lower("email"), name="accounts_user_email_lower"),
+            # allauth looks accounts up by the exact, lower-cased address (User.email = 'ada@example.com').
+            models.Index(fields=["email"], name="accounts_user_email"),
+        ]
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
@@ -291,6 +298,7 @@ class SupportInquiry(models.Model):
                 name="accounts_supportinquiry_topic_valid",
             ),
         ]
+        indexes = [models.Index(Lower("email"), name="accounts_support_email_lower")]  # erasure finds them
 
     def __str__(self) -> str:
         return f"{self.get_topic_display()} · {self.created_at:%Y-%m-%d}"

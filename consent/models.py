@@ -200,6 +200,7 @@ class ConsentRecord(models.Model):
                 condition=Q(method="school") | ~Q(parent_email=""), name="consent_record_email_plus_has_parent"
             ),
         ]
+        indexes = [models.Index(Lower("parent_email"), name="consent_record_parent_lower")]  # the parent portal
 
     def __str__(self) -> str:
         return f"{self.child_id}: {self.method}"
@@ -219,6 +220,7 @@ class Guardian(models.Model):
         constraints = [
             models.UniqueConstraint("record", Lower("email"), name="consent_guardian_once_per_record"),
         ]
+        indexes = [models.Index(Lower("email"), name="consent_guardian_email_lower")]  # a guardian signing in
 
     def __str__(self) -> str:
         return f"{self.record_id}: guardian"

@@ -101,7 +101,8 @@ def login_is_taken(login: str) -> bool:
     login = login.strip()
     return (
         User.objects.filter(Q(username__iexact=login) | Q(email__iexact=login)).exists()
-        or EmailAddress.objects.filter(email__iexact=login).exists()
+        # allauth stores addresses lower-cased (EmailAddress.save): an exact match on its indexed column
+        or EmailAddress.objects.filter(email=login.lower()).exists()
         or PendingSignup.objects.filter(login_digest=login_digest(login)).exists()
     )
 

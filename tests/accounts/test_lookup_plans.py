@@ -1,0 +1,103 @@
+"""Case-insensitive lookups use indexes: the SQL each path really runs is planned with EXPLAIN while
+sequential scans are disabled (``enable_seqscan = off``): a plan that still scans a table sequentially has no
+index it could use for the lookup.
+
+The paths: sign-in with the username and with the email address in another case (allauth's form, its
+backend and Django's ModelBackend, through the real login POST), a parent's address in the portal (and a
+second guardian's), a child's chosen login at sign-up. ``mindomo.lookups`` makes ``__iexact`` match the
+``Lower()`` indexes; bench/bench_lookups.py measures the same paths at 300,000 users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from consent import portal, services
+from consent.models import AgeRule, ConsentMethod, ConsentRecord, Guardian
+from tests.accounts.factories import PASSWORD, UserFactory
+
+TABLES = ("accounts_user", "account_emailaddress", "consent_consentrecord", "consent_guardian")
+
+
+def _plans(queries: list[dict[str, Any]]) -> dict[str, str]:
+    """{sql: plan} of every captured statement that reads one of TABLES, planned without sequential scans."""
+    plans = {}
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        for query in queries:
+            sql = query["sql"]
+            if not sql.lstrip().upper().startswith("SELECT") or not any(f'"{t}"' in sql for t in TABLES):
+                continue
+            cursor.execute(f"EXPLAIN {sql}")
+            plans[sql] = "\n".join(row[0] for row in cursor.fetchall())
+    return plans
+
+
+def _assert_indexed(run: Callable[[], Any], *, must_read: str) -> None:
+    with CaptureQueriesContext(connection) as captured:
+        run()
+    plans = _plans(captured.captured_queries)
+    assert any(f'"{must_read}"' in sql for sql in plans), f"no query read {must_read}"
+    for sql, plan in plans.items():
+        for table in TABLES:
+            assert f"Seq Scan on {table}" not in plan, f"{sql}\n{plan}"
+
+
+@pytest.fixture
+def ada(db: Any) -> Any:
+    return UserFactory(username="Ada.Lovelace", email="ada@example.com")
+
+
+@pytest.mark.parametrize("login", ["ADA.LOVELACE", "Ada@Example.COM"])
+def test_sign_in_with_username_or_email_in_any_case_uses_indexes(ada: Any, login: str) -> None:
+    client = Client()
+
+    def sign_in() -> None:
+        response = client.post(reverse("account_login"), {"login": login, "password": PASSWORD})
+        assert response.status_code == 302 and "_auth_user_id" in client.session
+
+    _assert_indexed(sign_in, must_read="accounts_user")
+
+
+def test_the_parent_portal_finds_children_by_address_with_indexes(ada: Any) -> None:
+    rule = AgeRule.objects.get(country="US", superseded_at__isnull=True)
+    child, other = UserFactory(email=""), UserFactory(email="")
+    record = ConsentRecord.objects.create(
+        child=child,
+        method=ConsentMethod.EMAIL_PLUS,
+        parent_email="Parent@Example.org",
+        policy_version="2018-05-24",
+        rule=rule,
+        granted_at=timezone.now(),
+    )
+    invited = ConsentRecord.objects.create(
+        child=other,
+        method=ConsentMethod.EMAIL_PLUS,
+        parent_email="someone@example.org",
+        policy_version="2018-05-24",
+        rule=rule,
+        granted_at=timezone.now(),
+    )
+    Guardian.objects.create(record=invited, email="PARENT@example.org")
+
+    def find() -> None:
+        found = set(portal.records_visible_to_parent(email="parent@EXAMPLE.org").values_list("pk", flat=True))
+        assert found == {record.pk, invited.pk}
+
+    _assert_indexed(find, must_read="consent_consentrecord")
+
+
+def test_a_childs_chosen_login_is_checked_with_indexes(ada: Any) -> None:
+    def check() -> None:
+        assert services.login_is_taken("ADA@EXAMPLE.COM") and services.login_is_taken("ada.LOVELACE")
+        assert not services.login_is_taken("nobody.here")
+
+    _assert_indexed(check, must_read="account_emailaddress")
