@@ -29,8 +29,9 @@ from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from accounts.models import User  # noqa: E402
-from consent import portal, services  # noqa: E402
+from consent import services  # noqa: E402
 from consent.models import AgeRule  # noqa: E402
+from consent.portal import reads as portal  # noqa: E402
 
 USERS = env_int("BENCH_LOOKUP_USERS", 300_000)
 LOOKUPS = env_int("BENCH_LOOKUPS", 200)

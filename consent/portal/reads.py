@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from accounts.models import SchoolMembership
 
@@ -26,10 +26,13 @@ def records_visible_to_parent(*, email: str) -> QuerySet[ConsentRecord]:
     email = normal_email(email)
     if not email:
         return ConsentRecord.objects.none()
-    invited = Guardian.objects.filter(record=OuterRef("pk"), email__iexact=email)
+    # Two indexed lookups united (LOWER(parent_email), LOWER(guardian email)); an OR of the first with an
+    # EXISTS over guardians could only be answered by reading every consent record.
+    consented = ConsentRecord.objects.filter(parent_email__iexact=email).values("pk")
+    invited = Guardian.objects.filter(email__iexact=email).values("record_id")
     ended = ParentalControl.objects.filter(record=OuterRef("pk"), ended_at__isnull=False)
     return (
-        ConsentRecord.objects.filter(Q(parent_email__iexact=email) | Exists(invited))
+        ConsentRecord.objects.filter(pk__in=consented.union(invited))
         .exclude(Exists(ended))
         .select_related("child", "school", "rule")
         .order_by("child__username")

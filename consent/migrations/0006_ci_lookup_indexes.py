@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     atomic = False  # CREATE INDEX CONCURRENTLY: the tables stay writable while the indexes build
 
     dependencies = [
-        ("consent", "0004_disclosure_consent"),
+        ("consent", "0005_consent_events_into_the_ledger"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
