@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     atomic = False  # CREATE INDEX CONCURRENTLY: the tables stay writable while the indexes build
 
     dependencies = [
-        ("accounts", "0005_site_sequence"),
+        ("accounts", "0006_user_sessions"),
         ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
