@@ -5,6 +5,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from .models import User
 
@@ -144,7 +145,11 @@ class AccountDeletionRequestAdmin(_ReadOnlyAdmin):
                 self.message_user(request, error.messages[0], messages.WARNING)
             else:
                 queued += 1
-        self.message_user(request, _("%(count)d erasure(s) queued for another run.") % {"count": queued})
+        self.message_user(
+            request,
+            ngettext("%(count)d erasure queued for another run.", "%(count)d erasures queued for another run.", queued)
+            % {"count": queued},
+        )
 
 
 @admin.register(SupportInquiry)
@@ -158,4 +163,8 @@ class SupportInquiryAdmin(_ReadOnlyAdmin):
     @admin.action(description=_("Mark as handled"), permissions=["change"])
     def mark_handled(self, request: HttpRequest, queryset: QuerySet[SupportInquiry]) -> None:
         count = services.support_inquiries_mark_handled(inquiry_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, _("%(count)d inquiry(ies) marked as handled.") % {"count": count})
+        self.message_user(
+            request,
+            ngettext("%(count)d inquiry marked as handled.", "%(count)d inquiries marked as handled.", count)
+            % {"count": count},
+        )

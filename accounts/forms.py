@@ -11,6 +11,7 @@ from django.utils.functional import lazy
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 from django_countries import countries
 
 from . import hooks, services
@@ -27,7 +28,11 @@ def validate_person_name(value: str) -> str:
         raise ValidationError(_("This field is required."), code="required")
     if len(value) > NAME_MAX_LENGTH:
         raise ValidationError(
-            _("Please use at most %(limit)d characters."), code="max_length", params={"limit": NAME_MAX_LENGTH}
+            ngettext_lazy(
+                "Please use at most %(limit)d character.", "Please use at most %(limit)d characters.", "limit"
+            ),
+            code="max_length",
+            params={"limit": NAME_MAX_LENGTH},
         )
     for char in value:
         if char not in _NAME_PUNCTUATION and unicodedata.category(char)[0] not in "LM":

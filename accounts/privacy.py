@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from mindomo import privacy
 
@@ -59,7 +60,11 @@ class AccountsPrivacyProvider(privacy.PrivacyProvider):
                 model="accounts.DataExport",
                 fields=("state", "requested_at", "ready_at", "expires_at"),
                 purpose=_("Prepare the copy of your data you asked for and let only you download it."),
-                retention=_("The file is deleted %(days)d days after it is ready; the request with your account.")
+                retention=ngettext(
+                    "The file is deleted %(days)d day after it is ready; the request with your account.",
+                    "The file is deleted %(days)d days after it is ready; the request with your account.",
+                    settings.DATA_EXPORT_TTL_DAYS,
+                )
                 % {"days": settings.DATA_EXPORT_TTL_DAYS},
             ),
             privacy.DataCategory(
@@ -102,13 +107,23 @@ class AccountsPrivacyProvider(privacy.PrivacyProvider):
             privacy.RetentionRule(
                 name="accounts.unverified_signups",
                 description=_("Sign-ups whose email address was never verified"),
-                period=_("deleted %(days)d days after sign-up") % {"days": settings.UNVERIFIED_ACCOUNT_TTL_DAYS},
+                period=ngettext(
+                    "deleted %(days)d day after sign-up",
+                    "deleted %(days)d days after sign-up",
+                    settings.UNVERIFIED_ACCOUNT_TTL_DAYS,
+                )
+                % {"days": settings.UNVERIFIED_ACCOUNT_TTL_DAYS},
                 expired=services.unverified_accounts_expired,
             ),
             privacy.RetentionRule(
                 name="accounts.data_export_files",
                 description=_("Copies of your data you asked for (the zip file)"),
-                period=_("deleted %(days)d days after it is ready") % {"days": settings.DATA_EXPORT_TTL_DAYS},
+                period=ngettext(
+                    "deleted %(days)d day after it is ready",
+                    "deleted %(days)d days after it is ready",
+                    settings.DATA_EXPORT_TTL_DAYS,
+                )
+                % {"days": settings.DATA_EXPORT_TTL_DAYS},
                 expired=services.data_exports_expired,
                 purge=services.data_exports_expire_rows,
             ),
@@ -143,7 +158,11 @@ class SupportPrivacyProvider(privacy.PrivacyProvider):
                 model="accounts.SupportInquiry",
                 fields=("name", "email", "topic", "message", "created_at"),
                 purpose=_("Answer the questions and requests you send us through the contact form."),
-                retention=_("Deleted %(days)d days after we receive it, or earlier when you delete your account.")
+                retention=ngettext(
+                    "Deleted %(days)d day after we receive it, or earlier when you delete your account.",
+                    "Deleted %(days)d days after we receive it, or earlier when you delete your account.",
+                    settings.SUPPORT_INQUIRY_RETENTION_DAYS,
+                )
                 % {"days": settings.SUPPORT_INQUIRY_RETENTION_DAYS},
             ),
         ]
@@ -175,7 +194,11 @@ class SupportPrivacyProvider(privacy.PrivacyProvider):
             privacy.RetentionRule(
                 name="accounts.support_inquiries",
                 description=_("Messages sent through the contact form"),
-                period=_("deleted %(days)d days after we receive them")
+                period=ngettext(
+                    "deleted %(days)d day after we receive them",
+                    "deleted %(days)d days after we receive them",
+                    settings.SUPPORT_INQUIRY_RETENTION_DAYS,
+                )
                 % {"days": settings.SUPPORT_INQUIRY_RETENTION_DAYS},
                 expired=services.support_inquiries_expired,
             )

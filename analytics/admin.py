@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.db.models import Sum
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .models import CookieConsent, PageViewCount
 
@@ -37,9 +37,11 @@ class PageViewCountAdmin(admin.ModelAdmin):
             changelist = response.context_data.get("cl")
             if changelist is not None:
                 total = changelist.queryset.aggregate(total=Sum("count"))["total"] or 0
-                response.context_data["title"] = _("Page-view counts (%(total)s views in this selection)") % {
-                    "total": total
-                }
+                response.context_data["title"] = ngettext(
+                    "Page-view counts (%(total)s view in this selection)",
+                    "Page-view counts (%(total)s views in this selection)",
+                    total,
+                ) % {"total": total}
         return response
 
 

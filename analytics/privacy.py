@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.models import User
 from mindomo import privacy
@@ -29,9 +30,12 @@ class AnalyticsPrivacyProvider(privacy.PrivacyProvider):
                 model="analytics.CookieConsent",
                 fields=("choice", "decided_at"),
                 purpose=_("Apply your cookie choice (essential only, or with analytics) on every browser you use."),
-                retention=_(
+                retention=ngettext(
+                    "Until you change it, %(days)d day at most (then you are asked again), or until the account "
+                    "is deleted.",
                     "Until you change it, %(days)d days at most (then you are asked again), or until the account "
-                    "is deleted."
+                    "is deleted.",
+                    settings.ANALYTICS_CHOICE_COOKIE_DAYS,
                 )
                 % {"days": settings.ANALYTICS_CHOICE_COOKIE_DAYS},
             ),
@@ -42,7 +46,11 @@ class AnalyticsPrivacyProvider(privacy.PrivacyProvider):
             privacy.RetentionRule(
                 name="analytics.cookie_choices",
                 description=_("Your stored cookie choice"),
-                period=_("deleted %(days)d days after you made it (then you are asked again)")
+                period=ngettext(
+                    "deleted %(days)d day after you made it (then you are asked again)",
+                    "deleted %(days)d days after you made it (then you are asked again)",
+                    settings.ANALYTICS_CHOICE_COOKIE_DAYS,
+                )
                 % {"days": settings.ANALYTICS_CHOICE_COOKIE_DAYS},
                 expired=cookie_choices_expired,
             ),

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from mindomo import privacy
 
@@ -60,10 +61,14 @@ class BillingPrivacyProvider(privacy.PrivacyProvider):
                     "total",
                 ),
                 purpose=_("Tax law: every sale is invoiced and the invoice kept for tax preparation and audits."),
-                retention=_(
+                retention=ngettext(
+                    "%(years)s year after the end of the invoice's tax year, even after you delete your "
+                    "account (GDPR Art. 17(3)(b)): the invoice is then detached from the account and "
+                    "kept as issued, and deleted when that period ends.",
                     "%(years)s years after the end of the invoice's tax year, even after you delete your "
                     "account (GDPR Art. 17(3)(b)): the invoice is then detached from the account and "
-                    "kept as issued, and deleted when that period ends."
+                    "kept as issued, and deleted when that period ends.",
+                    settings.INVOICE_RETENTION_YEARS,
                 )
                 % {"years": settings.INVOICE_RETENTION_YEARS},
             ),
@@ -113,7 +118,11 @@ class BillingPrivacyProvider(privacy.PrivacyProvider):
             privacy.RetentionRule(
                 name="billing.invoices",
                 description=_("Invoices and credit notes, kept for tax even after an account is deleted"),
-                period=_("deleted %(years)d years after the end of their tax year")
+                period=ngettext(
+                    "deleted %(years)d year after the end of their tax year",
+                    "deleted %(years)d years after the end of their tax year",
+                    settings.INVOICE_RETENTION_YEARS,
+                )
                 % {"years": settings.INVOICE_RETENTION_YEARS},
                 expired=services.invoices_expired,
                 purge=services.invoices_delete,

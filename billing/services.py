@@ -14,6 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from . import emails, selectors, vat
 from .gateways import GatewayError, GatewayTimeout, SaleResult, twocheckout
@@ -353,7 +354,8 @@ def invoice_issue(*, order: Order) -> Invoice:
         billing_phone=order.phone,
         lines=[
             {
-                "description": _("%(plan)s, %(days)s days") % {"plan": plan.name, "days": plan.duration_days},
+                "description": ngettext("%(plan)s, %(days)s day", "%(plan)s, %(days)s days", plan.duration_days)
+                % {"plan": plan.name, "days": plan.duration_days},
                 "quantity": 1,
                 "unit_price": str(order.net_amount),
                 "amount": str(order.net_amount),

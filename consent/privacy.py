@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.models import User
 from mindomo import privacy
@@ -42,7 +43,11 @@ class ConsentPrivacyProvider(privacy.PrivacyProvider):
                     "Ask a parent to approve a child's sign-up. The child's login and password are sealed with "
                     "a key that only the parent's link holds; nothing readable about the child is stored."
                 ),
-                retention=_("Until the parent answers, or %(days)s days at most; then deleted.")
+                retention=ngettext(
+                    "Until the parent answers, or %(days)s day at most; then deleted.",
+                    "Until the parent answers, or %(days)s days at most; then deleted.",
+                    _ttl_days(),
+                )
                 % {"days": _ttl_days()},
             ),
             privacy.DataCategory(
@@ -134,7 +139,11 @@ class ConsentPrivacyProvider(privacy.PrivacyProvider):
             privacy.RetentionRule(
                 name="consent.pending_signups",
                 description=_("A child's sign-up waiting for a parent's answer, the parent's email included"),
-                period=_("deleted %(days)d days after the request when the parent has not answered")
+                period=ngettext(
+                    "deleted %(days)d day after the request when the parent has not answered",
+                    "deleted %(days)d days after the request when the parent has not answered",
+                    max(1, round(settings.CONSENT_REQUEST_TTL / 86400)),
+                )
                 % {"days": max(1, round(settings.CONSENT_REQUEST_TTL / 86400))},
                 expired=services.pending_signups_expired,
                 purge=services.pending_signups_delete,

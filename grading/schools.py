@@ -28,6 +28,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts import services as account_services
 from accounts.models import AccountDeletionRequest, School, SchoolMembership, User
@@ -279,7 +280,11 @@ def _validate_rows(rows: list[tuple[int, StudentRow]], *, school: School) -> lis
         ):
             if len(value) > limit:
                 errors.append(
-                    _("Line %(line)d: the %(field)s is longer than %(limit)d characters.")
+                    ngettext(
+                        "Line %(line)d: the %(field)s is longer than %(limit)d character.",
+                        "Line %(line)d: the %(field)s is longer than %(limit)d characters.",
+                        limit,
+                    )
                     % {"line": line, "field": label, "limit": limit}
                 )
         if any(row.parent_emails):
@@ -382,7 +387,11 @@ def parse_student_csv(*, data: bytes) -> list[tuple[int, StudentRow]]:
             if len(record) != len(columns):
                 raise CsvImportError(
                     [
-                        _("Line %(line)d: expected %(expected)d columns, found %(found)d.")
+                        ngettext(
+                            "Line %(line)d: expected %(expected)d column, found %(found)d.",
+                            "Line %(line)d: expected %(expected)d columns, found %(found)d.",
+                            len(columns),
+                        )
                         % {"line": reader.line_num, "expected": len(columns), "found": len(record)}
                     ]
                 )
@@ -393,7 +402,10 @@ def parse_student_csv(*, data: bytes) -> list[tuple[int, StudentRow]]:
             parents = tuple(e for e in (cell("parent_email"), cell("parent_email_2")) if e)
             rows.append((reader.line_num, StudentRow(cell("first_name"), cell("last_name"), cell("username"), parents)))
             if len(rows) > CSV_MAX_ROWS:
-                raise CsvImportError(_("At most %(n)d students per file.") % {"n": CSV_MAX_ROWS})
+                raise CsvImportError(
+                    ngettext("At most %(n)d student per file.", "At most %(n)d students per file.", CSV_MAX_ROWS)
+                    % {"n": CSV_MAX_ROWS}
+                )
     except csv.Error as exc:
         raise not_csv from exc
     if not rows:

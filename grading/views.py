@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header, urlencode
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.http import AuthenticatedRequest
@@ -320,7 +321,10 @@ def class_students(request: AuthenticatedRequest, class_id: int) -> HttpResponse
             for message in _errors(exc):
                 form.add_error(None, message)
         else:
-            messages.success(request, _("%(count)d students enrolled.") % {"count": count})
+            messages.success(
+                request,
+                ngettext("%(count)d student enrolled.", "%(count)d students enrolled.", count) % {"count": count},
+            )
             return redirect("grading:gradebook", class_id=school_class.pk)
     context = {
         "school_class": school_class,

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from mindomo.admin import ReadOnlyAdmin
 
@@ -118,7 +119,9 @@ class NoticeAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{notice}: {error.messages[0]}", messages.ERROR)
             else:
                 self.message_user(
-                    request, _("%(notice)s: queued for %(count)d users.") % {"notice": notice, "count": count}
+                    request,
+                    ngettext("%(notice)s: queued for %(count)d user.", "%(notice)s: queued for %(count)d users.", count)
+                    % {"notice": notice, "count": count},
                 )
 
 

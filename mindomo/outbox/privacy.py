@@ -58,8 +58,13 @@ class OutboxPrivacyProvider(privacy.PrivacyProvider):
                     "Send you the emails the service owes you (sign-in links, confirmations, invoices, notices) "
                     "even when the mail server is briefly down, and show our support that an email went out."
                 ),
-                retention=_("Deleted %(sent)d days after it was sent, %(failed)d days after it finally failed.")
-                % {"sent": settings.OUTBOX_SENT_RETENTION_DAYS, "failed": settings.OUTBOX_FAILED_RETENTION_DAYS},
+                retention=_("Deleted %(after_sent)s after it was sent, %(after_failed)s after it finally failed.")
+                % {
+                    "after_sent": ngettext_lazy("%(days)d day", "%(days)d days", "days")
+                    % {"days": settings.OUTBOX_SENT_RETENTION_DAYS},
+                    "after_failed": ngettext_lazy("%(days)d day", "%(days)d days", "days")
+                    % {"days": settings.OUTBOX_FAILED_RETENTION_DAYS},
+                },
                 subject="user_id",
             ),
             privacy.DataCategory(
