@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import selectors, services
@@ -104,7 +105,9 @@ def data_export_status(request: AuthenticatedRequest, public_id: UUID) -> JsonRe
     elif finished:
         text = _("Expired: the file was deleted.")
     else:
-        text = _("%(done)s of %(total)s parts collected") % {"done": export.parts_done, "total": export.parts_total}
+        text = ngettext(
+            "%(done)s of %(total)s part collected", "%(done)s of %(total)s parts collected", export.parts_total
+        ) % {"done": export.parts_done, "total": export.parts_total}
     data: dict[str, object] = {
         "state": export.state,
         "done": export.parts_done,

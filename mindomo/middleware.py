@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from importlib import import_module
 from urllib.parse import unquote_to_bytes
 
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import BadRequest
 from django.core.handlers.exception import get_exception_response
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.http.cookie import parse_cookie
 from django.urls import get_resolver, get_urlconf
 from django.utils import translation
+from django.utils.datastructures import MultiValueDict
 
 # Names, the path and cookies: no control character at all (C0, DEL, C1), no lone surrogate.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -104,6 +108,17 @@ def request_problem(request: HttpRequest) -> str | None:
     return None
 
 
+def _scrub(request: HttpRequest) -> None:
+    """What the 400 page may read of a refused request: nothing it sent. This middleware runs before the session
+    and authentication middlewares, so the page renders for an anonymous visitor with an empty, unsaved session."""
+    request.GET = QueryDict()
+    request._post = QueryDict()  # type: ignore[attr-defined]
+    request._files = MultiValueDict()  # type: ignore[attr-defined]
+    request.COOKIES = {}
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore()
+    request.user = AnonymousUser()
+
+
 class RejectInvalidTextMiddleware:
     """Answer 400 (our page, in the visitor's language) to a request carrying invalid text; expire a bad cookie
     so that the browser's next request goes through."""
@@ -115,9 +130,12 @@ class RejectInvalidTextMiddleware:
         problem = request_problem(request)
         if problem is None:
             return self.get_response(request)
-        with translation.override(translation.get_language_from_request(request)):
+        language = translation.get_language_from_request(request)
+        bad_cookies = _bad_cookies(str(request.META.get("HTTP_COOKIE", "")))
+        _scrub(request)
+        with translation.override(language):
             response = get_exception_response(request, get_resolver(get_urlconf()), 400, BadRequest(problem))
-        for name in _bad_cookies(str(request.META.get("HTTP_COOKIE", ""))):
+        for name in bad_cookies:
             if _COOKIE_TOKEN.fullmatch(name):
                 response.delete_cookie(name)
         return response

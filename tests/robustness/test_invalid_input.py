@@ -179,3 +179,19 @@ def test_an_invoice_with_a_nul_appended_is_a_400_and_the_real_one_still_opens(me
     client = _client(member)
     assert client.get(f"/billing/invoices/{invoice.number}%00/").status_code == 400
     assert client.get(f"/billing/invoices/{invoice.number}/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_400_is_our_page_even_for_a_signed_in_visitor_with_a_parent_session(member: Any) -> None:
+    """The page renders with the menu's context processors (session, user) though the middleware runs before
+    the session and authentication middlewares: it gets an empty session and an anonymous user, nothing sent."""
+    from consent.portal import session as portal_session
+
+    client = _client(member)
+    session = client.session
+    session[portal_session.SESSION_KEY] = {"email": "parent@example.com", "until": 4102444800}
+    session.save()
+    response = client.get("/consent/parent/%00/abc/?next=%FF")
+    assert response.status_code == 400
+    assert "400.html" in [t.name for t in response.templates]
+    assert response.get("Content-Type", "").startswith("text/html")
