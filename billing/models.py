@@ -233,7 +233,11 @@ class Invoice(models.Model):
                 name="billing_invoice_sign_by_kind",
             ),
         ]
-        indexes = [models.Index(fields=["year"]), models.Index(fields=["user", "-issued_at"])]
+        # (year, id): the purge's filter and its keyset order
+        indexes = [
+            models.Index(fields=["year", "id"], name="billing_invoice_year_id"),
+            models.Index(fields=["user", "-issued_at"]),
+        ]
 
     def __str__(self) -> str:
         return self.number

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from accounts.models import User
 
 logger = logging.getLogger(__name__)
-BATCH_SIZE = 1000
+BATCH_SIZE = 10_000
 PAID_IPN_STATUSES = {"COMPLETE", "PAYMENT_AUTHORIZED"}
 REFUND_IPN_STATUSES = {"REFUND", "REVERSED"}
 
@@ -487,10 +487,50 @@ def invoices_delete(ids: list[Any]) -> int:
     return int(count)
 
 
+_PURGE_BATCH = """
+WITH batch AS (
+    SELECT id FROM {invoice} WHERE year < %(cutoff)s AND (year, id) > (%(year)s, %(id)s)
+    ORDER BY year, id LIMIT %(size)s FOR UPDATE SKIP LOCKED
+), gone AS (
+    DELETE FROM {invoice} WHERE id IN (SELECT id FROM batch) RETURNING id, year
+), detached AS (
+    UPDATE {invoice} SET credited_invoice_id = NULL
+    WHERE credited_invoice_id IN (SELECT id FROM gone) AND id NOT IN (SELECT id FROM gone)
+), audit AS (
+    INSERT INTO {event} (kind, order_reference, invoice_number, detail, created_at)
+    SELECT %(kind)s, '', '', count(*) || ' invoices past their retention', now() FROM gone HAVING count(*) > 0
+)
+SELECT (SELECT count(*) FROM gone), last.year, last.id
+FROM (SELECT 1) one LEFT JOIN (SELECT year, id FROM gone ORDER BY year DESC, id DESC LIMIT 1) last ON true
+"""
+
+
+def _invoices_purge_batch(*, cutoff_year: int, after: tuple[int, int], size: int) -> tuple[int, int, int]:
+    """One batch of the purge in one statement and one transaction: the next ``size`` expired invoices in
+    (year, id) order after ``after`` (rows another run holds are skipped), deleted; credit notes of them lose
+    the link (they keep ``credited_invoice_number``); one audit row. Returns (count, last year, last id)."""
+    sql = _PURGE_BATCH.format(
+        invoice=connection.ops.quote_name(Invoice._meta.db_table),
+        event=connection.ops.quote_name(BillingEvent._meta.db_table),
+    )
+    params = {
+        "cutoff": cutoff_year,
+        "year": after[0],
+        "id": after[1],
+        "size": size,
+        "kind": BillingEvent.Kind.INVOICES_PURGED,
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        count, year, last_id = cursor.fetchone()
+    return int(count), year or 0, last_id or 0
+
+
 def invoices_purge(*, today: date | None = None, batch_size: int = BATCH_SIZE, dry_run: bool = False) -> PurgeResult:
     """Delete invoices whose retention ended: INVOICE_RETENTION_YEARS after the end of their tax year.
 
-    Set-based, in batches of ``batch_size`` (one transaction each). ``dry_run`` lists what it would delete.
+    Set-based, in batches of ``batch_size`` (one statement and one transaction each, keyset order on the
+    (year, id) index). ``dry_run`` lists what it would delete.
     The retention engine (privacy.services.retention_apply) runs the same two functions from its beat task.
     """
     today = today or timezone.localdate()
@@ -501,14 +541,13 @@ def invoices_purge(*, today: date | None = None, batch_size: int = BATCH_SIZE, d
             cutoff_year, list(expired.order_by("year", "series", "sequence").values_list("number", flat=True)), 0
         )
     deleted = 0
-    last_id = 0
+    last = (0, 0)
     while True:
-        # keyset pagination over the (year) index: each batch starts where the last one ended
-        ids = list(expired.filter(pk__gt=last_id).order_by("pk").values_list("pk", flat=True)[:batch_size])
-        if not ids:
+        count, last_year, last_id = _invoices_purge_batch(cutoff_year=cutoff_year, after=last, size=batch_size)
+        if not count:
             break
-        last_id = ids[-1]
-        deleted += invoices_delete(ids)
+        deleted += count
+        last = (last_year, last_id)
     return PurgeResult(cutoff_year, [], deleted)
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from billing import services
-from billing.models import Invoice, Order
+from billing.models import BillingEvent, Invoice, Order
 from billing.tasks import invoices_purge_task
 from mindomo import privacy
 from tests.accounts.factories import UserFactory
@@ -151,3 +151,25 @@ def test_the_retention_engine_purges_exactly_what_its_dry_run_lists(member: Any,
     (real,) = retention_apply(now=now, batch_size=1, rules=["billing.invoices"])
     assert real.count == 2
     assert list(Invoice.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
+def test_purge_runs_in_keyset_batches_with_one_audit_row_each(member: Any, settings: Any) -> None:
+    settings.INVOICE_RETENTION_YEARS = 10
+    this_year = timezone.localdate().year
+    expired = [paid_invoice(member) for _ in range(5)]
+    for n, invoice in enumerate(expired):
+        age(invoice, year=this_year - 11 - n % 2)  # two tax years, interleaved ids: (year, id) order
+    kept = paid_invoice(member)
+    events = BillingEvent.objects.filter(kind=BillingEvent.Kind.INVOICES_PURGED)
+    assert not events.exists()
+
+    result = services.invoices_purge(batch_size=2)
+
+    assert result.deleted == 5
+    assert list(Invoice.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert sorted(events.values_list("detail", flat=True)) == [
+        "1 invoices past their retention",
+        "2 invoices past their retention",
+        "2 invoices past their retention",
+    ]
+    assert services.invoices_purge(batch_size=2).deleted == 0 and events.count() == 3  # nothing left, no row
