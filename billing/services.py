@@ -513,12 +513,12 @@ def _invoices_purge_batch(*, cutoff_year: int, after: tuple[int, int], size: int
         invoice=connection.ops.quote_name(Invoice._meta.db_table),
         event=connection.ops.quote_name(BillingEvent._meta.db_table),
     )
-    params = {
+    params: dict[str, int | str] = {
         "cutoff": cutoff_year,
         "year": after[0],
         "id": after[1],
         "size": size,
-        "kind": BillingEvent.Kind.INVOICES_PURGED,
+        "kind": str(BillingEvent.Kind.INVOICES_PURGED),
     }
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
