@@ -115,8 +115,8 @@ def test_the_parent_approves_and_the_child_logs_in_with_the_chosen_password(
     assert services_outbox.delivery_send(delivery_id=follow_up.pk, now=follow_up.due_at) == "sent"
     subjects = [m.subject for m in mail.outbox if m.to == ["parent@example.org"]]
     assert any("You approved" in s for s in subjects) and any("About your consent" in s for s in subjects)
-    follow_up = next(m for m in mail.outbox if "About your consent" in m.subject)
-    assert "withdraw" in follow_up.body
+    follow_up_email = next(m for m in mail.outbox if "About your consent" in m.subject)
+    assert "withdraw" in follow_up_email.body
     assert selectors.is_child_account(child) and not selectors.user_may_purchase(child)
 
     response = client.post(reverse("account_login"), {"login": "mia2016", "password": CHILD_PASSWORD})

@@ -148,7 +148,7 @@ def test_a_failed_delivery_is_recorded_and_the_others_still_go_out(
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    sink.handler.handle_RCPT = handle_rcpt  # type: ignore[attr-defined]
+    sink.handler.handle_RCPT = handle_rcpt  # type: ignore[attr-defined,method-assign]
     sink.start()
     try:
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
