@@ -16,6 +16,7 @@ from accounts import services
 from accounts.models import User, UserSession
 from tests.accounts.factories import PASSWORD, UserFactory
 from tests.consent.portal_helpers import CHILD_PASSWORD, consented_child, signed_in_parent
+from tests.support.mfa import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -144,8 +145,7 @@ def test_staff_deactivating_an_account_in_the_admin_ends_its_sessions_for_good(
     member: User, support_user: User
 ) -> None:
     laptop, phone = _browser(member.username), _browser(member.username)
-    staff = Client()
-    staff.force_login(support_user)
+    staff = sign_in(Client(), support_user)  # staff go through their second factor
     change = reverse("admin:accounts_user_change", args=[member.pk])
     form = {
         "first_name": member.first_name,
@@ -200,8 +200,7 @@ def test_a_password_reset_by_email_link_ends_every_session(member: User) -> None
 
 def test_a_password_set_in_the_admin_ends_the_accounts_sessions(member: User, superuser: User) -> None:
     laptop = _browser(member.username)
-    admin = Client()
-    admin.force_login(superuser)
+    admin = sign_in(Client(), superuser)
 
     response = admin.post(
         reverse("admin:auth_user_password_change", args=[member.pk]),
