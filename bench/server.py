@@ -60,7 +60,7 @@ def gunicorn(settings_module: str = "mindomo.settings.base") -> Iterator[int]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     sys.exit("gunicorn did not start")
                 time.sleep(0.1)
-        get(port, "/admin/login/", count=3)  # warm up: imports, templates, the database connection
+        get(port, "/accounts/login/", count=3)  # warm up: imports, templates, the database connection
         yield port
     finally:
         process.terminate()
