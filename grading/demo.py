@@ -65,7 +65,8 @@ def load() -> list[DemoLogin]:
             ],
         )
     first_student = User.objects.filter(enrollments__school_class=school_class).order_by("enrollments__number").first()
-    assert first_student is not None and Assignment.objects.filter(school_class=school_class).exists()
+    assert first_student is not None
+    assert Assignment.objects.filter(school_class=school_class).exists()
     return [
         DemoLogin(
             "school administrator", "principal@maplegrove.example", DEMO_PASSWORD, "/grading/ roster, CSV import"

@@ -253,6 +253,39 @@ def _assign_usernames(rows: list[StudentRow]) -> list[str]:
     return result
 
 
+def _row_field_errors(line: int, row: StudentRow) -> list[str]:
+    """What is wrong with one row on its own: missing or too long names, the parents' addresses, the username."""
+    errors: list[str] = []
+    if not row.first_name:
+        errors.append(_("Line %(line)d: the first name is missing.") % {"line": line})
+    if not row.last_name:
+        errors.append(_("Line %(line)d: the last name is missing.") % {"line": line})
+    for label, value, limit in (
+        (_("first name"), row.first_name, NAME_MAX),
+        (_("last name"), row.last_name, NAME_MAX),
+        (_("username"), row.username, USERNAME_MAX),
+    ):
+        if len(value) > limit:
+            errors.append(
+                ngettext(
+                    "Line %(line)d: the %(field)s is longer than %(limit)d character.",
+                    "Line %(line)d: the %(field)s is longer than %(limit)d characters.",
+                    limit,
+                )
+                % {"line": line, "field": label, "limit": limit}
+            )
+    if any(row.parent_emails):
+        try:
+            school_guardian_emails_clean(row.parent_emails)
+        except ValidationError as exc:
+            errors.extend(_("Line %(line)d: ") % {"line": line} + message for message in exc.messages)
+    if row.username and len(row.username) <= USERNAME_MAX and not USERNAME_RE.match(row.username.lower()):
+        errors.append(
+            _("Line %(line)d: a username may hold only letters, digits, dots, dashes and underscores.") % {"line": line}
+        )
+    return errors
+
+
 def _validate_rows(rows: list[tuple[int, StudentRow]], *, school: School) -> list[str]:
     """One message per problem, each naming its line; checks the database for taken usernames once.
 
@@ -269,34 +302,7 @@ def _validate_rows(rows: list[tuple[int, StudentRow]], *, school: School) -> lis
     seen_usernames: dict[str, int] = {}
     seen_names: dict[tuple[str, str], int] = {}
     for line, row in rows:
-        if not row.first_name:
-            errors.append(_("Line %(line)d: the first name is missing.") % {"line": line})
-        if not row.last_name:
-            errors.append(_("Line %(line)d: the last name is missing.") % {"line": line})
-        for label, value, limit in (
-            (_("first name"), row.first_name, NAME_MAX),
-            (_("last name"), row.last_name, NAME_MAX),
-            (_("username"), row.username, USERNAME_MAX),
-        ):
-            if len(value) > limit:
-                errors.append(
-                    ngettext(
-                        "Line %(line)d: the %(field)s is longer than %(limit)d character.",
-                        "Line %(line)d: the %(field)s is longer than %(limit)d characters.",
-                        limit,
-                    )
-                    % {"line": line, "field": label, "limit": limit}
-                )
-        if any(row.parent_emails):
-            try:
-                school_guardian_emails_clean(row.parent_emails)
-            except ValidationError as exc:
-                errors.extend(_("Line %(line)d: ") % {"line": line} + message for message in exc.messages)
-        if row.username and len(row.username) <= USERNAME_MAX and not USERNAME_RE.match(row.username.lower()):
-            errors.append(
-                _("Line %(line)d: a username may hold only letters, digits, dots, dashes and underscores.")
-                % {"line": line}
-            )
+        errors.extend(_row_field_errors(line, row))
         if row.username:
             key = row.username.lower()
             if key in seen_usernames:

@@ -106,15 +106,8 @@ class GradeSaveResult:
     cleared: int
 
 
-@transaction.atomic
-def grades_save(*, teacher: User, school_class: SchoolClass, entries: Iterable[GradeEntry]) -> GradeSaveResult:
-    """Save a column or the whole grid in a constant number of queries; one audit row per change."""
-    if school_class.teacher_id != teacher.pk:
-        raise ValidationError(_("Only the teacher of this class can grade it."))
-    _require_teacher(teacher=teacher, school=school_class.school)
-    entries = list(entries)
-    assignments = {a.pk: a for a in Assignment.objects.filter(school_class=school_class)}
-    enrolled = set(Enrollment.objects.filter(school_class=school_class).values_list("student_id", flat=True))
+def _grade_entries_check(entries: list[GradeEntry], *, assignments: dict[int, Assignment], enrolled: set[int]) -> None:
+    """Every entry belongs to the class; every score and feedback fits (all errors at once, nothing saved)."""
     errors: list[str] = []
     for entry in entries:
         assignment = assignments.get(entry.assignment_id)
@@ -131,6 +124,18 @@ def grades_save(*, teacher: User, school_class: SchoolClass, entries: Iterable[G
             )
     if errors:
         raise ValidationError(sorted(set(errors)))
+
+
+@transaction.atomic
+def grades_save(*, teacher: User, school_class: SchoolClass, entries: Iterable[GradeEntry]) -> GradeSaveResult:
+    """Save a column or the whole grid in a constant number of queries; one audit row per change."""
+    if school_class.teacher_id != teacher.pk:
+        raise ValidationError(_("Only the teacher of this class can grade it."))
+    _require_teacher(teacher=teacher, school=school_class.school)
+    entries = list(entries)
+    assignments = {a.pk: a for a in Assignment.objects.filter(school_class=school_class)}
+    enrolled = set(Enrollment.objects.filter(school_class=school_class).values_list("student_id", flat=True))
+    _grade_entries_check(entries, assignments=assignments, enrolled=enrolled)
 
     existing = {
         (g.student_id, g.assignment_id): g

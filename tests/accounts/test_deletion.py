@@ -91,9 +91,11 @@ def test_the_password_deactivates_at_once_ends_every_session_and_emails_the_date
     for browser in (member_client, other_browser):
         assert browser.get(reverse("accounts:profile"))["Location"].startswith(reverse("account_login"))
     [message] = mail.outbox
-    assert message.to == [member.email] and message.subject == "Your account will be deleted"
+    assert message.to == [member.email]
+    assert message.subject == "Your account will be deleted"
     assert date_filter(deletion.erase_after, "DATE_FORMAT") in message.body
-    assert "/accounts/login/" in message.body and "/account/support/" in message.body
+    assert "/accounts/login/" in message.body
+    assert "/account/support/" in message.body
 
 
 def test_a_second_request_is_refused(member: User, django_capture_on_commit_callbacks: Any) -> None:
@@ -109,7 +111,8 @@ def test_staff_cannot_delete_their_account_themselves(superuser: User, superuser
 
     assert "Staff accounts are closed by an administrator." in response.content.decode()
     superuser.refresh_from_db()
-    assert superuser.is_active and not AccountDeletionRequest.objects.exists()
+    assert superuser.is_active
+    assert not AccountDeletionRequest.objects.exists()
 
 
 def test_the_delete_page_needs_a_signed_in_user(client: Client) -> None:
@@ -158,7 +161,8 @@ def test_an_account_without_password_confirms_by_signing_in_again_with_its_provi
     _microsoft_login(fresh, fake_microsoft)
     deletion.refresh_from_db()
     user.refresh_from_db()
-    assert deletion.state == AccountDeletionRequest.State.CANCELLED and user.is_active
+    assert deletion.state == AccountDeletionRequest.State.CANCELLED
+    assert user.is_active
     assert fresh.get(reverse("accounts:profile")).status_code == 200
 
 
@@ -176,7 +180,8 @@ def test_signing_in_during_the_grace_period_cancels_the_deletion(
     assert response.status_code == 302
     deletion.refresh_from_db()
     member.refresh_from_db()
-    assert deletion.state == AccountDeletionRequest.State.CANCELLED and deletion.cancelled_at is not None
+    assert deletion.state == AccountDeletionRequest.State.CANCELLED
+    assert deletion.cancelled_at is not None
     assert member.is_active
     page = client.get(reverse("accounts:profile"), follow=True).content.decode()
     assert "Welcome back. Your account will not be deleted." in page
@@ -194,7 +199,8 @@ def test_a_wrong_password_during_the_grace_period_cancels_nothing(
 
     deletion.refresh_from_db()
     member.refresh_from_db()
-    assert deletion.state == AccountDeletionRequest.State.SCHEDULED and not member.is_active
+    assert deletion.state == AccountDeletionRequest.State.SCHEDULED
+    assert not member.is_active
 
 
 def test_nothing_is_erased_before_the_grace_period_ends(member: User, django_capture_on_commit_callbacks: Any) -> None:
@@ -249,7 +255,8 @@ def test_erasure_removes_the_user_from_every_table_and_frees_email_and_username(
         assert services.account_erasures_due(now=deletion.erase_after + timedelta(seconds=1)) == 1
 
     deletion.refresh_from_db()
-    assert deletion.state == AccountDeletionRequest.State.ERASED and deletion.user_id is None
+    assert deletion.state == AccountDeletionRequest.State.ERASED
+    assert deletion.user_id is None
     assert {(s.provider, s.state) for s in deletion.steps.all()} == {(p.name, "done") for p in registry.providers()}
     assert not User.objects.filter(pk=user.pk).exists()
     assert not SocialAccount.objects.filter(uid="g-xylo-4471").exists()
@@ -262,7 +269,8 @@ def test_erasure_removes_the_user_from_every_table_and_frees_email_and_username(
     assert tables_containing("Quintessa", ignore_tables=frozenset({"billing_invoice"})) == {}
     assert User.objects.filter(pk=keep.pk).exists()
     [goodbye] = mail.outbox
-    assert goodbye.to == ["zebedee.xylo.4471@example.org"] and goodbye.subject == "Your account has been deleted"
+    assert goodbye.to == ["zebedee.xylo.4471@example.org"]
+    assert goodbye.subject == "Your account has been deleted"
     # email and username are free again
     again = UserFactory(username="zebedee-xylo-4471", email="zebedee.xylo.4471@example.org")
     assert again.pk != user.pk
@@ -291,16 +299,19 @@ def test_one_provider_failing_leaves_a_visible_error_and_a_retry_completes(
         assert services.account_erasures_due(now=now) == 0
 
     deletion.refresh_from_db()
-    assert deletion.state == AccountDeletionRequest.State.FAILED and deletion.attempts == 1
+    assert deletion.state == AccountDeletionRequest.State.FAILED
+    assert deletion.attempts == 1
     steps = {s.provider: s for s in deletion.steps.all()}
     names = [p.name for p in registry.providers()]
     before = names[: names.index("grading")]
     assert all(steps[name].state == "done" for name in before)
     failed = steps["grading"]
-    assert failed.state == "failed" and failed.attempts == 1
+    assert failed.state == "failed"
+    assert failed.attempts == 1
     assert "RuntimeError: lost connection while erasing [redacted] ([redacted])" == failed.error
     after = [name for name in names if name not in before and name != "grading"]
-    assert "accounts" in after and all(steps[name].state == "pending" for name in after)
+    assert "accounts" in after
+    assert all(steps[name].state == "pending" for name in after)
     # nothing half-deleted: the failing provider's work was rolled back, the account is untouched
     assert sorted(Grade.objects.filter(student=user).values_list("pk", flat=True)) == sorted(grades)
     assert User.objects.filter(pk=user.pk, is_active=False).exists()
@@ -320,10 +331,12 @@ def test_one_provider_failing_leaves_a_visible_error_and_a_retry_completes(
     assert response.status_code == 302
 
     deletion.refresh_from_db()
-    assert deletion.state == AccountDeletionRequest.State.ERASED and deletion.attempts == 2
+    assert deletion.state == AccountDeletionRequest.State.ERASED
+    assert deletion.attempts == 2
     steps = {s.provider: s for s in deletion.steps.all()}
     assert {s.state for s in steps.values()} == {"done"}
-    assert steps["grading"].attempts == 2 and steps["grading"].error == ""
+    assert steps["grading"].attempts == 2
+    assert steps["grading"].error == ""
     assert all(steps[name].attempts == 1 for name in before)  # done steps are never run twice
     assert not Grade.objects.filter(pk__in=grades).exists()
     assert not User.objects.filter(pk=user.pk).exists()
@@ -372,7 +385,8 @@ def test_signing_in_after_the_erasure_failed_does_not_reactivate_a_half_erased_a
 
     user.refresh_from_db()
     deletion.refresh_from_db()
-    assert not user.is_active and deletion.state == AccountDeletionRequest.State.FAILED
+    assert not user.is_active
+    assert deletion.state == AccountDeletionRequest.State.FAILED
     assert client.get(reverse("accounts:profile"))["Location"].startswith(reverse("account_login"))
 
 
@@ -400,7 +414,8 @@ def test_erasure_deletes_the_users_stored_sessions_even_the_ones_signed_in_elsew
     keep = Client()
     keep.force_login(UserFactory())
     ours = [s for s in Session.objects.all() if s.get_decoded().get("_auth_user_id") == str(member.pk)]
-    assert ours and member.username in json.dumps(ours[0].get_decoded())
+    assert ours
+    assert member.username in json.dumps(ours[0].get_decoded())
     deletion = _request_deletion(member, django_capture_on_commit_callbacks)
 
     with django_capture_on_commit_callbacks(execute=True):

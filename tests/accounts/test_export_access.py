@@ -43,7 +43,8 @@ def test_every_role_reaches_the_pages_it_may_see(role: str, name: str) -> None:
     response = client.get(reverse(name))
 
     if user is None and name != "accounts:support":
-        assert response.status_code == 302 and response["Location"].startswith(reverse("account_login"))
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("account_login"))
     else:
         assert response.status_code == 200
 

@@ -86,7 +86,8 @@ def test_sign_in_with_username_or_email_in_any_case_uses_indexes(ada: Any, login
 
     def sign_in() -> None:
         response = client.post(reverse("account_login"), {"login": login, "password": PASSWORD})
-        assert response.status_code == 302 and "_auth_user_id" in client.session
+        assert response.status_code == 302
+        assert "_auth_user_id" in client.session
 
     _assert_indexed(sign_in, must_read="accounts_user")
 
@@ -121,7 +122,8 @@ def test_the_parent_portal_finds_children_by_address_with_indexes(ada: Any) -> N
 
 def test_a_childs_chosen_login_is_checked_with_indexes(ada: Any) -> None:
     def check() -> None:
-        assert services.login_is_taken("ADA@EXAMPLE.COM") and services.login_is_taken("ada.LOVELACE")
+        assert services.login_is_taken("ADA@EXAMPLE.COM")
+        assert services.login_is_taken("ada.LOVELACE")
         assert not services.login_is_taken("nobody.here")
 
     _assert_indexed(check, must_read="account_emailaddress")

@@ -77,9 +77,11 @@ def test_demo_data_is_idempotent(capsys: Any) -> None:
     call_command("demo_data")
     second = sorted(User.objects.values_list("username", "email", "first_name", "is_superuser"))
 
-    assert first == second and len(first) >= 2
+    assert first == second
+    assert len(first) >= 2
     output = capsys.readouterr().out
-    assert "ada@example.com" in output and "admin" in output
+    assert "ada@example.com" in output
+    assert "admin" in output
     assert User.objects.get(username="ada").check_password("demo-pass-2026")
 
 

@@ -29,7 +29,8 @@ def test_the_privacy_policy_page_renders_the_policy_text(client: Client) -> None
     for heading in ("INFORMATION WE COLLECT", "HOW WE PROTECT CHILDREN", "PARENT RIGHTS", "SECURITY", "COOKIES"):
         assert heading in html
     assert "Last Updated: May 24, 2018" in html
-    assert "{%" not in html and "{{" not in html
+    assert "{%" not in html
+    assert "{{" not in html
 
 
 def test_pages_are_translated_by_the_browser_language(client: Client) -> None:
@@ -46,7 +47,8 @@ def test_a_signed_in_member_finds_the_sign_in_settings_on_the_profile(member_cli
 def test_static_assets_are_served_locally(client: Client) -> None:
     html = client.get(reverse("home")).content.decode()
     stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', html)
-    assert stylesheet and stylesheet.group(1).startswith("/static/")
+    assert stylesheet
+    assert stylesheet.group(1).startswith("/static/")
 
 
 def test_the_policy_page_shows_the_version_in_force_with_its_own_text(client: Client) -> None:

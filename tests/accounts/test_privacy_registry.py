@@ -18,9 +18,11 @@ def test_accounts_declares_every_personal_field_of_the_user_model() -> None:
     declared = {d.model: set(d.fields) for p, d in registry.declarations() if p.name == "accounts"}
     personal = {"first_name", "last_name", "email", "username", "password", "country"}
     assert personal <= declared["accounts.User"]
-    assert "socialaccount.SocialAccount" in declared and "account.EmailAddress" in declared
+    assert "socialaccount.SocialAccount" in declared
+    assert "account.EmailAddress" in declared
     for _provider, declaration in registry.declarations():
-        assert str(declaration.purpose) and str(declaration.retention)
+        assert str(declaration.purpose)
+        assert str(declaration.retention)
 
 
 def test_export_holds_the_profile_emails_and_services_as_json() -> None:
@@ -46,7 +48,8 @@ def test_erasing_through_the_pipeline_removes_the_user_from_every_table(erase_no
         ["erase-me-7781", "erase.me.7781@example.com", "Quintessa", "g-erase-7781"], lambda: erase_now(user)
     )
 
-    assert deletion.state == AccountDeletionRequest.State.ERASED and deletion.user_id is None
+    assert deletion.state == AccountDeletionRequest.State.ERASED
+    assert deletion.user_id is None
     assert not User.objects.filter(pk=user.pk).exists()
     assert User.objects.filter(pk=keep.pk).exists()
 

@@ -16,10 +16,13 @@ VALID = {"first_name": "Augusta Ada", "last_name": "King", "country": "IE"}
 
 def test_the_profile_shows_what_the_account_holds(member_client: Client, member: User) -> None:
     html = member_client.get(reverse("accounts:profile")).content.decode()
-    assert member.username in html and member.email in html
-    assert 'value="Ada"' in html and 'value="Lovelace"' in html
+    assert member.username in html
+    assert member.email in html
+    assert 'value="Ada"' in html
+    assert 'value="Lovelace"' in html
     assert '<option value="GB" selected>' in html
-    assert 'name="product_updates"' in html and "checked" not in html.split('name="product_updates"')[1][:40]
+    assert 'name="product_updates"' in html
+    assert "checked" not in html.split('name="product_updates"')[1][:40]
 
 
 def test_a_member_corrects_names_and_country(member_client: Client, member: User) -> None:
@@ -106,13 +109,15 @@ def test_school_accounts_are_not_offered_marketing_email_and_cannot_opt_in(clien
     client.force_login(student)
 
     html = client.get(reverse("accounts:profile")).content.decode()
-    assert 'name="product_updates"' not in html and 'name="first_name"' not in html  # the school keeps the name
+    assert 'name="product_updates"' not in html
+    assert 'name="first_name"' not in html
     before = student.first_name
     response = client.post(reverse("accounts:profile"), {**VALID, "product_updates": "on"})
 
     student.refresh_from_db()
     assert response.status_code == 405
-    assert student.first_name == before and student.product_updates is False
+    assert student.first_name == before
+    assert student.product_updates is False
 
 
 def test_school_accounts_cannot_link_a_social_service(client: Client, fake_microsoft: object) -> None:
@@ -131,7 +136,8 @@ def test_school_accounts_cannot_link_a_social_service(client: Client, fake_micro
     callback = urlsplit(provider_redirect.headers["Location"])
     response = client.get(f"{callback.path}?{callback.query}")
 
-    assert response.status_code == 302 and response["Location"] == reverse("socialaccount_connections")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("socialaccount_connections")
     assert not SocialAccount.objects.filter(user=student).exists()
     page = client.get(reverse("socialaccount_connections")).content.decode()
     assert "cannot be linked to other services" in page

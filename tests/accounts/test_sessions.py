@@ -62,7 +62,8 @@ def test_ending_the_sessions_of_an_account_is_one_delete_whatever_the_number_of_
 
     assert ended == 2
     assert UserSession.objects.count() == total - 2
-    assert _signed_in_as(a) is None and _signed_in_as(b) is None
+    assert _signed_in_as(a) is None
+    assert _signed_in_as(b) is None
 
 
 def test_stopping_collection_then_resuming_leaves_the_childs_old_sessions_signed_out(
@@ -157,11 +158,13 @@ def test_staff_deactivating_an_account_in_the_admin_ends_its_sessions_for_good(
     assert staff.post(change, form).status_code == 302  # "active" unticked
     member.refresh_from_db()
     assert not member.is_active
-    assert _signed_in_as(laptop) is None and _signed_in_as(phone) is None
+    assert _signed_in_as(laptop) is None
+    assert _signed_in_as(phone) is None
     assert staff.post(change, {**form, "is_active": "on"}).status_code == 302  # and active again
     member.refresh_from_db()
     assert member.is_active
-    assert _signed_in_as(laptop) is None and _signed_in_as(phone) is None
+    assert _signed_in_as(laptop) is None
+    assert _signed_in_as(phone) is None
     assert _signed_in_as(staff) == support_user.pk
 
 
@@ -194,7 +197,8 @@ def test_a_password_reset_by_email_link_ends_every_session(member: User) -> None
 
     assert response.status_code == 302
     assert not UserSession.objects.filter(user_id=member.pk).exists()
-    assert _signed_in_as(laptop) is None and _signed_in_as(phone) is None
+    assert _signed_in_as(laptop) is None
+    assert _signed_in_as(phone) is None
     assert _signed_in_as(_browser(member.username, NEW_PASSWORD)) == member.pk
 
 

@@ -65,14 +65,16 @@ def test_signup_creates_an_unverified_account_with_name_and_country_and_sends_a_
     assert user.product_updates is False
     assert identify_hasher(user.password).algorithm == "argon2"
     assert EmailAddress.objects.get(user=user).verified is False
-    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["ada@example.com"]
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["ada@example.com"]
 
 
 def test_an_unverified_account_cannot_sign_in_until_the_email_link_is_confirmed(client: Client) -> None:
     client.post(reverse("account_signup"), SIGNUP)
     client.logout()
     response = client.post(reverse("account_login"), {"login": "ada@example.com", "password": SIGNUP["password1"]})
-    assert response.status_code == 302 and response["Location"] == reverse("account_email_verification_sent")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("account_email_verification_sent")
     assert "_auth_user_id" not in client.session
 
     link = _link(mail.outbox[-1].body, "/accounts/confirm-email/")
@@ -162,8 +164,10 @@ def test_the_same_email_in_another_case_cannot_sign_up_twice_and_the_owner_is_to
     assert response["Location"] == reverse("account_email_verification_sent")
     assert User.objects.count() == 1
     assert EmailAddress.objects.count() == 1
-    assert len(mail.outbox) == 1 and mail.outbox[0].to == [member.email]
-    assert "already" in mail.outbox[0].body and "/accounts/password/reset/" in mail.outbox[0].body
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == [member.email]
+    assert "already" in mail.outbox[0].body
+    assert "/accounts/password/reset/" in mail.outbox[0].body
 
 
 def test_the_database_refuses_a_duplicate_email_in_another_case(db: Any) -> None:

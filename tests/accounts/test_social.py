@@ -35,15 +35,18 @@ def _authorize(client: Client, fake: Any, *, process: str = "login") -> Any:
 
 def test_a_new_user_signs_up_with_microsoft_and_keeps_only_name_and_email(client: Client, fake_microsoft: Any) -> None:
     response = _authorize(client, fake_microsoft)
-    assert response.status_code == 302 and response["Location"] == reverse("socialaccount_signup")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("socialaccount_signup")
     # The neutral age gate runs before the provider's sign-up form, then sends the adult back to it.
     response = client.get(reverse("socialaccount_signup"))
-    assert response.status_code == 302 and response["Location"].startswith(reverse("consent:age_gate"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("consent:age_gate"))
     response = pass_age_gate(client, age=40, country="FR", next_url=reverse("socialaccount_signup"))
     assert response["Location"] == reverse("socialaccount_signup")
 
     form_page = client.get(reverse("socialaccount_signup")).content.decode()
-    assert 'value="Marie"' in form_page and 'value="Curie"' in form_page  # prefilled from the provider
+    assert 'value="Marie"' in form_page
+    assert 'value="Curie"' in form_page
     response = client.post(
         reverse("socialaccount_signup"),
         {
@@ -138,7 +141,8 @@ def test_disconnecting_is_allowed_when_another_connected_service_remains(client:
     client.force_login(user)
 
     page = client.get(reverse("socialaccount_connections")).content.decode()
-    assert "Microsoft" in page and "Google" in page
+    assert "Microsoft" in page
+    assert "Google" in page
     response = client.post(reverse("socialaccount_connections"), {"account": first.pk})
 
     assert response.status_code == 302

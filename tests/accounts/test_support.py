@@ -34,7 +34,8 @@ def test_an_anonymous_visitor_sends_a_message(client: Client) -> None:
 
 def test_a_signed_in_member_finds_the_form_filled_and_the_message_linked(member: User, member_client: Client) -> None:
     page = member_client.get(SUPPORT).content.decode()
-    assert f'value="{member.email}"' in page and 'value="Ada Lovelace"' in page
+    assert f'value="{member.email}"' in page
+    assert 'value="Ada Lovelace"' in page
 
     member_client.post(SUPPORT, {**MESSAGE, "name": "Ada Lovelace", "email": member.email})
 
@@ -107,5 +108,6 @@ def test_the_retention_engine_purges_old_inquiries_as_its_dry_run_says() -> None
     [dry] = retention_apply(dry_run=True, rules=["accounts.support_inquiries"])
     [real] = retention_apply(rules=["accounts.support_inquiries"])
 
-    assert dry.pks == [old.pk] and real.count == 1
+    assert dry.pks == [old.pk]
+    assert real.count == 1
     assert list(SupportInquiry.objects.values_list("name", flat=True)) == ["New"]

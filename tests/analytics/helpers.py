@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime
+from django.utils import timezone
 
 from accounts.models import School, SchoolMembership, User
 from consent import services as consent_services
@@ -17,7 +17,7 @@ CHILD_PASSWORD = "kite-and-string-2016"
 def make_parental_child(*, login: str = "kiddo2016", parent_email: str = "parent@example.org") -> User:
     """A 10-year-old's sign-up, approved by the parent: an account under parental consent."""
     ensure_loaded()
-    today = datetime.date.today()
+    today = timezone.localdate()
     decision = decide(birth_date=birth_date_for_age(10), country="US", today=today)
     assert decision.is_child
     sealed = consent_services.pending_signup_create(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 
 from analytics.cookies import CHOICE_COOKIE, catalogue
@@ -51,8 +51,10 @@ def test_a_first_visit_shows_the_banner_sets_only_essential_cookies_and_loads_no
 
     body = response.content.decode()
     assert response.status_code == 200
-    assert BANNER in body and SCRIPT not in body
-    assert "Accept analytics" in body and "Reject analytics" in body
+    assert BANNER in body
+    assert SCRIPT not in body
+    assert "Accept analytics" in body
+    assert "Reject analytics" in body
     assert set(response.cookies) <= CATALOGUE_NAMES
     assert CHOICE_COOKIE not in response.cookies
 
@@ -61,7 +63,8 @@ def test_accept_and_reject_buttons_are_equally_prominent() -> None:
     body = Client().get("/privacy/").content.decode()
     accept = body[body.index('value="analytics"') - 80 : body.index("Accept analytics")]
     reject = body[body.index('value="essential"') - 80 : body.index("Reject analytics")]
-    assert 'class="button"' in accept and 'class="button"' in reject
+    assert 'class="button"' in accept
+    assert 'class="button"' in reject
     assert "secondary" not in accept + reject
 
 
@@ -70,12 +73,15 @@ def test_accepting_from_the_banner_stores_only_the_decision_and_loads_analytics(
 
     response = client.post(reverse("analytics:settings"), {"choice": "analytics", "next": "/privacy/"})
 
-    assert response.status_code == 302 and response["Location"] == "/privacy/"
+    assert response.status_code == 302
+    assert response["Location"] == "/privacy/"
     assert response.cookies[CHOICE_COOKIE].value == "analytics"
-    assert response.cookies[CHOICE_COOKIE]["httponly"] and response.cookies[CHOICE_COOKIE]["samesite"] == "Lax"
+    assert response.cookies[CHOICE_COOKIE]["httponly"]
+    assert response.cookies[CHOICE_COOKIE]["samesite"] == "Lax"
     assert not CookieConsent.objects.exists()  # an anonymous choice lives in the browser only
     body = client.get("/privacy/").content.decode()
-    assert SCRIPT in body and BANNER not in body
+    assert SCRIPT in body
+    assert BANNER not in body
 
 
 def test_rejecting_hides_the_banner_and_loads_nothing() -> None:
@@ -85,7 +91,8 @@ def test_rejecting_hides_the_banner_and_loads_nothing() -> None:
     body = client.get("/privacy/").content.decode()
 
     assert client.cookies[CHOICE_COOKIE].value == "essential"
-    assert BANNER not in body and SCRIPT not in body
+    assert BANNER not in body
+    assert SCRIPT not in body
 
 
 def test_an_adults_choice_is_kept_and_follows_them_to_another_browser() -> None:
@@ -98,7 +105,8 @@ def test_an_adults_choice_is_kept_and_follows_them_to_another_browser() -> None:
     second = Client()  # no cookie at all
     second.force_login(adult)
     body = second.get("/privacy/").content.decode()
-    assert SCRIPT in body and BANNER not in body
+    assert SCRIPT in body
+    assert BANNER not in body
 
 
 def test_an_adult_changes_the_choice_on_the_settings_page() -> None:
@@ -184,7 +192,8 @@ def test_on_a_shared_browser_each_signed_in_adult_decides_for_themselves() -> No
     body = browser.get("/privacy/").content.decode()
 
     assert browser.cookies[CHOICE_COOKIE].value == "analytics"
-    assert BANNER in body and SCRIPT not in body
+    assert BANNER in body
+    assert SCRIPT not in body
     assert not CookieConsent.objects.filter(user=second).exists()
 
 
@@ -212,7 +221,7 @@ def test_the_child_sign_up_and_consent_pages_show_no_banner_and_no_script() -> N
         login="littleowl",
         password="kite-and-string-2016",
         parent_email="owl.parent@example.org",
-        decision=age_gate.decide(birth_date=birth_date_for_age(9), country="US", today=datetime.date.today()),
+        decision=age_gate.decide(birth_date=birth_date_for_age(9), country="US", today=timezone.localdate()),
     )
     pages = [
         (adult, reverse("consent:age_gate")),
@@ -225,13 +234,15 @@ def test_the_child_sign_up_and_consent_pages_show_no_banner_and_no_script() -> N
         response = client.get(url)
         body = response.content.decode()
         assert response.status_code == 200, url
-        assert BANNER not in body and SCRIPT not in body, url
+        assert BANNER not in body, url
+        assert SCRIPT not in body, url
 
 
 def test_the_next_address_must_be_ours() -> None:
     response = Client().post(reverse("analytics:settings"), {"choice": "essential", "next": "https://evil.example/"})
 
-    assert response.status_code == 302 and response["Location"] == reverse("analytics:settings")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("analytics:settings")
 
 
 def test_the_settings_page_lists_every_cookie_with_purpose_lifetime_and_whether_essential() -> None:
@@ -239,6 +250,7 @@ def test_the_settings_page_lists_every_cookie_with_purpose_lifetime_and_whether_
 
     body = response.content.decode()
     assert response.status_code == 200
+    assert catalogue()  # the loop below checks something
     for cookie in catalogue():
         assert f"<code>{cookie.name}</code>" in body
         assert escape(str(cookie.purpose)) in body

@@ -39,7 +39,8 @@ def test_the_demo_loads_twice_without_duplicates() -> None:
     counts = PageViewCount.objects.count()
     second = load()
 
-    assert first == second and first[0].login == "olivia@example.com"
+    assert first == second
+    assert first[0].login == "olivia@example.com"
     assert PageViewCount.objects.count() == counts > 0
     assert CookieConsent.objects.get(user__username="olivia").choice == "analytics"
 
@@ -61,6 +62,7 @@ def test_a_stored_choice_lapses_like_the_cookie_and_the_retention_rule_deletes_i
     body = client.get("/privacy/").content.decode()
     rules = dict((rule.name, rule) for _provider, rule in registry.retention_rules())
 
-    assert 'id="cookie-banner"' in body and "js/analytics.js" not in body  # asked again
+    assert 'id="cookie-banner"' in body
+    assert "js/analytics.js" not in body
     assert list(rules["analytics.cookie_choices"].expired(now)) == [old]
     assert kept not in rules["analytics.cookie_choices"].expired(now)

@@ -92,7 +92,8 @@ def test_refused_buyers_create_no_order_even_by_posting(role: str) -> None:
 
     response = client.post(reverse("billing:checkout", args=[plan.pk]), BILLING)
 
-    assert response.status_code == 403 and not Order.objects.exists()
+    assert response.status_code == 403
+    assert not Order.objects.exists()
     with pytest.raises(ValidationError, match="Children"):
         services.order_create(user=user, plan=plan, **BILLING)
     assert not Order.objects.exists()
@@ -104,7 +105,8 @@ def test_plan_page_tells_a_child_that_purchases_are_not_open() -> None:
 
     content = client.get(reverse("billing:plan_list")).content.decode()
 
-    assert "cannot buy" in content and reverse("billing:checkout", args=[1]) not in content
+    assert "cannot buy" in content
+    assert reverse("billing:checkout", args=[1]) not in content
 
 
 def test_checkout_with_bad_details_shows_translated_errors_and_creates_nothing(member_client: Any) -> None:
@@ -118,7 +120,8 @@ def test_checkout_with_bad_details_shows_translated_errors_and_creates_nothing(m
     errors = response.context["form"].errors
     assert response.status_code == 400
     assert errors["vat_id"] == ["A VAT ID from this country starts with DE."]
-    assert "phone" in errors and "city" in errors
+    assert "phone" in errors
+    assert "city" in errors
     assert not Order.objects.exists()
 
 
@@ -146,7 +149,8 @@ def test_invoice_pages_matrix(member: Any, role: str, status: int, page: str) ->
 
     assert response.status_code == status
     if status == 200 and page == "invoice_pdf":
-        assert response["Content-Type"] == "application/pdf" and response.content.startswith(b"%PDF")
+        assert response["Content-Type"] == "application/pdf"
+        assert response.content.startswith(b"%PDF")
 
 
 @pytest.mark.parametrize(("role", "status"), [("anonymous", 302), ("adult", 403), ("superuser", 200)])
@@ -174,7 +178,8 @@ def test_invoice_list_shows_only_own_invoices_in_constant_queries(
         member_client.get(reverse("billing:invoice_list"))
 
     content = response.content.decode()
-    assert all(invoice.number in content for invoice in mine) and theirs.number not in content
+    assert all(invoice.number in content for invoice in mine)
+    assert theirs.number not in content
     assert len(many) == len(few) <= 20
 
 
@@ -193,4 +198,5 @@ def test_plan_page_shows_prices_with_the_buyers_vat_in_constant_queries(
         client.get(reverse("billing:plan_list"))
 
     content = response.content.decode()
-    assert "11.90 EUR" in content and "10.00 EUR + VAT 19%" in content
+    assert "11.90 EUR" in content
+    assert "10.00 EUR + VAT 19%" in content

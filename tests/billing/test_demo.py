@@ -15,7 +15,9 @@ def test_demo_is_idempotent_and_gives_a_buyer_with_a_paid_invoice_and_a_clerk() 
 
     buyer = User.objects.get(username="buyer")
     clerk = User.objects.get(username="clerk")
-    assert Plan.objects.count() == 3 and Invoice.objects.filter(user=buyer).count() == 1
+    assert Plan.objects.count() == 3
+    assert Invoice.objects.filter(user=buyer).count() == 1
     assert selectors.purchase_allowed(buyer)
-    assert clerk.has_perm("billing.refund_invoice") and clerk.has_perm("billing.view_order")
+    assert clerk.has_perm("billing.refund_invoice")
+    assert clerk.has_perm("billing.view_order")
     assert {login.login for login in logins} == {"buyer@example.com", "clerk"}

@@ -34,13 +34,15 @@ def age(invoice: Invoice, *, year: int) -> None:
 def test_deleting_the_account_detaches_the_invoice_and_keeps_its_snapshot(member: Any, erase_now: Any) -> None:
     invoice = paid_invoice(member)
     email, phone = member.email, invoice.billing_phone
-    assert {"accounts_user", "billing_invoice"} <= set(tables_containing(email)) and Order.objects.exists()
+    assert {"accounts_user", "billing_invoice"} <= set(tables_containing(email))
+    assert Order.objects.exists()
 
     erase_now(member)
 
     invoice.refresh_from_db()
     assert not User.objects.filter(pk=member.pk).exists()
-    assert invoice.user_id is None and invoice.order_id is None
+    assert invoice.user_id is None
+    assert invoice.order_id is None
     assert (invoice.buyer_email, invoice.billing_phone, invoice.buyer_account_name) == (email, phone, "Ada Lovelace")
     assert not Order.objects.exists()  # the order (not required by tax law) is gone
     # the only place the email survives is the invoice kept under the legal duty
@@ -53,7 +55,9 @@ def test_deleting_a_user_row_directly_also_keeps_the_invoice_and_drops_the_order
     User.objects.filter(pk=member.pk).delete()
 
     invoice.refresh_from_db()
-    assert invoice.user_id is None and invoice.billing_full_name and not Order.objects.exists()
+    assert invoice.user_id is None
+    assert invoice.billing_full_name
+    assert not Order.objects.exists()
 
 
 def test_export_lists_orders_and_invoices(member: Any) -> None:
@@ -85,7 +89,8 @@ def test_purge_removes_only_invoices_past_retention(member: Any, settings: Any) 
 
     assert result.deleted == 1
     assert set(Invoice.objects.values_list("pk", flat=True)) == {last_kept.pk, current.pk}
-    assert Order.objects.count() == orders and User.objects.filter(pk=member.pk).exists()
+    assert Order.objects.count() == orders
+    assert User.objects.filter(pk=member.pk).exists()
 
 
 def test_purge_of_a_detached_invoice_after_account_deletion(member: Any, erase_now: Any) -> None:
@@ -97,7 +102,8 @@ def test_purge_of_a_detached_invoice_after_account_deletion(member: Any, erase_n
 
     invoices_purge_task.delay()
 
-    assert not Invoice.objects.exists() and tables_containing(email) == {}
+    assert not Invoice.objects.exists()
+    assert tables_containing(email) == {}
 
 
 def test_purge_keeps_a_credit_note_whose_invoice_is_purged(member: Any, settings: Any) -> None:
@@ -108,7 +114,8 @@ def test_purge_keeps_a_credit_note_whose_invoice_is_purged(member: Any, settings
     services.invoices_purge()
 
     credit.refresh_from_db()
-    assert credit.credited_invoice_id is None and credit.credited_invoice_number == invoice.number
+    assert credit.credited_invoice_id is None
+    assert credit.credited_invoice_number == invoice.number
 
 
 def test_dry_run_lists_and_deletes_nothing(member: Any) -> None:
@@ -119,8 +126,10 @@ def test_dry_run_lists_and_deletes_nothing(member: Any) -> None:
 
     call_command("purge_invoices", "--dry-run", stdout=out)
 
-    assert expired.number in out.getvalue() and kept.number not in out.getvalue()
-    assert "1 invoice(s)" in out.getvalue() and Invoice.objects.count() == 2
+    assert expired.number in out.getvalue()
+    assert kept.number not in out.getvalue()
+    assert "1 invoice(s)" in out.getvalue()
+    assert Invoice.objects.count() == 2
 
 
 def test_an_issued_invoice_cannot_be_edited(member: Any) -> None:
@@ -172,4 +181,5 @@ def test_purge_runs_in_keyset_batches_with_one_audit_row_each(member: Any, setti
         "2 invoices past their retention",
         "2 invoices past their retention",
     ]
-    assert services.invoices_purge(batch_size=2).deleted == 0 and events.count() == 3  # nothing left, no row
+    assert services.invoices_purge(batch_size=2).deleted == 0
+    assert events.count() == 3

@@ -79,9 +79,12 @@ def test_signed_ipn_marks_the_order_paid_and_answers_the_read_receipt(
     body = response.content.decode()
     assert response.status_code == 200
     assert body.startswith("<EPAYMENT>" if algorithm == "md5" else '<sig algo="sha256" date="')
-    assert order.status == Order.Status.PAID and order.gateway == "2checkout" and order.gateway_transaction_id == "4711"
+    assert order.status == Order.Status.PAID
+    assert order.gateway == "2checkout"
+    assert order.gateway_transaction_id == "4711"
     invoice = Invoice.objects.get(order=order)
-    assert invoice.total == order.total and invoice.gateway == "2checkout"
+    assert invoice.total == order.total
+    assert invoice.gateway == "2checkout"
 
 
 def test_replayed_ipn_is_acknowledged_and_changes_nothing(client: Any, order: Order) -> None:
@@ -93,9 +96,11 @@ def test_replayed_ipn_is_acknowledged_and_changes_nothing(client: Any, order: Or
     replay = post_ipn(client, fields)
 
     order.refresh_from_db()
-    assert replay.status_code == 200 and replay.content.decode().startswith("<sig")
+    assert replay.status_code == 200
+    assert replay.content.decode().startswith("<sig")
     assert order.paid_at == paid_at
-    assert Invoice.objects.count() == 1 and ProcessedNotification.objects.count() == 1
+    assert Invoice.objects.count() == 1
+    assert ProcessedNotification.objects.count() == 1
 
 
 @pytest.mark.parametrize("tamper", ["amount", "signature", "unsigned"])
@@ -111,18 +116,22 @@ def test_tampered_ipn_is_refused_and_changes_nothing(client: Any, order: Order, 
     response = post_ipn(client, fields)
 
     order.refresh_from_db()
-    assert response.status_code == 400 and b"Invalid signature" in response.content
+    assert response.status_code == 400
+    assert b"Invalid signature" in response.content
     assert order.status == Order.Status.PENDING
-    assert not Invoice.objects.exists() and not ProcessedNotification.objects.exists()
+    assert not Invoice.objects.exists()
+    assert not ProcessedNotification.objects.exists()
 
 
 def test_signed_ipn_with_the_wrong_amount_is_refused_and_changes_nothing(client: Any, order: Order) -> None:
     response = post_ipn(client, signed_ipn(order, total="1.00"))
 
     order.refresh_from_db()
-    assert response.status_code == 400 and b"does not match the order" in response.content
+    assert response.status_code == 400
+    assert b"does not match the order" in response.content
     assert order.status == Order.Status.PENDING
-    assert not Invoice.objects.exists() and not ProcessedNotification.objects.exists()
+    assert not Invoice.objects.exists()
+    assert not ProcessedNotification.objects.exists()
 
 
 def test_refund_ipn_issues_a_credit_note_once(client: Any, order: Order) -> None:
@@ -163,9 +172,11 @@ def test_buyer_returning_from_2checkout_waits_then_sees_the_invoice(
     post_ipn(client, signed_ipn(order))
     after = member_client.get(url)
 
-    assert waiting.status_code == 200 and "not confirmed yet" in waiting.content.decode()
+    assert waiting.status_code == 200
+    assert "not confirmed yet" in waiting.content.decode()
     invoice = Invoice.objects.get(order=order)
-    assert after.status_code == 302 and after["Location"] == reverse("billing:invoice_detail", args=[invoice.number])
+    assert after.status_code == 302
+    assert after["Location"] == reverse("billing:invoice_detail", args=[invoice.number])
 
 
 def test_another_user_cannot_see_the_order_status(order: Order, other_member: Any, client: Any) -> None:
@@ -185,7 +196,8 @@ def test_refund_ipn_after_the_account_was_deleted_credits_the_detached_invoice(
 
     invoice = Invoice.objects.get(kind=Invoice.Kind.INVOICE)
     credit = Invoice.objects.get(kind=Invoice.Kind.CREDIT_NOTE)
-    assert response.status_code == 200 and invoice.user_id is None
+    assert response.status_code == 200
+    assert invoice.user_id is None
     assert (credit.credited_invoice, credit.total, credit.billing_full_name) == (
         invoice,
         -invoice.total,
@@ -199,5 +211,7 @@ def test_paid_ipn_for_an_unknown_order_is_refused_and_changes_nothing(client: An
 
     response = post_ipn(client, fields)
 
-    assert response.status_code == 400 and b"unknown order" in response.content
-    assert not Invoice.objects.exists() and not ProcessedNotification.objects.exists()
+    assert response.status_code == 400
+    assert b"unknown order" in response.content
+    assert not Invoice.objects.exists()
+    assert not ProcessedNotification.objects.exists()

@@ -11,6 +11,7 @@ from typing import Any
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from consent.reference_data import ensure_loaded
 
@@ -19,7 +20,7 @@ def birth_date_for_age(
     years: int, *, today: datetime.date | None = None, days_after_birthday: int = 30
 ) -> datetime.date:
     """A birth date making someone ``years`` old today (their birthday ``days_after_birthday`` days ago)."""
-    today = today or datetime.date.today()
+    today = today or timezone.localdate()
     anchor = today - datetime.timedelta(days=days_after_birthday)
     try:
         return anchor.replace(year=anchor.year - years)

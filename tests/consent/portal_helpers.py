@@ -46,5 +46,6 @@ def signed_in_parent(email: str, capture: Any) -> Client:
     client = Client()
     ask_link(client, email, capture)
     response = client.post(link_from_outbox(email))
-    assert response.status_code == 302 and response["Location"] == reverse("consent:portal_children")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("consent:portal_children")
     return client

@@ -68,12 +68,14 @@ def test_who_may_revise_an_age_rule_in_the_admin(role: str) -> None:
         assert response.status_code == 302
         assert (current.age, current.version, current.needs_legal_review) == (15, 2, True)
         rule.refresh_from_db()
-        assert rule.age == 14 and rule.superseded_at is not None  # the old version is untouched
+        assert rule.age == 14
+        assert rule.superseded_at is not None
     else:
         assert response.status_code in {302, 403}
         if response.status_code == 302:
             assert "/admin/login/" in response["Location"]
-        assert current.pk == rule.pk and current.age == 14
+        assert current.pk == rule.pk
+        assert current.age == 14
 
 
 def test_a_superseded_rule_cannot_be_edited_or_deleted(superuser_client: Client) -> None:
@@ -200,7 +202,8 @@ def test_export_gives_the_decision_and_the_consent_without_a_birth_date() -> Non
 
 def test_erasing_a_child_removes_the_decision_and_the_consent_record(erase_now: Any) -> None:
     child = _child_with_parental_consent()
-    assert AgeDecision.objects.filter(user=child).exists() and ConsentRecord.objects.filter(child=child).exists()
+    assert AgeDecision.objects.filter(user=child).exists()
+    assert ConsentRecord.objects.filter(child=child).exists()
 
     assert_erased(["mum@example.org"], lambda: erase_now(child))
 
@@ -214,7 +217,8 @@ def test_the_demo_loader_is_idempotent() -> None:
     first = demo.load()
     second = demo.load()
 
-    assert first == second and first[0].login == "mia"
+    assert first == second
+    assert first[0].login == "mia"
     child = User.objects.get(username="mia")
     assert ConsentRecord.objects.filter(child=child).count() == 1
     assert child.check_password(first[0].password)

@@ -44,7 +44,8 @@ def test_the_search_flags_only_children_whose_month_has_come_and_is_idempotent(s
     assert actions.children_age_up_find(batch_size=1) == 1
     assert actions.children_age_up_find() == 0
     assert list(ParentalControl.objects.values_list("record__child__username", flat=True)) == ["old.enough"]
-    assert reads.age_up_due(due) and not reads.age_up_due(not_yet)
+    assert reads.age_up_due(due)
+    assert not reads.age_up_due(not_yet)
 
 
 @pytest.mark.django_db
@@ -55,8 +56,10 @@ def test_a_child_not_due_cannot_end_parental_control() -> None:
 
     response = client.post(reverse("consent:age_up"), {"accept": "on"})
 
-    assert response.status_code == 302 and not PolicyAcceptance.objects.filter(user=child).exists()
-    assert is_child_account(child) and not LedgerEntry.objects.filter(kind="aged_up").exists()
+    assert response.status_code == 302
+    assert not PolicyAcceptance.objects.filter(user=child).exists()
+    assert is_child_account(child)
+    assert not LedgerEntry.objects.filter(kind="aged_up").exists()
 
 
 @pytest.mark.celery_worker
@@ -80,7 +83,8 @@ def test_age_up_through_the_real_worker_then_the_child_accepts_the_policy_at_nex
     assert signed_in.redirect_chain[-1][0] == reverse("consent:age_up")
     assert browser.get(reverse("accounts:profile"))["Location"] == reverse("consent:age_up")  # nothing else first
     refused = browser.post(reverse("consent:age_up"), {})
-    assert refused.status_code == 200 and "Please accept" in refused.content.decode()
+    assert refused.status_code == 200
+    assert "Please accept" in refused.content.decode()
 
     browser.post(reverse("consent:age_up"), {"accept": "on"})
 
@@ -91,7 +95,8 @@ def test_age_up_through_the_real_worker_then_the_child_accepts_the_policy_at_nex
     assert not is_child_account(child)
     assert ConsentRecord.objects.filter(child=child).exists()  # the record stays, noting the change
     aged = LedgerEntry.objects.get(kind="aged_up")
-    assert aged.actor == "child" and aged.detail["policy_accepted"]
+    assert aged.actor == "child"
+    assert aged.detail["policy_accepted"]
     assert browser.get(reverse("accounts:profile")).status_code == 200
     assert not reads.records_visible_to_parent(email=MUM).exists()  # the portal no longer shows the child
     assert mail.outbox == []  # everything went through the worker and real SMTP

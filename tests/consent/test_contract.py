@@ -6,6 +6,7 @@ import datetime
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from accounts.models import School, SchoolMembership, User
 from consent import ledger, selectors, services
@@ -36,8 +37,10 @@ def test_a_school_records_consent_for_a_child_limited_to_education(school: Schoo
     stored = ConsentRecord.objects.get(child=child)
     assert stored.pk == record.pk
     assert (stored.method, stored.school_id, stored.granted_by_id) == (ConsentMethod.SCHOOL, school.pk, teacher.pk)
-    assert stored.policy_version == "2018-05-24" and stored.granted_at is not None
-    assert stored.parent_email == "" and stored.rule_id is None
+    assert stored.policy_version == "2018-05-24"
+    assert stored.granted_at is not None
+    assert stored.parent_email == ""
+    assert stored.rule_id is None
     assert selectors.consent_for_child(child=child) == stored
     assert selectors.is_school_consented(child) is True
     assert selectors.user_may_purchase(child) is False
@@ -93,7 +96,7 @@ def test_an_adult_member_may_purchase_and_is_neither_child_nor_school_consented(
 
 
 def test_an_account_whose_age_decision_says_child_may_not_purchase(member: User) -> None:
-    today = datetime.date.today()
+    today = timezone.localdate()
     decision = decide(birth_date=today.replace(year=today.year - 10), country="US", today=today)
     services.age_decision_record(user=member, decision=decision)
 
@@ -127,7 +130,6 @@ def test_the_database_refuses_an_inconsistent_consent_record(fields: dict[str, s
 
 
 def test_the_database_keeps_one_current_rule_per_jurisdiction() -> None:
-    import datetime
 
     from django.db import IntegrityError, transaction
 

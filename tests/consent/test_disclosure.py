@@ -67,14 +67,17 @@ def test_email_plus_is_refused_for_a_non_integral_provider(
 ) -> None:
     child, mum = child_and_mum
     page = mum.get(reverse("consent:portal_child", args=[child.pk])).content.decode()
-    assert "Sharing with other companies" in page and "Tutor AI Ltd" in page and "not shared" in page
+    assert "Sharing with other companies" in page
+    assert "Tutor AI Ltd" in page
+    assert "not shared" in page
 
     response = mum.post(
         reverse("consent:portal_disclosure", args=[child.pk, tutor_ai.pk]), {"method": "email_plus"}, follow=True
     )
 
     assert "stronger proof" in response.content.decode()
-    assert not DisclosureConsent.objects.exists() and braintree.verifications() == []
+    assert not DisclosureConsent.objects.exists()
+    assert braintree.verifications() == []
 
 
 def test_a_zero_amount_card_check_records_the_separate_consent(
@@ -90,8 +93,10 @@ def test_a_zero_amount_card_check_records_the_separate_consent(
     (sent,) = braintree.verifications()
     assert "<amount>0.00</amount>" in sent
     consent = DisclosureConsent.objects.get()
-    assert consent.method == "card_check" and consent.verification_ref.startswith("ver")
-    assert consent.record.child_id == child.pk and consent.third_party == tutor_ai
+    assert consent.method == "card_check"
+    assert consent.verification_ref.startswith("ver")
+    assert consent.record.child_id == child.pk
+    assert consent.third_party == tutor_ai
     entry = LedgerEntry.objects.get(kind="granted", detail__disclosure_to="Tutor AI Ltd")
     assert entry.detail["verification"] == "card_check"
     assert braintree.state.charged() == []  # nothing charged
@@ -124,8 +129,10 @@ def test_a_failed_card_check_records_nothing(
         {"method": "card_check", "payment_method_nonce": nonce},
     )
 
-    assert response.status_code == 200 and message in response.content.decode()
-    assert not DisclosureConsent.objects.exists() and LedgerEntry.objects.count() == ledger_rows
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not DisclosureConsent.objects.exists()
+    assert LedgerEntry.objects.count() == ledger_rows
 
 
 def test_another_parent_cannot_consent_for_a_child_that_is_not_theirs(
@@ -143,6 +150,7 @@ def test_another_parent_cannot_consent_for_a_child_that_is_not_theirs(
         {"method": "card_check", "payment_method_nonce": "fake-valid-nonce"},
     )
 
-    assert response.status_code == 404 and braintree.verifications() == []
+    assert response.status_code == 404
+    assert braintree.verifications() == []
     assert not DisclosureConsent.objects.exists()
     assert ConsentRecord.objects.count() == 2

@@ -67,7 +67,8 @@ def test_every_consent_event_is_appended_with_rule_policy_and_method(settings: A
     assert granted.policy_version == settings.CONSENT_POLICY_VERSION
     # one subject from the request to the deletion; the parent is a different pseudonym
     kid_c = list(LedgerEntry.objects.filter(seq__gte=granted.seq - 1).values_list("subject", flat=True))
-    assert len(set(kid_c)) == 1 and granted.actor not in kid_c
+    assert len(set(kid_c)) == 1
+    assert granted.actor not in kid_c
     assert ledger.verify_chain().ok
 
 
@@ -112,15 +113,19 @@ def test_after_a_deletion_the_ledger_holds_nothing_identifying_and_still_verifie
 ) -> None:
     child = consented_child("kid.g", "p7@example.org")
     subject = ledger.child_pseudonym(child.pk)
-    assert tables_containing("kid.g") and tables_containing("p7@example.org") and LedgerPseudonym.objects.exists()
+    assert tables_containing("kid.g")
+    assert tables_containing("p7@example.org")
+    assert LedgerPseudonym.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):  # the parent's confirmation goes out (then forgotten)
         portal.portal_child_erase(
             record=ConsentRecord.objects.get(child=child), parent_email="p7@example.org", withdraw=False
         )
 
     assert LedgerEntry.objects.filter(subject=subject).count() == 3  # requested, granted, withdrawn
-    assert not LedgerPseudonym.objects.exists() and not PendingSignup.objects.exists()
-    assert tables_containing("kid.g") == {} and tables_containing("p7@example.org") == {}
+    assert not LedgerPseudonym.objects.exists()
+    assert not PendingSignup.objects.exists()
+    assert tables_containing("kid.g") == {}
+    assert tables_containing("p7@example.org") == {}
     assert ledger.verify_chain().ok
 
 
@@ -151,4 +156,5 @@ def test_appends_from_many_transactions_at_once_keep_one_unbroken_chain() -> Non
     assert errors == []
     assert list(LedgerEntry.objects.order_by("seq").values_list("seq", flat=True)) == list(range(1, 41))
     report = ledger.verify_chain()
-    assert report.ok and report.checked == 40
+    assert report.ok
+    assert report.checked == 40

@@ -63,7 +63,8 @@ def test_demo_data_migrates_forward_and_old_consent_events_join_the_ledger(at_00
     after = _row_counts()
     carried = LedgerEntry.objects.filter(detail__carried_from="consent event")
     assert sorted(carried.values_list("kind", flat=True)) == ["expired"] * 3 + ["refused"] + ["requested"] * 2
-    assert set(carried.values_list("rule", flat=True)) == {"US"} and all(e.at == older for e in carried)
+    assert set(carried.values_list("rule", flat=True)) == {"US"}
+    assert all(e.at == older for e in carried)
     assert after.pop("consent.LedgerEntry") == ledger_before + 6
     before.pop("consent.LedgerEntry")
     assert after == before  # no other row lost or added

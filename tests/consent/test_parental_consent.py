@@ -35,17 +35,20 @@ def test_a_child_signs_up_and_the_parent_is_emailed_a_link_with_what_is_collecte
 ) -> None:
     response = child_signup(client, run_on_commit)
 
-    assert response.status_code == 302 and response["Location"] == reverse("consent:child_sent")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("consent:child_sent")
     assert "asked your parent" in client.get(reverse("consent:child_sent")).content.decode()
     pending = PendingSignup.objects.get()
-    assert pending.parent_email == "parent@example.org" and pending.country == "US"
+    assert pending.parent_email == "parent@example.org"
+    assert pending.country == "US"
     assert User.objects.count() == 0
     (message,) = mail.outbox
     assert message.to == ["parent@example.org"]
     html = str(message.alternatives[0][0])
     for body in (str(message.body), html):
         assert "/consent/parent/" in body
-        assert "Hetzner Online GmbH" in body and "Amazon Web Services" in body  # the integral providers
+        assert "Hetzner Online GmbH" in body
+        assert "Amazon Web Services" in body
         assert "Braintree" not in body  # not integral: never receives a child's data
         assert "7 days" in body
         for right in ("overview", "login details", "deletion", "stopping any further collection"):
@@ -82,8 +85,10 @@ def test_get_on_the_parent_link_changes_nothing(client: Client, run_on_commit: C
         response = scanner.get(link)
         assert response.status_code == 200
     html = response.content.decode()
-    assert "mia2016" in html and "Hetzner Online GmbH" in html
-    assert PendingSignup.objects.count() == 1 and User.objects.count() == 0
+    assert "mia2016" in html
+    assert "Hetzner Online GmbH" in html
+    assert PendingSignup.objects.count() == 1
+    assert User.objects.count() == 0
 
 
 def test_the_parent_approves_and_the_child_logs_in_with_the_chosen_password(
@@ -95,29 +100,38 @@ def test_the_parent_approves_and_the_child_logs_in_with_the_chosen_password(
 
     response = run_on_commit(parent.post, link, {"action": "approve", "guardian": "on"})
 
-    assert response.status_code == 200 and "Account approved" in response.content.decode()
+    assert response.status_code == 200
+    assert "Account approved" in response.content.decode()
     child = User.objects.get(username="mia2016")
-    assert child.is_active and child.country.code == "US" and child.email == ""
+    assert child.is_active
+    assert child.country.code == "US"
+    assert child.email == ""
     record = ConsentRecord.objects.get(child=child)
     assert (record.method, record.parent_email, record.policy_version) == (
         ConsentMethod.EMAIL_PLUS,
         "parent@example.org",
         "2018-05-24",
     )
-    assert record.rule is not None and record.rule.country == "US" and record.rule.version == 1
+    assert record.rule is not None
+    assert record.rule.country == "US"
+    assert record.rule.version == 1
     # The email-plus follow-up waits in the outbox until CONSENT_FOLLOW_UP_DELAY after the approval.
     follow_up = Delivery.objects.get(kind="consent.follow_up", user=child)
-    assert follow_up.status == Delivery.Status.PENDING and follow_up.to_email == "parent@example.org"
+    assert follow_up.status == Delivery.Status.PENDING
+    assert follow_up.to_email == "parent@example.org"
     assert follow_up.due_at == record.granted_at + timedelta(seconds=settings.CONSENT_FOLLOW_UP_DELAY)
     decision = AgeDecision.objects.get(user=child)
-    assert decision.outcome == AgeOutcome.CHILD and decision.consent_month is not None
+    assert decision.outcome == AgeOutcome.CHILD
+    assert decision.consent_month is not None
     assert PendingSignup.objects.count() == 0
     assert services_outbox.delivery_send(delivery_id=follow_up.pk, now=follow_up.due_at) == "sent"
     subjects = [m.subject for m in mail.outbox if m.to == ["parent@example.org"]]
-    assert any("You approved" in s for s in subjects) and any("About your consent" in s for s in subjects)
+    assert any("You approved" in s for s in subjects)
+    assert any("About your consent" in s for s in subjects)
     follow_up_email = next(m for m in mail.outbox if "About your consent" in m.subject)
     assert "withdraw" in follow_up_email.body
-    assert selectors.is_child_account(child) and not selectors.user_may_purchase(child)
+    assert selectors.is_child_account(child)
+    assert not selectors.user_may_purchase(child)
 
     response = client.post(reverse("account_login"), {"login": "mia2016", "password": CHILD_PASSWORD})
     assert response.status_code == 302
@@ -133,8 +147,10 @@ def test_the_parent_refuses_and_the_request_and_the_parent_address_are_deleted_a
 
     response = Client().post(link, {"action": "refuse"})
 
-    assert response.status_code == 200 and "Request refused" in response.content.decode()
-    assert PendingSignup.objects.count() == 0 and User.objects.count() == 0
+    assert response.status_code == 200
+    assert "Request refused" in response.content.decode()
+    assert PendingSignup.objects.count() == 0
+    assert User.objects.count() == 0
     assert tables_containing("parent@example.org") == {}
     assert LedgerEntry.objects.filter(kind="refused", actor="parent").count() == 1
 
@@ -148,7 +164,8 @@ def test_approval_needs_the_parent_to_confirm_being_the_guardian(
 
     assert response.status_code == 200
     assert "confirm that you are the child" in response.content.decode()
-    assert User.objects.count() == 0 and PendingSignup.objects.count() == 1
+    assert User.objects.count() == 0
+    assert PendingSignup.objects.count() == 1
 
 
 @pytest.mark.parametrize("action", ["", "delete-everything"])
@@ -158,7 +175,8 @@ def test_a_post_without_a_valid_answer_changes_nothing(
     child_signup(client, run_on_commit)
     response = Client().post(parent_link(), {"action": action, "guardian": "on"})
     assert response.status_code == 200
-    assert User.objects.count() == 0 and PendingSignup.objects.count() == 1
+    assert User.objects.count() == 0
+    assert PendingSignup.objects.count() == 1
 
 
 # --- broken links ------------------------------------------------------------------------------------
@@ -179,7 +197,8 @@ def test_a_tampered_link_gets_a_clear_page_and_changes_nothing(
 
     assert response.status_code == 400
     assert "damaged or belongs to another request" in response.content.decode()
-    assert User.objects.count() == 0 and PendingSignup.objects.count() == 1
+    assert User.objects.count() == 0
+    assert PendingSignup.objects.count() == 1
 
 
 def test_another_childs_key_does_not_open_a_request(client: Client, run_on_commit: Callable[..., Any]) -> None:
@@ -191,7 +210,8 @@ def test_another_childs_key_does_not_open_a_request(client: Client, run_on_commi
     for action in ("approve", "refuse"):
         response = Client().post(mixed, {"action": action, "guardian": "on"})
         assert response.status_code == 400
-    assert PendingSignup.objects.count() == 2 and User.objects.count() == 0
+    assert PendingSignup.objects.count() == 2
+    assert User.objects.count() == 0
 
 
 @pytest.mark.parametrize(
@@ -217,8 +237,10 @@ def test_an_expired_link_gets_a_clear_page_and_changes_nothing(
 
     response = Client().post(link, {"action": "approve", "guardian": "on"})
 
-    assert response.status_code == 410 and "expired" in response.content.decode()
-    assert User.objects.count() == 0 and PendingSignup.objects.count() == 1
+    assert response.status_code == 410
+    assert "expired" in response.content.decode()
+    assert User.objects.count() == 0
+    assert PendingSignup.objects.count() == 1
 
 
 def test_a_used_link_and_a_double_submit_of_the_approval_create_one_account(
@@ -233,9 +255,11 @@ def test_a_used_link_and_a_double_submit_of_the_approval_create_one_account(
     later_get = parent.get(link)
 
     assert first.status_code == 200
-    assert second.status_code == 410 and "already approved" in second.content.decode()
+    assert second.status_code == 410
+    assert "already approved" in second.content.decode()
     assert later_get.status_code == 410
-    assert User.objects.count() == 1 and ConsentRecord.objects.count() == 1
+    assert User.objects.count() == 1
+    assert ConsentRecord.objects.count() == 1
     assert len([m for m in mail.outbox if "You approved" in m.subject]) == 1
 
 
@@ -246,7 +270,8 @@ def test_a_refused_link_cannot_be_approved_afterwards(client: Client, run_on_com
 
     response = Client().post(link, {"action": "approve", "guardian": "on"})
 
-    assert response.status_code == 410 and "no longer open" in response.content.decode()
+    assert response.status_code == 410
+    assert "no longer open" in response.content.decode()
     assert User.objects.count() == 0
 
 
@@ -258,7 +283,8 @@ def test_a_child_naming_their_own_email_as_the_parents_is_refused(
 
     assert response.status_code == 200
     assert "must be different from yours" in response.content.decode()
-    assert PendingSignup.objects.count() == 0 and len(mail.outbox) == 0
+    assert PendingSignup.objects.count() == 0
+    assert len(mail.outbox) == 0
 
 
 @pytest.mark.parametrize(
@@ -283,8 +309,10 @@ def test_bad_child_input_gets_a_clear_error_and_stores_nothing(
 
     response = client.post(reverse("consent:child_signup"), data)
 
-    assert response.status_code == 200 and message in response.content.decode()
-    assert PendingSignup.objects.count() == 0 and len(mail.outbox) == 0
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert PendingSignup.objects.count() == 0
+    assert len(mail.outbox) == 0
 
 
 def test_a_taken_or_pending_login_is_refused(client: Client, run_on_commit: Callable[..., Any]) -> None:
@@ -313,7 +341,8 @@ def test_an_adult_posting_the_child_form_creates_nothing(client: Client) -> None
     pass_age_gate(client, age=30, country="US")
     data = {"login": "kiddo", "password1": CHILD_PASSWORD, "password2": CHILD_PASSWORD, "parent_email": "p@example.org"}
     response = client.post(reverse("consent:child_signup"), data)
-    assert response.status_code == 302 and PendingSignup.objects.count() == 0
+    assert response.status_code == 302
+    assert PendingSignup.objects.count() == 0
 
 
 # --- resending ----------------------------------------------------------------------------------------
@@ -353,8 +382,10 @@ def test_at_most_a_few_emails_per_parent_address_per_day_whatever_the_children(
 
     response = child_signup(Client(), run_on_commit, login="sibling9", parent="BUSY@example.org")
 
-    assert response.status_code == 200 and "Too many requests" in response.content.decode()
-    assert PendingSignup.objects.count() == 3 and len(mail.outbox) == 3
+    assert response.status_code == 200
+    assert "Too many requests" in response.content.decode()
+    assert PendingSignup.objects.count() == 3
+    assert len(mail.outbox) == 3
 
 
 # --- concurrency -------------------------------------------------------------------------------------

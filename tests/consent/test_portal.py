@@ -72,7 +72,8 @@ def test_the_link_works_once_and_a_get_changes_nothing(child: User, django_captu
 
     another = Client()
     reused = another.post(link)
-    assert reused.status_code == 410 and "already used" in reused.content.decode()
+    assert reused.status_code == 410
+    assert "already used" in reused.content.decode()
     assert another.get(reverse("consent:portal_children")).status_code == 302
 
 
@@ -83,7 +84,8 @@ def test_an_expired_or_tampered_link_is_refused(child: User, settings: Any) -> N
     )
     browser = Client()
     expired = browser.post(reverse("consent:portal_link", kwargs={"token": token.decode()}))
-    assert expired.status_code == 400 and "expired" in expired.content.decode()
+    assert expired.status_code == 400
+    assert "expired" in expired.content.decode()
     tampered = browser.post(reverse("consent:portal_link", kwargs={"token": "gAAAAA" + "x" * 80}))
     assert tampered.status_code == 400
     assert browser.get(reverse("consent:portal_children")).status_code == 302
@@ -130,7 +132,8 @@ def test_the_parent_session_expires_after_a_few_hours(mum: Client, child: User, 
     session.save()
 
     response = mum.get(reverse("consent:portal_child", args=[child.pk]))
-    assert response.status_code == 302 and response["Location"] == reverse("consent:portal")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("consent:portal")
 
 
 # --- access: another parent's child ------------------------------------------------------------------------
@@ -172,11 +175,15 @@ def test_nobody_but_its_parents_sees_or_acts_on_a_child(
     if viewer == "other_parent":
         assert response.status_code == 404
     else:
-        assert response.status_code == 302 and response["Location"] == reverse("consent:portal")
+        assert response.status_code == 302
+        assert response["Location"] == reverse("consent:portal")
     child.refresh_from_db()
-    assert child.is_active and child.check_password(CHILD_PASSWORD)
-    assert not Guardian.objects.exists() and not ParentalControl.objects.exists()
-    assert LedgerEntry.objects.count() == ledger_rows and mail.outbox == []
+    assert child.is_active
+    assert child.check_password(CHILD_PASSWORD)
+    assert not Guardian.objects.exists()
+    assert not ParentalControl.objects.exists()
+    assert LedgerEntry.objects.count() == ledger_rows
+    assert mail.outbox == []
 
 
 def test_a_child_id_that_does_not_exist_looks_the_same_as_another_parents(mum: Client) -> None:
@@ -192,7 +199,8 @@ def test_the_overview_shows_what_applies_to_a_child_and_the_login(mum: Client, c
     )
     page = mum.get(reverse("consent:portal_child", args=[child.pk])).content.decode()
 
-    assert "mia2016" in page and MUM in page
+    assert "mia2016" in page
+    assert MUM in page
     exported = registry.export_user(child)
     for provider in registry.providers():
         has_data = any(exported.get(provider.name, {}).values())
@@ -219,7 +227,8 @@ def test_the_parent_sets_a_new_password_and_the_child_logs_in_with_it(mum: Clien
     response = mum.post(reverse("consent:portal_password", args=[child.pk]), {"password1": new, "password2": new})
 
     assert response.status_code == 302
-    assert child_can_log_in("mia2016", new) and not child_can_log_in("mia2016", CHILD_PASSWORD)
+    assert child_can_log_in("mia2016", new)
+    assert not child_can_log_in("mia2016", CHILD_PASSWORD)
 
 
 @pytest.mark.parametrize(
@@ -229,7 +238,8 @@ def test_a_bad_new_password_is_refused_and_changes_nothing(mum: Client, child: U
     response = mum.post(
         reverse("consent:portal_password", args=[child.pk]), {"password1": first, "password2": second}, follow=True
     )
-    assert response.status_code == 200 and "message error" in response.content.decode()
+    assert response.status_code == 200
+    assert "message error" in response.content.decode()
     child.refresh_from_db()
     assert child.check_password(CHILD_PASSWORD)
 
@@ -255,11 +265,13 @@ def test_stopping_collection_suspends_the_child_until_the_parent_resumes(mum: Cl
 def test_the_download_is_a_zip_with_json_per_app_and_a_readable_index(mum: Client, child: User) -> None:
     response = mum.get(reverse("consent:portal_download", args=[child.pk]))
 
-    assert response["Content-Type"] == "application/zip" and response.streaming
+    assert response["Content-Type"] == "application/zip"
+    assert response.streaming
     assert response["Content-Disposition"] == f'attachment; filename="mindomo-child-{child.pk}-data.zip"'
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
     names = set(archive.namelist())
-    assert "index.html" in names and {f"{p.name}.json" for p in registry.providers()} <= names
+    assert "index.html" in names
+    assert {f"{p.name}.json" for p in registry.providers()} <= names
     assert json.loads(archive.read("accounts.json"))["profile"]["username"] == "mia2016"
     assert json.loads(archive.read("consent.json"))["consent"]["parent_email"] == MUM
 
@@ -274,8 +286,10 @@ def test_delete_or_withdraw_erases_the_child_at_once_and_confirms_by_email(
     with django_capture_on_commit_callbacks(execute=True):
         response = mum.post(reverse("consent:portal_delete", args=[pk]), {"action": action, "confirm": "on"})
 
-    assert response.status_code == 200 and "deleted" in response.content.decode()
-    assert not User.objects.filter(pk=pk).exists() and not ConsentRecord.objects.exists()
+    assert response.status_code == 200
+    assert "deleted" in response.content.decode()
+    assert not User.objects.filter(pk=pk).exists()
+    assert not ConsentRecord.objects.exists()
     assert tables_containing("mia2016") == {}
     assert tables_containing(MUM) == {}
     withdrawn = LedgerEntry.objects.get(kind="withdrawn")
@@ -300,7 +314,8 @@ def test_a_second_guardian_gets_the_same_rights(
         mum.post(reverse("consent:portal_guardian", args=[child.pk]), {"email": "Dad@Example.org"})
     assert any("dad@example.org" in m.to for m in mail.outbox)
     again = mum.post(reverse("consent:portal_guardian", args=[child.pk]), {"email": "dad@example.org"}, follow=True)
-    assert "already" in again.content.decode() and Guardian.objects.count() == 1
+    assert "already" in again.content.decode()
+    assert Guardian.objects.count() == 1
 
     dad = signed_in_parent("dad@example.org", django_capture_on_commit_callbacks)
     assert "mia2016" in dad.get(reverse("consent:portal_child", args=[child.pk])).content.decode()
@@ -335,7 +350,8 @@ def test_a_school_childs_requests_go_to_the_school_and_are_not_carried_out(
     mail.outbox.clear()
 
     page = mum.get(reverse("consent:portal_child", args=[student.pk])).content.decode()
-    assert "Maple Grove" in page and "office@maplegrove.example" in page
+    assert "Maple Grove" in page
+    assert "office@maplegrove.example" in page
     assert mum.get(reverse("consent:portal_download", args=[student.pk])).status_code == 404
     assert (
         mum.post(
@@ -352,7 +368,8 @@ def test_a_school_childs_requests_go_to_the_school_and_are_not_carried_out(
     assert recipients == ["office@maplegrove.example", "principal@maplegrove.example", "teacher@maplegrove.example"]
     assert all("sam.k" in m.body and MUM in m.body for m in mail.outbox)
     entry = LedgerEntry.objects.get(kind="school_request")
-    assert entry.detail["request"] == "deletion" and entry.method == "school"
+    assert entry.detail["request"] == "deletion"
+    assert entry.method == "school"
     assert User.objects.filter(pk=student.pk, is_active=True).exists()  # not carried out by the portal
 
 
@@ -373,12 +390,15 @@ def test_a_parent_without_portal_access_sends_a_request_to_the_school_by_the_chi
         known = Client().post(url, {**data, "login": "Sam.K"})
         unknown = Client().post(url, {**data, "login": "nobody.here"})
 
-    assert known.content == unknown.content and "Request sent" in known.content.decode()
+    assert known.content == unknown.content
+    assert "Request sent" in known.content.decode()
     assert sorted(a for m in mail.outbox for a in m.to) == ["office@maplegrove.example", "principal@maplegrove.example"]
-    assert "Please send me Sam" in mail.outbox[0].body and "dad@example.org" in mail.outbox[0].body
+    assert "Please send me Sam" in mail.outbox[0].body
+    assert "dad@example.org" in mail.outbox[0].body
     assert LedgerEntry.objects.filter(kind="school_request").count() == 1
     refused = Client().post(url, {**data, "login": "sam.k", "request_kind": "everything"})
-    assert refused.status_code == 200 and LedgerEntry.objects.filter(kind="school_request").count() == 1
+    assert refused.status_code == 200
+    assert LedgerEntry.objects.filter(kind="school_request").count() == 1
 
 
 def test_the_demo_parent_can_sign_in_to_the_portal_and_see_mia(django_capture_on_commit_callbacks: Any) -> None:

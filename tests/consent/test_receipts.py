@@ -37,7 +37,8 @@ def test_the_portal_receipt_has_the_kantara_fields_and_verifies(
     assert document["piiPrincipalId"] == ledger.child_pseudonym(child.pk)
     assert "mia2016" not in response.content.decode()  # a pseudonym, never the login
     purpose = document["services"][0]["purposes"][0]
-    assert purpose["consentType"] == "EXPLICIT" and purpose["primaryPurpose"] is True
+    assert purpose["consentType"] == "EXPLICIT"
+    assert purpose["primaryPurpose"] is True
     assert document["ledgerEntry"]["seq"] == 2  # the "granted" row
     path = tmp_path / "receipt.json"
     path.write_bytes(response.content)

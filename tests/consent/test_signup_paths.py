@@ -115,8 +115,10 @@ def test_a_microsoft_sign_up_without_an_adult_decision_creates_nothing(
     )
 
     expected = reverse("consent:child_signup") if decision == "child" else reverse("consent:age_gate")
-    assert posted.status_code == 302 and posted["Location"].startswith(expected)
-    assert User.objects.count() == 0 and SocialAccount.objects.count() == 0
+    assert posted.status_code == 302
+    assert posted["Location"].startswith(expected)
+    assert User.objects.count() == 0
+    assert SocialAccount.objects.count() == 0
 
 
 def test_a_child_who_starts_with_microsoft_is_led_to_the_child_sign_up(client: Client, fake_microsoft: Any) -> None:

@@ -56,6 +56,7 @@ def test_buy_a_plan_see_the_invoice_and_download_the_pdf(
     pdf = Path(download_info.value.path()).read_bytes()
     text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
     assert f"Invoice {invoice.number}" in text
-    assert "Zoë Éléonore Dupré" in text and "60.00 €" in text
+    assert "Zoë Éléonore Dupré" in text
+    assert "60.00 €" in text
     assert Order.objects.get(user=member).card_last4 == "1111"
     assert len(fake_braintree.state.charged()) == 1

@@ -57,7 +57,8 @@ def test_a_ten_year_old_in_the_us_signs_up_the_parent_approves_and_the_child_log
 
     message = smtp_sink.wait_for(to="mum@example.org", subject_contains="permission")
     text = body_text(message)
-    assert "Hetzner Online GmbH" in text and "7 days" in text
+    assert "Hetzner Online GmbH" in text
+    assert "7 days" in text
     parent = browser.new_page()
     parent.goto(first_link(text, "/consent/parent/"))
     expect(parent.get_by_text("mia2016")).to_be_visible()
@@ -89,8 +90,10 @@ def test_the_parent_refuses_and_nothing_about_the_attempt_remains(
     expect(parent.get_by_role("heading", name="Request refused")).to_be_visible()
     parent.close()
 
-    assert PendingSignup.objects.count() == 0 and User.objects.count() == 0
-    assert tables_containing("dad@example.org") == {} and tables_containing("leo.sneaky") == {}
+    assert PendingSignup.objects.count() == 0
+    assert User.objects.count() == 0
+    assert tables_containing("dad@example.org") == {}
+    assert tables_containing("leo.sneaky") == {}
 
 
 @pytest.mark.parametrize(

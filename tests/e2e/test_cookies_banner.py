@@ -61,8 +61,10 @@ def test_no_page_view_is_sent_before_opt_in_and_one_per_page_after(page: Page, s
     with page.expect_request(lambda request: request.url.endswith(ENDPOINT)) as sent:
         page.keyboard.press("Enter")
     response = sent.value.response()
-    assert response is not None and response.status == 204
-    assert sent.value.method == "POST" and sent.value.post_data == "path=%2Fprivacy%2F"
+    assert response is not None
+    assert response.status == 204
+    assert sent.value.method == "POST"
+    assert sent.value.post_data == "path=%2Fprivacy%2F"
     expect(banner).to_have_count(0)
 
     with page.expect_request(lambda request: request.url.endswith(ENDPOINT)) as second:

@@ -69,5 +69,6 @@ def test_ask_for_an_export_get_the_email_and_download_the_json(
     # someone else's session cannot fetch it
     other = page.context.browser.new_context()  # type: ignore[union-attr]
     response = other.request.get(f"{site}/account/data/exports/{export.public_id}/download/", max_redirects=0)
-    assert response.status == 302 and "/accounts/login/" in response.headers["location"]
+    assert response.status == 302
+    assert "/accounts/login/" in response.headers["location"]
     other.close()

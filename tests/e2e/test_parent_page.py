@@ -58,7 +58,8 @@ def test_the_parents_page_puts_actions_first_and_every_section_expands(
         expect(action).to_be_visible()
         if viewport is DESKTOP:  # every action in the first screen, without scrolling
             box = action.bounding_box()
-            assert box is not None and box["y"] + box["height"] <= DESKTOP["height"], name
+            assert box is not None, name
+            assert box["y"] + box["height"] <= DESKTOP["height"], name
 
     text = page.locator("main").inner_text()
     for code in ("email_plus", "T00:", "+00:00", "Purchases and invoices", "classes taught", "Process your purchase"):

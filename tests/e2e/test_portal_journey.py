@@ -83,10 +83,13 @@ def test_a_parent_signs_in_by_link_manages_and_deletes_the_childs_account(
     archive = tmp_path / "child.zip"
     download.value.save_as(archive)
     names = zipfile.ZipFile(archive).namelist()
-    assert "index.html" in names and "accounts.json" in names and "consent.json" in names
+    assert "index.html" in names
+    assert "accounts.json" in names
+    assert "consent.json" in names
 
     # Delete, after the confirmation.
-    assert tables_containing("zoe.2016") and tables_containing(MUM)
+    assert tables_containing("zoe.2016")
+    assert tables_containing(MUM)
     page.get_by_text("Delete the account, or withdraw consent").click()
     page.get_by_role("button", name="Delete my child's account and data now").click()
     expect(page.get_by_text("Please confirm that you want the account deleted.")).to_be_visible()

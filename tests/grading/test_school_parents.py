@@ -49,7 +49,8 @@ def test_the_admin_records_two_parents_and_each_is_emailed(
     sent = {m.to[0]: m for m in mail.outbox}
     assert set(sent) == {DAD, MUM}
     assert "Maple Grove registered your child" in sent[DAD].subject
-    assert reverse("consent:portal") in sent[DAD].body and registered.student.username in sent[DAD].body
+    assert reverse("consent:portal") in sent[DAD].body
+    assert registered.student.username in sent[DAD].body
     assert LedgerEntry.objects.filter(kind="guardian_added").count() == 2
     assert [r.child for r in portal.records_visible_to_parent(email=DAD)] == [registered.student]
 
@@ -60,8 +61,10 @@ def test_the_parent_sees_the_school_classes_and_grades_in_the_portal(
     registered.client("admin").post(_parents_url(registered, registered.student), {"parent_email": DAD})
     parent = signed_in_parent(DAD, django_capture_on_commit_callbacks)
     html = parent.get(reverse("consent:portal_child", args=[registered.student.pk])).content.decode()
-    assert "Maple Grove" in html and "Year 6 Science" in html
-    assert "Plant cells" in html and "17.5" in html
+    assert "Maple Grove" in html
+    assert "Year 6 Science" in html
+    assert "Plant cells" in html
+    assert "17.5" in html
 
 
 def test_removing_the_address_ends_the_parents_access_at_once(
@@ -119,7 +122,8 @@ def test_a_bad_parent_address_in_the_csv_names_its_line_and_writes_nothing(world
     )
     assert response.status_code == 400
     assert "Line 3: not-an-address is not a valid email address." in response.content.decode()
-    assert User.objects.count() == before and not Guardian.objects.exists()
+    assert User.objects.count() == before
+    assert not Guardian.objects.exists()
 
 
 def test_a_teacher_cannot_record_parents(world: World) -> None:
@@ -133,7 +137,8 @@ def test_a_teacher_cannot_record_parents(world: World) -> None:
         {"file": SimpleUploadedFile("students.csv", data, content_type="text/csv")},
     )
     assert response.status_code == 400
-    assert not User.objects.filter(first_name="Ada").exists() and not Guardian.objects.exists()
+    assert not User.objects.filter(first_name="Ada").exists()
+    assert not Guardian.objects.exists()
 
 
 @pytest.mark.parametrize("role", ACCESS_ROLES)
@@ -150,6 +155,8 @@ def test_who_may_open_and_save_a_students_parents(registered: World, role: str) 
 
 def test_an_own_account_student_has_no_parents_form(world: World) -> None:
     html = world.client("admin").get(_parents_url(world, world.other_student)).content.decode()
-    assert "their parent approved" in html and 'name="parent_email"' not in html
+    assert "their parent approved" in html
+    assert 'name="parent_email"' not in html
     response = world.client("admin").post(_parents_url(world, world.other_student), {"parent_email": DAD})
-    assert response.status_code == 400 and not Guardian.objects.exists()
+    assert response.status_code == 400
+    assert not Guardian.objects.exists()

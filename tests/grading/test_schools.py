@@ -49,11 +49,14 @@ def test_csv_import_registers_school_students_with_school_consent(world: World) 
         ("Zoë", "zoe.o"),
     ]
     for user in created:
-        assert user.email == "" and user.product_updates is False and not user.has_usable_password()
+        assert user.email == ""
+        assert user.product_updates is False
+        assert not user.has_usable_password()
         assert SchoolMembership.objects.filter(user=user, school=world.school, role="student").exists()
         record = ConsentRecord.objects.get(child=user)
         assert (record.method, record.school_id, record.granted_by_id) == ("school", world.school.pk, world.teacher.pk)
-    assert b"countess" in response.content and b"Print login cards" in response.content
+    assert b"countess" in response.content
+    assert b"Print login cards" in response.content
 
 
 def test_generated_usernames_avoid_taken_ones(world: World) -> None:
@@ -66,7 +69,7 @@ def test_generated_usernames_avoid_taken_ones(world: World) -> None:
 
 
 @pytest.mark.parametrize(
-    "content, expected",
+    ("content", "expected"),
     [
         (b"first_name,last_name\n,Hopper\n", ["Line 2: the first name is missing."]),
         (b"first_name,last_name\nGrace,\n", ["Line 2: the last name is missing."]),
@@ -169,7 +172,8 @@ def test_adding_one_student_and_form_errors(world: World) -> None:
     url = reverse("grading:student_add", args=[world.school.pk])
     before = _state()
     response = client.post(url, {"first_name": "", "last_name": "Hopper", "username": "no spaces"})
-    assert response.status_code == 400 and _state() == before
+    assert response.status_code == 400
+    assert _state() == before
     response = client.post(url, {"first_name": "Grace", "last_name": "Hopper", "username": ""})
     assert response.status_code == 200
     assert User.objects.get(first_name="Grace").username == "grace.h"
@@ -182,9 +186,12 @@ def test_login_cards_issue_new_first_passwords_printed_in_a_pdf(world: World, fa
     )
     url = reverse("grading:login_cards", args=[world.school.pk])
     response = client.post(url, {"students": [grace.pk, world.student.pk]})
-    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
-    assert "Grace Hopper" in text and "Mia Khan" in text and "Maple Grove" in text
+    assert "Grace Hopper" in text
+    assert "Mia Khan" in text
+    assert "Maple Grove" in text
     password = text.split("Username: grace.h")[1].split("Password: ")[1].split()[0]
     grace.refresh_from_db()
     assert grace.check_password(password)
@@ -213,7 +220,8 @@ def test_student_signs_in_with_login_card(world: World, fast_hasher: None) -> No
     url = reverse("grading:student_sign_in")
     assert client.post(url, {"username": card.username, "password": "wrong"}).status_code == 400
     response = client.post(url, {"username": card.username.upper(), "password": card.password})
-    assert response.status_code == 302 and response["Location"] == reverse("grading:my_grades")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("grading:my_grades")
     assert b"17.5 / 20" in client.get(reverse("grading:my_grades")).content
 
 
@@ -231,7 +239,8 @@ def test_card_sign_in_is_rate_limited(world: World) -> None:
     statuses = [
         client.post(url, {"username": world.student.username, "password": "nope"}).status_code for _ in range(7)
     ]
-    assert statuses[-1] == 429 and 400 in statuses
+    assert statuses[-1] == 429
+    assert 400 in statuses
 
 
 def test_teacher_invitation_by_email_accepted_once(world: World, django_capture_on_commit_callbacks: Any) -> None:
@@ -243,7 +252,8 @@ def test_teacher_invitation_by_email_accepted_once(world: World, django_capture_
         )
     assert response.status_code == 302
     [message] = mail.outbox
-    assert message.to == ["new.teacher@example.org"] and "Maple Grove" in message.subject
+    assert message.to == ["new.teacher@example.org"]
+    assert "Maple Grove" in message.subject
     link = next(line for line in message.body.splitlines() if "/grading/invitations/" in line)
     path = link[link.index("/grading/") :]
 
@@ -289,7 +299,8 @@ def test_only_admins_invite_and_existing_teachers_are_refused(world: World) -> N
     response = world.client("admin").post(
         reverse("grading:teacher_invite", args=[world.school.pk]), {"email": world.teacher.email}
     )
-    assert response.status_code == 400 and TeacherInvitation.objects.count() == 0
+    assert response.status_code == 400
+    assert TeacherInvitation.objects.count() == 0
 
 
 def test_an_upload_sent_twice_adds_nobody_the_second_time(world: World) -> None:
@@ -307,7 +318,8 @@ def test_a_file_too_large_is_refused_before_it_is_read(world: World) -> None:
     before = _state()
     big = b"first_name,last_name\n" + b"Grace,Hopper\n" * (schools.CSV_MAX_BYTES // 13 + 1)
     response = _upload(world.client("admin"), world, big)
-    assert response.status_code == 400 and b"The file is too large" in response.content
+    assert response.status_code == 400
+    assert b"The file is too large" in response.content
     assert _state() == before
 
 
@@ -331,8 +343,10 @@ def test_an_admin_removes_a_school_registered_student_and_every_trace_goes(world
     url = reverse("grading:student_remove", args=[world.school.pk])
 
     unconfirmed = client.post(url, {"student": world.student.pk})
-    assert unconfirmed.status_code == 302 and User.objects.filter(pk=world.student.pk).exists()
-    assert tables_containing(username) and tables_containing(SECRET_FEEDBACK)
+    assert unconfirmed.status_code == 302
+    assert User.objects.filter(pk=world.student.pk).exists()
+    assert tables_containing(username)
+    assert tables_containing(SECRET_FEEDBACK)
 
     response = client.post(url, {"student": world.student.pk, "confirm": "yes"}, follow=True)
 

@@ -42,13 +42,15 @@ def test_a_real_gunicorn_run_logs_no_consent_key_and_no_portal_token(tmp_path: P
     try:
         consent_path = f"/consent/parent/{sealed.public_id}/{sealed.key}/"
         status, headers, body = http_get(server.url + consent_path)
-        assert status == 200 and b"logged-child" in body
+        assert status == 200
+        assert b"logged-child" in body
         assert headers["Referrer-Policy"] == "strict-origin"
         # a browser that ignored the policy: the static file's request carries the page as Referer
         status, _, _ = http_get(server.url + "/static/css/site.css", headers={"Referer": server.url + consent_path})
         assert status == 200
         status, headers, _ = http_get(f"{server.url}/consent/parents/link/{token}/")
-        assert status == 200 and headers["Referrer-Policy"] == "strict-origin"
+        assert status == 200
+        assert headers["Referrer-Policy"] == "strict-origin"
         status, _, _ = http_get(f"{server.url}/consent/parent/unknownrequest/{gone_key}/")
         assert status == 410  # Django's request logger writes "Gone: <path>"
         status, _, _ = http_get(f"{server.url}/accounts/login/?next=/consent/parent/{sealed.public_id}/{sealed.key}/")

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _devstack() -> ModuleType:
     spec = importlib.util.spec_from_file_location("devstack", ROOT / "scripts" / "devstack.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -63,7 +64,8 @@ def test_allauth_verification_and_reset_emails_use_site_url_not_the_request_host
     with django_capture_on_commit_callbacks(execute=True):  # the outbox sends after commit
         browser.post(reverse("account_signup"), SIGNUP, HTTP_HOST="localhost:8000")
     verification = [link for link in _links(mail.outbox[-1].body) if "/accounts/confirm-email/" in link]
-    assert verification and all(link.startswith(port_9000 + "/") for link in verification)
+    assert verification
+    assert all(link.startswith(port_9000 + "/") for link in verification)
 
     user = User.objects.get(email=SIGNUP["email"])
     assert user.pk
@@ -71,7 +73,8 @@ def test_allauth_verification_and_reset_emails_use_site_url_not_the_request_host
     with django_capture_on_commit_callbacks(execute=True):
         Client(HTTP_HOST="localhost:8000").post(reverse("account_reset_password"), {"email": SIGNUP["email"]})
     reset = [link for link in _links(mail.outbox[-1].body) if "/accounts/password/reset/key/" in link]
-    assert reset and all(link.startswith(port_9000 + "/") for link in reset)
+    assert reset
+    assert all(link.startswith(port_9000 + "/") for link in reset)
 
 
 # --- make run keeps the worker and beat alive -------------------------------------------------------------
@@ -93,10 +96,13 @@ def test_a_dead_worker_is_restarted_with_backoff_and_logged_while_the_others_kee
             supervisor.poll()
             time.sleep(0.01)
         assert supervisor.restarts["worker"] >= 3
-        assert not supervisor.stopping and web.poll() is None and supervisor.processes["web"] is web
+        assert not supervisor.stopping
+        assert web.poll() is None
+        assert supervisor.processes["web"] is web
         exits = [line for line in said if line.startswith("worker exited with code 3")]
         delays = [float(re.search(r"in ([\d.]+) s$", line).group(1)) for line in exits]
-        assert len(exits) >= 3 and any("restarting worker (restart 2)" == line for line in said)
+        assert len(exits) >= 3
+        assert any("restarting worker (restart 2)" == line for line in said)
         assert supervisor.backoff["worker"] == 0.2  # doubled up to the cap
         assert delays[:3] == [0.05, 0.1, 0.2]
     finally:
@@ -116,7 +122,8 @@ def test_the_web_servers_exit_stops_everything() -> None:
     try:
         supervisor.processes["web"].wait(timeout=10)
         supervisor.poll()
-        assert supervisor.stopping and supervisor.exit_code == 2
+        assert supervisor.stopping
+        assert supervisor.exit_code == 2
         assert said == ["web exited with code 2; stopping the others"]
     finally:
         supervisor.stop(timeout=5)

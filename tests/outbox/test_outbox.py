@@ -38,10 +38,14 @@ def _later(minutes: int) -> Any:
 
 
 def test_a_delivery_is_written_in_the_callers_transaction_and_goes_with_its_rollback(smtp_sink: SmtpSink) -> None:
-    with pytest.raises(RuntimeError), transaction.atomic():
-        _enqueue()
-        assert Delivery.objects.count() == 1
-        raise RuntimeError("the change that caused the email fails")
+    def change_that_fails() -> None:
+        with transaction.atomic():
+            _enqueue()
+            assert Delivery.objects.count() == 1
+            raise RuntimeError("the change that caused the email fails")
+
+    with pytest.raises(RuntimeError, match="the change that caused the email fails"):
+        change_that_fails()
     assert Delivery.objects.count() == 0
     assert smtp_sink.received(to="reader@example.org") == []
 
@@ -54,20 +58,25 @@ def test_mail_server_down_then_up_the_email_arrives_exactly_once(
         with django_capture_on_commit_callbacks(execute=True):
             delivery = _enqueue()
         delivery.refresh_from_db()
-        assert delivery.status == Delivery.Status.PENDING and delivery.attempts == 1
-        assert "ConnectionRefusedError" in delivery.error and delivery.next_attempt_at > timezone.now()
+        assert delivery.status == Delivery.Status.PENDING
+        assert delivery.attempts == 1
+        assert "ConnectionRefusedError" in delivery.error
+        assert delivery.next_attempt_at > timezone.now()
         # Still down at the next attempt: the wait doubles.
         first_wait = delivery.next_attempt_at - timezone.now()
         assert services.delivery_send(delivery_id=delivery.pk, now=delivery.next_attempt_at) == "pending"
         delivery.refresh_from_db()
-        assert delivery.attempts == 2 and delivery.next_attempt_at - timezone.now() > first_wait
+        assert delivery.attempts == 2
+        assert delivery.next_attempt_at - timezone.now() > first_wait
     finally:
         smtp_sink.up()
     # The retry's task message runs when due.
     delivery.refresh_from_db()
     assert services.delivery_send(delivery_id=delivery.pk, now=delivery.next_attempt_at) == "sent"
     delivery.refresh_from_db()
-    assert delivery.status == Delivery.Status.SENT and delivery.sent_at is not None and delivery.error == ""
+    assert delivery.status == Delivery.Status.SENT
+    assert delivery.sent_at is not None
+    assert delivery.error == ""
     assert [body_text(m).strip() for m in smtp_sink.received(to="reader@example.org")] == ["The body of the email."]
     # A duplicated task message, the beat task again: nothing more is sent.
     assert services.delivery_send(delivery_id=delivery.pk, now=_later(120)) == "sent"
@@ -80,7 +89,8 @@ def test_a_temporary_answer_4xx_is_retried(smtp_sink: SmtpSink, django_capture_o
     with django_capture_on_commit_callbacks(execute=True):
         delivery = _enqueue()
     delivery.refresh_from_db()
-    assert delivery.status == Delivery.Status.PENDING and "451" in delivery.error
+    assert delivery.status == Delivery.Status.PENDING
+    assert "451" in delivery.error
     smtp_sink.reject(None)
     assert services.delivery_send(delivery_id=delivery.pk, now=delivery.next_attempt_at) == "sent"
     assert len(smtp_sink.received(to="reader@example.org")) == 1
@@ -107,7 +117,8 @@ def test_retries_back_off_exponentially_for_at_least_24_hours_then_the_delivery_
     finally:
         smtp_sink.up()
     delivery.refresh_from_db()
-    assert delivery.status == Delivery.Status.FAILED and "ConnectionRefusedError" in delivery.error
+    assert delivery.status == Delivery.Status.FAILED
+    assert "ConnectionRefusedError" in delivery.error
     assert smtp_sink.received(to="reader@example.org") == []
 
 
@@ -118,8 +129,10 @@ def test_a_permanent_rejection_is_recorded_with_the_servers_answer(
     with django_capture_on_commit_callbacks(execute=True):
         delivery = _enqueue(to="nobody@example.org")
     delivery.refresh_from_db()
-    assert delivery.status == Delivery.Status.FAILED and delivery.failed_at is not None
-    assert "550" in delivery.error and "No such user here" in delivery.error
+    assert delivery.status == Delivery.Status.FAILED
+    assert delivery.failed_at is not None
+    assert "550" in delivery.error
+    assert "No such user here" in delivery.error
     # Not retried by the beat task.
     assert services.deliveries_resume(now=_later(60)) == 0
 
@@ -128,7 +141,8 @@ def test_an_invalid_address_fails_for_good_without_retrying(smtp_sink: SmtpSink)
     delivery = _enqueue(to="broken\naddress@example.org")
     assert services.delivery_send(delivery_id=delivery.pk) == "failed"
     delivery.refresh_from_db()
-    assert delivery.status == Delivery.Status.FAILED and "ValueError" in delivery.error
+    assert delivery.status == Delivery.Status.FAILED
+    assert "ValueError" in delivery.error
 
 
 def test_a_fresh_claim_stops_a_second_worker_and_a_stale_one_is_sent_again(settings: Any, smtp_sink: SmtpSink) -> None:
@@ -193,9 +207,11 @@ def test_the_attachment_and_the_html_part_are_sent(smtp_sink: SmtpSink) -> None:
     assert services.delivery_send(delivery_id=delivery.pk) == "sent"
     [received] = smtp_sink.received(to="buyer@example.org")
     html = received.get_body(preferencelist=("html",))
-    assert html is not None and "HTML part" in str(html.get_content())
+    assert html is not None
+    assert "HTML part" in str(html.get_content())
     [pdf] = list(received.iter_attachments())
-    assert pdf.get_filename() == "INV-1.pdf" and pdf.get_content() == b"%PDF-1.4 fake"
+    assert pdf.get_filename() == "INV-1.pdf"
+    assert pdf.get_content() == b"%PDF-1.4 fake"
 
 
 def test_the_language_active_when_it_was_caused_is_kept() -> None:
@@ -259,10 +275,12 @@ def test_staff_see_a_permanent_failure_with_the_answer_in_the_changelist(
     response = client.get(reverse("admin:outbox_delivery_changelist"), {"status__exact": "failed"})
     page = response.content.decode()
     assert response.status_code == 200
-    assert "nobody@example.org" in page and "550 5.1.1 Mailbox unavailable" in page
+    assert "nobody@example.org" in page
+    assert "550 5.1.1 Mailbox unavailable" in page
     assert "waiting@example.org" not in page  # the filter by status
     detail = client.get(reverse("admin:outbox_delivery_change", args=[failed_delivery.pk]))
-    assert detail.status_code == 200 and "550 5.1.1" in detail.content.decode()
+    assert detail.status_code == 200
+    assert "550 5.1.1" in detail.content.decode()
 
 
 @pytest.mark.parametrize(
@@ -306,7 +324,8 @@ def test_nobody_edits_or_deletes_a_delivery_in_the_admin(failed_delivery: Delive
     superuser_client.post(change, {"to_email": "changed@example.org", "status": "sent"})
     superuser_client.post(reverse("admin:outbox_delivery_delete", args=[failed_delivery.pk]), {"post": "yes"})
     failed_delivery.refresh_from_db()
-    assert failed_delivery.to_email == "nobody@example.org" and failed_delivery.status == Delivery.Status.FAILED
+    assert failed_delivery.to_email == "nobody@example.org"
+    assert failed_delivery.status == Delivery.Status.FAILED
     assert superuser_client.get(reverse("admin:outbox_delivery_add")).status_code == 403
 
 
@@ -349,7 +368,8 @@ def test_with_the_worker_an_email_due_during_an_outage_arrives_once_when_the_ser
             delivery = _enqueue(to="outage@example.org")
         assert finished_tasks.wait(name, 2)  # the first attempt and one retry, both refused
         delivery.refresh_from_db()
-        assert delivery.status == Delivery.Status.PENDING and delivery.attempts >= 2
+        assert delivery.status == Delivery.Status.PENDING
+        assert delivery.attempts >= 2
         assert "ConnectionRefusedError" in delivery.error
     finally:
         smtp_sink.up()

@@ -67,7 +67,8 @@ def test_make_run_starts_the_stand_in_without_keys_and_not_with_them() -> None:
     with ExitStack() as stack:
         env = {"DJANGO_DEBUG": "1"}
         devstack._start_demo_payments(env, stack)
-        assert env["BILLING_DEMO_PAYMENTS"] == "true" and env["BRAINTREE_ENVIRONMENT"] == "local"
+        assert env["BILLING_DEMO_PAYMENTS"] == "true"
+        assert env["BRAINTREE_ENVIRONMENT"] == "local"
         assert int(env["BRAINTREE_LOCAL_PORT"]) > 0
     for env in ({"DJANGO_DEBUG": "1", "BRAINTREE_MERCHANT_ID": "real"}, {"DJANGO_DEBUG": "false"}):
         with ExitStack() as stack:
@@ -97,7 +98,8 @@ def test_a_buyer_pays_with_the_demo_card_and_gets_the_invoice(
     order = Order.objects.get(user=member)
     pay_url = reverse("billing:order_pay", args=[order.reference])
     html = member_client.get(pay_url).content.decode()
-    assert "Demo payments" in html and 'value="fake-valid-nonce"' in html
+    assert "Demo payments" in html
+    assert 'value="fake-valid-nonce"' in html
     member_client.post(pay_url, {"payment_method_nonce": "fake-valid-nonce"})
     order.refresh_from_db()
     assert order.status == Order.Status.PAID

@@ -18,7 +18,8 @@ def test_a_missing_page_is_our_404_with_the_menu_and_a_way_home(client: Client) 
     html = response.content.decode()
     assert response.status_code == 404
     assert "We could not find that page" in html
-    assert 'aria-label="Main"' in html and f'href="{reverse("home")}"' in html
+    assert 'aria-label="Main"' in html
+    assert f'href="{reverse("home")}"' in html
     assert "Not Found" not in html  # Django's default
 
 
@@ -61,4 +62,5 @@ def test_a_csrf_failure_shows_our_page(settings: Any) -> None:
     response = client.post(reverse("account_login"), {"login": "x", "password": "y"})
     html = response.content.decode()
     assert response.status_code == 403
-    assert "Please try again" in html and "CSRF verification failed" not in html
+    assert "Please try again" in html
+    assert "CSRF verification failed" not in html

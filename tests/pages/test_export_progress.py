@@ -24,8 +24,10 @@ def test_the_page_has_a_polled_live_region_and_no_meta_refresh(member: User, mem
     export = _export(member, parts_done=3)
     html = member_client.get(reverse("accounts:data_export")).content.decode()
     assert f'data-poll-url="{reverse("accounts:data_export_status", args=[export.public_id])}"' in html
-    assert 'role="status"' in html and "3 of 7 parts collected" in html
-    assert "http-equiv" not in html and "<script>" not in html
+    assert 'role="status"' in html
+    assert "3 of 7 parts collected" in html
+    assert "http-equiv" not in html
+    assert "<script>" not in html
 
 
 def test_the_status_says_how_far_the_export_got(member: User, member_client: Client) -> None:

@@ -48,7 +48,8 @@ def test_the_transparency_report_counts_requests_per_half_year_by_type_and_outco
         },
     )
 
-    assert response.status_code == 200 and response["Content-Type"] == "text/csv"
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert rows == [
         {"period": "2026-H1", "type": "subpoena", "outcome": "rejected", "requests": "2", "users_concerned": "3"},

@@ -134,7 +134,8 @@ def test_support_cannot_make_anyone_staff(support_user: User, member: User) -> N
         },
     )
     member.refresh_from_db()
-    assert not member.is_staff and not member.is_superuser
+    assert not member.is_staff
+    assert not member.is_superuser
 
 
 def test_opening_a_user_in_the_admin_writes_the_access_log(support_user: User, member: User) -> None:

@@ -105,7 +105,8 @@ def test_totp_sign_in_opens_the_admin(privacy_officer_user: User) -> None:
     assert _password_step(client, privacy_officer_user.username)["Location"] == reverse("mfa_authenticate")
     assert client.get("/admin/").status_code == 302  # not signed in yet
     wrong = client.post(reverse("mfa_authenticate"), {"code": "000000" if totp_code(secret) != "000000" else "111111"})
-    assert wrong.status_code == 200 and _signed_in_user_id(client) is None
+    assert wrong.status_code == 200
+    assert _signed_in_user_id(client) is None
 
     response = client.post(reverse("mfa_authenticate"), {"code": totp_code(secret)})
     assert response.status_code == 302
@@ -123,7 +124,8 @@ def test_a_recovery_code_signs_in_once(support_user: User) -> None:
     again = Client()
     _password_step(again, support_user.username)
     response = again.post(reverse("mfa_authenticate"), {"code": code})
-    assert response.status_code == 200 and _signed_in_user_id(again) is None
+    assert response.status_code == 200
+    assert _signed_in_user_id(again) is None
     assert code not in recovery_codes(support_user)
 
 
@@ -140,7 +142,8 @@ def test_a_staff_member_without_a_second_factor_can_only_set_one_up(django_captu
     assert client.get(reverse("mfa_index")).status_code == 200
 
     page = client.get(reverse("mfa_activate_totp"))
-    assert page.status_code == 302 and page["Location"].startswith(reverse("account_reauthenticate"))
+    assert page.status_code == 302
+    assert page["Location"].startswith(reverse("account_reauthenticate"))
     _reauthenticate(client)
     assert client.get(reverse("mfa_activate_totp")).status_code == 200
     secret = client.session["mfa.totp.secret"]
@@ -156,14 +159,16 @@ def test_a_role_member_without_the_staff_flag_needs_a_second_factor_too(member: 
     client = Client()
     client.force_login(member)
     response = client.get(reverse("accounts:profile"))
-    assert response.status_code == 302 and response["Location"] == reverse("mfa_index")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("mfa_index")
 
 
 def test_a_session_that_skipped_the_second_factor_is_ended(support_user: User) -> None:
     client = Client()
     client.force_login(support_user)  # outside allauth's flow: no MFA step recorded
     response = client.get("/admin/")
-    assert response.status_code == 302 and response["Location"].startswith(reverse("account_login"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
     assert _signed_in_user_id(client) is None
 
 
@@ -226,7 +231,8 @@ def test_every_admin_url_needs_the_second_factor_for_every_staff_role(
 
 def test_the_admin_url_list_is_the_whole_admin() -> None:
     assert len(ADMIN_URLS) > 100
-    assert "admin/" in ADMIN_URLS and any("accounts/user/" in route for route in ADMIN_URLS)
+    assert "admin/" in ADMIN_URLS
+    assert any("accounts/user/" in route for route in ADMIN_URLS)
 
 
 # --- sessions ---------------------------------------------------------------------------------------------
@@ -242,7 +248,8 @@ def test_an_idle_staff_session_ends(support_user: User, settings: Any) -> None:
     session[staff_security.SEEN_KEY] = int(time.time()) - 1801
     session.save()
     response = client.get("/admin/")
-    assert response.status_code == 302 and response["Location"].startswith(reverse("account_login"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
     assert _signed_in_user_id(client) is None
 
 
@@ -259,15 +266,18 @@ def test_an_mfa_change_ends_the_other_staff_sessions(
 ) -> None:
     here = sign_in(Client(), privacy_officer_user)
     elsewhere = sign_in(Client(), privacy_officer_user)
-    assert here.get("/admin/").status_code == 200 and elsewhere.get("/admin/").status_code == 200
+    assert here.get("/admin/").status_code == 200
+    assert elsewhere.get("/admin/").status_code == 200
 
     _reauthenticate(here)
     with django_capture_on_commit_callbacks(execute=True):
         response = here.post(reverse("mfa_generate_recovery_codes"))
-    assert response.status_code == 302 and response["Location"] == reverse("mfa_view_recovery_codes")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("mfa_view_recovery_codes")
     assert here.get("/admin/").status_code == 200  # the session that made the change stays
     response = elsewhere.get("/admin/")
-    assert response.status_code == 302 and response["Location"].startswith(reverse("account_login"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
     assert _signed_in_user_id(elsewhere) is None
 
 
@@ -300,7 +310,8 @@ def test_a_sign_in_from_a_new_browser_emails_the_staff_member(
     browser = Client(HTTP_USER_AGENT="Mozilla/5.0 TestBrowser")
     _full_sign_in(browser, support_user, codes[0], capture)
     assert [m.to for m in mail.outbox] == [[support_user.email]]
-    assert "new browser" in mail.outbox[0].body and "TestBrowser" in mail.outbox[0].body
+    assert "new browser" in mail.outbox[0].body
+    assert "TestBrowser" in mail.outbox[0].body
     assert StaffBrowser.objects.filter(user=support_user).count() == 1
     assert browser.cookies[staff_security.BROWSER_COOKIE].value
 
@@ -318,7 +329,8 @@ def test_a_members_sign_in_sets_no_staff_browser_cookie(member: User) -> None:
     _password_step(client, member.username)
     assert _signed_in_user_id(client) == str(member.pk)
     assert staff_security.BROWSER_COOKIE not in client.cookies
-    assert not StaffBrowser.objects.exists() and mail.outbox == []
+    assert not StaffBrowser.objects.exists()
+    assert mail.outbox == []
 
 
 # --- who is offered MFA -----------------------------------------------------------------------------------
@@ -367,7 +379,8 @@ def test_the_demo_staff_logins_sign_in_with_the_printed_code(settings: Any) -> N
     out = StringIO()
     call_command("demo_totp", "support", stdout=out, stderr=StringIO())
     code = out.getvalue().strip()
-    assert len(code) == 6 and code.isdigit()
+    assert len(code) == 6
+    assert code.isdigit()
     client = Client()
     response = client.post(reverse("account_login"), {"login": "support", "password": DEMO_PASSWORD})
     assert response["Location"] == reverse("mfa_authenticate")
