@@ -12,6 +12,7 @@ from django.utils.translation import ngettext
 
 from mindomo import privacy
 
+from . import services
 from .models import AccountDeletionRequest, SupportInquiry, User
 
 
@@ -101,8 +102,6 @@ class AccountsPrivacyProvider(privacy.PrivacyProvider):
         }
 
     def retention_rules(self) -> list[privacy.RetentionRule]:
-        from . import services
-
         return [
             privacy.RetentionRule(
                 name="accounts.unverified_signups",
@@ -131,8 +130,6 @@ class AccountsPrivacyProvider(privacy.PrivacyProvider):
 
     @transaction.atomic
     def erase(self, user: User) -> None:
-        from . import services
-
         # Data exports: the archives are deleted from disk once this transaction commits.
         services.data_exports_erase(user=user)
         # Earlier, cancelled deletion requests; the open one keeps only its reference (user set to NULL).
@@ -188,8 +185,6 @@ class SupportPrivacyProvider(privacy.PrivacyProvider):
         }
 
     def retention_rules(self) -> list[privacy.RetentionRule]:
-        from . import services
-
         return [
             privacy.RetentionRule(
                 name="accounts.support_inquiries",
@@ -232,6 +227,4 @@ class SessionsPrivacyProvider(privacy.PrivacyProvider):
         return {"note": str(_("Sign-in sessions hold your user id and the login you typed; nothing else."))}
 
     def erase(self, user: User) -> None:
-        from . import services
-
         services.user_sessions_end(user=user)

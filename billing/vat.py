@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from .models import VatRate
 from .reference_data import STANDARD_RATES
 
 # Country code -> (VAT prefix, pattern of what follows the prefix). Greece uses the prefix EL.
@@ -93,8 +94,6 @@ class Rate:
 def rate_for(*, country: str, vat_id: str = "") -> Rate:
     """VAT by the buyer's country: EU consumers pay their country's rate (OSS); a business with a valid
     EU VAT ID outside the seller's country gets reverse charge; buyers outside the EU pay no EU VAT."""
-    from .models import VatRate
-
     zero = Decimal("0.00")
     if country not in EU_COUNTRIES:
         return Rate(zero)

@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponseBase
 
 from .constants import AGE_DECISION_COOKIE
 from .models import AgeOutcome, AgeRule
+from .reference_data import ensure_loaded
 
 COOKIE_NAME = AGE_DECISION_COOKIE
 COOKIE_SALT = "consent.age_gate.decision"
@@ -51,8 +52,6 @@ def rule_for(*, country: str, subdivision: str = "") -> AgeRule:
     """
     candidates = _current_candidates(country, subdivision)
     if not candidates:
-        from .reference_data import ensure_loaded
-
         ensure_loaded()
         candidates = _current_candidates(country, subdivision)
 

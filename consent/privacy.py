@@ -12,6 +12,7 @@ from django.utils.translation import ngettext
 from accounts.models import User
 from mindomo import privacy
 
+from . import services
 from .models import AgeDecision, ConsentRecord, DisclosureConsent, Guardian, LedgerEntry, LedgerPseudonym
 
 
@@ -133,8 +134,6 @@ class ConsentPrivacyProvider(privacy.PrivacyProvider):
         }
 
     def retention_rules(self) -> list[privacy.RetentionRule]:
-        from . import services
-
         return [
             privacy.RetentionRule(
                 name="consent.pending_signups",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from .models import AgeRule, ThirdParty
+
 GDPR = "GDPR Art. 8"
 TRACKER = "Bird & Bird GDPR tracker; European Commission 2020 review; Moodle agedigitalconsentmap"
 DISPUTED = "sources disagree; legal review needed"
@@ -131,7 +133,5 @@ def load(age_rule_model: Any, third_party_model: Any) -> None:
 
 def ensure_loaded() -> None:
     """For tests and the demo: reload the reference data after a transactional test flushed it."""
-    from .models import AgeRule, ThirdParty
-
     if not AgeRule.objects.filter(country="", subdivision="", superseded_at__isnull=True).exists():
         load(AgeRule, ThirdParty)

@@ -6,6 +6,10 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
+from consent.selectors import is_child_account, is_school_consented
+
+from . import services
+
 SESSION_KEY = "privacy_policy_ok"
 EXEMPT_PREFIXES = ("/static/", "/accounts/logout/", "/privacy/", "/cookies/", "/consent/", "/i18n/", "/admin/")
 
@@ -25,12 +29,8 @@ class PolicyAcceptanceMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
         if user.is_authenticated and not request.path.startswith(EXEMPT_PREFIXES):
-            from . import services
-
             state = services.policy_state()
             if state is not None and request.session.get(SESSION_KEY) != state[0]:
-                from consent.selectors import is_child_account, is_school_consented
-
                 if (
                     services.policy_version_requiring_acceptance(user) is None
                     or is_child_account(user)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from consent.models import ConsentMethod, ConsentRecord
 from mindomo.privacy import RetentionRule, registry
 
 from .models import AccessLog, Notice, NoticeDelivery, PolicyAcceptance, PolicyVersion
@@ -275,8 +276,6 @@ def policy_parents_notify(*, version: PolicyVersion) -> int:
     from django.db.models import Count
     from django.urls import reverse
 
-    from consent.models import ConsentMethod, ConsentRecord
-
     from . import emails
 
     parents = (
@@ -301,8 +300,6 @@ def policy_parents_notify(*, version: PolicyVersion) -> int:
 def policy_reconsent_children(*, token: str) -> tuple[PolicyVersion, list[User]]:
     """The version and the children a parent's re-consent link covers; ValidationError when it is not valid."""
     from django.core import signing
-
-    from consent.models import ConsentMethod
 
     try:
         payload = signing.loads(token, salt=RECONSENT_SALT, max_age=RECONSENT_MAX_AGE)

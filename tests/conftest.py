@@ -11,8 +11,10 @@ from django.core.cache import cache
 from django.test import Client
 
 from accounts.models import User
+from mindomo.roles import BILLING_CLERK_GROUP, PRIVACY_OFFICER_GROUP, SUPPORT_GROUP
 from tests.accounts.factories import PASSWORD, UserFactory
-from tests.support.mfa import sign_in, totp_enable
+from tests.support import roles
+from tests.support.mfa import sign_in
 from tests.support.smtp import SmtpSink
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM must still be usable there.
@@ -89,9 +91,7 @@ def other_member(db: Any) -> User:
 
 @pytest.fixture
 def superuser(db: Any) -> User:
-    user = UserFactory(is_staff=True, is_superuser=True)
-    totp_enable(user)
-    return user
+    return roles.make_superuser()
 
 
 @pytest.fixture
@@ -211,36 +211,40 @@ def fake_braintree(fake_braintree_server: Any, settings: Any) -> Iterator[Any]:
     fake_braintree_server.reset()
 
 
-# --- staff roles (privacy/roles.py): each is a group created by a migration ---------------------------
-def _staff_in(group_name: str) -> User:
-    from django.contrib.auth.models import Group
+# --- roles: every role is made by tests/support/roles.py; these fixtures are the one set the tests use -------
+@pytest.fixture
+def client_as(db: Any) -> Callable[[str], tuple[Client, User | None]]:
+    """``client_as(role)``: a browser signed in as a new user in ``role`` (see tests.support.roles.MAKERS), and
+    that user (None for "anonymous"). The access matrices parametrize over role names."""
 
-    user = UserFactory(is_staff=True)
-    user.groups.add(Group.objects.get(name=group_name))
-    totp_enable(user)  # staff must have a second factor (privacy.staff_security); sign_in() completes it
-    return user
+    def signed_in(role: str) -> tuple[Client, User | None]:
+        user = roles.make(role)
+        client = Client()
+        if user is not None:
+            sign_in(client, user)  # staff also pass the second factor
+        return client, user
+
+    return signed_in
 
 
 @pytest.fixture
 def support_user(db: Any) -> User:
-    return _staff_in("Support")
+    return roles.make_staff(SUPPORT_GROUP)
 
 
 @pytest.fixture
 def billing_clerk_user(db: Any) -> User:
-    return _staff_in("Billing clerk")
+    return roles.make_staff(BILLING_CLERK_GROUP)
 
 
 @pytest.fixture
 def privacy_officer_user(db: Any) -> User:
-    return _staff_in("Privacy officer")
+    return roles.make_staff(PRIVACY_OFFICER_GROUP)
 
 
 @pytest.fixture
 def staff_without_role(db: Any) -> User:
-    user = UserFactory(is_staff=True)
-    totp_enable(user)
-    return user
+    return roles.make_staff()
 
 
 @pytest.fixture

@@ -3,42 +3,23 @@ export and deletion pages, visitors only the contact form; the actions change no
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
-from accounts.models import AccountDeletionRequest, DataExport, User
-from tests.accounts.factories import PASSWORD, UserFactory
-from tests.billing.helpers import make_child, make_school_student
-from tests.grading.factories import MembershipFactory
-from tests.support.mfa import sign_in
+from accounts.models import AccountDeletionRequest, DataExport
+from tests.accounts.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
-ROLES: dict[str, Callable[[], User | None]] = {
-    "anonymous": lambda: None,
-    "adult": lambda: UserFactory(),
-    "child": lambda: make_child(email=""),
-    "school_student": lambda: make_school_student(email=""),
-    "teacher": lambda: MembershipFactory(role="teacher").user,
-    "staff": lambda: UserFactory(is_staff=True, is_superuser=True),
-}
-
-
-def _client(role: str) -> tuple[Client, User | None]:
-    user = ROLES[role]()
-    client = Client()
-    if user is not None:
-        sign_in(client, user)
-    return client, user
+ROLES = ["anonymous", "adult", "child", "school_student", "teacher", "superuser"]
 
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("name", ["accounts:data_export", "accounts:account_delete", "accounts:support"])
-def test_every_role_reaches_the_pages_it_may_see(role: str, name: str) -> None:
-    client, user = _client(role)
+def test_every_role_reaches_the_pages_it_may_see(role: str, name: str, client_as: Any) -> None:
+    client, user = client_as(role)
 
     response = client.get(reverse(name))
 
@@ -50,8 +31,8 @@ def test_every_role_reaches_the_pages_it_may_see(role: str, name: str) -> None:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_who_may_ask_for_an_export(role: str) -> None:
-    client, user = _client(role)
+def test_who_may_ask_for_an_export(role: str, client_as: Any) -> None:
+    client, user = client_as(role)
 
     response = client.post(reverse("accounts:data_export"))
 
@@ -60,8 +41,8 @@ def test_who_may_ask_for_an_export(role: str) -> None:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_who_may_delete_their_own_account(role: str) -> None:
-    client, user = _client(role)
+def test_who_may_delete_their_own_account(role: str, client_as: Any) -> None:
+    client, user = client_as(role)
 
     client.post(reverse("accounts:account_delete"), {"password": PASSWORD, "understood": "on"})
 

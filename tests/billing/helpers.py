@@ -1,39 +1,19 @@
 from __future__ import annotations
 
-import datetime
 import hashlib
 import hmac
 from decimal import Decimal
-from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
-from accounts.models import School, User
+from accounts.models import User
 from billing import services
 from billing.gateways import SaleResult
 from billing.models import Gateway, Invoice, Order
-from consent.age_gate import decide
-from consent.services import age_decision_record, consent_record_school
-from tests.accounts.factories import UserFactory
 from tests.billing.factories import BILLING, PlanFactory
+from tests.support.roles import make_child, make_school_student
 
-
-def make_child(**kwargs: Any) -> User:
-    """An account whose age decision says it is a child (the consent app's rule)."""
-    user = UserFactory(**kwargs)
-    today = timezone.localdate()
-    decision = decide(birth_date=datetime.date(today.year - 9, 1, 15), country="US", today=today)
-    age_decision_record(user=user, decision=decision)
-    return user
-
-
-def make_school_student(**kwargs: Any) -> User:
-    """An account that exists through a school's consent."""
-    user = UserFactory(**kwargs)
-    school = School.objects.create(name="Lycée Émile Zola", country="FR", contact_email="office@school.example")
-    consent_record_school(child=user, school=school, granted_by=UserFactory(is_superuser=True, is_staff=True))
-    return user
+__all__ = ["make_child", "make_school_student", "paid_invoice"]
 
 
 def paid_invoice(user: User, *, price: str = "50.00", transaction_id: str = "") -> Invoice:

@@ -16,28 +16,19 @@ from billing import selectors, services
 from billing.models import Order
 from tests.accounts.factories import UserFactory
 from tests.billing.factories import BILLING, PlanFactory
-from tests.billing.helpers import make_child, make_school_student, paid_invoice
-from tests.support.mfa import sign_in
+from tests.billing.helpers import paid_invoice
 
 pytestmark = pytest.mark.django_db
 ROLES = ["anonymous", "adult", "unverified_adult", "child", "school_student", "superuser"]
 
 
-def client_for(role: str, owner: Any = None) -> tuple[Client, Any]:
+def client_for(client_as: Any, role: str, owner: Any = None) -> tuple[Client, Any]:
+    """The shared role fixture, plus "owner": the buyer the invoice belongs to."""
+    if role != "owner":
+        return client_as("adult" if role == "other_adult" else role)
     client = Client()
-    user = {
-        "anonymous": lambda: None,
-        "owner": lambda: owner,
-        "adult": lambda: UserFactory(),
-        "other_adult": lambda: UserFactory(),
-        "unverified_adult": lambda: UserFactory(verified_email=False),
-        "child": make_child,
-        "school_student": make_school_student,
-        "superuser": lambda: UserFactory(is_staff=True, is_superuser=True),
-    }[role]()
-    if user is not None:
-        sign_in(client, user)
-    return client, user
+    client.force_login(owner)
+    return client, owner
 
 
 @pytest.mark.parametrize(
@@ -51,8 +42,8 @@ def client_for(role: str, owner: Any = None) -> tuple[Client, Any]:
         ("superuser", True),
     ],
 )
-def test_purchase_allowed_matrix(role: str, allowed: bool) -> None:
-    _, user = client_for(role)
+def test_purchase_allowed_matrix(role: str, allowed: bool, client_as: Any) -> None:
+    _, user = client_for(client_as, role)
 
     assert selectors.purchase_allowed(user if user is not None else _anonymous()) is allowed
 
@@ -74,9 +65,9 @@ def _anonymous() -> Any:
         ("superuser", 200),
     ],
 )
-def test_checkout_page_matrix(role: str, status: int) -> None:
+def test_checkout_page_matrix(role: str, status: int, client_as: Any) -> None:
     plan = PlanFactory()
-    client, _ = client_for(role)
+    client, _ = client_for(client_as, role)
 
     response = client.get(reverse("billing:checkout", args=[plan.pk]))
 
@@ -86,9 +77,9 @@ def test_checkout_page_matrix(role: str, status: int) -> None:
 
 
 @pytest.mark.parametrize("role", ["child", "school_student", "unverified_adult"])
-def test_refused_buyers_create_no_order_even_by_posting(role: str) -> None:
+def test_refused_buyers_create_no_order_even_by_posting(role: str, client_as: Any) -> None:
     plan = PlanFactory()
-    client, user = client_for(role)
+    client, user = client_for(client_as, role)
 
     response = client.post(reverse("billing:checkout", args=[plan.pk]), BILLING)
 
@@ -99,9 +90,9 @@ def test_refused_buyers_create_no_order_even_by_posting(role: str) -> None:
     assert not Order.objects.exists()
 
 
-def test_plan_page_tells_a_child_that_purchases_are_not_open() -> None:
+def test_plan_page_tells_a_child_that_purchases_are_not_open(client_as: Any) -> None:
     PlanFactory(name="Premium")
-    client, _ = client_for("child")
+    client, _ = client_for(client_as, "child")
 
     content = client.get(reverse("billing:plan_list")).content.decode()
 
@@ -141,9 +132,9 @@ def test_checkout_creates_the_order_and_goes_to_payment(member_client: Any, memb
     [("anonymous", 302), ("owner", 200), ("other_adult", 404), ("superuser", 404)],
 )
 @pytest.mark.parametrize("page", ["invoice_detail", "invoice_pdf"])
-def test_invoice_pages_matrix(member: Any, role: str, status: int, page: str) -> None:
+def test_invoice_pages_matrix(member: Any, role: str, status: int, page: str, client_as: Any) -> None:
     invoice = paid_invoice(member)
-    client, _ = client_for(role, owner=member)
+    client, _ = client_for(client_as, role, owner=member)
 
     response = client.get(reverse(f"billing:{page}", args=[invoice.number]))
 
@@ -154,9 +145,9 @@ def test_invoice_pages_matrix(member: Any, role: str, status: int, page: str) ->
 
 
 @pytest.mark.parametrize(("role", "status"), [("anonymous", 302), ("adult", 403), ("superuser", 200)])
-def test_staff_pdf_needs_the_view_invoice_permission(member: Any, role: str, status: int) -> None:
+def test_staff_pdf_needs_the_view_invoice_permission(member: Any, role: str, status: int, client_as: Any) -> None:
     invoice = paid_invoice(member)
-    client, _ = client_for(role)
+    client, _ = client_for(client_as, role)
 
     response = client.get(reverse("billing:invoice_pdf_staff", args=[invoice.pk]))
 

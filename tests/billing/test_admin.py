@@ -5,16 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
 from billing import services
-from billing.constants import BILLING_CLERK_GROUP
 from billing.models import BillingEvent, Invoice, Order
-from tests.accounts.factories import UserFactory
 from tests.billing.factories import BILLING, PlanFactory
-from tests.support.mfa import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -27,36 +23,22 @@ def braintree_invoice(member: Any, fake_braintree: Any) -> Invoice:
     return outcome.invoice
 
 
-def staff_client(role: str) -> Client:
-    user = {
-        "clerk": lambda: UserFactory(is_staff=True),
-        "staff_without_role": lambda: UserFactory(is_staff=True),
-        "superuser": lambda: UserFactory(is_staff=True, is_superuser=True),
-        "member": lambda: UserFactory(),
-    }[role]()
-    if role == "clerk":
-        user.groups.add(Group.objects.get(name=BILLING_CLERK_GROUP))
-    client = Client()
-    sign_in(client, user)
-    return client
-
-
 @pytest.mark.parametrize(
-    ("role", "status"), [("clerk", 200), ("superuser", 200), ("staff_without_role", 403), ("member", 302)]
+    ("role", "status"), [("billing_clerk", 200), ("superuser", 200), ("staff_without_role", 403), ("adult", 302)]
 )
 @pytest.mark.parametrize("model", ["order", "invoice"])
 def test_only_the_billing_role_sees_orders_and_invoices(
-    braintree_invoice: Invoice, role: str, status: int, model: str
+    braintree_invoice: Invoice, role: str, status: int, model: str, client_as: Any
 ) -> None:
-    response = staff_client(role).get(reverse(f"admin:billing_{model}_changelist"))
+    response = client_as(role)[0].get(reverse(f"admin:billing_{model}_changelist"))
 
     assert response.status_code == status
     if status == 200:
         assert braintree_invoice.number in response.content.decode() or model == "order"
 
 
-def test_clerk_cannot_edit_or_delete_an_invoice(braintree_invoice: Invoice) -> None:
-    client = staff_client("clerk")
+def test_clerk_cannot_edit_or_delete_an_invoice(braintree_invoice: Invoice, client_as: Any) -> None:
+    client = client_as("billing_clerk")[0]
 
     change = client.post(reverse("admin:billing_invoice_change", args=[braintree_invoice.pk]), {"total": "0"})
     delete = client.post(reverse("admin:billing_invoice_delete", args=[braintree_invoice.pk]), {"post": "yes"})
@@ -75,9 +57,13 @@ def refund(client: Client, invoice: Invoice) -> Any:
 
 
 def test_clerk_refund_refunds_through_braintree_and_issues_a_credit_note_once(
-    braintree_invoice: Invoice, fake_braintree: Any, mailoutbox: Any, django_capture_on_commit_callbacks: Any
+    braintree_invoice: Invoice,
+    fake_braintree: Any,
+    mailoutbox: Any,
+    django_capture_on_commit_callbacks: Any,
+    client_as: Any,
 ) -> None:
-    client = staff_client("clerk")
+    client = client_as("billing_clerk")[0]
 
     with django_capture_on_commit_callbacks(execute=True):
         first = refund(client, braintree_invoice)
@@ -94,8 +80,10 @@ def test_clerk_refund_refunds_through_braintree_and_issues_a_credit_note_once(
     assert mailoutbox[-1].subject == f"[Mindomo] Your credit note {credit.number}"
 
 
-def test_staff_without_the_role_has_no_refund_action(braintree_invoice: Invoice, fake_braintree: Any) -> None:
-    response = refund(staff_client("staff_without_role"), braintree_invoice)
+def test_staff_without_the_role_has_no_refund_action(
+    braintree_invoice: Invoice, fake_braintree: Any, client_as: Any
+) -> None:
+    response = refund(client_as("staff_without_role")[0], braintree_invoice)
 
     assert response.status_code == 403
     assert not Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).exists()
@@ -103,11 +91,11 @@ def test_staff_without_the_role_has_no_refund_action(braintree_invoice: Invoice,
 
 
 def test_refund_when_braintree_is_down_shows_the_error_and_issues_nothing(
-    braintree_invoice: Invoice, fake_braintree: Any
+    braintree_invoice: Invoice, fake_braintree: Any, client_as: Any
 ) -> None:
     fake_braintree.state.fail_with_status = 503
 
-    response = refund(staff_client("clerk"), braintree_invoice)
+    response = refund(client_as("billing_clerk")[0], braintree_invoice)
 
     assert "could not refund this invoice" in response.content.decode()
     assert not Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).exists()
