@@ -222,7 +222,8 @@ def test_every_admin_url_needs_the_second_factor_for_every_staff_role(
     client = Client()
     client.force_login(bare)
     response = client.get(url)
-    assert response.status_code == 302 and response["Location"] == reverse("mfa_index"), url
+    assert response.status_code == 302, url
+    assert response["Location"] == reverse("mfa_index"), url
     # and the same URL is not refused for MFA once the second factor was used
     response = sign_in(Client(), request.getfixturevalue("superuser")).get(url)
     assert not (response.status_code == 302 and response["Location"] == reverse("mfa_index")), url
