@@ -26,10 +26,39 @@ from .models import (
 @admin.register(AccessLog)
 class AccessLogAdmin(ReadOnlyAdmin):
     list_display = ("at", "staff_label", "action", "model", "object_id", "subject_id")
-    list_filter = ("action", "model")
-    search_fields = ("=subject_id", "staff_label", "model")
+    list_filter = ("action", "model", ("at", admin.DateFieldListFilter))
+    search_fields = ("staff_label", "model")
     date_hierarchy = "at"
-    search_help_text = _("A user id lists every staff access to that person's data.")
+    search_help_text = _(
+        "The username or email of the person whose data was accessed, or of the staff member; or a user id."
+    )
+    change_list_template = "admin/privacy/accesslog/change_list.html"
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> Any:
+        if not search_term.strip():
+            return queryset, False
+        return selectors.access_log_search(queryset, term=search_term), False
+
+    def get_urls(self) -> list[Any]:
+        from django.urls import path
+
+        return [
+            path("csv/", self.admin_site.admin_view(self.csv_view), name="privacy_accesslog_csv"),
+            *super().get_urls(),
+        ]
+
+    def csv_view(self, request: HttpRequest) -> Any:
+        """The entries the list shows (search, filters and dates applied), every page of them, as CSV."""
+        from django.core.exceptions import PermissionDenied
+        from django.http import StreamingHttpResponse
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        changelist = self.get_changelist_instance(request)
+        rows = selectors.access_log_csv_rows(changelist.get_queryset(request))
+        response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="staff-access-log.csv"'
+        return response
 
 
 class DisclosureSubjectInline(admin.TabularInline):
@@ -154,3 +183,6 @@ class PolicyAcceptanceAdmin(ReadOnlyAdmin):
     list_display = ("user_id", "version", "accepted_at", "by_guardian")
     list_filter = ("version", "by_guardian")
     search_fields = ("=user__id",)
+
+
+from . import desk_admin  # noqa: E402,F401  (the privacy desk: cases, person page, consent funnel)

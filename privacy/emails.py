@@ -64,3 +64,27 @@ def send_staff_new_browser(*, to: str, user: User, when: object, user_agent: str
         },
         user=user,
     )
+
+
+def send_case_verification(*, to: str, case: Any, link: str) -> Delivery:
+    """Ask the parent on the consent record to confirm a request made about their child."""
+    return _enqueue(
+        kind="case_verification",
+        to=to,
+        subject=_("Please confirm your request about your child's Mindomo account"),
+        template="case_verification",
+        context={"case": case, "link": link},
+        reference=f"privacy.case:{case.pk}",
+    )
+
+
+def send_case_reply(*, to: str, case: Any) -> Delivery:
+    """The privacy desk's answer when a case closes."""
+    return _enqueue(
+        kind="case_reply",
+        to=to,
+        subject=_("Your privacy request to Mindomo (case %(number)s)") % {"number": case.pk},
+        template="case_reply",
+        context={"case": case},
+        reference=f"privacy.case:{case.pk}",
+    )

@@ -214,3 +214,117 @@ class StaffBrowser(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} · {self.first_seen_at:%Y-%m-%d}"
+
+
+class DataRequestCase(models.Model):
+    """A data-subject request handled by the privacy desk: who asked what about whom, how the requester was
+    verified, what was done and by when it is due (``DSR_DEADLINE_DAYS``). Written only by privacy.desk."""
+
+    class Kind(models.TextChoices):
+        ACCESS = "access", _("Access (a copy of the data)")
+        CORRECTION = "correction", _("Correction")
+        DELETION = "deletion", _("Deletion")
+        STOP_COLLECTION = "stop_collection", _("Stop collection")
+        COMPLAINT = "complaint", _("Complaint")
+
+    class Source(models.TextChoices):
+        EMAIL = "email", _("Email to support")
+        SUPPORT_FORM = "support_form", _("Contact form")
+        SCHOOL_REQUEST = "school_request", _("Parent portal request about a school account")
+        NO_CONSENT = "no_consent", _("Report: a child's account without parental consent")
+        OTHER = "other", _("Other (phone, letter)")
+
+    class Relation(models.TextChoices):
+        SELF = "self", _("The account holder")
+        PARENT = "parent", _("Parent or legal guardian")
+        SCHOOL = "school", _("The school")
+        OTHER = "other", _("Someone else")
+
+    class Verification(models.TextChoices):
+        NONE = "", _("Not verified yet")
+        CONSENT_ADDRESS_LINK = "consent_link", _("Link sent to the address on the consent record, opened")
+        SIGNED_IN = "signed_in", _("Request made while signed in to the account")
+        SCHOOL_CONTACT = "school_contact", _("Confirmed by the school's registered contact")
+        STAFF_CHECK = "staff_check", _("Staff check recorded (child without consent)")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        VERIFIED = "verified", _("Requester verified")
+        CLOSED = "closed", _("Closed")
+
+    kind = models.CharField(_("request"), max_length=16, choices=Kind.choices)
+    source = models.CharField(_("received through"), max_length=16, choices=Source.choices)
+    requester_email = models.EmailField(_("requester's email"))
+    requester_relation = models.CharField(_("requester is"), max_length=8, choices=Relation.choices)
+    message = models.TextField(_("the request as received"), blank=True)
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("account concerned"),
+    )
+    # The account by id only: the case stays meaningful (and names no one) after the account is erased.
+    subject_id_kept = models.BigIntegerField(_("account id"), null=True, blank=True, db_index=True)
+    verification = models.CharField(
+        _("identity verified by"), max_length=16, choices=Verification.choices, blank=True, default=""
+    )
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.OPEN)
+    due_on = models.DateField(_("due on"))
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("opened by")
+    )
+    opened_at = models.DateTimeField(_("opened at"), auto_now_add=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    reply = models.TextField(_("reply to the requester"), blank=True)
+
+    class Meta:
+        verbose_name = _("data request case")
+        verbose_name_plural = _("data request cases")
+        ordering = ["due_on", "pk"]
+        indexes = [models.Index(fields=["status", "due_on"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status="closed") | models.Q(closed_at__isnull=False),
+                name="privacy_case_closed_has_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_kind_display()}"
+
+
+class CaseAction(models.Model):
+    """One thing the desk did on a case (never edited). Details name no one: ids and states only."""
+
+    class Kind(models.TextChoices):
+        OPENED = "opened", _("Case opened")
+        LINK_SENT = "link_sent", _("Verification link sent to the consent record's address")
+        VERIFIED = "verified", _("Requester verified")
+        PORTAL_LINK_SENT = "portal_link", _("Parent portal sign-in link sent")
+        EXPORT = "export", _("Data export started")
+        SUSPENDED = "suspended", _("Account suspended")
+        CHECK = "check", _("Check recorded")
+        COLLECTION_STOPPED = "stopped", _("Collection stopped")
+        ERASED = "erased", _("Account erased through the erasure pipeline")
+        ERASURE_FAILED = "erase_failed", _("Erasure failed (retried by the pipeline)")
+        CLOSED = "closed", _("Case closed, reply sent")
+
+    case = models.ForeignKey(DataRequestCase, on_delete=models.CASCADE, related_name="actions")
+    kind = models.CharField(_("action"), max_length=16, choices=Kind.choices)
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("by")
+    )
+    staff_label = models.CharField(_("by"), max_length=150, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("case action")
+        verbose_name_plural = _("case actions")
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}: {self.kind}"

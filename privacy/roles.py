@@ -39,6 +39,9 @@ SUPPORT = Role(
         Grant("accounts", "schoolmembership", ("view",)),
         Grant("accounts", "supportinquiry", ("view", "change", "delete")),
         Grant("outbox", "delivery", ("view",)),  # "did my email go out?"
+        # the privacy desk: support opens data-request cases and follows them; acting on them is the officer's
+        Grant("privacy", "datarequestcase", ("view", "add")),
+        Grant("privacy", "caseaction", ("view",)),
     ),
 )
 BILLING_CLERK = Role(

@@ -86,3 +86,41 @@ def transparency_report_csv(requests: QuerySet[DisclosureRequest] | None = None)
     for key in sorted(counts):
         writer.writerow([*key, counts[key], users[key]])
     return out.getvalue()
+
+
+def access_log_search(queryset: QuerySet[AccessLog], *, term: str) -> QuerySet[AccessLog]:
+    """Entries about a person, or by a staff member, found by username or email (any case), or by a user id."""
+    from django.db.models import Q
+
+    from accounts.models import User
+
+    term = term.strip()
+    people = User.objects.filter(Q(username__iexact=term) | Q(email__iexact=term)).values_list("pk", flat=True)
+    ids = list(people)
+    condition = Q(subject_id__in=ids) | Q(staff_id__in=ids) | Q(staff_label__iexact=term)
+    if term.isdigit():
+        condition |= Q(subject_id=int(term))
+    return queryset.filter(condition)
+
+
+def access_log_csv_rows(queryset: QuerySet[AccessLog]) -> Any:
+    """CSV lines (header first) of the entries, streamed in chunks."""
+
+    class _Echo:
+        def write(self, value: str) -> str:
+            return value
+
+    writer = csv.writer(_Echo())
+    yield writer.writerow(["at", "staff_member", "staff_id", "action", "record_type", "record_id", "subject_id"])
+    for entry in queryset.order_by("-at", "-pk").iterator(chunk_size=2000):
+        yield writer.writerow(
+            [
+                entry.at.isoformat(),
+                entry.staff_label,
+                entry.staff_id or "",
+                entry.action,
+                entry.model,
+                entry.object_id,
+                entry.subject_id or "",
+            ]
+        )

@@ -8,4 +8,5 @@ urlpatterns = [
     path("accept/", views.policy_accept, name="policy_accept"),
     path("retention/", views.retention_policy, name="retention"),
     path("policy-consent/<str:token>/", views.policy_reconsent, name="policy_reconsent"),
+    path("requests/verify/<str:token>/", views.case_verify, name="case_verify"),
 ]

@@ -73,3 +73,27 @@ def policy_reconsent(request: HttpRequest, token: str) -> HttpResponse:
             services.policy_reconsent(token=token)
             return render(request, "privacy/policy_reconsent_done.html", {"version": version})
     return render(request, "privacy/policy_reconsent.html", {"version": version, "children": children})
+
+
+@require_http_methods(["GET", "POST"])
+def case_verify(request: HttpRequest, token: str) -> HttpResponse:
+    """A parent confirms, from the address on the consent record, a request made about their child.
+    GET only shows a button (mail scanners open links); the POST records the verification, once."""
+    from . import desk
+
+    try:
+        case = desk.case_verification_open(token=token)
+    except ValidationError as error:
+        return render(request, "privacy/link_invalid.html", {"message": error.messages[0]}, status=400)
+    if request.method == "POST":
+        if request.POST.get("confirm") != "yes":
+            messages.error(
+                request, _("Please confirm that you are the parent or legal guardian and made this request.")
+            )
+        else:
+            try:
+                desk.case_verify(token=token)
+            except ValidationError as error:
+                return render(request, "privacy/link_invalid.html", {"message": error.messages[0]}, status=400)
+            return render(request, "privacy/case_verified.html", {"case": case})
+    return render(request, "privacy/case_verify.html", {"case": case})
