@@ -19,9 +19,10 @@ from django.utils.translation import gettext as _
 
 from accounts import services as account_services
 from accounts.models import AccountDeletionRequest, User
-from consent import portal
 from consent import selectors as consent_selectors
 from consent.models import ConsentMethod, ConsentRecord
+from consent.portal import actions as portal_actions
+from consent.portal import session as portal_session
 
 from . import emails
 from .models import CaseAction, DataRequestCase
@@ -97,7 +98,7 @@ def case_suspend(*, case: DataRequestCase, staff: User) -> None:
     case = _locked(case)
     if case.subject is None:
         raise ValidationError(_("This case names no account."), code="no_subject")
-    User.objects.filter(pk=case.subject.pk).update(is_active=False)
+    account_services.user_suspend(user=case.subject)
     account_services.user_sessions_delete(user_id=case.subject.pk)
     _act(case, staff=staff, kind=CaseAction.Kind.SUSPENDED)
 
@@ -195,7 +196,7 @@ def case_portal_link_send(*, case: DataRequestCase, staff: User) -> None:
     record = _consent_record(case)
     if record is None or not record.parent_email:
         raise ValidationError(_("The account has no parental consent record."), code="no_record")
-    portal.portal_link_request(email=record.parent_email, client_ip=f"privacy-desk-{staff.pk}")
+    portal_session.portal_link_request(email=record.parent_email, client_ip=f"privacy-desk-{staff.pk}")
     _act(case, staff=staff, kind=CaseAction.Kind.PORTAL_LINK_SENT)
 
 
@@ -217,7 +218,7 @@ def case_stop_collection(*, case: DataRequestCase, staff: User) -> None:
     record = _consent_record(case)
     if record is None or record.method != ConsentMethod.EMAIL_PLUS:
         raise ValidationError(_("Stopping collection applies to a child under parental consent."), code="not_child")
-    portal.portal_child_suspend(record=record, parent_email=record.parent_email)
+    portal_actions.portal_child_suspend(record=record, parent_email=record.parent_email)
     _act(case, staff=staff, kind=CaseAction.Kind.COLLECTION_STOPPED)
 
 
@@ -235,14 +236,12 @@ def case_erase(*, case: DataRequestCase, staff: User) -> bool:
         assert child is not None
         record = _consent_record(case)
     if record is not None and record.method == ConsentMethod.EMAIL_PLUS and record.parent_email:
-        erased = portal.portal_child_erase(record=record, parent_email=record.parent_email, withdraw=False)
+        erased = portal_actions.portal_child_erase(record=record, parent_email=record.parent_email, withdraw=False)
     else:
-        with transaction.atomic():
-            deletion = AccountDeletionRequest.objects.filter(
-                user=child, state__in=AccountDeletionRequest.OPEN_STATES
-            ).first() or account_services.account_deletion_request(user=child, reauthenticated_by="privacy_desk")
-        result = account_services.account_erasure_run(request_id=deletion.pk, now=deletion.erase_after)
-        erased = result is not None and result.state == AccountDeletionRequest.State.ERASED
+        result = account_services.account_erase_now(
+            user=child, requested_by="privacy_desk", reason=f"data request case {case.pk}"
+        )
+        erased = result.state == AccountDeletionRequest.State.ERASED
     with transaction.atomic():
         case = DataRequestCase.objects.select_for_update().get(pk=case.pk)
         if erased:

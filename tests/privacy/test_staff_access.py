@@ -37,6 +37,7 @@ ALLOWED = {
         "accounts.schoolmembership",
         "accounts.supportinquiry",
         "outbox.delivery",  # whether an email went out (read-only)
+        "privacy.datarequestcase",  # opens data-request cases (acting on them is the privacy officer's)
     },
     "billing_clerk_user": {
         "billing.plan",
@@ -54,6 +55,7 @@ ALLOWED = {
         "privacy.noticedelivery",
         "privacy.policyversion",
         "privacy.policyacceptance",
+        "privacy.datarequestcase",
         "accounts.dataexport",
         "accounts.erasurestep",
         "accounts.accountdeletionrequest",
