@@ -54,8 +54,17 @@ class AccessLogAdmin(ReadOnlyAdmin):
 
         if not self.has_view_permission(request):
             raise PermissionDenied
-        changelist = self.get_changelist_instance(request)
-        rows = selectors.access_log_csv_rows(changelist.get_queryset(request))
+        from django.contrib.admin.options import IncorrectLookupParameters
+        from django.core.exceptions import FieldError
+        from django.http import HttpResponseRedirect
+        from django.urls import reverse
+
+        try:
+            queryset = self.get_changelist_instance(request).get_queryset(request)
+            queryset.exists()  # a filter the list does not know fails here, not halfway through the file
+        except (IncorrectLookupParameters, FieldError, ValidationError, ValueError):
+            return HttpResponseRedirect(reverse("admin:privacy_accesslog_changelist") + "?e=1")
+        rows = selectors.access_log_csv_rows(queryset)
         response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="staff-access-log.csv"'
         return response
