@@ -98,8 +98,7 @@ def case_suspend(*, case: DataRequestCase, staff: User) -> None:
     case = _locked(case)
     if case.subject is None:
         raise ValidationError(_("This case names no account."), code="no_subject")
-    account_services.user_suspend(user=case.subject)
-    account_services.user_sessions_delete(user_id=case.subject.pk)
+    account_services.user_suspend(user=case.subject)  # every session of it ends too
     _act(case, staff=staff, kind=CaseAction.Kind.SUSPENDED)
 
 
