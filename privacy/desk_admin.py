@@ -144,7 +144,12 @@ class DataRequestCaseAdmin(admin.ModelAdmin):
         return self.inlines if obj is not None else []
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return desk_selectors.cases_by_urgency(super().get_queryset(request).select_related("subject"))
+        # annotated before the admin orders by the annotation (get_ordering)
+        return desk_selectors.cases_by_urgency(DataRequestCase.objects.select_related("subject"))
+
+    def get_ordering(self, request: HttpRequest) -> list[str]:
+        # overdue first, then due soon, then the other open cases, closed last (desk_selectors.cases_by_urgency)
+        return ["urgency", "due_on", "pk"]
 
     @admin.display(description=gettext_lazy("case"), ordering="pk")
     def number(self, obj: DataRequestCase) -> str:
