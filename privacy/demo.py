@@ -11,7 +11,7 @@ from accounts.demo import ensure_user
 from accounts.models import User
 from mindomo.demo import DEMO_PASSWORD, DemoLogin
 
-from .models import DisclosureRequest, DisclosureSubject, Notice
+from .models import DataRequestCase, DisclosureRequest, DisclosureSubject, Notice
 from .roles import PRIVACY_OFFICER, SUPPORT
 
 # Every staff demo login gets an authenticator app (TOTP) secret: staff cannot open any page without a second
@@ -86,6 +86,19 @@ def load() -> list[DemoLogin]:
         ada = ensure_user(username="ada", email="ada@example.com", first_name="Ada", last_name="Lovelace", country="GB")
         DisclosureSubject.objects.create(
             request=request, user=ada, subject_id=ada.pk, notified=True, notified_on=date(2026, 3, 10)
+        )
+    if not DataRequestCase.objects.exists():
+        from . import desk
+
+        ada = User.objects.get(username="ada")
+        desk.case_open(
+            staff=support,
+            kind=DataRequestCase.Kind.ACCESS,
+            source=DataRequestCase.Source.EMAIL,
+            requester_email="ada@example.com",
+            requester_relation=DataRequestCase.Relation.SELF,
+            subject=ada,
+            message="Demo: please send me a copy of everything you hold about me.",
         )
     Notice.objects.get_or_create(
         subject="Demo: we are moving our backups",

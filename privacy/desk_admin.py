@@ -147,7 +147,7 @@ class DataRequestCaseAdmin(admin.ModelAdmin):
         # annotated before the admin orders by the annotation (get_ordering)
         return desk_selectors.cases_by_urgency(DataRequestCase.objects.select_related("subject"))
 
-    def get_ordering(self, request: HttpRequest) -> list[str]:
+    def get_ordering(self, request: HttpRequest) -> Any:
         # overdue first, then due soon, then the other open cases, closed last (desk_selectors.cases_by_urgency)
         return ["urgency", "due_on", "pk"]
 
