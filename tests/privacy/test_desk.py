@@ -92,18 +92,23 @@ def test_a_parents_deletion_request_from_case_to_reply(
     assert_erased(["kiddo.desk"], erase)
     assert not User.objects.filter(pk=child.pk).exists()
     case.refresh_from_db()
-    assert case.subject_id is None and case.subject_id_kept == child.pk and case.message == ""
+    assert case.subject_id is None
+    assert case.subject_id_kept == child.pk
+    assert case.message == ""
 
     assert _act(officer, case, "close", "Your child's account and data were deleted.").status_code == 302
     case.refresh_from_db()
-    assert case.status == "closed" and case.closed_at is not None
+    assert case.status == "closed"
+    assert case.closed_at is not None
     reply = Delivery.objects.get(kind="privacy.case_reply")
-    assert reply.to_email == PARENT and "were deleted" in reply.text_body
+    assert reply.to_email == PARENT
+    assert "were deleted" in reply.text_body
     assert "Account erased through the erasure pipeline" in reply.text_body
     kinds = list(case.actions.values_list("kind", flat=True))
     assert kinds == ["opened", "link_sent", "verified", "erased", "closed"]
     page = officer.get(reverse("admin:privacy_datarequestcase_change", args=[case.pk])).content.decode()
-    assert "Closed" in page and "Account erased through the erasure pipeline" in page
+    assert "Closed" in page
+    assert "Account erased through the erasure pipeline" in page
     assert tables_containing("kiddo.desk") == {}
 
 
@@ -121,7 +126,8 @@ def test_a_tampered_or_foreign_verification_link_verifies_nothing(child: User, p
     forged = desk.verification_token(case, "someone.else@example.org")
     assert other.post(f"/privacy/requests/verify/{forged}/", {"confirm": "yes"}).status_code == 400
     case.refresh_from_db()
-    assert case.status == "open" and case.actions.count() == 1
+    assert case.status == "open"
+    assert case.actions.count() == 1
 
 
 def test_a_child_found_without_consent_is_suspended_at_once_and_erased_after_a_recorded_check(
@@ -197,7 +203,8 @@ def test_overdue_and_due_soon_cases_come_first(privacy_officer_user: User) -> No
     assert ordered == [made["overdue"], made["soon"], made["later"], made["closed"]]
     page = sign_in(Client(), privacy_officer_user).get(reverse("admin:privacy_datarequestcase_changelist"))
     assert [case.pk for case in page.context["cl"].result_list] == ordered
-    assert "Overdue" in page.content.decode() and "Due soon" in page.content.decode()
+    assert "Overdue" in page.content.decode()
+    assert "Due soon" in page.content.decode()
 
 
 # --- the person page and the access log --------------------------------------------------------------------
@@ -214,13 +221,17 @@ def test_opening_a_person_page_is_logged_and_shows_each_role_its_part(
     officer_page = sign_in(Client(), privacy_officer_user).get(reverse("admin:privacy_person", args=[child.pk]))
     assert officer_page.status_code == 200
     html = officer_page.content.decode()
-    assert "Consent ledger" in html and PARENT in html and "Staff access log for this person" in html
+    assert "Consent ledger" in html
+    assert PARENT in html
+    assert "Staff access log for this person" in html
     assert AccessLog.objects.filter(staff=privacy_officer_user, subject_id=child.pk).count() == 1
 
     support_page = sign_in(Client(), support_user).get(reverse("admin:privacy_person", args=[child.pk]))
     html = support_page.content.decode()
-    assert support_page.status_code == 200 and "kiddo.desk" in html
-    assert "Consent ledger" not in html and PARENT not in html  # no consent records for support
+    assert support_page.status_code == 200
+    assert "kiddo.desk" in html
+    assert "Consent ledger" not in html
+    assert PARENT not in html
     assert AccessLog.objects.filter(staff=support_user, subject_id=child.pk).count() == 1
 
 
@@ -235,11 +246,14 @@ def test_the_access_log_is_searched_by_username_or_email_and_exported_as_csv(
     by_subject = officer.get(url, {"q": member.email.upper()}).context["cl"].result_list
     assert {entry.subject_id for entry in by_subject} == {member.pk}
     by_staff = officer.get(url, {"q": support_user.email}).context["cl"].result_list
-    assert {entry.staff_id for entry in by_staff} == {support_user.pk} and len(by_staff) == 2
+    assert {entry.staff_id for entry in by_staff} == {support_user.pk}
+    assert len(by_staff) == 2
     csv_response = officer.get(reverse("admin:privacy_accesslog_csv"), {"q": "kiddo.desk", "action__exact": "view"})
     lines = b"".join(csv_response.streaming_content).decode().splitlines()
     assert lines[0].startswith("at,staff_member")
-    assert len(lines) == 2 and f",{child.pk}" in lines[1] and support_user.username in lines[1]
+    assert len(lines) == 2
+    assert f",{child.pk}" in lines[1]
+    assert support_user.username in lines[1]
 
 
 # --- the consent funnel ------------------------------------------------------------------------------------
@@ -273,9 +287,11 @@ def test_the_funnel_page_draws_an_accessible_svg_with_the_same_figures(privacy_o
     page = sign_in(Client(), privacy_officer_user).get(reverse("admin:privacy_consent_funnel"))
     html = page.content.decode()
     assert page.status_code == 200
-    assert '<svg class="funnel-chart" role="img"' in html and '<title id="funnel-title">' in html
+    assert '<svg class="funnel-chart" role="img"' in html
+    assert '<title id="funnel-title">' in html
     assert "30 child sign-ups started" in html
-    assert "<table" in html and "<td>30</td>" in html  # the total under the chart
+    assert "<table" in html
+    assert "<td>30</td>" in html
 
 
 # --- the access matrix -------------------------------------------------------------------------------------
