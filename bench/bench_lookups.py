@@ -5,13 +5,15 @@ verified email address and a parent's consent record), then BENCH_LOOKUPS lookup
 of each path, every login typed in another case than stored: the username at sign-in (Django's
 ``get_by_natural_key``, what ModelBackend and allauth's username login run), the email address at sign-in
 (allauth's ``filter_users_by_email``), a parent's address in the portal (``records_visible_to_parent``), a
-child's chosen login at sign-up (``login_is_taken``). The baseline of each is the same number of queries
-fetching users by primary key: an index scan costs about that, whatever the table's size; a sequential scan
-costs the whole table. Goal (issue 15): index scans, i.e. within 2x the primary-key fetches.
+child's chosen login at sign-up (``login_is_taken``). BENCH_KEEP_DATA=1 keeps the rows for the next run
+(deleting 300,000 users takes minutes); a run finding them reuses them. The baseline of each is the same
+number of queries fetching users by primary key: an index scan costs about that, whatever the table's
+size; a sequential scan costs the whole table. Goal (issue 15): index scans, i.e. within 2x the primary-key fetches.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 from collections.abc import Callable, Iterator
@@ -36,6 +38,7 @@ from consent.portal import reads as portal  # noqa: E402
 USERS = env_int("BENCH_LOOKUP_USERS", 300_000)
 LOOKUPS = env_int("BENCH_LOOKUPS", 200)
 PREFIX = "bench-lk-"
+KEEP = os.environ.get("BENCH_KEEP_DATA") == "1"  # keep the rows for the next run (deleting them takes minutes)
 
 
 def cleanup() -> None:
@@ -71,15 +74,20 @@ def build() -> None:
             "FROM accounts_user WHERE username LIKE %s",
             [rule.pk, f"{PREFIX}%"],
         )
-    with connection.cursor() as cursor:  # VACUUM: an earlier run's deleted rows would slow the planner down
+
+
+def vacuum() -> None:
+    with connection.cursor() as cursor:  # an earlier run's deleted rows would slow the planner down
         for table in ("accounts_user", "account_emailaddress", "consent_consentrecord", "consent_guardian"):
             cursor.execute(f"VACUUM ANALYZE {table}")
 
 
 def jobs() -> Iterator[Job]:
-    cleanup()
-    print(f"  inserting {USERS:,} users with addresses and consent records ...", file=sys.stderr, flush=True)
-    build()
+    if User.objects.filter(username__startswith=PREFIX).count() != USERS:
+        cleanup()
+        print(f"  inserting {USERS:,} users with addresses and consent records ...", file=sys.stderr, flush=True)
+        build()
+    vacuum()
     try:
         picks = random.sample(range(1, USERS + 1), LOOKUPS)  # the users' numbers in their names
         pks = list(User.objects.filter(username__in=[f"{PREFIX}{n}" for n in picks]).values_list("pk", flat=True))
@@ -115,7 +123,8 @@ def jobs() -> Iterator[Job]:
                 baseline_label=f"{per_lookup} pk fetch(es) each",
             )
     finally:
-        cleanup()
+        if not KEEP:
+            cleanup()
 
 
 if __name__ == "__main__":
