@@ -89,8 +89,11 @@ def test_the_portal_link_request_and_link_use_fail_closed(redis_down: None) -> N
     token = portal_session._link_fernet().encrypt(json.dumps({"e": "parent@example.org", "n": "x"}).encode()).decode()
     for method in ("get", "post"):
         response = getattr(Client(), method)(reverse("consent:portal_link", args=[token]))
+        page = response.content.decode()
         assert response.status_code == 503
-        assert UNAVAILABLE in response.content.decode()
+        assert UNAVAILABLE in page
+        assert "Your link still works" in page
+        assert "This link cannot be used" not in page
 
 
 def test_the_contact_forms_hourly_limit_fails_closed(redis_down: None) -> None:
