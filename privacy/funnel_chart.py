@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from .desk_selectors import Funnel
 
 WIDTH, HEIGHT = 760, 320
-LEFT, RIGHT, TOP, BOTTOM = 48, 16, 16, 48
+LEFT, RIGHT, TOP, BOTTOM = 56, 32, 16, 48
 # distinguishable colours (Okabe-Ito), each series also has its own dash pattern so colour is not the only cue
 STYLES = {
     "started": ("#0072B2", ""),
@@ -46,10 +46,11 @@ class Line:
 
 
 def _nice_max(value: int) -> int:
-    for step in (5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000):
+    # a multiple of 4, so that the five gridlines (0, 1/4, 1/2, 3/4, max) carry whole numbers
+    for step in (4, 8, 20, 40, 100, 200, 400, 1000, 2000, 4000, 10000, 20000, 40000, 100000):
         if value <= step:
             return step
-    return value
+    return -(-value // 4) * 4
 
 
 def funnel_context(funnel: Funnel) -> dict[str, Any]:
