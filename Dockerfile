@@ -6,6 +6,8 @@ WORKDIR /app
 COPY requirements.lock .
 RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 COPY . .
+# the translation catalogues are compiled here (they are never committed)
+RUN python scripts/messages.py compile
 RUN DJANGO_SECRET_KEY=collectstatic DATABASE_URL=postgres://x@localhost/x REDIS_URL=redis://localhost \
     python manage.py collectstatic --noinput
 RUN useradd --system --uid 10001 mindomo && chown -R mindomo /app

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check-migrations pytest lock bench clean
+.PHONY: run test lint check-migrations pytest lock bench clean messages compilemessages check-messages
 
 $(STAMP): requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,7 +12,7 @@ $(STAMP): requirements-dev.lock
 	touch $(STAMP)
 
 ## run: the web server, a Celery worker and Celery beat, with demo data (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL)
-run: $(STAMP)
+run: $(STAMP) compilemessages
 	$(PY) scripts/devstack.py run
 
 ## test: ruff, mypy, makemigrations --check and the whole pytest suite (browser tests included)
@@ -24,13 +24,27 @@ lint:
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports
+	$(PY) scripts/messages.py check
 
 check-migrations:
 	DJANGO_SETTINGS_MODULE=mindomo.settings.test $(PY) manage.py makemigrations --check --dry-run
 
-pytest:
+pytest: compilemessages
 	$(PY) -m tests.e2e.browser
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## messages: after adding or changing a user-facing string, update every catalogue (then translate; README)
+messages: $(STAMP)
+	$(PY) scripts/messages.py update
+
+## compilemessages: build the .mo files from locale/*/LC_MESSAGES/*.po (never committed)
+compilemessages: $(STAMP)
+	$(PY) scripts/messages.py compile
+
+## check-messages: fail when a catalogue lacks a msgid of the sources, has an untranslated or fuzzy entry,
+## or a translation's placeholders differ from its msgid's (part of lint)
+check-messages: $(STAMP)
+	$(PY) scripts/messages.py check
 
 ## lock: re-resolve the pinned dependencies (needs uv: pip install uv)
 lock:

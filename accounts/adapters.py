@@ -27,6 +27,7 @@ from django.urls import reverse
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
+from mindomo.i18n import current_language, language_for, override
 from mindomo.outbox import services as outbox
 from mindomo.site import absolute_url
 
@@ -56,13 +57,17 @@ class AccountAdapter(DefaultAccountAdapter):
         request = allauth_context.request
         full_context = {"request": request, "email": email, "current_site": get_current_site(request)}
         full_context.update(context)
-        message = self.render_mail(template_prefix, email, full_context)
         user = context.get("user")
+        # in the recipient's stored language (the page's language for someone without an account)
+        language = language_for(user, fallback=current_language())
+        with override(language):
+            message = self.render_mail(template_prefix, email, full_context)
         outbox.delivery_enqueue(
             kind="allauth." + template_prefix.rsplit("/", 1)[-1],
             message=message,
             user=user if isinstance(user, User) else None,
             forget_when_sent=True,
+            language=language,
         )
 
     def get_login_stages(self) -> list[str]:
@@ -104,6 +109,7 @@ class AccountAdapter(DefaultAccountAdapter):
             response = prepare(request, user)
             if response is not None:
                 raise ImmediateHttpResponse(response)
+        user.language = current_language()  # the language of the sign-up: later emails are written in it
         if not commit:
             return super().save_user(request, user, form, commit=False)
         for attempt in range(USERNAME_ATTEMPTS):

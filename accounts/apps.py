@@ -46,6 +46,10 @@ class AccountsConfig(AppConfig):
                 sender=User,
                 dispatch_uid=f"accounts.sessions_end_on_{id(signal)}",
             )
+        # Languages: a person's language is stored at their first sign-in when they never chose one.
+        from django.contrib.auth.signals import user_logged_in
+
+        user_logged_in.connect(services.user_language_on_sign_in_receiver, dispatch_uid="accounts.language_on_sign_in")
         privacy.autodiscover()
 
         # The Site row follows SITE_URL after every migrate (make run and compose migrate at each start).

@@ -9,16 +9,21 @@ from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from mindomo.i18n import override
 from mindomo.outbox import services as outbox
 
 from .models import AccountDeletionRequest, DataExport, User
 
 
-def _enqueue(template: str, *, to: str, context: dict[str, Any], **options: Any) -> None:
+def _enqueue(template: str, *, to: str, context: dict[str, Any], language: str, **options: Any) -> None:
+    """Render in the recipient's language (their account's stored choice) and enqueue."""
     context = {**context, "site_url": settings.SITE_URL.rstrip("/")}
-    subject = " ".join(render_to_string(f"emails/accounts/{template}_subject.txt", context).split())
-    body = render_to_string(f"emails/accounts/{template}_body.txt", context)
-    outbox.delivery_enqueue(kind=f"accounts.{template}", message=EmailMessage(subject, body, to=[to]), **options)
+    with override(language) as language:
+        subject = " ".join(render_to_string(f"emails/accounts/{template}_subject.txt", context).split())
+        body = render_to_string(f"emails/accounts/{template}_body.txt", context)
+    outbox.delivery_enqueue(
+        kind=f"accounts.{template}", message=EmailMessage(subject, body, to=[to]), language=language, **options
+    )
 
 
 def data_export_ready_send(*, export: DataExport) -> bool:
@@ -31,6 +36,7 @@ def data_export_ready_send(*, export: DataExport) -> bool:
         "data_export_ready",
         to=address,
         user=export.user,
+        language=export.user.language,
         context={
             "export": export,
             "name": export.user.get_short_name() or export.user.username,
@@ -42,12 +48,13 @@ def data_export_ready_send(*, export: DataExport) -> bool:
 
 
 def account_deletion_scheduled_send(
-    *, email: str, name: str, deletion: AccountDeletionRequest, user: User | None = None
+    *, email: str, name: str, deletion: AccountDeletionRequest, user: User | None = None, language: str = ""
 ) -> None:
     _enqueue(
         "deletion_scheduled",
         to=email,
         user=user,
+        language=language or (user.language if user else ""),
         context={
             "name": name,
             "deletion": deletion,
@@ -57,7 +64,7 @@ def account_deletion_scheduled_send(
     )
 
 
-def account_erased_send(*, email: str, name: str) -> None:
+def account_erased_send(*, email: str, name: str, language: str = "") -> None:
     """The last message: to an address we no longer hold (read before the row was deleted); the delivery
-    row itself is deleted once the email is sent."""
-    _enqueue("account_erased", to=email, context={"name": name}, forget_when_sent=True)
+    row itself is deleted once the email is sent. ``language``: the one the account had."""
+    _enqueue("account_erased", to=email, context={"name": name}, language=language, forget_when_sent=True)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.contrib.sessions.base_session import AbstractBaseSession
@@ -30,6 +31,13 @@ class User(AbstractUser):
         _("product updates by email"),
         default=False,
         help_text=_("Occasional news about improvements to the service. Off unless you turn it on."),
+    )
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_("The language of the pages and emails, chosen by the person (empty: not chosen yet)."),
     )
 
     objects = UserManager()  # type: ignore[misc]

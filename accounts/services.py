@@ -108,6 +108,29 @@ def user_resume(*, user: User) -> None:
     user.is_active = True
 
 
+def user_language_set(*, user: User, language: str) -> bool:
+    """Store the language a person reads (their choice, or the one they used before choosing). False: unknown."""
+    from mindomo.i18n import supported
+
+    code = supported(language)
+    if code is None:
+        return False
+    if user.language != code:
+        user.language = code
+        user.save(update_fields=["language"])
+    return True
+
+
+def user_language_on_sign_in_receiver(sender: Any, request: HttpRequest | None, user: User, **kwargs: Any) -> None:
+    """``user_logged_in``: a person who never chose a language keeps the one they signed in with, stored so
+    that emails sent later (by beat tasks too) are written in it. A stored choice is left as it is."""
+    # LocaleMiddleware set the language the person was reading; a sign-in outside a request (force_login,
+    # scripts) has none and stores nothing.
+    language = getattr(request, "LANGUAGE_CODE", "") if request is not None else ""
+    if language and user.pk is not None and not user.language:
+        user_language_set(user=user, language=language)
+
+
 def socialaccount_minimize_receiver(sender: Any, instance: SocialAccount, **kwargs: Any) -> None:
     """pre_save guard: a linked account keeps the provider and its user id, never the provider's profile.
 
@@ -435,7 +458,7 @@ def account_erasure_run(*, request_id: int, now: datetime | None = None) -> Acco
     ordered = [p for p in providers if p.name != ACCOUNTS_PROVIDER] + [
         p for p in providers if p.name == ACCOUNTS_PROVIDER
     ]
-    address, name = user.email, user.get_short_name() or user.username
+    address, name, language = user.email, user.get_short_name() or user.username, user.language
     for provider in ordered:
         step = steps[provider.name]
         if step.state == ErasureStep.State.DONE:
@@ -463,7 +486,7 @@ def account_erasure_run(*, request_id: int, now: datetime | None = None) -> Acco
             return deletion
     deletion.refresh_from_db()
     if address:
-        emails.account_erased_send(email=address, name=name)
+        emails.account_erased_send(email=address, name=name, language=language)
     return deletion
 
 

@@ -17,12 +17,28 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.i18n import set_language
 
 from . import selectors, services
 from .forms import AccountDeletionConfirmForm, AccountDeletionPasswordForm, ProfileForm, SupportInquiryForm
 from .http import AuthenticatedRequest
 from .models import DataExport, User
+
+
+@csrf_exempt
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponseBase:
+    """The language switcher: Django's set_language (cookie, redirect back), stored on the account too.
+
+    Exempt from CSRF on purpose: a forged post can only change the display language, and without a token
+    the switcher on every page sets no CSRF cookie and keeps public pages identical for every visitor.
+    """
+    response = set_language(request)
+    if request.user.is_authenticated:
+        services.user_language_set(user=request.user, language=request.POST.get("language", ""))
+    return response
 
 
 @login_required

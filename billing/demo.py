@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from accounts.demo import ensure_user
 from mindomo.demo import DEMO_PASSWORD, DemoLogin
@@ -16,9 +17,9 @@ from .gateways import SaleResult
 from .models import Gateway, Invoice, Order, Plan
 
 PLANS = [
-    ("Premium monthly", "All features for one person, billed monthly.", Decimal("6.00"), 30),
-    ("Premium yearly", "All features for one person, billed yearly.", Decimal("60.00"), 365),
-    ("Team yearly", "Shared maps for up to 10 people.", Decimal("240.00"), 365),
+    ("Premium monthly", gettext_noop("All features for one person, billed monthly."), Decimal("6.00"), 30),
+    ("Premium yearly", gettext_noop("All features for one person, billed yearly."), Decimal("60.00"), 365),
+    ("Team yearly", gettext_noop("Shared maps for up to 10 people."), Decimal("240.00"), 365),
 ]
 
 

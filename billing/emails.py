@@ -7,6 +7,7 @@ from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from mindomo.i18n import override
 from mindomo.outbox import services as outbox
 
 from .models import Invoice
@@ -22,9 +23,12 @@ def invoice_email_send(*, invoice: Invoice) -> bool:
         "invoice": invoice,
         "invoices_url": settings.SITE_URL.rstrip("/") + reverse("billing:invoice_list"),
     }
-    subject = render_to_string("emails/billing/invoice_subject.txt", context).strip()
-    body = render_to_string("emails/billing/invoice_body.txt", context)
+    # the email and its PDF in the buyer's language
+    with override(invoice.user.language if invoice.user else "") as language:
+        subject = render_to_string("emails/billing/invoice_subject.txt", context).strip()
+        body = render_to_string("emails/billing/invoice_body.txt", context)
+        pdf = invoice_pdf(invoice)
     message = EmailMessage(subject=subject, body=body, to=[invoice.buyer_email])
-    message.attach(f"{invoice.number}.pdf", invoice_pdf(invoice), "application/pdf")
-    outbox.delivery_enqueue(kind="billing.invoice", message=message, user=invoice.user)
+    message.attach(f"{invoice.number}.pdf", pdf, "application/pdf")
+    outbox.delivery_enqueue(kind="billing.invoice", message=message, user=invoice.user, language=language)
     return True

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
@@ -48,6 +49,12 @@ class Plan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.price} {self.currency})"
+
+    @property
+    def description_display(self) -> str:
+        """The description in the reader's language when it is a text the catalogues know (the demo plans');
+        a description staff wrote in the admin is shown as written."""
+        return gettext(self.description) if self.description else ""
 
 
 class VatRate(models.Model):

@@ -7,7 +7,7 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
-from django.utils import formats, translation
+from django.utils import formats
 from django.utils.translation import gettext as _
 from django_countries import countries
 from reportlab.lib.pagesizes import A4
@@ -15,6 +15,9 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
+
+from mindomo.formats import money, percent
+from mindomo.i18n import current_language, override
 
 from .models import Invoice
 
@@ -34,14 +37,14 @@ def _fonts() -> tuple[str, str]:
 
 
 def _money(amount: Decimal | str, currency: str) -> str:
-    symbol = {"EUR": "€", "USD": "$", "GBP": "£"}.get(currency, "")
-    return f"{formats.number_format(amount, 2, use_l10n=False)} {symbol or currency}"
+    return money(amount, currency)
 
 
-def invoice_pdf(invoice: Invoice, *, language: str = "en") -> bytes:
+def invoice_pdf(invoice: Invoice, *, language: str | None = None) -> bytes:
+    """The PDF in ``language`` (default: the language being rendered: the reader's page, or the email's)."""
     regular, bold = _fonts()
     buffer = io.BytesIO()
-    with translation.override(language):
+    with override(language or current_language()):
         pdf = canvas.Canvas(buffer, pagesize=A4, pageCompression=0)
         title = _("Credit note") if invoice.is_credit_note else _("Invoice")
         pdf.setTitle(f"{title} {invoice.number}")
@@ -55,7 +58,7 @@ def invoice_pdf(invoice: Invoice, *, language: str = "en") -> bytes:
             y -= size * 0.5 * mm + 2 * mm
 
         line(f"{title} {invoice.number}", size=18, font=bold)
-        line(_("Issued on %(date)s") % {"date": invoice.issued_at.date().isoformat()})
+        line(_("Issued on %(date)s") % {"date": formats.date_format(invoice.issued_at, "DATE_FORMAT")})
         if invoice.is_credit_note:
             line(_("Credits invoice %(number)s") % {"number": invoice.credited_invoice_number})
         y -= 4 * mm
@@ -99,7 +102,7 @@ def invoice_pdf(invoice: Invoice, *, language: str = "en") -> bytes:
         y -= 4 * mm
         for label, amount, font in (
             (_("Net amount"), invoice.net_amount, regular),
-            (_("VAT %(rate)s") % {"rate": invoice.vat_label}, invoice.vat_amount, regular),
+            (_("VAT %(rate)s") % {"rate": percent(invoice.vat_rate)}, invoice.vat_amount, regular),
             (_("Total"), invoice.total, bold),
         ):
             pdf.setFont(font, 11)

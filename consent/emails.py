@@ -10,7 +10,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from mindomo import mail
+from mindomo.i18n import override
 from mindomo.outbox import services as outbox
 from mindomo.outbox.models import Delivery
 
@@ -47,7 +49,17 @@ def _enqueue(*, to: str, subject: str, template: str, context: dict[str, Any], *
 
 
 def _send(*, to: str, subject: str, template: str, context: dict[str, Any], **options: Any) -> None:
-    _enqueue(to=to, subject=subject, template=template, context=context, **options)
+    """Called inside ``override(<the recipient's language>)``: the subject is already in it, and the outbox
+    renders the body (and sends, even after a retry) in the same language."""
+    from django.utils.translation import get_language
+
+    _enqueue(to=to, subject=subject, template=template, context=context, language=get_language(), **options)
+
+
+def _recipient_language(address: str) -> str:
+    """A school contact's language: their account's stored choice (the default when they have none)."""
+    found = User.objects.filter(email__iexact=address).exclude(language="").values_list("language", flat=True)
+    return found.first() or ""
 
 
 def pending_reference(pending_pk: Any) -> str:
@@ -67,46 +79,50 @@ def send_consent_request(*, pending: PendingSignup, key: str) -> None:
         "link": parent_link(public_id=pending.public_id, key=key),
         "expires_at": pending.expires_at,
     }
-    message = mail.templated_message(
-        to=pending.parent_email,
-        subject=_("Your child asks for your permission to use Mindomo"),
-        template="emails/consent/request",
-        context=context,
-    )
+    with override(pending.language):  # the language the child used
+        message = mail.templated_message(
+            to=pending.parent_email,
+            subject=_("Your child asks for your permission to use Mindomo"),
+            template="emails/consent/request",
+            context=context,
+        )
     mail.send_now(message)
 
 
 def send_consent_reminder(*, pending: PendingSignup) -> None:
-    _send(
-        to=pending.parent_email,
-        subject=_("Reminder: your child is waiting for your answer"),
-        template="reminder",
-        context={"expires_at": pending.expires_at},
-        reference=pending_reference(pending.pk),
-        expires_at=pending.expires_at,
-    )
+    with override(pending.language):
+        _send(
+            to=pending.parent_email,
+            subject=_("Reminder: your child is waiting for your answer"),
+            template="reminder",
+            context={"expires_at": pending.expires_at},
+            reference=pending_reference(pending.pk),
+            expires_at=pending.expires_at,
+        )
 
 
 def send_consent_confirmation(*, record: ConsentRecord) -> None:
-    _send(
-        to=record.parent_email,
-        subject=_("You approved your child's Mindomo account"),
-        template="confirmation",
-        context={"record": record, "login": record.child.username},
-        user=record.child,
-    )
+    with override(record.parent_language):
+        _send(
+            to=record.parent_email,
+            subject=_("You approved your child's Mindomo account"),
+            template="confirmation",
+            context={"record": record, "login": record.child.username},
+            user=record.child,
+        )
 
 
 def send_consent_follow_up(*, record: ConsentRecord, due_at: datetime) -> None:
     """The email-plus follow-up (how to withdraw), due some time after the approval."""
-    _send(
-        to=record.parent_email,
-        subject=_("About your consent for your child's Mindomo account"),
-        template="follow_up",
-        context={"record": record, "login": record.child.username},
-        user=record.child,
-        due_at=due_at,
-    )
+    with override(record.parent_language):
+        _send(
+            to=record.parent_email,
+            subject=_("About your consent for your child's Mindomo account"),
+            template="follow_up",
+            context={"record": record, "login": record.child.username},
+            user=record.child,
+            due_at=due_at,
+        )
 
 
 # --- the parent portal ----------------------------------------------------------------------------------
@@ -114,80 +130,86 @@ def portal_url() -> str:
     return settings.SITE_URL + reverse("consent:portal")
 
 
-def send_portal_link(*, email: str, token: str) -> None:
-    _send(
-        to=email,
-        subject=_("Your sign-in link to the Mindomo parent portal"),
-        template="portal_link",
-        context={
-            "link": settings.SITE_URL + reverse("consent:portal_link", kwargs={"token": token}),
-            "minutes": max(1, settings.CONSENT_PORTAL_LINK_TTL // 60),
-        },
-        # A single-use sign-in link: useless once it expired, and not kept once sent.
-        expires_at=timezone.now() + timedelta(seconds=settings.CONSENT_PORTAL_LINK_TTL),
-        forget_when_sent=True,
-    )
+def send_portal_link(*, email: str, token: str, language: str = "") -> None:
+    with override(language):
+        _send(
+            to=email,
+            subject=_("Your sign-in link to the Mindomo parent portal"),
+            template="portal_link",
+            context={
+                "link": settings.SITE_URL + reverse("consent:portal_link", kwargs={"token": token}),
+                "minutes": max(1, settings.CONSENT_PORTAL_LINK_TTL // 60),
+            },
+            # A single-use sign-in link: useless once it expired, and not kept once sent.
+            expires_at=timezone.now() + timedelta(seconds=settings.CONSENT_PORTAL_LINK_TTL),
+            forget_when_sent=True,
+        )
 
 
-def send_portal_erased(*, email: str, withdrawn: bool) -> None:
-    _send(
-        to=email,
-        subject=_("Your child's Mindomo account was deleted"),
-        template="portal_erased",
-        context={"withdrawn": withdrawn},
-        forget_when_sent=True,  # the child's data is gone: the row goes once the email is out
-    )
+def send_portal_erased(*, email: str, withdrawn: bool, language: str = "") -> None:
+    with override(language):
+        _send(
+            to=email,
+            subject=_("Your child's Mindomo account was deleted"),
+            template="portal_erased",
+            context={"withdrawn": withdrawn},
+            forget_when_sent=True,  # the child's data is gone: the row goes once the email is out
+        )
 
 
 def send_guardian_invited(*, guardian: Guardian) -> None:
-    _send(
-        to=guardian.email,
-        subject=_("You can now manage a child's Mindomo account"),
-        template="guardian_invited",
-        context={"login": guardian.record.child.username, "portal_url": portal_url()},
-        user=guardian.record.child,
-    )
+    with override(guardian.language):
+        _send(
+            to=guardian.email,
+            subject=_("You can now manage a child's Mindomo account"),
+            template="guardian_invited",
+            context={"login": guardian.record.child.username, "portal_url": portal_url()},
+            user=guardian.record.child,
+        )
 
 
 def send_school_guardian_added(*, guardian: Guardian) -> None:
     record = guardian.record
-    _send(
-        to=guardian.email,
-        subject=_("%(school)s registered your child on Mindomo")
-        % {"school": record.school.name if record.school else ""},
-        template="school_guardian_added",
-        context={
-            "login": record.child.username,
-            "school": record.school,
-            "portal_url": portal_url(),
-        },
-    )
+    with override(guardian.language):
+        _send(
+            to=guardian.email,
+            subject=_("%(school)s registered your child on Mindomo")
+            % {"school": record.school.name if record.school else ""},
+            template="school_guardian_added",
+            context={
+                "login": record.child.username,
+                "school": record.school,
+                "portal_url": portal_url(),
+            },
+        )
 
 
 def send_school_request(
     *, record: ConsentRecord, recipients: list[str], parent_email: str, request_kind: str, message: str
 ) -> None:
     for address in recipients:
+        with override(_recipient_language(address)):
+            _send(
+                to=address,
+                subject=_("A parent's request about a student's Mindomo account"),
+                template="school_request",
+                context={
+                    "login": record.child.username,
+                    "school": record.school,
+                    "parent_email": parent_email,
+                    "request": dict(SchoolRequest.CHOICES).get(request_kind, request_kind),
+                    "message": message,
+                },
+                user=record.child,
+            )
+
+
+def send_age_up_parent(*, email: str, login: str, child: Any = None, language: str = "") -> None:
+    with override(language):
         _send(
-            to=address,
-            subject=_("A parent's request about a student's Mindomo account"),
-            template="school_request",
-            context={
-                "login": record.child.username,
-                "school": record.school,
-                "parent_email": parent_email,
-                "request": dict(SchoolRequest.CHOICES).get(request_kind, request_kind),
-                "message": message,
-            },
-            user=record.child,
+            to=email,
+            subject=_("Your child now manages their own Mindomo account"),
+            template="age_up_parent",
+            context={"login": login},
+            user=child,
         )
-
-
-def send_age_up_parent(*, email: str, login: str, child: Any = None) -> None:
-    _send(
-        to=email,
-        subject=_("Your child now manages their own Mindomo account"),
-        template="age_up_parent",
-        context={"login": login},
-        user=child,
-    )

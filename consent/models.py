@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -99,6 +100,16 @@ class ThirdParty(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def purpose_display(self) -> str:
+        """The purpose in the reader's language: translated while it is the text the reference data wrote;
+        a text staff wrote in the admin is shown as written."""
+        return gettext(self.purpose) if self.purpose else ""
+
+    @property
+    def location_display(self) -> str:
+        return gettext(self.location) if self.location else ""
+
 
 class AgeOutcome(models.TextChoices):
     ADULT = "adult", _("Adult")
@@ -152,6 +163,8 @@ class PendingSignup(models.Model):
     reminder_due_at = models.DateTimeField(_("reminder due at"), null=True, blank=True, db_index=True)
     # The request's pseudonym in the consent ledger (the account takes it over at approval).
     ledger_subject = models.CharField(max_length=32, default=_new_pseudonym)
+    # The language the child used: the parent's emails about this request are written in it.
+    language = models.CharField(_("language"), max_length=8, blank=True, default="")
 
     class Meta:
         verbose_name = _("pending child sign-up")
@@ -186,6 +199,8 @@ class ConsentRecord(models.Model):
     granted_at = models.DateTimeField(_("granted at"))
     request_ref = models.CharField(max_length=64, null=True, blank=True, unique=True)
     follow_up_sent_at = models.DateTimeField(_("follow-up sent at"), null=True, blank=True)
+    # The language the parent used (the child's when the parent never visited): the parent's emails use it.
+    parent_language = models.CharField(_("parent's language"), max_length=8, blank=True, default="")
 
     class Meta:
         verbose_name = _("consent record")
@@ -213,6 +228,8 @@ class Guardian(models.Model):
     record = models.ForeignKey(ConsentRecord, on_delete=models.CASCADE, related_name="guardians")
     email = models.EmailField(_("guardian email"))
     created_at = models.DateTimeField(_("invited at"), auto_now_add=True)
+    # The language of the guardian's emails: the inviting parent's, then the one the guardian uses in the portal.
+    language = models.CharField(_("language"), max_length=8, blank=True, default="")
 
     class Meta:
         verbose_name = _("second guardian")

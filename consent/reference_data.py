@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from .models import AgeRule, ThirdParty
 
 GDPR = "GDPR Art. 8"
@@ -102,11 +104,33 @@ AGE_RULES: list[tuple[str, str, int, str, datetime.date, bool]] = [
 
 # (name, purpose, location, integral); the payment providers never receive a child's data, so they are not
 # "active" for children (ThirdParty.active) and ask no separate consent of parents.
+# The rows are stored in English; pages and emails show them translated when the text is still the one below
+# (ThirdParty.purpose_display), so gettext_noop puts these texts in the catalogues.
 THIRD_PARTIES: list[tuple[str, str, str, bool]] = [
-    ("Hetzner Online GmbH", "Main data centre (ISO certified): hosts the service and its database.", "Germany", True),
-    ("Amazon Web Services", "Second data centre (ISO certified): encrypted backups.", "Ireland", True),
-    ("Braintree (PayPal)", "Card payments by adults who buy a plan. Never used for children.", "United States", False),
-    ("2Checkout (Verifone)", "Payments by adults who buy a plan. Never used for children.", "United States", False),
+    (
+        "Hetzner Online GmbH",
+        gettext_noop("Main data centre (ISO certified): hosts the service and its database."),
+        gettext_noop("Germany"),
+        True,
+    ),
+    (
+        "Amazon Web Services",
+        gettext_noop("Second data centre (ISO certified): encrypted backups."),
+        gettext_noop("Ireland"),
+        True,
+    ),
+    (
+        "Braintree (PayPal)",
+        gettext_noop("Card payments by adults who buy a plan. Never used for children."),
+        gettext_noop("United States"),
+        False,
+    ),
+    (
+        "2Checkout (Verifone)",
+        gettext_noop("Payments by adults who buy a plan. Never used for children."),
+        gettext_noop("United States"),
+        False,
+    ),
 ]
 NOT_FOR_CHILDREN = {"Braintree (PayPal)", "2Checkout (Verifone)"}
 

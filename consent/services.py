@@ -24,6 +24,7 @@ from kombu.exceptions import OperationalError
 from accounts import services as account_services
 from accounts.models import School, SchoolMembership, User
 from mindomo import cache as shared_cache
+from mindomo.i18n import current_language
 from mindomo.outbox import services as outbox
 
 from . import emails, ledger
@@ -158,6 +159,7 @@ def pending_signup_create(
                 created_at=now,
                 expires_at=now + ttl,
                 reminder_due_at=now + ttl / 2,
+                language=current_language(),
             )
             _ledger_pending(pending, ledger.Event(kind="requested", subject=pending.ledger_subject))
             _enqueue_request_email(pending.pk, key)
@@ -257,6 +259,7 @@ def pending_signup_approve(
         user = account_services.user_create_with_password_hash(
             login=login, password_hash=payload["password"], country=pending.country
         )
+        account_services.user_language_set(user=user, language=pending.language)  # the language the child used
         age_decision_record(
             user=user,
             decision=Decision(
@@ -275,6 +278,8 @@ def pending_signup_approve(
             rule_id=pending.rule_id,
             granted_at=now,
             request_ref=request_ref(public_id),
+            # the parent is reading the approval page: their emails follow its language
+            parent_language=current_language(),
         )
         ledger.adopt_pending_pseudonym(pending=pending, child_id=user.pk)
         ledger.record_event(
@@ -499,7 +504,8 @@ def school_guardians_set(*, child: User, school: School, actor: User, emails: It
 
     added = [email for email in wanted if email not in current]
     for email in added:
-        guardian = Guardian.objects.create(record=record, email=email)
+        # the school's language (the staff member's page) until the parent uses the portal in their own
+        guardian = Guardian.objects.create(record=record, email=email, language=current_language())
         ledger.record_event(
             kind="guardian_added",
             record=record,

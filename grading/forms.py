@@ -35,7 +35,10 @@ class ClassForm(forms.Form):
 
 class AssignmentForm(forms.Form):
     title = forms.CharField(label=gettext_lazy("Title"), max_length=200)
-    due_date = forms.DateField(label=gettext_lazy("Due date"), widget=forms.DateInput(attrs={"type": "date"}))
+    # a native date picker: the browser shows it in the reader's locale and always sends ISO 8601
+    due_date = forms.DateField(
+        label=gettext_lazy("Due date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     max_score = forms.DecimalField(
         label=gettext_lazy("Maximum score"), max_digits=6, decimal_places=2, min_value=Decimal("0.01")
     )

@@ -33,6 +33,7 @@ from django.utils.translation import ngettext
 from accounts import services as account_services
 from accounts.models import AccountDeletionRequest, School, SchoolMembership, User
 from consent.services import consent_record_school, school_guardian_emails_clean, school_guardians_set
+from mindomo.i18n import language_for, override
 from mindomo.outbox import services as outbox
 
 from .models import Enrollment, SchoolStudentAccount, TeacherInvitation
@@ -105,12 +106,15 @@ def teacher_invitation_send(*, invitation: TeacherInvitation) -> None:
         "link": link,
         "expires_at": invitation.expires_at,
     }
-    subject = _("You are invited to teach at %(school)s on Mindomo") % {"school": invitation.school.name}
-    body = render_to_string("grading/emails/teacher_invitation.txt", context)
+    # the invitee has no account yet: the email is in the language of the administrator who invited them
+    with override(language_for(invitation.invited_by)) as language:
+        subject = _("You are invited to teach at %(school)s on Mindomo") % {"school": invitation.school.name}
+        body = render_to_string("grading/emails/teacher_invitation.txt", context)
     outbox.delivery_enqueue(
         kind="grading.teacher_invitation",
         message=EmailMessage(subject, body, to=[invitation.email]),
         expires_at=invitation.expires_at,
+        language=language,
     )
 
 

@@ -18,5 +18,5 @@ urlpatterns = [
     path("privacy/", include("privacy.urls")),
     path("cookies/", include("analytics.urls")),
     path("admin/", admin.site.urls),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/", include("accounts.language_urls")),
 ]

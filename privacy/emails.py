@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from mindomo.i18n import language_for, override
 from mindomo.outbox import services as outbox
 from mindomo.outbox.models import Delivery
 
@@ -36,34 +37,42 @@ def send_notice(*, notice: Notice, user: User) -> Delivery:
         context={"notice": notice, "user": user},
         user=user,
         reference=f"privacy.notice:{notice.pk}",
+        language=language_for(user),
     )
 
 
-def send_policy_reconsent(*, parent_email: str, version: PolicyVersion, link: str, children: int) -> None:
-    _enqueue(
-        kind="policy_reconsent",
-        to=parent_email,
-        subject=_("We updated our privacy policy: please review it for your child"),
-        template="policy_reconsent",
-        context={"version": version, "link": link, "children": children},
-    )
+def send_policy_reconsent(
+    *, parent_email: str, version: PolicyVersion, link: str, children: int, language: str = ""
+) -> None:
+    """In the parent's language (the one they approved their child's account in)."""
+    with override(language) as language:
+        _enqueue(
+            kind="policy_reconsent",
+            to=parent_email,
+            subject=_("We updated our privacy policy: please review it for your child"),
+            template="policy_reconsent",
+            context={"version": version, "link": link, "children": children},
+            language=language,
+        )
 
 
 def send_staff_new_browser(*, to: str, user: User, when: object, user_agent: str) -> Delivery:
-    """A staff account was signed in from a browser it never used before."""
-    return _enqueue(
-        kind="staff_new_browser",
-        to=to,
-        subject=_("New sign-in to your Mindomo staff account"),
-        template="staff_new_browser",
-        context={
-            "user": user,
-            "when": when,
-            "user_agent": user_agent,
-            "mfa_url": settings.SITE_URL + reverse("mfa_index"),
-        },
-        user=user,
-    )
+    """A staff account was signed in from a browser it never used before (in the staff member's language)."""
+    with override(language_for(user)) as language:
+        return _enqueue(
+            kind="staff_new_browser",
+            to=to,
+            subject=_("New sign-in to your Mindomo staff account"),
+            template="staff_new_browser",
+            context={
+                "user": user,
+                "when": when,
+                "user_agent": user_agent,
+                "mfa_url": settings.SITE_URL + reverse("mfa_index"),
+            },
+            user=user,
+            language=language,
+        )
 
 
 def send_case_verification(*, to: str, case: Any, link: str) -> Delivery:

@@ -273,7 +273,7 @@ RECONSENT_MAX_AGE = 60 * 60 * 24 * 30
 def policy_parents_notify(*, version: PolicyVersion) -> int:
     """Email each parent (once, whatever the number of children) a signed link to re-consent."""
     from django.core import signing
-    from django.db.models import Count
+    from django.db.models import Count, Max
     from django.urls import reverse
 
     from . import emails
@@ -283,7 +283,7 @@ def policy_parents_notify(*, version: PolicyVersion) -> int:
         .exclude(parent_email="")
         .exclude(child__policy_acceptances__version=version)
         .values("parent_email")
-        .annotate(children=Count("pk"))
+        .annotate(children=Count("pk"), language=Max("parent_language"))
         .order_by("parent_email")
     )
     sent = 0
@@ -291,7 +291,11 @@ def policy_parents_notify(*, version: PolicyVersion) -> int:
         token = signing.dumps({"e": row["parent_email"].lower(), "v": version.pk}, salt=RECONSENT_SALT)
         link = settings.SITE_URL + reverse("privacy:policy_reconsent", kwargs={"token": token})
         emails.send_policy_reconsent(
-            parent_email=row["parent_email"], version=version, link=link, children=row["children"]
+            parent_email=row["parent_email"],
+            version=version,
+            link=link,
+            children=row["children"],
+            language=row["language"],
         )
         sent += 1
     return sent

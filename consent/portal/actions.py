@@ -19,11 +19,12 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import services as account_services
 from accounts.models import AccountDeletionRequest, User
+from mindomo.i18n import current_language
 
 from .. import emails, hooks, ledger
 from ..constants import SchoolRequest
 from ..models import ConsentMethod, ConsentRecord, DisclosureConsent, Guardian, ParentalControl, ThirdParty
-from .reads import guardian_emails, normal_email, school_recipients
+from .reads import guardian_addresses, guardian_emails, normal_email, school_recipients
 from .session import rate_limit
 
 
@@ -89,7 +90,7 @@ def portal_child_erase(
     _email_plus(record)
     now = now or timezone.now()
     child = User.objects.get(pk=record.child_id)
-    recipients = guardian_emails(record)
+    recipients = guardian_addresses(record)
     # No grace period: the parent asked for the deletion now (a deletion the child scheduled runs now too).
     deletion = account_services.account_erase_now(
         user=child,
@@ -105,8 +106,8 @@ def portal_child_erase(
         ),
     )
     erased = deletion.state == AccountDeletionRequest.State.ERASED
-    for address in recipients:
-        emails.send_portal_erased(email=address, withdrawn=withdraw)
+    for address, language in recipients:
+        emails.send_portal_erased(email=address, withdrawn=withdraw, language=language)
     return erased
 
 
@@ -118,7 +119,7 @@ def portal_guardian_invite(*, record: ConsentRecord, parent_email: str, guardian
         raise ValidationError(_("This address can already use the parent portal for this child."), code="exists")
     if Guardian.objects.filter(record=record).count() >= settings.CONSENT_GUARDIANS_MAX:
         raise ValidationError(_("This child already has a second guardian."), code="limit")
-    guardian = Guardian.objects.create(record=record, email=guardian_email)
+    guardian = Guardian.objects.create(record=record, email=guardian_email, language=current_language())
     ledger.record_event(
         kind="guardian_added",
         record=record,
@@ -225,8 +226,8 @@ def age_up_complete(*, child: User, now: datetime.datetime | None = None) -> Con
     ledger.record_event(
         kind="aged_up", record=record, actor="child", detail={"policy_accepted": accepted_version}, now=now
     )
-    for address in guardian_emails(record):
-        emails.send_age_up_parent(email=address, login=child.username, child=child)
+    for address, language in guardian_addresses(record):
+        emails.send_age_up_parent(email=address, login=child.username, child=child, language=language)
     return record
 
 

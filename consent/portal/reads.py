@@ -56,6 +56,13 @@ def guardian_emails(record: ConsentRecord) -> list[str]:
     return emails
 
 
+def guardian_addresses(record: ConsentRecord) -> list[tuple[str, str]]:
+    """Each guardian's address with the language their emails are written in (the parent's, each guardian's)."""
+    found = [(record.parent_email, record.parent_language)] if record.parent_email else []
+    found += list(Guardian.objects.filter(record=record).order_by("pk").values_list("email", "language"))
+    return found
+
+
 def ledger_for_child(record: ConsentRecord) -> QuerySet[LedgerEntry]:
     return LedgerEntry.objects.filter(subject=ledger.child_pseudonym(record.child_id)).order_by("seq")
 

@@ -19,6 +19,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from mindomo import cache as shared_cache
+from mindomo.i18n import current_language
 
 from .. import emails
 from .reads import age_up_due, normal_email, parent_has_children
@@ -71,7 +72,8 @@ def portal_link_request(*, email: str, client_ip: str) -> None:
     if not parent_has_children(email):
         return
     token = _link_fernet().encrypt(json.dumps({"e": email, "n": secrets.token_urlsafe(16)}).encode()).decode()
-    emails.send_portal_link(email=email, token=token)
+    # the link's email is written in the language the parent asked in
+    emails.send_portal_link(email=email, token=token, language=current_language())
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "accounts.middleware.UserLanguageMiddleware",
     "privacy.middleware.PolicyAcceptanceMiddleware",
     "consent.middleware.AgeUpMiddleware",
     # a second factor for every staff account, idle staff sessions end (privacy/staff_security.py)
@@ -95,6 +96,8 @@ TEMPLATES = [
                 # the main menu per role (mindomo/navigation.py)
                 "mindomo.navigation.main_menu",
             ],
+            # money, percent and when filters in every template (mindomo/formats.py)
+            "builtins": ["mindomo.templatetags.mindomo_i18n"],
         },
     },
 ]
@@ -229,9 +232,22 @@ OUTBOX_SENT_RETENTION_DAYS = env.int("OUTBOX_SENT_RETENTION_DAYS", default=7)
 OUTBOX_FAILED_RETENTION_DAYS = env.int("OUTBOX_FAILED_RETENTION_DAYS", default=30)
 
 # --- Internationalisation ---
+# The catalogues (locale/<lang>/LC_MESSAGES/django.po) are complete for every language here; `make messages`
+# updates them and the lint step fails while one lacks a translation (README, "Languages").
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", _("English")), ("fr", _("French")), ("de", _("German")), ("ro", _("Romanian"))]
+LANGUAGES = [
+    ("en", _("English")),
+    ("ro", _("Romanian")),
+    ("de", _("German")),
+    ("fr", _("French")),
+    ("es", _("Spanish")),
+]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# The visitor's choice is remembered for a year (a signed-in person's choice is also stored on the account,
+# accounts.middleware.UserLanguageMiddleware, and wins on every device).
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=False)
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

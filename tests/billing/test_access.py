@@ -189,5 +189,5 @@ def test_plan_page_shows_prices_with_the_buyers_vat_in_constant_queries(
         client.get(reverse("billing:plan_list"))
 
     content = response.content.decode()
-    assert "11.90 EUR" in content
-    assert "10.00 EUR + VAT 19%" in content
+    assert "€11.90" in content
+    assert "€10.00 + VAT 19%" in content

@@ -31,7 +31,7 @@ def test_invoice_email_arrives_over_smtp_with_the_pdf(
     assert f"Invoice {invoice.number}" in text
     assert "Zoë Éléonore Dupré" in text
     assert "Besançon" in text
-    assert "60.00 €" in text
+    assert "€60.00" in text
     assert "VAT 20%" in text
 
 

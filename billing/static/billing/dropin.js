@@ -6,7 +6,7 @@
   if (!container || !form || !window.braintree) { return; }
   var nonceField = form.querySelector("input[name=payment_method_nonce]");
   window.braintree.dropin.create(
-    {authorization: container.dataset.clientToken, container: "#dropin-container"},
+    {authorization: container.dataset.clientToken, container: "#dropin-container", locale: container.dataset.locale},
     function (createError, instance) {
       if (createError) { container.textContent = container.dataset.unavailable; return; }
       form.addEventListener("submit", function (event) {

@@ -1,0 +1,1 @@
+"""Developer and CI commands (run as ``python scripts/<name>.py``)."""
