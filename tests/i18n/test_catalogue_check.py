@@ -51,6 +51,8 @@ def test_the_check_fails_on_a_new_string_a_fuzzy_entry_and_a_wrong_placeholder(t
     )
 
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "new msgid not in the catalogue" in result.stdout and "A brand new sentence" in result.stdout
+    assert "new msgid not in the catalogue" in result.stdout
+    assert "A brand new sentence" in result.stdout
     assert "de/LC_MESSAGES/django.po: fuzzy: 'Save profile'" in result.stdout
-    assert "placeholders" in result.stdout and "Invitation sent to" in result.stdout
+    assert "placeholders" in result.stdout
+    assert "Invitation sent to" in result.stdout

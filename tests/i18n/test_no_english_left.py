@@ -66,7 +66,9 @@ def _literal_text(source: str) -> str:
 
 def test_the_project_has_templates_to_check() -> None:
     names = _project_templates()
-    assert "base.html" in names and "emails/consent/request.txt" in names and "pages/privacy_policy.html" in names
+    assert "base.html" in names
+    assert "emails/consent/request.txt" in names
+    assert "pages/privacy_policy.html" in names
 
 
 @pytest.mark.parametrize("name", _project_templates())

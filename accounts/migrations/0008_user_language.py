@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0006_user_sessions"),
+        ("accounts", "0007_ci_lookup_indexes"),
     ]
 
     operations = [
