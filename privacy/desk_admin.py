@@ -206,6 +206,8 @@ class DataRequestCaseAdmin(admin.ModelAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
     ) -> HttpResponse:
+        if request.method == "POST":  # a case changes only through its actions (act_view), never by this form
+            return HttpResponseRedirect(request.path)
         extra_context = extra_context or {}
         may_act = request.user.has_perm("privacy.change_datarequestcase")
         extra_context["case_actions"] = list(ACTION_LABELS.items()) if may_act else []

@@ -15,7 +15,9 @@ from playwright.sync_api import Page, expect
 from accounts.models import User
 from privacy.models import DataRequestCase
 from tests.consent.portal_helpers import consented_child
+from tests.support.dbscan import tables_containing
 from tests.support.mfa import totp_code, totp_secret
+from tests.support.smtp import SmtpSink, body_text
 
 pytestmark = pytest.mark.e2e
 SIGN_IN = re.compile(r"^\s*sign in\s*$", re.IGNORECASE)
@@ -32,7 +34,7 @@ def _violations(page: Page) -> list[str]:
 
 
 def test_the_privacy_officer_opens_a_case_and_every_desk_page_passes_axe(
-    page: Page, site: str, privacy_officer_user: User, password: str, tmp_path: Path
+    page: Page, site: str, privacy_officer_user: User, password: str, tmp_path: Path, smtp_sink: SmtpSink
 ) -> None:
     child = consented_child("desk.kid", PARENT)
     page.goto(f"{site}/admin/login/?next=/admin/")
@@ -80,6 +82,38 @@ def test_the_privacy_officer_opens_a_case_and_every_desk_page_passes_axe(
     page.goto(site + pages["person"])
     expect(page.get_by_role("link", name=re.compile(rf"#{case.pk} "))).to_be_visible()
     expect(page.get_by_role("heading", name="Consent ledger")).to_be_visible()
+
+    # the parent is verified by a link sent to the address on the consent record
+    page.goto(site + pages["case"])
+    page.get_by_role("button", name="Send the verification link to the consent record's address").click()
+    expect(page.get_by_text("Done: Send the verification link")).to_be_visible()
+    email = smtp_sink.wait_for(to=PARENT, subject_contains="Please confirm your request")
+    link = re.search(r"https?://\S+/privacy/requests/verify/\S+/", body_text(email))
+    assert link is not None
+    parent = page.context.browser.new_page()  # type: ignore[union-attr]
+    parent.goto(link.group(0))
+    parent.get_by_label("I am the child's parent or legal guardian and I made this request.").check()
+    parent.get_by_role("button", name="Confirm the request").click()
+    expect(parent.get_by_role("heading", name="Request confirmed")).to_be_visible()
+    parent.close()
+
+    # erasure through the pipeline: the child's login is in no table afterwards
+    assert tables_containing("desk.kid")
+    page.goto(site + pages["case"])
+    page.get_by_role("button", name="Erase through the erasure pipeline").click()
+    expect(page.get_by_text("Done: Erase through the erasure pipeline.")).to_be_visible()
+    assert tables_containing("desk.kid") == {}
+
+    # the reply closes the case and reaches the parent
+    page.get_by_label("Reply to the requester").fill("Your child's account and all its data were deleted.")
+    page.get_by_role("button", name="Close and send the reply (note = the reply)").click()
+    reply = smtp_sink.wait_for(to=PARENT, subject_contains="Your privacy request to Mindomo")
+    assert "were deleted" in body_text(reply)
+    page.goto(site + pages["case"])
+    expect(page.locator(".field-status")).to_contain_text("Closed")
+    expect(page.get_by_text("Account erased through the erasure pipeline").first).to_be_visible()
+    case.refresh_from_db()
+    assert list(case.actions.values_list("kind", flat=True)) == ["opened", "link_sent", "verified", "erased", "closed"]
 
 
 def test_the_case_page_shows_no_action_to_support(page: Page, site: str, support_user: User, password: str) -> None:
