@@ -316,6 +316,7 @@ class LedgerEntry(models.Model):
         AGED_UP = "aged_up", _("Child reached the age of consent")
         SCHOOL_REQUEST = "school_request", _("Parent's request sent to the school")
         GUARDIAN_ADDED = "guardian_added", _("Second guardian invited")
+        GUARDIAN_REMOVED = "guardian_removed", _("Parent or guardian removed by the school")
 
     seq = models.PositiveBigIntegerField(_("number"), unique=True)
     at = models.DateTimeField(_("at"))

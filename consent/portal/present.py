@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from mindomo.privacy import registry
 
-from ..models import ConsentMethod
+from ..models import AgeOutcome, ConsentMethod, LedgerEntry
 
 # Labels for the keys the providers' exports use (a key not listed reads as its words).
 KEY_LABELS: dict[str, Any] = {
@@ -58,14 +58,28 @@ KEY_LABELS: dict[str, Any] = {
     "received_at": gettext_lazy("Received on"),
     "inquiries": gettext_lazy("Messages to support"),
     "sessions": gettext_lazy("Sign-in sessions"),
+    "age_decision": gettext_lazy("The age check's answer"),
+    "outcome": gettext_lazy("Result"),
+    "rule": gettext_lazy("Rule applied"),
+    "rule_version": gettext_lazy("Version of the rule"),
+    "consent_month": gettext_lazy("Can consent alone from"),
+    "decided_at": gettext_lazy("Checked on"),
+    "consent": gettext_lazy("Your consent"),
+    "consent_ledger": gettext_lazy("Consent history"),
+    "disclosures": gettext_lazy("Sharing you agreed to"),
+    "note": gettext_lazy("Note"),
+    "at": gettext_lazy("When"),
+    "event": gettext_lazy("What happened"),
+    "guardians": gettext_lazy("Parents and guardians"),
+    "to": gettext_lazy("Shared with"),
 }
 
 # Words for codes that appear as values.
 CODE_LABELS: dict[str, Any] = {
+    **dict(LedgerEntry.Kind.choices),
+    **dict(AgeOutcome.choices),
     ConsentMethod.EMAIL_PLUS.value: gettext_lazy("by email, from you"),
     ConsentMethod.SCHOOL.value: gettext_lazy("by the school, for school use only"),
-    "child": gettext_lazy("a child"),
-    "adult": gettext_lazy("an adult"),
 }
 
 # One-line summaries for the lists a parent cares about; other lists read "Label: n".
@@ -75,6 +89,8 @@ _COUNTED = {
     "email_addresses": lambda n: ngettext("%(n)d email address", "%(n)d email addresses", n) % {"n": n},
     "connected_services": lambda n: ngettext("%(n)d connected service", "%(n)d connected services", n) % {"n": n},
     "inquiries": lambda n: ngettext("%(n)d message to support", "%(n)d messages to support", n) % {"n": n},
+    "consent_ledger": lambda n: ngettext("%(n)d consent event", "%(n)d consent events", n) % {"n": n},
+    "disclosures": lambda n: ngettext("%(n)d sharing agreed", "%(n)d sharings agreed", n) % {"n": n},
 }
 
 
@@ -148,6 +164,8 @@ def summary_line(data: dict[str, Any]) -> str:
             parts.append(count(len(value)) if count else f"{label_for(key)}: {len(value)}")
         elif isinstance(value, dict):
             parts.append(label_for(key))
+        elif key == "note":
+            parts.append(str(value))
     if "grades" in data and "classes" in data and data["grades"] and data["classes"]:
         classes = len(data["classes"])
         grades = len(data["grades"])
