@@ -65,3 +65,8 @@ class AccountsConfig(AppConfig):
         from . import navigation as menu
 
         navigation.items(menu.menu_items)
+        from django.contrib.auth.signals import user_logged_in
+
+        from mindomo.navigation import remember_on_sign_in
+
+        user_logged_in.connect(remember_on_sign_in, dispatch_uid="mindomo.navigation.remember_on_sign_in")

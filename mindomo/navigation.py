@@ -12,10 +12,12 @@ a parent signed in there sees the portal's own menu, not "Sign in / Sign up"). "
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
@@ -34,25 +36,55 @@ class NavItem:
     kind: str = "link"
 
 
+SESSION_KEY = "navigation.facts"
+
+
 class Viewer:
-    """The request and lazily computed facts about who is looking."""
+    """The request and the facts about who is looking. A signed-in person's facts are worked out together at
+    sign-in (and again after NAVIGATION_RECHECK_SECONDS) and kept in the session, so a page costs no query
+    for its menu."""
 
     def __init__(self, request: HttpRequest, facts: dict[str, Callable[[HttpRequest], bool]]) -> None:
         self.request = request
         self.user: Any = getattr(request, "user", None)
         self._fact_functions = facts
-        self._facts: dict[str, bool] = {}
+        self._facts: dict[str, bool] | None = None
 
     @property
     def signed_in(self) -> bool:
         return bool(self.user is not None and self.user.is_authenticated)
 
+    def remember(self) -> dict[str, bool]:
+        """Work every registered fact out now and keep them in the session."""
+        facts = {name: bool(function(self.request)) for name, function in self._fact_functions.items()}
+        session = getattr(self.request, "session", None)
+        if session is not None:
+            until = time.time() + settings.NAVIGATION_RECHECK_SECONDS
+            session[SESSION_KEY] = {"user": self.user.pk, "until": until, "facts": facts}
+        self._facts = facts
+        return facts
+
+    def _known(self) -> dict[str, bool]:
+        if self._facts is None:
+            session = getattr(self.request, "session", None)
+            stored = session.get(SESSION_KEY) if session is not None else None
+            if (
+                isinstance(stored, dict)
+                and stored.get("user") == self.user.pk
+                and float(stored.get("until", 0)) > time.time()
+                and set(stored.get("facts", {})) == set(self._fact_functions)
+            ):
+                self._facts = dict(stored["facts"])
+            else:
+                self.remember()
+        assert self._facts is not None
+        return self._facts
+
     def is_(self, fact: str) -> bool:
         """A registered fact about the viewer (False for an unknown fact or an anonymous visitor)."""
-        if fact not in self._facts:
-            function = self._fact_functions.get(fact)
-            self._facts[fact] = bool(function and self.signed_in and function(self.request))
-        return self._facts[fact]
+        if not self.signed_in:
+            return False
+        return bool(self._known().get(fact, False))
 
 
 ItemsProvider = Callable[[Viewer], Iterable[NavItem]]
@@ -91,6 +123,15 @@ class NavigationRegistry:
 
 
 registry = NavigationRegistry()
+
+
+def remember_on_sign_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """``user_logged_in`` receiver: the facts are worked out once, at sign-in."""
+    if request is None or getattr(request, "session", None) is None:
+        return
+    if getattr(request, "user", None) is None:  # login() sets it only on requests that had one
+        request.user = user
+    registry.viewer(request).remember()
 
 
 def main_menu(request: HttpRequest) -> dict[str, Any]:

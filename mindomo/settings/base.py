@@ -481,6 +481,8 @@ NOTICE_BATCH_INTERVAL = env.int("NOTICE_BATCH_INTERVAL", default=60)
 ANALYTICS_CHOICE_COOKIE_DAYS = env.int("ANALYTICS_CHOICE_COOKIE_DAYS", default=180)
 # How long a signed-in user's "child or school account" status and stored choice are cached in the session (s).
 ANALYTICS_AUDIENCE_RECHECK_SECONDS = env.int("ANALYTICS_AUDIENCE_RECHECK_SECONDS", default=300)
+# How long the main menu's facts about a signed-in person (child, teacher, may buy...) are kept in the session (s).
+NAVIGATION_RECHECK_SECONDS = env.int("NAVIGATION_RECHECK_SECONDS", default=60)
 
 # --- Staff security (privacy app): MFA for every staff account, idle timeout, new-browser alerts ------------
 # allauth.mfa: authenticator app codes (TOTP) with recovery codes, and security keys / passkeys (WebAuthn).

@@ -104,8 +104,9 @@ def cookies_for(role: str, base_url: str, *, parent_email: str = PORTAL_PARENT) 
         key = store.session_key
     else:
         username = school_student_username() if role == "school student" else LOGINS[role]
-        client = Client()
-        client.force_login(User.objects.get(username=username))
+        from tests.support.mfa import sign_in
+
+        client = sign_in(Client(), User.objects.get(username=username))  # staff with their second factor
         key = client.cookies[settings.SESSION_COOKIE_NAME].value
     return [{"name": settings.SESSION_COOKIE_NAME, "value": key, "domain": host, "path": "/"}]
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("consent", "0005_consent_events_into_the_ledger"),
+        ("consent", "0006_ci_lookup_indexes"),
     ]
 
     operations = [
