@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("consent", "0006_ci_lookup_indexes"),
+        ("consent", "0007_languages"),
     ]
 
     operations = [
