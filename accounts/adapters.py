@@ -164,7 +164,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             return
         if not selectors.user_may_link_services(request.user):
             messages.error(request, _("Accounts for children and school accounts cannot be linked to other services."))
-            raise ImmediateHttpResponse(redirect("socialaccount_connections"))
+            raise ImmediateHttpResponse(redirect("accounts:profile"))
 
     def is_auto_signup_allowed(self, request: HttpRequest, sociallogin: SocialLogin) -> bool:
         # Always show the sign-up form: the age gate runs before it and the person confirms their name.

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.utils import translation
+from django.utils.translation import gettext as _
 
+from accounts import selectors
 from mindomo.i18n import supported
 
 
@@ -44,3 +49,46 @@ class UserLanguageMiddleware:
                 samesite=settings.LANGUAGE_COOKIE_SAMESITE,  # type: ignore[arg-type]
             )
         return response
+
+
+# allauth's pages that concern an adult's own account: an email address, linked services (the two-factor
+# pages already answer 404 to them: privacy.staff_security).
+ADULT_ONLY_PAGES = frozenset(
+    {
+        "account_email",
+        "socialaccount_connections",
+    }
+)
+
+
+class AdultPagesMiddleware:
+    """A child's or a school-registered account never sees the email or connected-services pages,
+    even by typing their address: they lead to the profile with a word saying why.
+
+    Only those pages cost the check (one query, through accounts' hooks); every other request passes untouched.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view_func: Callable[..., Any], view_args: Any, view_kwargs: Any
+    ) -> HttpResponse | None:
+        match = getattr(request, "resolver_match", None)
+        if match is None or match.url_name not in ADULT_ONLY_PAGES:
+            return None
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not selectors.user_is_child_or_school_account(user):
+            return None
+        if selectors.user_is_school_account(user):
+            messages.info(
+                request, _("Your school looks after this account, so it has no email address or linked services here.")
+            )
+        else:
+            messages.info(
+                request, _("Your parent looks after this account, so it has no email address or linked services here.")
+            )
+        return redirect("accounts:profile")

@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.UserLanguageMiddleware",
+    # a child's or school account never reaches the email, connected-services or two-factor pages
+    "accounts.middleware.AdultPagesMiddleware",
     "privacy.middleware.PolicyAcceptanceMiddleware",
     "consent.middleware.AgeUpMiddleware",
     # a second factor for every staff account, idle staff sessions end (privacy/staff_security.py)

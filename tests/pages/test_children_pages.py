@@ -11,6 +11,7 @@ from accounts.models import User
 from consent.models import ConsentRecord
 from consent.portal import actions as portal
 from tests.consent.portal_helpers import CHILD_PASSWORD, consented_child
+from tests.support.roles import make_school_student
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +77,33 @@ def test_another_inactive_account_gets_the_general_page(member: User, password: 
     html = response.content.decode()
     assert "This account cannot sign in right now" in html
     assert "paused your account" not in html
+
+
+ADULT_ONLY = [
+    "account_email",
+    "socialaccount_connections",
+]
+
+
+@pytest.mark.parametrize("url_name", ADULT_ONLY)
+def test_a_child_typing_an_adult_pages_address_lands_on_the_profile_with_a_word(child: User, url_name: str) -> None:
+    client = _signed_in(child)
+    response = client.get(reverse(url_name), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("accounts:profile")
+    assert "Your parent looks after this account" in response.content.decode()
+    # a post (adding an address) is refused the same way and adds nothing
+    client.post(reverse("account_email"), {"action_add": "", "email": "kid@example.org"})
+    assert not child.emailaddress_set.exists()
+
+
+@pytest.mark.parametrize("url_name", ADULT_ONLY)
+def test_a_school_account_is_told_the_school_looks_after_it(url_name: str) -> None:
+    student = make_school_student()
+    response = _signed_in(student).get(reverse(url_name), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("accounts:profile")
+    assert "Your school looks after this account" in response.content.decode()
+
+
+@pytest.mark.parametrize("url_name", ["account_email", "socialaccount_connections"])
+def test_an_adult_still_reaches_those_pages(member: User, url_name: str) -> None:
+    assert _signed_in(member).get(reverse(url_name)).status_code == 200
