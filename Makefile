@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check-migrations pytest lock bench clean messages compilemessages check-messages
+.PHONY: run test lint check-migrations pytest lock bench clean messages compilemessages check-messages compliance
 
 $(STAMP): requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ lint:
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports
 	$(PY) scripts/messages.py check
+	$(PY) scripts/compliance.py check
+
+## compliance: regenerate docs/compliance.md from docs/compliance.toml (the compliance map; README)
+compliance:
+	$(PY) scripts/compliance.py generate
 
 check-migrations:
 	DJANGO_SETTINGS_MODULE=mindomo.settings.test $(PY) manage.py makemigrations --check --dry-run

@@ -20,6 +20,9 @@ from tests.support.smtp import SmtpSink
 # Playwright's sync API runs an event loop in the test thread; Django's ORM must still be usable there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+# A test the compliance map (docs/compliance.toml) cites may not be skipped: the session fails if one is.
+pytest_plugins = ["tests.support.compliance_plugin"]
+
 
 @pytest.fixture(autouse=True)
 def _empty_cache() -> Iterator[None]:
