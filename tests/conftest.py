@@ -24,6 +24,15 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytest_plugins = ["tests.support.compliance_plugin"]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A ``slow`` test starts its own servers (gunicorn, Redis, PostgreSQL, Celery workers): it runs once, never
+    once per parameter. Fast parametrised checks next to it take no ``slow`` mark."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if item.get_closest_marker("slow") is not None and callspec is not None and callspec.params:
+            raise pytest.UsageError(f"{item.nodeid}: a slow test is not parametrised (pyproject's `slow` marker)")
+
+
 @pytest.fixture(autouse=True)
 def _empty_cache() -> Iterator[None]:
     """Rate-limit counters and cached values never leak from one test into the next."""

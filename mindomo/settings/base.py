@@ -10,6 +10,7 @@ from typing import Any
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -353,7 +354,26 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=900)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+if not CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT:
+    # A message handed back while its first run may still be alive would run twice at once, and a resumed job
+    # (an erasure's lease is CELERY_TASK_TIME_LIMIT) would take the live run for a dead one.
+    raise ImproperlyConfigured(
+        "CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT must hold"
+    )
+# - every worker looks for messages taken longer than the visibility timeout ago and not acknowledged (their worker
+#   vanished) every CELERY_UNACKED_RESTORE_SECONDS and puts them back in the queue; kombu's default is a scan
+#   every 100 s (an interval of 10 s, throttled to every 10th call), so a killed worker's message came back up to
+#   100 s late. The scan is one indexed Redis query; concurrent restores are safe (each message is moved in a
+#   WATCHed transaction), so the mutex that spares the scans only needs to outlive one.
+CELERY_UNACKED_RESTORE_SECONDS = env.int(
+    "CELERY_UNACKED_RESTORE_SECONDS", default=max(1, min(60, CELERY_VISIBILITY_TIMEOUT // 15))
+)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": CELERY_UNACKED_RESTORE_SECONDS,
+    "unacked_restore_throttle": 1,
+    "unacked_mutex_expire": max(5, CELERY_UNACKED_RESTORE_SECONDS),
+}
 # Publishing a task while Redis is down fails after about 2 s instead of hanging the request.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2

@@ -172,6 +172,10 @@ class CeleryWorker:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> CeleryWorker:
+        return self.launch().wait_ready()
+
+    def launch(self) -> CeleryWorker:
+        """Start the process without waiting for it (several workers start side by side)."""
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -196,6 +200,10 @@ class CeleryWorker:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        return self
+
+    def wait_ready(self) -> CeleryWorker:
+        assert self.process is not None
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if " ready." in self.log.read_text(errors="replace"):

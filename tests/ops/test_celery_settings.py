@@ -3,6 +3,9 @@ for a vanished machine, after the visibility timeout), and no task outlives the 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +32,35 @@ def test_the_visibility_timeout_is_minutes_and_longer_than_any_task_or_delay(set
     # a delayed message is held unacknowledged by a worker until it is due, then sent (at most the SMTP timeout)
     longest_delay = max(settings.OUTBOX_PUBLISH_HORIZON_SECONDS, settings.MAIL_RETRY_MAX_SECONDS)
     assert longest_delay + settings.MAIL_SEND_TIMEOUT_SECONDS < visibility
+
+
+def test_every_worker_looks_for_a_vanished_workers_messages_every_minute(settings: Any) -> None:
+    """kombu's default scans for messages past the visibility timeout every 100 s (10 s, every 10th call);
+    ours scans every CELERY_UNACKED_RESTORE_SECONDS, on every call, so the killed worker's task comes back
+    within a minute of the visibility timeout (tests/ops/test_faults.py shows it with real workers)."""
+    options = app.conf.broker_transport_options
+    assert options["unacked_restore_throttle"] == 1
+    assert options["unacked_restore_interval"] == settings.CELERY_UNACKED_RESTORE_SECONDS <= 60
+    assert options["unacked_mutex_expire"] < options["visibility_timeout"]
+
+
+@pytest.mark.parametrize(
+    ("soft", "hard", "visibility"),
+    [("240", "300", "200"), ("300", "300", "900"), ("240", "900", "900")],
+)
+def test_settings_refuse_a_visibility_timeout_a_live_task_could_outlast(soft: str, hard: str, visibility: str) -> None:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "mindomo.settings.base",
+        "CELERY_TASK_SOFT_TIME_LIMIT": soft,
+        "CELERY_TASK_TIME_LIMIT": hard,
+        "CELERY_VISIBILITY_TIMEOUT": visibility,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT" in result.stderr
 
 
 def test_publishing_gives_up_within_seconds_when_redis_is_down() -> None:

@@ -144,9 +144,19 @@ def test_redis_stopped_during_child_sign_ups_and_page_loads(stack: dict[str, Any
 
 
 # --- the worker killed in the middle of a job ---------------------------------------------------------------
-# The worker's broker visibility timeout and task time limit are shortened (production: 900 s and 300 s) so that
-# the killed worker's message comes back, and the interrupted run counts as dead, within seconds.
-KILL_ENV = {"CELERY_VISIBILITY_TIMEOUT": "3", "CELERY_TASK_TIME_LIMIT": "8", "CELERY_TASK_SOFT_TIME_LIMIT": "7"}
+# The worker's time limits and broker visibility timeout are shortened (production: 240/300/900 s), keeping their
+# order (settings refuse any other), so that the killed worker's message comes back within seconds and finds the
+# interrupted run older than the time limit, hence dead. The replacement workers are started at once, as a
+# supervisor would, and are ready before the visibility timeout has passed: the message comes back only because
+# every worker keeps looking for such messages (every CELERY_UNACKED_RESTORE_SECONDS, which follows the visibility
+# timeout: 1 s here, 60 s in production), not by the one look kombu takes when a worker starts.
+KILL_ENV = {"CELERY_TASK_SOFT_TIME_LIMIT": "8", "CELERY_TASK_TIME_LIMIT": "10", "CELERY_VISIBILITY_TIMEOUT": "15"}
+
+
+def _replacements(tmp_path: Path, env: dict[str, str]) -> list[CeleryWorker]:
+    """Two workers started side by side right after the kill."""
+    workers = [CeleryWorker(tmp_path, env, name=f"again{i}").launch() for i in range(2)]
+    return [worker.wait_ready() for worker in workers]
 
 
 def _connect() -> Any:
@@ -180,15 +190,6 @@ def broker(tmp_path: Path) -> Iterator[Any]:
     redis.stop()
 
 
-# Redelivery of a SIGKILLed worker's message depends on kombu restoring unacknowledged messages after the
-# (shortened) visibility timeout; on CI's clean run at 02:07 UTC both waits timed out while they pass on a
-# developer machine. Kept running (not skipped) so a pass shows as XPASS, until the restore timing is pinned.
-KILLED_WORKER_REDELIVERY = pytest.mark.xfail(
-    reason="kombu's restore of a killed worker's unacked message is not yet deterministic in CI", strict=False
-)
-
-
-@KILLED_WORKER_REDELIVERY
 def test_the_worker_killed_in_the_middle_of_an_expiry_batch(tmp_path: Path, broker: Any) -> None:
     from consent import age_gate, services
     from consent.ledger import LOCK_KEY
@@ -222,7 +223,7 @@ def test_the_worker_killed_in_the_middle_of_an_expiry_batch(tmp_path: Path, brok
         holder.rollback()
 
         # two workers, the killed task's message coming back and one more run at the same time
-        workers += [CeleryWorker(tmp_path, env, name=f"again{i}").start() for i in range(2)]
+        workers += _replacements(tmp_path, env)
         producer.send_task("consent.tasks.pending_signups_expire_task")
         _wait(lambda: not PendingSignup.objects.exists(), timeout=60, what="the expiry to complete")
         _wait(
@@ -240,7 +241,6 @@ def test_the_worker_killed_in_the_middle_of_an_expiry_batch(tmp_path: Path, brok
     assert len(expired) == 30
 
 
-@KILLED_WORKER_REDELIVERY
 def test_the_worker_killed_in_the_middle_of_an_erasure(tmp_path: Path, broker: Any) -> None:
     from accounts import services
     from accounts.models import AccountDeletionRequest, ErasureStep, SupportInquiry, User
@@ -267,7 +267,7 @@ def test_the_worker_killed_in_the_middle_of_an_erasure(tmp_path: Path, broker: A
         assert User.objects.filter(pk=member.pk).exists()
         holder.rollback()
 
-        workers += [CeleryWorker(tmp_path, env, name=f"again{i}").start() for i in range(2)]
+        workers += _replacements(tmp_path, env)
         producer.send_task("accounts.tasks.account_erasure_run_task", args=[deletion.pk])  # a second run at once
         _wait(
             lambda: AccountDeletionRequest.objects.get(pk=deletion.pk).state == AccountDeletionRequest.State.ERASED,

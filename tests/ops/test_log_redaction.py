@@ -21,8 +21,6 @@ from mindomo.redaction import REDACTED, redact
 from tests.consent.helpers import birth_date_for_age
 from tests.ops.servers import Gunicorn, http_get
 
-pytestmark = pytest.mark.slow
-
 
 def _pending_request() -> services.SealedRequest:
     ensure_loaded()
@@ -32,6 +30,7 @@ def _pending_request() -> services.SealedRequest:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_real_gunicorn_run_logs_no_consent_key_and_no_portal_token(tmp_path: Path) -> None:
     sealed = _pending_request()
