@@ -69,49 +69,6 @@ class User(AbstractUser):
         return self.get_full_name() or self.username
 
 
-class School(models.Model):
-    """A school that registers its students and employs teachers (consent limited to education)."""
-
-    name = models.CharField(_("name"), max_length=200)
-    country = CountryField(_("country"))
-    contact_email = models.EmailField(_("contact email"), help_text=_("Where parents' requests are sent."))
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("school")
-        verbose_name_plural = _("schools")
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class SchoolMembership(models.Model):
-    class Role(models.TextChoices):
-        ADMIN = "admin", _("School administrator")
-        TEACHER = "teacher", _("Teacher")
-        STUDENT = "student", _("Student")
-
-    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="school_memberships")
-    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("school membership")
-        verbose_name_plural = _("school memberships")
-        constraints = [
-            models.UniqueConstraint(fields=["school", "user", "role"], name="accounts_membership_unique_role"),
-            models.CheckConstraint(
-                condition=models.Q(role__in=["admin", "teacher", "student"]), name="accounts_membership_role_valid"
-            ),
-        ]
-        indexes = [models.Index(fields=["user", "role"])]
-
-    def __str__(self) -> str:
-        return f"{self.user} · {self.get_role_display()} · {self.school}"
-
-
 # --- Data subject rights: export, deletion, support ---------------------------------------------------
 
 

@@ -28,9 +28,10 @@ from django.core import mail  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts import services  # noqa: E402
-from accounts.models import AccountDeletionRequest, DataExport, School, User  # noqa: E402
+from accounts.models import AccountDeletionRequest, DataExport, User  # noqa: E402
 from grading.models import Assignment, Grade, SchoolClass  # noqa: E402
 from mindomo.privacy import registry  # noqa: E402
+from schools.models import School  # noqa: E402
 
 GRADES = env_int("BENCH_DSR_GRADES", 10_000)
 

@@ -23,9 +23,10 @@ from decimal import Decimal  # noqa: E402
 
 from django.db import connection  # noqa: E402
 
-from accounts.models import School, SchoolMembership, User  # noqa: E402
+from accounts.models import User  # noqa: E402
 from grading import reports  # noqa: E402
 from grading.models import Assignment, SchoolClass  # noqa: E402
+from schools.models import School, SchoolMembership  # noqa: E402
 
 ROWS = env_int("BENCH_REPORT_ROWS", 100_000)
 PREFIX = "bench-grading-"

@@ -28,10 +28,11 @@ from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from accounts.models import School, SchoolMembership, User  # noqa: E402
+from accounts.models import User  # noqa: E402
 from bench.server import get, gunicorn  # noqa: E402
 from grading.models import Assignment, Enrollment, Grade, SchoolClass  # noqa: E402
 from privacy import services as privacy_services  # noqa: E402
+from schools.models import School, SchoolMembership  # noqa: E402
 
 STUDENTS = env_int("BENCH_GRADEBOOK_STUDENTS", 200)
 ASSIGNMENTS = env_int("BENCH_GRADEBOOK_ASSIGNMENTS", 30)

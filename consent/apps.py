@@ -24,6 +24,15 @@ class ConsentConfig(AppConfig):
         account_hooks.account_is_school_registered.register(signup.account_is_school_registered)
         account_hooks.inactive_reason.register(signup.inactive_reason)
 
+        # A school registers a student: consent records the school's consent and the parents' addresses.
+        from schools import hooks as school_hooks
+
+        from . import services
+
+        school_hooks.student_registered.register(services.school_student_registered)
+        school_hooks.guardian_emails_clean.register(services.school_guardian_emails_clean)
+        school_hooks.guardians_set.register(services.school_guardians_set)
+
         # The main menu: who is a child or a school's account, "Parents", and the portal's own menu.
         from mindomo.navigation import registry as navigation
 

@@ -189,7 +189,7 @@ class ConsentRecord(models.Model):
     method = models.CharField(_("method"), max_length=16, choices=ConsentMethod.choices)
     parent_email = models.EmailField(_("parent email"), blank=True)
     school = models.ForeignKey(
-        "accounts.School", on_delete=models.PROTECT, null=True, blank=True, related_name="consent_records"
+        "schools.School", on_delete=models.PROTECT, null=True, blank=True, related_name="consent_records"
     )
     granted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -22,10 +22,11 @@ from django.utils.translation import gettext_lazy as _
 from kombu.exceptions import OperationalError
 
 from accounts import services as account_services
-from accounts.models import School, SchoolMembership, User
+from accounts.models import User
 from mindomo import cache as shared_cache
 from mindomo.i18n import current_language
 from mindomo.outbox import services as outbox
+from schools.models import School, SchoolMembership
 
 from . import emails, ledger
 from .age_gate import Decision
@@ -514,6 +515,15 @@ def school_guardians_set(*, child: User, school: School, actor: User, emails: It
         )
         consent_emails.send_school_guardian_added(guardian=guardian)  # through the outbox, in this transaction
     return added
+
+
+def school_student_registered(*, child: User, school: School, actor: User, guardian_emails: Iterable[str] = ()) -> None:
+    """A school registered ``child`` (``schools.hooks.student_registered``): the school's consent, then the
+    parents' addresses it gave, in the caller's transaction."""
+    consent_record_school(child=child, school=school, granted_by=actor)
+    emails = tuple(guardian_emails)
+    if emails:
+        school_guardians_set(child=child, school=school, actor=actor, emails=emails)
 
 
 def school_guardians_of(*, child: User) -> list[str]:

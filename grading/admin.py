@@ -1,4 +1,4 @@
-"""Staff admin for schools and classes, and the privacy officer's read-only view of grades.
+"""Staff admin for classes (schools are in the schools app), and the privacy officer's read-only view of grades.
 
 Grades are private to the class's teacher and the graded student. Staff see one only through the explicit
 privacy-officer role (a superuser without it does not), and every grade opened is written to the staff
@@ -12,33 +12,10 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from accounts.models import School, SchoolMembership
 from mindomo.admin import ReadOnlyAdmin
 from mindomo.roles import PRIVACY_OFFICER_GROUP
 
-from .models import Grade, GradeExport, SchoolClass, TeacherInvitation
-
-
-class MembershipInline(admin.TabularInline):
-    model = SchoolMembership
-    extra = 0
-    raw_id_fields = ("user",)
-
-
-@admin.register(School)
-class SchoolAdmin(admin.ModelAdmin):
-    list_display = ("name", "country", "contact_email", "created_at")
-    search_fields = ("name", "contact_email")
-    list_filter = ("country",)
-    inlines = [MembershipInline]
-
-
-@admin.register(SchoolMembership)
-class SchoolMembershipAdmin(admin.ModelAdmin):
-    list_display = ("user", "school", "role", "created_at")
-    list_filter = ("role",)
-    search_fields = ("user__username", "school__name")
-    raw_id_fields = ("user", "school")
+from .models import Grade, GradeExport, SchoolClass
 
 
 @admin.register(SchoolClass)
@@ -46,12 +23,6 @@ class SchoolClassAdmin(admin.ModelAdmin):
     list_display = ("name", "school", "teacher", "created_at")
     search_fields = ("name", "school__name")
     raw_id_fields = ("school", "teacher")
-
-
-@admin.register(TeacherInvitation)
-class TeacherInvitationAdmin(ReadOnlyAdmin):
-    list_display = ("email", "school", "created_at", "expires_at", "accepted_at")
-    search_fields = ("email", "school__name")
 
 
 @admin.register(GradeExport)

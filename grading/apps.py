@@ -14,6 +14,13 @@ class GradingConfig(AppConfig):
 
         consent_hooks.school_contacts.register(selectors.school_child_teacher_emails)
 
+        # A student with their own account leaves a school: their enrolments in its classes end.
+        from schools import hooks as school_hooks
+
+        from . import services
+
+        school_hooks.student_left.register(services.enrollments_end_at_school)
+
         # The main menu: the school for administrators, classes for teachers, grades for students.
         from mindomo.navigation import registry as navigation
 

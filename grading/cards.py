@@ -9,7 +9,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
-from .schools import LoginCard
+from schools.services import LoginCard
 
 COLUMNS, ROWS = 2, 4
 MARGIN = 12 * mm

@@ -9,10 +9,12 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from accounts.demo import ensure_user
-from accounts.models import School, SchoolMembership, User
+from accounts.models import User
 from mindomo.demo import DEMO_PASSWORD, DemoLogin
+from schools import services as school_services
+from schools.models import School, SchoolMembership
 
-from . import schools, services
+from . import services
 from .models import Assignment, SchoolClass
 
 SCHOOL_NAME = "Maple Grove Primary School"
@@ -35,8 +37,8 @@ def load() -> list[DemoLogin]:
 
     school_class = SchoolClass.objects.filter(school=school, teacher=teacher, name="Year 6 Science").first()
     if school_class is None:
-        students = schools.students_register(
-            actor=admin, school=school, rows=[schools.StudentRow(first, last) for first, last in STUDENTS]
+        students = school_services.students_register(
+            actor=admin, school=school, rows=[school_services.StudentRow(first, last) for first, last in STUDENTS]
         )
         User.objects.filter(pk__in=[s.pk for s in students]).update(password=make_password(DEMO_PASSWORD))
         school_class = services.class_create(teacher=teacher, school=school, name="Year 6 Science")

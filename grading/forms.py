@@ -14,10 +14,11 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.models import School, User
+from accounts.models import User
+from schools.models import School
+from schools.services import NAME_MAX, USERNAME_MAX, USERNAME_RE, StudentRow
 
 from .models import Assignment
-from .schools import NAME_MAX, USERNAME_MAX, USERNAME_RE, StudentRow
 from .selectors import GradebookStudent
 from .services import GradeEntry
 

@@ -1,7 +1,7 @@
 """Classes, enrollments, assignments and private grades; the audit of grade changes and of report exports.
 
-School and SchoolMembership live in accounts. Grades are read only through
-``grading.selectors.grade_list_visible_to(viewer=...)``.
+Schools and the people in them (memberships, registered students, invitations) live in the schools app.
+Grades are read only through ``grading.selectors.grade_list_visible_to(viewer=...)``.
 """
 
 from __future__ import annotations
@@ -13,61 +13,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import School
-
-
-class SchoolStudentAccount(models.Model):
-    """Marks an account that a school registered (consent method "school", educational context only).
-
-    Such an account has no email address, cannot buy, link social services or receive marketing email.
-    """
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="school_student_account"
-    )
-    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="student_accounts")
-    registered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField(_("registered at"), auto_now_add=True)
-    first_password_issued_at = models.DateTimeField(_("login card printed at"), null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("school-registered student")
-        verbose_name_plural = _("school-registered students")
-
-    def __str__(self) -> str:
-        return f"{self.user} · {self.school}"
-
-
-class TeacherInvitation(models.Model):
-    """A school administrator invites a teacher by email; the signed link works once, until it expires."""
-
-    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="teacher_invitations")
-    email = models.EmailField(_("email"))
-    invited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField(_("invited at"), auto_now_add=True)
-    expires_at = models.DateTimeField(_("expires at"))
-    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
-    accepted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-
-    class Meta:
-        verbose_name = _("teacher invitation")
-        verbose_name_plural = _("teacher invitations")
-        ordering = ["-created_at"]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(accepted_at__isnull=True) | models.Q(accepted_by__isnull=False),
-                name="grading_invitation_accepted_has_user",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.email} · {self.school}"
+from schools.models import School
 
 
 class SchoolClass(models.Model):

@@ -9,8 +9,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import SchoolMembership
 from mindomo.navigation import NavItem, Viewer
+from schools.models import SchoolMembership
 
 
 def _roles(request: HttpRequest) -> set[str]:

@@ -5,22 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from mindomo import privacy
 
-from .models import (
-    Enrollment,
-    Grade,
-    GradeAudit,
-    GradeExport,
-    ReportNoticeAcknowledgement,
-    SchoolClass,
-    SchoolStudentAccount,
-    TeacherInvitation,
-)
+from .models import Enrollment, Grade, GradeAudit, GradeExport, ReportNoticeAcknowledgement, SchoolClass
 
 
 @privacy.register
@@ -64,15 +54,6 @@ class GradingPrivacyProvider(privacy.PrivacyProvider):
                 retention=_("Until the student leaves the class or the account is deleted."),
             ),
             privacy.DataCategory(
-                model="grading.SchoolStudentAccount",
-                fields=("user", "school", "registered_by", "created_at"),
-                purpose=_(
-                    "Record that a school registered this student (consent given by the school, for "
-                    "educational use only)."
-                ),
-                retention=_("Until the student's account is deleted."),
-            ),
-            privacy.DataCategory(
                 model="grading.GradeExport",
                 fields=("teacher", "assignment", "format", "pseudonymous", "row_count", "created_at"),
                 purpose=_(
@@ -80,12 +61,6 @@ class GradingPrivacyProvider(privacy.PrivacyProvider):
                     "account for every copy of students' grades."
                 ),
                 retention=_("Until the teacher's account or the assignment is deleted."),
-            ),
-            privacy.DataCategory(
-                model="grading.TeacherInvitation",
-                fields=("school", "email", "invited_by", "created_at", "accepted_at"),
-                purpose=_("Invite a teacher to a school by email."),
-                retention=_("Until the school or the invited person's account is deleted."),
             ),
         ]
 
@@ -95,13 +70,7 @@ class GradingPrivacyProvider(privacy.PrivacyProvider):
             .select_related("assignment", "assignment__school_class", "assignment__school_class__school")
             .order_by("assignment__due_date", "pk")
         )
-        registration = SchoolStudentAccount.objects.filter(user=user).select_related("school").first()
         return {
-            "school_registration": (
-                {"school": registration.school.name, "registered_at": registration.created_at.isoformat()}
-                if registration
-                else None
-            ),
             "classes": [
                 {"class": e.school_class.name, "school": e.school_class.school.name, "student_number": e.number}
                 for e in Enrollment.objects.filter(student=user).select_related("school_class__school").order_by("pk")
@@ -142,10 +111,5 @@ class GradingPrivacyProvider(privacy.PrivacyProvider):
         Enrollment.objects.filter(student=user).delete()
         GradeExport.objects.filter(teacher=user).delete()
         ReportNoticeAcknowledgement.objects.filter(teacher=user).delete()
-        SchoolStudentAccount.objects.filter(user=user).delete()
-        invitations = Q(accepted_by=user)
-        if user.email:
-            invitations |= Q(email__iexact=user.email)
-        TeacherInvitation.objects.filter(invitations).delete()
         # The school keeps its classes (and the students' grades in them); they lose their teacher.
         SchoolClass.objects.filter(teacher=user).update(teacher=None)

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from django.db.models import CharField, Exists, F, Func, OuterRef, Q, QuerySet
 from django.db.models.functions import Cast
 
-from accounts.models import School, SchoolMembership
+from schools.models import School, SchoolMembership
 
 from .models import Assignment, Enrollment, Grade, GradeExport, SchoolClass
 

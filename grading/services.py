@@ -1,6 +1,7 @@
 """Writes on classes, assignments and grades. Every grade change writes an audit row in the same transaction.
 
-School-side writes (teacher invitations, student registration, login cards) live in ``grading.schools``.
+School-side writes on people (teacher invitations, student registration, login cards, removal) live in
+``schools.services``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import School, SchoolMembership, User
+from accounts.models import User
+from schools.models import School, SchoolMembership
 
 from .models import (
     Assignment,
@@ -229,3 +231,9 @@ def grade_export_log(
     return GradeExport.objects.create(
         teacher=teacher, assignment=assignment, format=format, pseudonymous=pseudonymous, row_count=row_count
     )
+
+
+def enrollments_end_at_school(*, school: School, student_id: int) -> None:
+    """A student left the school's roster (``schools.hooks.student_left``): their enrolments in its classes end;
+    their grades stay with the classes until the account is deleted."""
+    Enrollment.objects.filter(student_id=student_id, school_class__school=school).delete()

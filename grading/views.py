@@ -22,10 +22,13 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.http import AuthenticatedRequest
-from accounts.models import SchoolMembership, User
+from accounts.models import User
 from consent.selectors import school_guardians_by_child
+from schools import selectors as school_selectors
+from schools import services as school_services
+from schools.models import SchoolMembership, SchoolStudentAccount
 
-from . import reports, schools, selectors, services
+from . import reports, selectors, services
 from .cards import login_cards_pdf
 from .forms import (
     AssignmentForm,
@@ -40,7 +43,7 @@ from .forms import (
     StudentParentsForm,
     StudentSignInForm,
 )
-from .models import Assignment, Enrollment, GradeExport, SchoolStudentAccount
+from .models import Assignment, Enrollment, GradeExport
 
 
 def _errors(exc: ValidationError) -> list[str]:
@@ -99,7 +102,7 @@ def student_add(request: AuthenticatedRequest, school_id: int) -> HttpResponse:
     form = StudentForm(request.POST, may_record_parents=is_admin)
     if form.is_valid():
         try:
-            users = schools.students_register(actor=request.user, school=school, rows=[form.row()])
+            users = school_services.students_register(actor=request.user, school=school, rows=[form.row()])
         except ValidationError as exc:
             for message in _errors(exc):
                 form.add_error(None, message.replace(_("Line %(line)d: ") % {"line": 1}, ""))
@@ -121,11 +124,11 @@ def student_import(request: AuthenticatedRequest, school_id: int) -> HttpRespons
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            if upload.size > schools.CSV_MAX_BYTES:  # refused before it is read into memory
-                raise schools.CsvImportError(
-                    _("The file is too large (at most %(kb)d KB).") % {"kb": schools.CSV_MAX_BYTES // 1024}
+            if upload.size > school_services.CSV_MAX_BYTES:  # refused before it is read into memory
+                raise school_services.CsvImportError(
+                    _("The file is too large (at most %(kb)d KB).") % {"kb": school_services.CSV_MAX_BYTES // 1024}
                 )
-            users = schools.students_import_csv(actor=request.user, school=school, data=upload.read())
+            users = school_services.students_import_csv(actor=request.user, school=school, data=upload.read())
         except ValidationError as exc:
             errors = _errors(exc)
         else:
@@ -152,7 +155,9 @@ def student_parents(request: AuthenticatedRequest, school_id: int, user_id: int)
     form = StudentParentsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            schools.student_parents_set(admin=request.user, school=school, student_id=user_id, emails=form.emails())
+            school_services.student_parents_set(
+                admin=request.user, school=school, student_id=user_id, emails=form.emails()
+            )
         except ValidationError as exc:
             for message in _errors(exc):
                 form.add_error(None, message)
@@ -184,7 +189,9 @@ def login_cards(request: AuthenticatedRequest, school_id: int) -> HttpResponse:
         messages.error(request, _("Choose the students whose login cards you want to print."))
         return redirect("grading:school_roster", school_id=school.pk)
     try:
-        cards = schools.login_cards_issue(actor=request.user, school=school, student_ids=form.cleaned_data["students"])
+        cards = school_services.login_cards_issue(
+            actor=request.user, school=school, student_ids=form.cleaned_data["students"]
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(_errors(exc)))
         return redirect("grading:school_roster", school_id=school.pk)
@@ -204,7 +211,7 @@ def teacher_invite(request: AuthenticatedRequest, school_id: int) -> HttpRespons
     form = InviteTeacherForm(request.POST)
     if form.is_valid():
         try:
-            schools.teacher_invite(admin=request.user, school=school, email=form.cleaned_data["email"])
+            school_services.teacher_invite(admin=request.user, school=school, email=form.cleaned_data["email"])
         except ValidationError as exc:
             for message in _errors(exc):
                 form.add_error("email", message)
@@ -219,7 +226,7 @@ def teacher_invite(request: AuthenticatedRequest, school_id: int) -> HttpRespons
 def teacher_remove(request: AuthenticatedRequest, school_id: int, user_id: int) -> HttpResponse:
     school = get_object_or_404(selectors.school_list_administered_by(viewer=request.user), pk=school_id)
     try:
-        schools.teacher_remove(admin=request.user, school=school, teacher_id=user_id)
+        school_services.teacher_remove(admin=request.user, school=school, teacher_id=user_id)
     except ValidationError as exc:
         messages.error(request, " ".join(_errors(exc)))
     else:
@@ -236,7 +243,7 @@ def student_remove(request: AuthenticatedRequest, school_id: int) -> HttpRespons
         return redirect("grading:school_roster", school_id=school.pk)
     try:
         student_id = int(request.POST.get("student", ""))
-        outcome = schools.student_remove(admin=request.user, school=school, student_id=student_id)
+        outcome = school_services.student_remove(admin=request.user, school=school, student_id=student_id)
     except ValueError:
         messages.error(request, _("Please choose a student."))
     except ValidationError as exc:
@@ -253,13 +260,13 @@ def student_remove(request: AuthenticatedRequest, school_id: int) -> HttpRespons
 @require_http_methods(["GET", "POST"])
 def invitation_accept(request: AuthenticatedRequest, token: str) -> HttpResponse:
     try:
-        invitation = schools.invitation_from_token(token=token)
+        invitation = school_services.invitation_from_token(token=token)
     except ValidationError as exc:
         return render(request, "grading/invitation.html", {"errors": _errors(exc)}, status=400)
     errors: list[str] = []
     if request.method == "POST":
         try:
-            schools.teacher_invitation_accept(token=token, user=request.user)
+            school_services.teacher_invitation_accept(token=token, user=request.user)
         except ValidationError as exc:
             errors = _errors(exc)
         else:
@@ -541,7 +548,7 @@ def student_sign_in(request: HttpRequest) -> HttpResponse:
                 {"form": form, "rate_limited": True},
                 status=429,
             )
-        if form.is_valid() and schools.is_school_registered(form.get_user()):
+        if form.is_valid() and school_selectors.is_school_registered(form.get_user()):
             auth_login(request, form.get_user(), backend="django.contrib.auth.backends.ModelBackend")
             return redirect("grading:my_grades")
         ratelimit.consume(request, action="login_failed", key=username)

@@ -11,8 +11,9 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
-from accounts.models import AccountDeletionRequest, DataExport, SchoolMembership, User
+from accounts.models import AccountDeletionRequest, DataExport, User
 from consent.models import AgeDecision, ConsentRecord, Guardian, LedgerEntry, PendingSignup
+from schools.models import SchoolMembership
 
 from .models import AccessLog, DataRequestCase
 
@@ -56,7 +57,7 @@ def person_sections(viewer: Any) -> set[str]:
         sections.add("account")
     if viewer.has_perm("consent.view_consentrecord"):
         sections |= {"consent", "cases", "dsr"}
-    if viewer.has_perm("accounts.view_schoolmembership") or viewer.has_perm("consent.view_consentrecord"):
+    if viewer.has_perm("schools.view_schoolmembership") or viewer.has_perm("consent.view_consentrecord"):
         sections.add("schools")
     if viewer.has_perm("billing.view_invoice") or viewer.has_perm("consent.view_consentrecord"):
         sections.add("invoices")

@@ -35,8 +35,8 @@ SUPPORT = Role(
     grants=(
         Grant("accounts", "user", ("view", "change")),
         Grant("account", "emailaddress", ("view",)),
-        Grant("accounts", "school", ("view",)),
-        Grant("accounts", "schoolmembership", ("view",)),
+        Grant("schools", "school", ("view",)),
+        Grant("schools", "schoolmembership", ("view",)),
         Grant("accounts", "supportinquiry", ("view", "change", "delete")),
         Grant("outbox", "delivery", ("view",)),  # "did my email go out?"
         # the privacy desk: support opens data-request cases and follows them; acting on them is the officer's

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
 
-from accounts.models import SchoolMembership
+from schools.models import SchoolMembership
 
 from .. import hooks, ledger
 from ..models import ConsentMethod, ConsentRecord, DisclosureConsent, Guardian, LedgerEntry, ParentalControl

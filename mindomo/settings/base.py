@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.yahoo",
     "mindomo.outbox",
     "accounts",
+    "schools",
     "consent",
     "billing",
     "grading",

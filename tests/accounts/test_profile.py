@@ -92,8 +92,8 @@ def test_the_profile_answers_other_methods_with_405(member_client: Client, metho
 
 
 def _school_student() -> User:
-    from accounts.models import School, SchoolMembership
     from consent.services import consent_record_school
+    from schools.models import School, SchoolMembership
 
     school = School.objects.create(name="Maple Grove", country="US", contact_email="office@maple.example")
     teacher = UserFactory()

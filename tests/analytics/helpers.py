@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from accounts.models import School, SchoolMembership, User
+from accounts.models import User
 from consent import services as consent_services
 from consent.age_gate import decide
 from consent.reference_data import ensure_loaded
+from schools.models import School, SchoolMembership
 from tests.consent.factories import make_user
 from tests.consent.helpers import birth_date_for_age
 

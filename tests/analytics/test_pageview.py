@@ -12,10 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import School, SchoolMembership
 from analytics.cookies import CHOICE_COOKIE
 from analytics.models import PageViewCount
 from consent import services as consent_services
+from schools.models import School, SchoolMembership
 from tests.analytics.helpers import make_parental_child, make_school_child
 from tests.consent.factories import make_user
 from tests.consent.helpers import birth_date_for_age, gate_data, pass_age_gate

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from accounts.models import School
 from billing import services
 from billing.models import BillingEvent, Invoice, Order
 from consent.services import consent_record_school
+from schools.models import School
 from tests.accounts.factories import UserFactory
 from tests.billing.factories import BILLING, PlanFactory
 from tests.billing.fake_braintree import CARD_CVV, CARD_NUMBER

@@ -8,10 +8,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from accounts.models import School, SchoolMembership, User
+from accounts.models import User
 from consent import ledger, selectors, services
 from consent.age_gate import decide
 from consent.models import ConsentMethod, ConsentRecord, LedgerEntry
+from schools.models import School, SchoolMembership
 from tests.consent.factories import make_user
 
 pytestmark = pytest.mark.django_db

@@ -17,10 +17,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import School, SchoolMembership, User
+from accounts.models import User
 from consent.models import ConsentRecord, Guardian, LedgerEntry, ParentalControl
 from consent.portal import session as portal_session
 from mindomo.privacy import registry
+from schools.models import School, SchoolMembership
 from tests.consent.factories import make_user
 from tests.consent.portal_helpers import (
     CHILD_PASSWORD,

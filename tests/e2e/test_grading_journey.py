@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
-from accounts.models import SchoolMembership
 from grading.models import GradeExport
+from schools.models import SchoolMembership
 from tests.accounts.factories import PASSWORD, UserFactory
 from tests.grading.factories import MembershipFactory, SchoolFactory
 

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from accounts.models import School, SchoolMembership, User
-from grading.models import Assignment, Grade, SchoolClass, SchoolStudentAccount
+from accounts.models import User
+from grading.models import Assignment, Grade, SchoolClass
+from schools.models import School, SchoolMembership, SchoolStudentAccount
 from tests.accounts.factories import UserFactory
 from tests.grading.factories import (
     AssignmentFactory,

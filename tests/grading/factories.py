@@ -6,8 +6,8 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from accounts.models import School, SchoolMembership
 from grading.models import Assignment, Enrollment, Grade, SchoolClass
+from schools.models import School, SchoolMembership
 from tests.accounts.factories import UserFactory
 
 

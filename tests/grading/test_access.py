@@ -18,7 +18,7 @@ import pytest
 from django.db import transaction
 from django.urls import reverse
 
-from accounts.models import SchoolMembership, User
+from accounts.models import User
 from consent.models import ConsentRecord
 from grading.models import (
     Assignment,
@@ -28,9 +28,9 @@ from grading.models import (
     GradeExport,
     ReportNoticeAcknowledgement,
     SchoolClass,
-    TeacherInvitation,
 )
 from grading.services import REPORT_NOTICE_VERSION
+from schools.models import SchoolMembership, TeacherInvitation
 from tests.grading.conftest import SECRET_FEEDBACK, World
 
 ROLES = [

@@ -14,9 +14,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import SchoolMembership, User
+from accounts.models import User
 from grading import services
 from grading.models import Assignment, Enrollment, Grade, GradeAudit, SchoolClass
+from schools.models import SchoolMembership
 from tests.accounts.factories import UserFactory
 from tests.grading.conftest import World, accept_policy
 from tests.grading.factories import AssignmentFactory, MembershipFactory, SchoolClassFactory, SchoolFactory

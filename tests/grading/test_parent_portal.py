@@ -10,8 +10,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import SchoolMembership
 from grading.models import Enrollment, Grade
+from schools.models import SchoolMembership
 from tests.consent.portal_helpers import consented_child, signed_in_parent
 from tests.grading.conftest import World
 

@@ -16,11 +16,13 @@ from tests.support.dbscan import assert_erased
 def test_grades_are_declared_in_the_registry() -> None:
     models = {d.model for provider, d in registry.declarations() if provider.name == "grading"}
     assert {"grading.Grade", "grading.GradeAudit", "grading.Enrollment", "grading.GradeExport"} <= models
+    school_models = {d.model for provider, d in registry.declarations() if provider.name == "schools"}
+    assert school_models == {"schools.SchoolStudentAccount", "schools.TeacherInvitation"}
 
 
 def test_student_export_holds_their_grades_only(world: World) -> None:
+    assert registry.export_user(world.student)["schools"]["school_registration"]["school"] == "Maple Grove"
     data = registry.export_user(world.student)["grading"]
-    assert data["school_registration"]["school"] == "Maple Grove"
     assert data["grades"] == [
         {
             "class": "Year 6 Science",

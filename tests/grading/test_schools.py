@@ -12,10 +12,10 @@ from django.test import Client
 from django.urls import reverse
 from pypdf import PdfReader
 
-from accounts.models import SchoolMembership, User
+from accounts.models import User
 from consent.models import ConsentRecord
-from grading import schools
-from grading.models import SchoolStudentAccount, TeacherInvitation
+from schools import services as school_services
+from schools.models import SchoolMembership, SchoolStudentAccount, TeacherInvitation
 from tests.accounts.factories import UserFactory
 from tests.grading.conftest import SECRET_FEEDBACK, World, accept_policy
 from tests.support.dbscan import tables_containing
@@ -62,8 +62,8 @@ def test_csv_import_registers_school_students_with_school_consent(world: World) 
 def test_generated_usernames_avoid_taken_ones(world: World) -> None:
     UserFactory(username="grace.h")
     UserFactory(username="Grace.H2")
-    users = schools.students_register(
-        actor=world.admin, school=world.school, rows=[schools.StudentRow("Grace", "Hopper")]
+    users = school_services.students_register(
+        actor=world.admin, school=world.school, rows=[school_services.StudentRow("Grace", "Hopper")]
     )
     assert users[0].username == "grace.h3"
 
@@ -160,7 +160,9 @@ def test_a_failure_late_in_the_upload_rolls_back_every_row(world: World, monkeyp
         if len(calls) == 2:
             raise ValidationError("refused")
 
-    monkeypatch.setattr(schools, "consent_record_school", failing)
+    from consent import services as consent_services
+
+    monkeypatch.setattr(consent_services, "consent_record_school", failing)
     before = _state()
     response = _upload(world.client("admin"), world, b"first_name,last_name\nGrace,Hopper\nAda,Lovelace\n")
     assert response.status_code == 400
@@ -181,8 +183,8 @@ def test_adding_one_student_and_form_errors(world: World) -> None:
 
 def test_login_cards_issue_new_first_passwords_printed_in_a_pdf(world: World, fast_hasher: None) -> None:
     client = world.client("teacher")
-    [grace] = schools.students_register(
-        actor=world.admin, school=world.school, rows=[schools.StudentRow("Grace", "Hopper")]
+    [grace] = school_services.students_register(
+        actor=world.admin, school=world.school, rows=[school_services.StudentRow("Grace", "Hopper")]
     )
     url = reverse("grading:login_cards", args=[world.school.pk])
     response = client.post(url, {"students": [grace.pk, world.student.pk]})
@@ -215,7 +217,7 @@ def test_login_cards_only_for_students_the_school_registered(world: World, fast_
 
 
 def test_student_signs_in_with_login_card(world: World, fast_hasher: None) -> None:
-    [card] = schools.login_cards_issue(actor=world.admin, school=world.school, student_ids=[world.student.pk])
+    [card] = school_services.login_cards_issue(actor=world.admin, school=world.school, student_ids=[world.student.pk])
     client = Client()
     url = reverse("grading:student_sign_in")
     assert client.post(url, {"username": card.username, "password": "wrong"}).status_code == 400
@@ -268,8 +270,8 @@ def test_teacher_invitation_by_email_accepted_once(world: World, django_capture_
 
 
 def test_invitation_for_another_address_or_tampered_changes_nothing(world: World) -> None:
-    invitation = schools.teacher_invite(admin=world.admin, school=world.school, email="someone@example.org")
-    token = schools.invitation_token(invitation)
+    invitation = school_services.teacher_invite(admin=world.admin, school=world.school, email="someone@example.org")
+    token = school_services.invitation_token(invitation)
     client = world.client("adult")
     assert client.post(reverse("grading:invitation_accept", args=[token])).status_code == 400
     assert client.post(reverse("grading:invitation_accept", args=[token[:-2] + "xx"])).status_code == 400
@@ -284,12 +286,14 @@ def test_expired_invitation_is_refused(world: World) -> None:
 
     invited = UserFactory(email="late@example.org")
     accept_policy(invited)
-    invitation = schools.teacher_invite(admin=world.admin, school=world.school, email="late@example.org")
+    invitation = school_services.teacher_invite(admin=world.admin, school=world.school, email="late@example.org")
     TeacherInvitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     client = Client()
     client.force_login(invited)
     assert (
-        client.post(reverse("grading:invitation_accept", args=[schools.invitation_token(invitation)])).status_code
+        client.post(
+            reverse("grading:invitation_accept", args=[school_services.invitation_token(invitation)])
+        ).status_code
         == 400
     )
     assert not SchoolMembership.objects.filter(user=invited).exists()
@@ -316,7 +320,7 @@ def test_an_upload_sent_twice_adds_nobody_the_second_time(world: World) -> None:
 
 def test_a_file_too_large_is_refused_before_it_is_read(world: World) -> None:
     before = _state()
-    big = b"first_name,last_name\n" + b"Grace,Hopper\n" * (schools.CSV_MAX_BYTES // 13 + 1)
+    big = b"first_name,last_name\n" + b"Grace,Hopper\n" * (school_services.CSV_MAX_BYTES // 13 + 1)
     response = _upload(world.client("admin"), world, big)
     assert response.status_code == 400
     assert b"The file is too large" in response.content

@@ -160,7 +160,7 @@ def test_each_roles_pages_have_no_english_left(demo: None, language: str) -> Non
             assert assignment is not None
             _assert_no_english(client, reverse("grading:assignment_report", args=[assignment.pk]), language)
         if login.startswith("principal@"):
-            from accounts.models import SchoolMembership
+            from schools.models import SchoolMembership
 
             school = SchoolMembership.objects.get(user__email=login, role=SchoolMembership.Role.ADMIN).school
             _assert_no_english(client, reverse("grading:school_roster", args=[school.pk]), language)
@@ -198,10 +198,10 @@ def _emails_of_every_kind(language: str) -> None:
     from billing.models import Invoice
     from consent import emails as consent_emails
     from consent.models import ConsentRecord, Guardian, PendingSignup
-    from grading.models import TeacherInvitation
-    from grading.schools import teacher_invitation_send
     from privacy import emails as privacy_emails
     from privacy.models import Notice, PolicyVersion
+    from schools.models import TeacherInvitation
+    from schools.services import teacher_invitation_send
 
     mail.outbox.clear()
     ada = User.objects.get(email="ada@example.com")

@@ -155,14 +155,14 @@ def _policy_reconsent(env: Env) -> None:
 
 
 def _teacher_invitation(env: Env) -> None:
-    from accounts.models import SchoolMembership
-    from grading import schools
+    from schools import services as school_services
+    from schools.models import SchoolMembership
     from tests.grading.factories import MembershipFactory
 
     admin = MembershipFactory(role=SchoolMembership.Role.ADMIN).user
     school = SchoolMembership.objects.get(user=admin).school
     with env.capture(execute=True):
-        schools.teacher_invite(admin=admin, school=school, email="new.teacher@example.org")
+        school_services.teacher_invite(admin=admin, school=school, email="new.teacher@example.org")
 
 
 # --- consent ------------------------------------------------------------------------------------------
@@ -238,10 +238,10 @@ def _guardian_invited(env: Env) -> None:
 
 
 def _school_request(env: Env) -> None:
-    from accounts.models import School
     from consent.models import ConsentRecord, Guardian
     from consent.portal import actions
     from consent.services import consent_record_school
+    from schools.models import School
 
     school = School.objects.create(name="Maple Grove", country="US", contact_email="office.outage@maplegrove.example")
     student = UserFactory(username="sam.k", email="")
@@ -278,7 +278,7 @@ CASES = [
     Case("billing.invoice", _invoice, "buyer.outage@example.com", "INV-"),
     Case("privacy.notice", _notice, "reader.of.notices@example.com", "We are joining Example Corp"),
     Case("privacy.policy_reconsent", _policy_reconsent, "parent.policy@example.com", "privacy policy"),
-    Case("grading.teacher_invitation", _teacher_invitation, "new.teacher@example.org", "invited to teach"),
+    Case("schools.teacher_invitation", _teacher_invitation, "new.teacher@example.org", "invited to teach"),
     Case("consent.reminder", _reminder, "parent.reminded@example.com", "Reminder"),
     Case("consent.confirmation", _approval, "parent.approving@example.com", "You approved"),
     Case("consent.follow_up", _approval, "parent.approving@example.com", "About your consent"),  # due a day later

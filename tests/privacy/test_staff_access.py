@@ -33,8 +33,8 @@ ALLOWED = {
     "support_user": {
         "accounts.user",
         "account.emailaddress",
-        "accounts.school",
-        "accounts.schoolmembership",
+        "schools.school",
+        "schools.schoolmembership",
         "accounts.supportinquiry",
         "outbox.delivery",  # whether an email went out (read-only)
         "privacy.datarequestcase",  # opens data-request cases (acting on them is the privacy officer's)

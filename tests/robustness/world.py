@@ -16,10 +16,10 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import SchoolMembership, User
+from accounts.models import User
 from consent.models import ThirdParty
 from consent.portal import session as portal
-from grading.models import SchoolStudentAccount
+from schools.models import SchoolMembership, SchoolStudentAccount
 from tests.accounts.factories import PASSWORD, UserFactory
 from tests.billing.factories import PlanFactory
 from tests.billing.helpers import paid_invoice

@@ -9,10 +9,11 @@ from collections.abc import Callable
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from accounts.models import School, User
+from accounts.models import User
 from consent.age_gate import decide
 from consent.services import age_decision_record, consent_record_school
 from mindomo.roles import BILLING_CLERK_GROUP, PRIVACY_OFFICER_GROUP, SUPPORT_GROUP
+from schools.models import School
 from tests.accounts.factories import UserFactory
 from tests.grading.factories import MembershipFactory
 from tests.support.mfa import totp_enable

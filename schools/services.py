@@ -1,7 +1,9 @@
-"""School-side writes: invite teachers, register students (one by one or by CSV), issue login cards.
+"""School-side writes on people: invite teachers, register students (one by one or by CSV), issue login cards,
+take teachers and students off the roster. Classes, enrolments and grades are grading's.
 
 A school-registered student's consent is given by the school (method "school", limited to the
-educational context), recorded by the consent app in the same transaction as the account.
+educational context), recorded by the consent app (through ``schools.hooks``) in the same transaction as
+the account.
 Such accounts have no email address (so no email login, no social link by email, no mail at all)
 and ``product_updates`` stays False.
 """
@@ -15,7 +17,6 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -31,18 +32,19 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts import services as account_services
-from accounts.models import AccountDeletionRequest, School, SchoolMembership, User
-from consent.services import consent_record_school, school_guardian_emails_clean, school_guardians_set
+from accounts.models import AccountDeletionRequest, User
 from mindomo.i18n import language_for, override
 from mindomo.outbox import services as outbox
 
-from .models import Enrollment, SchoolStudentAccount, TeacherInvitation
+from . import hooks
+from .models import School, SchoolMembership, SchoolStudentAccount, TeacherInvitation
+from .selectors import roles_of
 
 NAME_MAX = 150
 USERNAME_MAX = 30
 CSV_MAX_BYTES = 256 * 1024
 CSV_MAX_ROWS = 1000
-INVITATION_SALT = "grading.teacher-invitation"
+INVITATION_SALT = "grading.teacher-invitation"  # the salt of links already sent: unchanged by the move
 INVITATION_TTL = timedelta(days=7)
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
@@ -59,15 +61,9 @@ _WORDS = (
 ).split()
 
 
-# --- consent (contract with the consent app) ---------------------------------------------------------
-def _record_school_consent(*, child: User, school: School, granted_by: User) -> None:
-    """Record consent method "school" for a school-registered child (the consent app owns the record)."""
-    consent_record_school(child=child, school=school, granted_by=granted_by)
-
-
 # --- roles ---------------------------------------------------------------------------------------------
 def _roles(*, user: User, school: School) -> set[str]:
-    return set(SchoolMembership.objects.filter(school=school, user=user).values_list("role", flat=True))
+    return roles_of(user=user, school=school)
 
 
 def _require_roster_manager(*, actor: User, school: School) -> None:
@@ -109,9 +105,9 @@ def teacher_invitation_send(*, invitation: TeacherInvitation) -> None:
     # the invitee has no account yet: the email is in the language of the administrator who invited them
     with override(language_for(invitation.invited_by)) as language:
         subject = _("You are invited to teach at %(school)s on Mindomo") % {"school": invitation.school.name}
-        body = render_to_string("grading/emails/teacher_invitation.txt", context)
+        body = render_to_string("schools/emails/teacher_invitation.txt", context)
     outbox.delivery_enqueue(
-        kind="grading.teacher_invitation",
+        kind="schools.teacher_invitation",
         message=EmailMessage(subject, body, to=[invitation.email]),
         expires_at=invitation.expires_at,
         language=language,
@@ -184,7 +180,7 @@ def student_remove(*, admin: User, school: School, student_id: int) -> str:
         raise ValidationError(_("This person is not a student of this school."))
     if not SchoolStudentAccount.objects.filter(user_id=student_id, school=school).exists():
         with transaction.atomic():
-            Enrollment.objects.filter(student_id=student_id, school_class__school=school).delete()
+            hooks.left(school=school, student_id=student_id)  # grading ends the enrolments in the school's classes
             membership.delete()
         return "left"
     deletion = account_services.account_erase_now(
@@ -280,7 +276,7 @@ def _row_field_errors(line: int, row: StudentRow) -> list[str]:
             )
     if any(row.parent_emails):
         try:
-            school_guardian_emails_clean(row.parent_emails)
+            hooks.clean_guardian_emails(row.parent_emails)
         except ValidationError as exc:
             errors.extend(_("Line %(line)d: ") % {"line": line} + message for message in exc.messages)
     if row.username and len(row.username) <= USERNAME_MAX and not USERNAME_RE.match(row.username.lower()):
@@ -460,9 +456,7 @@ def students_register(*, actor: User, school: School, rows: list[StudentRow]) ->
         [SchoolStudentAccount(user=u, school=school, registered_by=actor) for u in users]
     )
     for user, row in zip(users, rows, strict=True):
-        _record_school_consent(child=user, school=school, granted_by=actor)
-        if row.parent_emails:
-            school_guardians_set(child=user, school=school, actor=actor, emails=row.parent_emails)
+        hooks.record_student(child=user, school=school, actor=actor, guardian_emails=row.parent_emails)
     return users
 
 
@@ -473,7 +467,7 @@ def student_parents_set(*, admin: User, school: School, student_id: int, emails:
     ).first()
     if student is None:
         raise ValidationError(_("This student is not on the school's roster."), code="not_student")
-    return school_guardians_set(child=student, school=school, actor=admin, emails=emails)
+    return hooks.set_guardians(child=student, school=school, actor=admin, emails=emails)
 
 
 def students_import_csv(*, actor: User, school: School, data: bytes) -> list[User]:
@@ -520,8 +514,3 @@ def login_cards_issue(*, actor: User, school: School, student_ids: list[int]) ->
     User.objects.bulk_update(students, ["password"])
     SchoolStudentAccount.objects.filter(user__in=students).update(first_password_issued_at=timezone.now())
     return cards
-
-
-def is_school_registered(user: Any) -> bool:
-    """For the accounts adapter: school-registered accounts may not link social services or buy."""
-    return bool(getattr(user, "pk", None)) and SchoolStudentAccount.objects.filter(user_id=user.pk).exists()

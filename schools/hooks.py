@@ -1,0 +1,39 @@
+"""Where higher apps take part in the schools' work (see mindomo.hooks): they register in their ``ready()``.
+
+Consent records the school's consent for a student the school registers and keeps the parents' addresses;
+grading ends a departing student's enrolments in the school's classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from mindomo.hooks import Hook
+
+# student_registered(*, child, school, actor, guardian_emails) -> None: the school registered ``child``; consent
+# records the school's consent (method "school") and the parents' addresses given, in the caller's transaction.
+student_registered: Hook[Callable[..., None]] = Hook("schools.student_registered", single=True)
+# guardian_emails_clean(emails) -> the addresses, cleaned; raises ValidationError naming what is wrong.
+guardian_emails_clean: Hook[Callable[[Iterable[str]], list[str]]] = Hook("schools.guardian_emails_clean", single=True)
+# guardians_set(*, child, school, actor, emails) -> the parents' addresses now recorded for a registered student.
+guardians_set: Hook[Callable[..., list[str]]] = Hook("schools.guardians_set", single=True)
+# student_left(*, school, student_id) -> None: a student with their own account left the school's roster.
+student_left: Hook[Callable[..., Any]] = Hook("schools.student_left")
+
+
+def record_student(*, child: Any, school: Any, actor: Any, guardian_emails: Iterable[str] = ()) -> None:
+    student_registered.implementation()(child=child, school=school, actor=actor, guardian_emails=tuple(guardian_emails))
+
+
+def clean_guardian_emails(emails: Iterable[str]) -> list[str]:
+    return guardian_emails_clean.implementation()(emails)
+
+
+def set_guardians(*, child: Any, school: Any, actor: Any, emails: Iterable[str]) -> list[str]:
+    return guardians_set.implementation()(child=child, school=school, actor=actor, emails=emails)
+
+
+def left(*, school: Any, student_id: int) -> None:
+    for hook in student_left:
+        hook(school=school, student_id=student_id)

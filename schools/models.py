@@ -1,0 +1,114 @@
+"""Schools and the people in them: the school, its members' roles, the students it registered, its invitations
+to teachers.
+
+The tables keep the names they had in ``accounts`` and ``grading`` (``db_table``): the models moved here with
+state-only migrations, so no row was copied. Classes, enrolments and grades stay in grading.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_countries.fields import CountryField
+
+
+class School(models.Model):
+    """A school that registers its students and employs teachers (consent limited to education)."""
+
+    name = models.CharField(_("name"), max_length=200)
+    country = CountryField(_("country"))
+    contact_email = models.EmailField(_("contact email"), help_text=_("Where parents' requests are sent."))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        db_table = "accounts_school"
+        verbose_name = _("school")
+        verbose_name_plural = _("schools")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SchoolMembership(models.Model):
+    class Role(models.TextChoices):
+        ADMIN = "admin", _("School administrator")
+        TEACHER = "teacher", _("Teacher")
+        STUDENT = "student", _("Student")
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="school_memberships")
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        db_table = "accounts_schoolmembership"
+        verbose_name = _("school membership")
+        verbose_name_plural = _("school memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["school", "user", "role"], name="accounts_membership_unique_role"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=["admin", "teacher", "student"]), name="accounts_membership_role_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "role"], name="accounts_sc_user_id_da9eaa_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_role_display()} · {self.school}"
+
+
+class SchoolStudentAccount(models.Model):
+    """Marks an account that a school registered (consent method "school", educational context only).
+
+    Such an account has no email address, cannot buy, link social services or receive marketing email.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="school_student_account"
+    )
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="student_accounts")
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("registered at"), auto_now_add=True)
+    first_password_issued_at = models.DateTimeField(_("login card printed at"), null=True, blank=True)
+
+    class Meta:
+        db_table = "grading_schoolstudentaccount"
+        verbose_name = _("school-registered student")
+        verbose_name_plural = _("school-registered students")
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.school}"
+
+
+class TeacherInvitation(models.Model):
+    """A school administrator invites a teacher by email; the signed link works once, until it expires."""
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="teacher_invitations")
+    email = models.EmailField(_("email"))
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("invited at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        db_table = "grading_teacherinvitation"
+        verbose_name = _("teacher invitation")
+        verbose_name_plural = _("teacher invitations")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(accepted_at__isnull=True) | models.Q(accepted_by__isnull=False),
+                name="grading_invitation_accepted_has_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} · {self.school}"

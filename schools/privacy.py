@@ -1,0 +1,58 @@
+"""The students a school registered and the invitations to teachers, in the privacy registry (export, erase)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from mindomo import privacy
+
+from .models import SchoolStudentAccount, TeacherInvitation
+
+
+@privacy.register
+class SchoolsPrivacyProvider(privacy.PrivacyProvider):
+    name = "schools"
+    label = _("Schools")
+    erase_order = 210  # after grading's classes and grades
+
+    def declarations(self) -> list[privacy.DataCategory]:
+        return [
+            privacy.DataCategory(
+                model="schools.SchoolStudentAccount",
+                fields=("user", "school", "registered_by", "created_at"),
+                purpose=_(
+                    "Record that a school registered this student (consent given by the school, for "
+                    "educational use only)."
+                ),
+                retention=_("Until the student's account is deleted."),
+            ),
+            privacy.DataCategory(
+                model="schools.TeacherInvitation",
+                fields=("school", "email", "invited_by", "created_at", "accepted_at"),
+                purpose=_("Invite a teacher to a school by email."),
+                retention=_("Until the school or the invited person's account is deleted."),
+            ),
+        ]
+
+    def export(self, user: User) -> dict[str, Any]:
+        registration = SchoolStudentAccount.objects.filter(user=user).select_related("school").first()
+        return {
+            "school_registration": (
+                {"school": registration.school.name, "registered_at": registration.created_at.isoformat()}
+                if registration
+                else None
+            ),
+        }
+
+    @transaction.atomic
+    def erase(self, user: User) -> None:
+        SchoolStudentAccount.objects.filter(user=user).delete()
+        invitations = Q(accepted_by=user)
+        if user.email:
+            invitations |= Q(email__iexact=user.email)
+        TeacherInvitation.objects.filter(invitations).delete()
