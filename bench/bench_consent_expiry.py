@@ -1,11 +1,14 @@
-"""Benchmark: the expiry of pending child sign-ups (``consent.services.pending_signups_expire``: batched,
-SKIP LOCKED, with its ledger appends) against one raw SQL DELETE of the same rows.
+"""Benchmark: the expiry of pending child sign-ups (``consent.services.pending_signups_expire``: batches of
+10,000, each one DELETE ... RETURNING in keyset order with SKIP LOCKED plus one ledger entry) against one raw
+SQL DELETE of the same rows. A second line per size measures the floor under any locked batch: the same
+batches' DELETE statements alone (``mindomo.bulk.delete_in_batches``, no ledger, no outbox) against the
+same raw DELETE.
 
 Before each sample, untimed, N expired requests are inserted (one INSERT ... SELECT generate_series) beside
 as many open ones that must survive, then the table is vacuumed and analysed, so both sides find the same
 rows and indexes. N is 10,000 and 100,000 by default (to show how the cost grows); BENCH_EXPIRY_SIZES
-changes the list, e.g. ``BENCH_EXPIRY_SIZES=10000,100000,1000000`` for the million-row run. The ledger rows
-the service appends stay (the ledger is append-only).
+changes the list, e.g. ``BENCH_EXPIRY_SIZES=10000,100000,1000000`` for the million-row run (or
+``BENCH_EXPIRY_MILLION=1`` to add it). The ledger rows the service appends stay (the ledger is append-only).
 """
 
 from __future__ import annotations
@@ -27,8 +30,11 @@ from django.utils import timezone  # noqa: E402
 from consent import services  # noqa: E402
 from consent.models import AgeRule  # noqa: E402
 from consent.reference_data import ensure_loaded  # noqa: E402
+from mindomo import bulk  # noqa: E402
 
 SIZES = [int(s) for s in os.environ.get("BENCH_EXPIRY_SIZES", "10000,100000").split(",") if s.strip()]
+if os.environ.get("BENCH_EXPIRY_MILLION") and 1_000_000 not in SIZES:
+    SIZES.append(1_000_000)
 MARK = "BENCH"  # the public ids of the benchmark's rows start with this, so nothing real is touched
 
 
@@ -38,11 +44,11 @@ def insert(*, count: int, tag: str, age: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO consent_pendingsignup (public_id, login_digest, sealed, parent_email, country, rule_id, "
-            "consent_month, created_at, expires_at, resend_count, reminder_due_at, ledger_subject) "
+            "consent_month, created_at, expires_at, resend_count, reminder_due_at, ledger_subject, language) "
             "SELECT %s || g || '-' || substr(md5(random()::text), 1, 8), encode(sha256(random()::text::bytea), 'hex'), "
             "'gAAAAbench' || repeat('x', 200), 'bench' || g || '@example.com', 'US', %s, '2030-01-01', "
             "now() - %s::interval, now() - %s::interval + interval '7 days', 0, NULL, "
-            "substr(md5(random()::text), 1, 32) FROM generate_series(1, %s) g",
+            "substr(md5(random()::text), 1, 32), '' FROM generate_series(1, %s) g",
             [f"{MARK}{tag}", rule.pk, age, age, count],
         )
 
@@ -74,11 +80,25 @@ def jobs() -> Iterator[Job]:
                     cursor.execute("DELETE FROM consent_pendingsignup WHERE expires_at <= now()")
                     assert cursor.rowcount == size, cursor.rowcount
 
+            def floor(size: int = size) -> None:
+                deleted = bulk.delete_in_batches(
+                    services.pending_signups_expired(timezone.now()), key=services.EXPIRY_KEY
+                )
+                assert deleted == size, deleted
+
             yield Job(
                 f"expire pending sign-ups, {size:,} of {2 * size:,}",
                 service,
                 raw,
                 goal=1.3,
+                prepare_project=lambda size=size: prepare(size),  # type: ignore[misc]
+                prepare_baseline=lambda size=size: prepare(size),  # type: ignore[misc]
+                baseline_label="raw DELETE",
+            )
+            yield Job(
+                f"  floor: the same locked batch DELETEs alone, {size:,}",
+                floor,
+                raw,
                 prepare_project=lambda size=size: prepare(size),  # type: ignore[misc]
                 prepare_baseline=lambda size=size: prepare(size),  # type: ignore[misc]
                 baseline_label="raw DELETE",

@@ -125,6 +125,9 @@ class BillingPrivacyProvider(privacy.PrivacyProvider):
                 )
                 % {"years": settings.INVOICE_RETENTION_YEARS},
                 expired=services.invoices_expired,
-                purge=services.invoices_delete,
+                key=services.PURGE_KEY,
+                returning=services.PURGE_RETURNING,
+                after_delete=services.invoices_purged,
+                bare=True,  # invoices_purged detaches the credit notes of the deleted invoices
             )
         ]

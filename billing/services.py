@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from mindomo import bulk
+
 from . import emails, selectors, vat
 from .gateways import GatewayError, GatewayTimeout, SaleResult, twocheckout
 from .gateways import braintree_gateway as braintree
@@ -474,64 +476,30 @@ def invoices_expired(now: Any = None) -> QuerySet[Invoice]:
     return Invoice.objects.filter(year__lt=today.year - settings.INVOICE_RETENTION_YEARS)
 
 
-def invoices_delete(ids: list[Any]) -> int:
-    """Delete these invoices with one statement (Django's collector would first load every row)."""
+# The purge's keyset: the (year, id) index matches "year < cutoff" (billing_invoice_year_id).
+PURGE_KEY = ("year", "id")
+PURGE_RETURNING = ("id",)
+
+
+def invoices_purged(batch: bulk.Batch) -> None:
+    """After a batch of invoices was deleted, in the same transaction: credit notes of them lose the link
+    (they keep ``credited_invoice_number``; the foreign key is checked at commit), and one audit row."""
     table = connection.ops.quote_name(Invoice._meta.db_table)
-    with transaction.atomic():
-        # credit notes of purged invoices lose the link and keep credited_invoice_number
-        Invoice.objects.filter(credited_invoice_id__in=ids).update(credited_invoice=None)
-        with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [list(ids)])  # noqa: S608
-            count = cursor.rowcount
-        _event(kind=BillingEvent.Kind.INVOICES_PURGED, detail=f"{count} invoices past their retention")
-    return int(count)
-
-
-_PURGE_BATCH = """
-WITH batch AS (
-    SELECT id FROM {invoice} WHERE year < %(cutoff)s AND (year, id) > (%(year)s, %(id)s)
-    ORDER BY year, id LIMIT %(size)s FOR UPDATE SKIP LOCKED
-), gone AS (
-    DELETE FROM {invoice} WHERE id IN (SELECT id FROM batch) RETURNING id, year
-), detached AS (
-    UPDATE {invoice} SET credited_invoice_id = NULL
-    WHERE credited_invoice_id IN (SELECT id FROM gone) AND id NOT IN (SELECT id FROM gone)
-), audit AS (
-    INSERT INTO {event} (kind, order_reference, invoice_number, detail, created_at)
-    SELECT %(kind)s, '', '', count(*) || ' invoices past their retention', now() FROM gone HAVING count(*) > 0
-)
-SELECT (SELECT count(*) FROM gone), last.year, last.id
-FROM (SELECT 1) one LEFT JOIN (SELECT year, id FROM gone ORDER BY year DESC, id DESC LIMIT 1) last ON true
-"""
-
-
-def _invoices_purge_batch(*, cutoff_year: int, after: tuple[int, int], size: int) -> tuple[int, int, int]:
-    """One batch of the purge in one statement and one transaction: the next ``size`` expired invoices in
-    (year, id) order after ``after`` (rows another run holds are skipped), deleted; credit notes of them lose
-    the link (they keep ``credited_invoice_number``); one audit row. Returns (count, last year, last id)."""
-    sql = _PURGE_BATCH.format(
-        invoice=connection.ops.quote_name(Invoice._meta.db_table),
-        event=connection.ops.quote_name(BillingEvent._meta.db_table),
-    )
-    params: dict[str, int | str] = {
-        "cutoff": cutoff_year,
-        "year": after[0],
-        "id": after[1],
-        "size": size,
-        "kind": str(BillingEvent.Kind.INVOICES_PURGED),
-    }
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        count, year, last_id = cursor.fetchone()
-    return int(count), year or 0, last_id or 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET credited_invoice_id = NULL "  # noqa: S608
+            "WHERE credited_invoice_id = ANY(string_to_array(%s, E'\\n')::bigint[])",
+            ["\n".join(batch.values("id"))],
+        )
+    _event(kind=BillingEvent.Kind.INVOICES_PURGED, detail=f"{batch.count} invoices past their retention")
 
 
 def invoices_purge(*, today: date | None = None, batch_size: int = BATCH_SIZE, dry_run: bool = False) -> PurgeResult:
     """Delete invoices whose retention ended: INVOICE_RETENTION_YEARS after the end of their tax year.
 
-    Set-based, in batches of ``batch_size`` (one statement and one transaction each, keyset order on the
-    (year, id) index). ``dry_run`` lists what it would delete.
-    The retention engine (privacy.services.retention_apply) runs the same two functions from its beat task.
+    Set-based, in batches of ``batch_size``: one ``DELETE ... RETURNING`` each in keyset order on the (year, id)
+    index, SKIP LOCKED, plus ``invoices_purged`` (``mindomo.bulk``). ``dry_run`` lists what it would delete.
+    The retention engine's rule "billing.invoices" runs the same delete from its beat task.
     """
     today = today or timezone.localdate()
     cutoff_year = today.year - settings.INVOICE_RETENTION_YEARS  # tax years before this one are past retention
@@ -540,14 +508,9 @@ def invoices_purge(*, today: date | None = None, batch_size: int = BATCH_SIZE, d
         return PurgeResult(
             cutoff_year, list(expired.order_by("year", "series", "sequence").values_list("number", flat=True)), 0
         )
-    deleted = 0
-    last = (0, 0)
-    while True:
-        count, last_year, last_id = _invoices_purge_batch(cutoff_year=cutoff_year, after=last, size=batch_size)
-        if not count:
-            break
-        deleted += count
-        last = (last_year, last_id)
+    deleted = bulk.delete_in_batches(
+        expired, key=PURGE_KEY, size=batch_size, returning=PURGE_RETURNING, after_delete=invoices_purged, bare=True
+    )
     return PurgeResult(cutoff_year, [], deleted)
 
 

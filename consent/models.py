@@ -158,7 +158,7 @@ class PendingSignup(models.Model):
     rule = models.ForeignKey(AgeRule, on_delete=models.PROTECT, related_name="+")
     consent_month = models.DateField(_("reaches the age of consent in"))
     created_at = models.DateTimeField(_("created at"))
-    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+    expires_at = models.DateTimeField(_("expires at"))
     resend_count = models.PositiveSmallIntegerField(_("resent"), default=0)
     reminder_due_at = models.DateTimeField(_("reminder due at"), null=True, blank=True, db_index=True)
     # The request's pseudonym in the consent ledger (the account takes it over at approval).
@@ -172,6 +172,8 @@ class PendingSignup(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(expires_at__gt=models.F("created_at")), name="consent_pending_expiry"),
         ]
+        # the expiry's keyset order (mindomo.bulk): "expires_at <= now" read in (expires_at, id) order
+        indexes = [models.Index(fields=["expires_at", "id"], name="consent_pending_expiry_key")]
 
     def __str__(self) -> str:
         return self.public_id
@@ -329,12 +331,20 @@ class LedgerEntry(models.Model):
     policy_version = models.CharField(_("policy version"), max_length=32, blank=True)
     detail = models.JSONField(_("detail"), default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    # unique through a constraint, not ``unique=True``: no second (varchar_pattern_ops) index nobody uses
+    hash = models.CharField(max_length=64)
 
     class Meta:
         verbose_name = _("consent ledger entry")
         verbose_name_plural = _("consent ledger")
         ordering = ["seq"]
+        constraints = [models.UniqueConstraint(fields=["hash"], name="consent_ledger_hash_unique")]
+        indexes = [
+            models.Index(fields=["subject", "seq"], name="consent_ledger_subject_seq"),
+        ]
+        # Reminder batch entries (one row for many subjects) are found by a subject named in detail ->
+        # 'subjects' through the partial GIN index consent_ledger_batch_subjects (migration 0009, SQL:
+        # Django 5.2 writes an opclass on a key transform with parentheses PostgreSQL refuses).
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.kind}"

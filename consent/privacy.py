@@ -12,8 +12,8 @@ from django.utils.translation import ngettext
 from accounts.models import User
 from mindomo import privacy
 
-from . import services
-from .models import AgeDecision, ConsentRecord, DisclosureConsent, Guardian, LedgerEntry, LedgerPseudonym
+from . import ledger, services
+from .models import AgeDecision, ConsentRecord, DisclosureConsent, Guardian, LedgerPseudonym
 
 
 def _ttl_days() -> int:
@@ -127,9 +127,10 @@ class ConsentPrivacyProvider(privacy.PrivacyProvider):
             ),
             "consent_ledger": [
                 {"at": e.at.isoformat(), "event": e.kind, "method": e.method, "policy_version": e.policy_version}
-                for e in LedgerEntry.objects.filter(
-                    subject__in=LedgerPseudonym.objects.filter(child=user, role="child").values("pseudonym")
-                ).order_by("seq")
+                for subject in LedgerPseudonym.objects.filter(child=user, role="child").values_list(
+                    "pseudonym", flat=True
+                )[:1]
+                for e in ledger.entries_for_subject(subject)
             ],
         }
 
@@ -145,7 +146,9 @@ class ConsentPrivacyProvider(privacy.PrivacyProvider):
                 )
                 % {"days": max(1, round(settings.CONSENT_REQUEST_TTL / 86400))},
                 expired=services.pending_signups_expired,
-                purge=services.pending_signups_delete,
+                key=services.EXPIRY_KEY,
+                returning=services.EXPIRY_RETURNING,
+                after_delete=services.pending_signups_expired_logged,
             )
         ]
 

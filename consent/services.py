@@ -23,6 +23,7 @@ from kombu.exceptions import OperationalError
 
 from accounts import services as account_services
 from accounts.models import User
+from mindomo import bulk
 from mindomo import cache as shared_cache
 from mindomo.i18n import current_language
 from mindomo.outbox import services as outbox
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 BATCH_SIZE = 1000
+BULK_BATCH_SIZE = bulk.BATCH_SIZE
 
 
 class ConsentLinkError(ValidationError):
@@ -313,64 +315,60 @@ def pending_signups_expired(now: datetime.datetime) -> QuerySet[PendingSignup]:
     return PendingSignup.objects.filter(expires_at__lte=now)
 
 
-def pending_signups_delete(ids: list[Any]) -> int:
-    """Delete these expired requests, parent email included, with their ledger rows and one event.
-
-    Rows another run holds are skipped (SKIP LOCKED), so two runs at once never block each other or
-    delete twice. Returns how many this call deleted.
-    """
-    with transaction.atomic():
-        rows = list(
-            PendingSignup.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__in=ids)
-            .order_by("pk")
-            .values(*_LEDGER_FIELDS)
-        )
-        if not rows:
-            return 0
-        _ledger_pending_batch(rows, kind="expired")
-        outbox.deliveries_forget(references=[emails.pending_reference(row["pk"]) for row in rows])
-        count, _by_model = PendingSignup.objects.filter(pk__in=[row["pk"] for row in rows]).delete()
-    return int(count)
+# The expiry's keyset: the (expires_at, id) index matches "expires_at <= now" (migration 0009).
+EXPIRY_KEY = ("expires_at", "id")
+EXPIRY_RETURNING = ("id", "ledger_subject")
 
 
-def pending_signups_expire(*, now: datetime.datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
+def pending_signups_expired_logged(batch: bulk.Batch) -> None:
+    """After a batch of expired requests was deleted, in the same transaction: one ledger entry for the
+    whole batch (its subjects sorted and their Merkle root, so each request's expiry stays provable:
+    ``consent.ledger.subject_proof``) and the requests' reminder emails forgotten."""
+    ledger.append(
+        [
+            ledger.batch_event(
+                kind="expired",
+                subjects=batch.values("ledger_subject"),
+                method=ConsentMethod.EMAIL_PLUS,
+                policy_version=settings.CONSENT_POLICY_VERSION,
+            )
+        ]
+    )
+    outbox.deliveries_forget(references=[emails.pending_reference(pk) for pk in batch.values("id")])
+
+
+def pending_signups_expire(*, now: datetime.datetime | None = None, batch_size: int = BULK_BATCH_SIZE) -> int:
     """Delete every pending sign-up past its expiry, parent email included: set-based and batched.
 
-    The retention engine's beat task runs the same two functions (rule "consent.pending_signups").
+    Each batch is one ``DELETE ... RETURNING`` (keyset order on the expiry index, SKIP LOCKED: idempotent,
+    safe to run twice at once) plus one ledger append (``mindomo.bulk``). The retention engine's rule
+    "consent.pending_signups" runs the same delete. Returns how many this run deleted.
     """
     now = now or timezone.now()
-    deleted = 0
-    last_pk: Any = None
-    while True:
-        expired = pending_signups_expired(now).order_by("pk")
-        if last_pk is not None:
-            expired = expired.filter(pk__gt=last_pk)  # rows another run holds are passed over, not retried
-        ids = list(expired.values_list("pk", flat=True)[:batch_size])
-        if not ids:
-            return deleted
-        last_pk = ids[-1]
-        deleted += pending_signups_delete(ids)
+    return bulk.delete_in_batches(
+        pending_signups_expired(now),
+        key=EXPIRY_KEY,
+        size=batch_size,
+        returning=EXPIRY_RETURNING,
+        after_delete=pending_signups_expired_logged,
+    )
 
 
 def _ledger_pending_batch(rows: list[dict[str, Any]], *, kind: str) -> None:
-    """One ledger row per request, in one append: no query per row."""
+    """One ledger entry for the whole batch of requests (``ledger.batch_event``), in one append."""
     ledger.append(
         [
-            ledger.Event(
+            ledger.batch_event(
                 kind=kind,
-                subject=row["ledger_subject"],
+                subjects=[row["ledger_subject"] for row in rows],
                 method=ConsentMethod.EMAIL_PLUS,
-                rule_label=row["rule__subdivision"] or row["rule__country"] or "*",
-                rule_version=row["rule__version"],
                 policy_version=settings.CONSENT_POLICY_VERSION,
             )
-            for row in rows
         ]
     )
 
 
-_LEDGER_FIELDS = ("pk", "ledger_subject", "rule__country", "rule__subdivision", "rule__version")
+_LEDGER_FIELDS = ("pk", "ledger_subject")
 
 
 def pending_signups_remind(*, now: datetime.datetime | None = None, batch_size: int = BATCH_SIZE) -> int:

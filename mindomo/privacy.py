@@ -21,6 +21,8 @@ from django.utils.module_loading import autodiscover_modules
 if TYPE_CHECKING:
     from django.db.models import QuerySet
 
+    from mindomo.bulk import Batch
+
 # The data subject: the user model (accounts.User). mindomo is the bottom layer and names no app's model.
 User = Any
 
@@ -43,8 +45,16 @@ class RetentionRule:
     """Which rows an app deletes, after how long, counted from which date.
 
     ``expired(now)`` returns the queryset of rows past retention at ``now``; the retention engine
-    (privacy.services.retention_apply) deletes them in batches, or hands their primary keys to ``purge``
-    where deleting needs more than a DELETE (files to remove, records to de-identify).
+    (privacy.services.retention_apply) deletes them with ``mindomo.bulk.delete_in_batches``: batches of
+    10,000, one ``DELETE ... WHERE id IN (SELECT id ... ORDER BY key ... FOR UPDATE SKIP LOCKED LIMIT n)
+    RETURNING key, returning`` each, in keyset order on ``key``, which must be the columns of an index
+    matching the filter (for "created_at < cutoff": an index on (created_at, id)). ``after_delete(rows)``
+    runs in the batch's transaction with the deleted batch (``mindomo.bulk.Batch``: its count and the
+    ``returning`` columns; for an audit row, a ledger entry). Rows other
+    tables point at are deleted with their dependents by Django's collector, unless ``bare``.
+
+    ``purge`` instead, where removing needs more than a DELETE (files to remove, records to de-identify):
+    it gets the primary keys of each batch, selected in the same keyset order.
     """
 
     name: str
@@ -52,6 +62,10 @@ class RetentionRule:
     period: str | Promise
     expired: Callable[[datetime], QuerySet[Any]]
     purge: Callable[[list[Any]], int] | None = None
+    key: tuple[str, ...] = ("pk",)
+    returning: tuple[str, ...] = ()
+    after_delete: Callable[[Batch], Any] | None = None
+    bare: bool = False  # after_delete handles the rows that point at the deleted ones (mindomo.bulk)
 
 
 class PrivacyProvider:

@@ -7,8 +7,9 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
-from django.db.models.functions import TruncWeek
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce, TruncWeek
 from django.utils import timezone
 
 from accounts.models import AccountDeletionRequest, DataExport, User
@@ -84,7 +85,7 @@ def person_page(*, person: User, viewer: Any) -> PersonPage:
         from consent import ledger
 
         pseudonym = ledger.child_pseudonym(person.pk) if record else None
-        data["ledger"] = list(LedgerEntry.objects.filter(subject=pseudonym).order_by("seq")) if pseudonym else []
+        data["ledger"] = list(ledger.entries_for_subject(pseudonym)) if pseudonym else []
     if "dsr" in page.sections:
         data["exports"] = list(DataExport.objects.filter(user=person).order_by("-requested_at"))
         data["deletions"] = list(
@@ -155,7 +156,7 @@ def consent_funnel(*, now: datetime.datetime | None = None) -> Funnel:
         LedgerEntry.objects.filter(at__gte=start, kind__in=kinds)
         .annotate(week=TruncWeek("at"))
         .values("week", "kind")
-        .annotate(n=Count("pk"))
+        .annotate(n=Sum(Coalesce(Cast(KeyTextTransform("count", "detail"), IntegerField()), 1)))
         .order_by()
     )
     counts: dict[tuple[datetime.date, str], int] = {}

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from consent.models import ConsentMethod, ConsentRecord
+from mindomo import bulk
 from mindomo.privacy import RetentionRule, registry
 
 from .models import AccessLog, Notice, NoticeDelivery, PolicyAcceptance, PolicyVersion
@@ -24,7 +25,7 @@ from .roles import ALL, CUSTOM, ROLES
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 1000
+BATCH_SIZE = bulk.BATCH_SIZE
 DEFAULT_ACTIONS = ("view", "add", "change", "delete")
 
 
@@ -106,23 +107,32 @@ def retention_apply(
 
 
 def _retention_purge(rule: RetentionRule, *, now: datetime, batch_size: int) -> int:
+    """One rule: ``mindomo.bulk``'s batches (one DELETE ... RETURNING each, keyset order on the rule's
+    index), or the rule's own ``purge`` for each batch of primary keys where it does more than delete."""
+    if rule.purge is None:
+        return bulk.delete_in_batches(
+            rule.expired(now),
+            key=rule.key,
+            size=batch_size,
+            returning=rule.returning,
+            after_delete=rule.after_delete,
+            bare=rule.bare,
+        )
+    purge = rule.purge
     deleted = 0
     last_pk: Any = None
     while True:
         with transaction.atomic():
             queryset = rule.expired(now).order_by("pk")
-            if last_pk is not None and rule.purge is not None:
+            if last_pk is not None:
                 # a purge that de-identifies rather than deletes leaves rows behind: move past them
                 queryset = queryset.filter(pk__gt=last_pk)
-            pks = list(queryset.values_list("pk", flat=True)[:batch_size])
+            pks = list(
+                queryset.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True)[:batch_size]
+            )
             if not pks:
                 return deleted
-            if rule.purge is not None:
-                deleted += rule.purge(pks)
-            else:
-                model = queryset.model
-                model.objects.filter(pk__in=pks).delete()
-                deleted += len(pks)
+            deleted += purge(pks)
             last_pk = pks[-1]
         logger.info("retention %s: %d rows so far", rule.name, deleted)
 

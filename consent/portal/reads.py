@@ -64,7 +64,7 @@ def guardian_addresses(record: ConsentRecord) -> list[tuple[str, str]]:
 
 
 def ledger_for_child(record: ConsentRecord) -> QuerySet[LedgerEntry]:
-    return LedgerEntry.objects.filter(subject=ledger.child_pseudonym(record.child_id)).order_by("seq")
+    return ledger.entries_for_subject(ledger.child_pseudonym(record.child_id))
 
 
 def child_page(*, record: ConsentRecord, email: str) -> dict[str, Any]:

@@ -53,14 +53,17 @@ def make_pending(count: int, *, created: datetime, ttl: timedelta = timedelta(da
 
 def test_expiry_deletes_every_request_past_the_ttl_and_keeps_the_others() -> None:
     now = timezone.now()
-    make_pending(5, created=now - timedelta(days=8))
+    subjects = {p.ledger_subject for p in make_pending(5, created=now - timedelta(days=8))}
     fresh = make_pending(2, created=now - timedelta(days=6))
 
     deleted = services.pending_signups_expire(now=now, batch_size=2)
 
     assert deleted == 5
     assert set(PendingSignup.objects.values_list("pk", flat=True)) == {p.pk for p in fresh}
-    assert LedgerEntry.objects.filter(kind="expired").count() == 5  # one pseudonymous row per request
+    # one ledger entry per batch (2, 2, 1), naming the batch's pseudonyms
+    batches = list(LedgerEntry.objects.filter(kind="expired").order_by("seq"))
+    assert [entry.detail["count"] for entry in batches] == [2, 2, 1]
+    assert {s for entry in batches for s in entry.detail["subjects"]} == subjects
     assert services.pending_signups_expire(now=now) == 0  # idempotent
 
 

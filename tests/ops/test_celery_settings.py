@@ -93,16 +93,16 @@ def test_a_bulk_job_interrupted_by_the_soft_time_limit_is_queued_again_and_compl
             decision=decision,
             now=long_ago,
         )
-    real_delete = services.pending_signups_delete
+    real_logged = services.pending_signups_expired_logged
     calls: list[int] = []
 
-    def delete_then_run_out_of_time(ids: list[Any]) -> int:
-        calls.append(len(ids))
-        if len(calls) == 2:  # the second batch: the worker's soft limit fires
+    def delete_then_run_out_of_time(batch: Any) -> None:
+        calls.append(batch.count)
+        if len(calls) == 2:  # the second batch: the worker's soft limit fires (its DELETE rolls back)
             raise SoftTimeLimitExceeded()
-        return real_delete(ids)
+        real_logged(batch)
 
-    monkeypatch.setattr(services, "pending_signups_delete", delete_then_run_out_of_time)
+    monkeypatch.setattr(services, "pending_signups_expired_logged", delete_then_run_out_of_time)
     monkeypatch.setattr(services, "BATCH_SIZE", 2)
     monkeypatch.setattr(services.pending_signups_expire, "__kwdefaults__", {"now": None, "batch_size": 2})
 

@@ -1,0 +1,176 @@
+"""Bulk ledger writes: one entry per batch (the batch's sorted pseudonyms and their Merkle root), each subject's
+event provable from that entry alone (a tampered proof or entry fails), single-statement appends, and the
+ledger's indexes (no redundant varchar_pattern_ops index on the hash)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import timedelta
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from consent import ledger, services
+from consent.models import LedgerEntry, PendingSignup
+from consent.reference_data import ensure_loaded
+from tests.consent.test_expiry import make_pending
+
+pytestmark = pytest.mark.django_db
+
+
+def _expire(count: int) -> tuple[list[str], LedgerEntry]:
+    ensure_loaded()
+    now = timezone.now()
+    subjects = [p.ledger_subject for p in make_pending(count, created=now - timedelta(days=8))]
+    assert services.pending_signups_expire(now=now) == count
+    return subjects, LedgerEntry.objects.get(kind="expired")
+
+
+def test_expiring_a_batch_is_one_delete_returning_and_one_ledger_insert() -> None:
+    ensure_loaded()
+    now = timezone.now()
+    make_pending(7, created=now - timedelta(days=8))
+    with CaptureQueriesContext(connection) as queries:
+        assert services.pending_signups_expire(now=now) == 7
+    statements = [q["sql"] for q in queries.captured_queries]
+    deletes = [sql for sql in statements if 'DELETE FROM "consent_pendingsignup"' in sql]
+    inserts = [sql for sql in statements if sql.startswith('INSERT INTO "consent_ledgerentry"')]
+    assert len(deletes) == 2  # the batch, then the empty one that ends the run
+    assert "FOR UPDATE" in deletes[0]
+    assert "SKIP LOCKED" in deletes[0]
+    assert "RETURNING" in deletes[0]
+    assert len(inserts) == 1
+    assert not PendingSignup.objects.exists()
+    (entry,) = LedgerEntry.objects.filter(kind="expired")
+    assert entry.subject == ""
+    assert entry.detail["count"] == 7
+    assert entry.detail["subjects"] == sorted(entry.detail["subjects"])
+    assert entry.detail["merkle_root"] == ledger.merkle_root(entry.detail["subjects"])
+    assert ledger.verify_chain().ok
+
+
+@pytest.mark.parametrize(("count", "per_leaf"), [(1, 64), (2, 1), (5, 2), (8, 2), (13, 3), (200, 64)])
+def test_each_subject_of_a_batch_is_proven_from_the_entry(count: int, per_leaf: int, monkeypatch: Any) -> None:
+    monkeypatch.setattr(ledger, "LEAF_SUBJECTS", per_leaf)
+    subjects, entry = _expire(count)
+    for subject in subjects:
+        proof = ledger.subject_proof(subject, entry)
+        assert ledger.proof_verify(proof, entry)
+        assert ledger.batch_entry_for(subject, kind="expired") == entry
+    leaves = -(-count // per_leaf)
+    assert len(ledger.subject_proof(subjects[0], entry).path) <= max(1, (leaves - 1).bit_length())
+
+
+def test_a_tampered_proof_fails(monkeypatch: Any) -> None:
+    monkeypatch.setattr(ledger, "LEAF_SUBJECTS", 2)  # 3 leaves: a path of 2 steps
+    subjects, entry = _expire(6)
+    proof = ledger.subject_proof(subjects[2], entry)
+    side, sibling = proof.path[0]
+    flipped = ("R" if side == "L" else "L", sibling)
+    changed = (side, ("0" if sibling[0] != "0" else "1") + sibling[1:])
+    outsider = "f" * 32
+    for tampered in (
+        dataclasses.replace(proof, subject=outsider),  # someone who was not in the batch
+        dataclasses.replace(proof, subject=outsider, leaf=tuple(sorted([*proof.leaf[1:], outsider]))),
+        dataclasses.replace(proof, path=(changed, *proof.path[1:])),
+        dataclasses.replace(proof, path=(flipped, *proof.path[1:])),
+        dataclasses.replace(proof, path=proof.path[:-1]),
+        dataclasses.replace(proof, path=(("L", "not hex"), *proof.path[1:])),
+        dataclasses.replace(proof, root=ledger.merkle_root([outsider])),
+        dataclasses.replace(proof, seq=entry.seq + 1),
+    ):
+        assert not ledger.proof_verify(tampered, entry)
+    with pytest.raises(ValueError, match="not a subject"):
+        ledger.subject_proof(outsider, entry)
+
+
+def test_a_proof_against_a_tampered_entry_fails() -> None:
+    subjects, entry = _expire(4)
+    proof = ledger.subject_proof(subjects[0], entry)
+    # someone with database access adds a subject and recomputes the root: the row no longer matches its hash
+    forged = sorted([*subjects, "e" * 32])
+    entry.detail = {"count": 5, "merkle_root": ledger.merkle_root(forged), "subjects": forged}
+    forged_proof = ledger.subject_proof("e" * 32, entry)
+    assert not ledger.proof_verify(forged_proof, entry)
+    assert not ledger.proof_verify(proof, entry)
+
+
+def test_a_row_about_one_subject_is_no_batch_and_has_no_proof() -> None:
+    (entry,) = ledger.append([ledger.Event(kind="requested", subject="a" * 32)])
+    with pytest.raises(ValueError, match="not a batch entry"):
+        ledger.subject_proof("a" * 32, entry)
+
+
+def test_many_events_go_in_with_one_insert_and_keep_their_order() -> None:
+    events = [ledger.Event(kind="requested", subject=f"{n:032d}", detail={"n": n}) for n in range(2500)]
+    with CaptureQueriesContext(connection) as queries:
+        rows = ledger.append(events)
+    inserts = [q for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "consent_ledgerentry"')]
+    assert len(inserts) == 1
+    stored = list(LedgerEntry.objects.order_by("seq").values_list("pk", "subject", "detail"))
+    assert stored == [(row.pk, row.subject, row.detail) for row in rows]
+    assert [d["n"] for _pk, _s, d in stored] == list(range(2500))
+    assert ledger.verify_chain(chunk_size=100).ok
+
+
+def test_a_childs_history_includes_the_batch_entries_that_name_it() -> None:
+    ledger.append([ledger.Event(kind="requested", subject="c" * 32)])
+    ledger.append([ledger.batch_event(kind="reminded", subjects=["d" * 32, "c" * 32])])
+    ledger.append([ledger.batch_event(kind="reminded", subjects=["d" * 32])])
+    assert [e.kind for e in ledger.entries_for_subject("c" * 32)] == ["requested", "reminded"]
+
+
+def test_the_hash_is_unique_through_one_index_only() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'consent_ledgerentry'")
+        definitions = [row[0] for row in cursor.fetchall()]
+    on_hash = [d for d in definitions if "(hash" in d]
+    assert len(on_hash) == 1
+    assert "UNIQUE" in on_hash[0]
+    assert not [d for d in definitions if "pattern_ops" in d]
+    (entry,) = ledger.append([ledger.Event(kind="requested", subject="b" * 32)])
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO consent_ledgerentry (seq, at, kind, subject, actor, method, rule, policy_version, detail, "
+            "prev_hash, hash) VALUES (%s, now(), 'requested', '', '', '', '', '', '{}', '', %s)",
+            [entry.seq + 1, entry.hash],
+        )
+
+
+def test_a_subject_is_found_in_reminder_batches_through_the_index() -> None:
+    ledger.append([ledger.batch_event(kind="reminded", subjects=[f"{n:032x}" for n in range(50)])])
+    sql, params = ledger.entries_for_subject(f"{7:032x}").query.sql_with_params()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "consent_ledger_batch_subjects" in plan
+    assert "consent_ledger_subject_seq" in plan
+    assert [e.kind for e in ledger.entries_for_subject(f"{7:032x}")] == ["reminded"]
+
+
+def test_the_command_prints_a_proof_that_verifies_and_refuses_an_unknown_subject() -> None:
+    subjects, entry = _expire(3)
+    out = StringIO()
+    call_command("consent_prove_subject", subjects[1], stdout=out)
+    printed = out.getvalue()
+    document = json.loads(printed[: printed.rindex("}") + 1])
+    proof = ledger.SubjectProof(
+        subject=document["subject"],
+        seq=document["seq"],
+        entry_hash=document["entry_hash"],
+        root=document["root"],
+        leaf=tuple(document["leaf"]),
+        path=tuple((side, sibling) for side, sibling in document["path"]),
+    )
+    assert ledger.proof_verify(proof, entry)
+    assert f"one of the 3 subjects of ledger row #{entry.seq}" in printed
+    with pytest.raises(CommandError, match="No expired batch entry"):
+        call_command("consent_prove_subject", "0" * 32)
