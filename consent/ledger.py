@@ -249,7 +249,7 @@ def proof_verify(proof: SubjectProof, entry: LedgerEntry) -> bool:
     return node.hex() == proof.root
 
 
-INDEXED_BATCH_KINDS = ("reminded",)  # batch entries in the subjects index (migration 0009)
+INDEXED_BATCH_KINDS = ("reminded",)  # batch entries in the subjects index (migration 0010)
 
 
 def batch_entry_for(subject: str, *, kind: str) -> LedgerEntry | None:

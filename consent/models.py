@@ -343,7 +343,7 @@ class LedgerEntry(models.Model):
             models.Index(fields=["subject", "seq"], name="consent_ledger_subject_seq"),
         ]
         # Reminder batch entries (one row for many subjects) are found by a subject named in detail ->
-        # 'subjects' through the partial GIN index consent_ledger_batch_subjects (migration 0009, SQL:
+        # 'subjects' through the partial GIN index consent_ledger_batch_subjects (migration 0010, SQL:
         # Django 5.2 writes an opclass on a key transform with parentheses PostgreSQL refuses).
 
     def __str__(self) -> str:

@@ -315,7 +315,7 @@ def pending_signups_expired(now: datetime.datetime) -> QuerySet[PendingSignup]:
     return PendingSignup.objects.filter(expires_at__lte=now)
 
 
-# The expiry's keyset: the (expires_at, id) index matches "expires_at <= now" (migration 0009).
+# The expiry's keyset: the (expires_at, id) index matches "expires_at <= now" (migration 0010).
 EXPIRY_KEY = ("expires_at", "id")
 EXPIRY_RETURNING = ("id", "ledger_subject")
 

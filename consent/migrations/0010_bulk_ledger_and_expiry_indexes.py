@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("consent", "0008_ledger_guardian_removed"),
+        ("consent", "0009_school_in_schools"),
     ]
 
     operations = [
