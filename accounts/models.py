@@ -95,6 +95,9 @@ class DataExport(models.Model):
     file_size = models.PositiveBigIntegerField(_("file size"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
     requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    # the last build's start and how many builds started: a build older than the task time limit is dead
+    started_at = models.DateTimeField(_("build started at"), null=True, blank=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(_("builds started"), default=0, editable=False)
     ready_at = models.DateTimeField(_("ready at"), null=True, blank=True)
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
 

@@ -209,27 +209,59 @@ def data_export_request(*, user: User) -> DataExport:
     return export
 
 
+# Builds of one export before it is given up as failed (the person may then ask again at once): a build that
+# kills its worker every time (say, out of memory) is not started for ever.
+EXPORT_BUILD_ATTEMPTS = 2
+
+
+def _export_failed(export: DataExport) -> None:
+    with contextlib.suppress(OSError):  # the folder itself may be what failed
+        _export_partial_path(export).unlink(missing_ok=True)
+    DataExport.objects.filter(pk=export.pk).update(
+        state=DataExport.State.FAILED, error=gettext("The export could not be built. Please ask again.")
+    )
+
+
+def _export_partial_path(export: DataExport) -> Path:
+    """The archive being written: named after the export, so a build resumed after a killed one replaces it."""
+    return export_dir() / f".{export.public_id}.part"
+
+
 def data_export_build(*, export_id: int, now: datetime | None = None) -> DataExport | None:
     """Collect every provider's export into a zip (one JSON per provider plus a readable index).
 
-    Idempotent: only a pending export is built; progress is committed after each provider so the
-    owner's page can show it. A failure leaves a ``failed`` export and no file.
+    Idempotent: a pending export is built, and so is one whose build started longer ago than
+    ``CELERY_TASK_TIME_LIMIT`` (no task lives longer: its worker was killed), up to ``EXPORT_BUILD_ATTEMPTS``
+    builds, after which it is ``failed``; a build in progress is left alone. Progress is committed after each
+    provider so the owner's page can show it. A failure leaves a ``failed`` export and no file.
     """
     from . import emails
 
+    started = timezone.now()
     with transaction.atomic():
         export = DataExport.objects.select_for_update().filter(pk=export_id).select_related("user").first()
-        if export is None or export.state != DataExport.State.PENDING:
+        if export is None or export.state not in (DataExport.State.PENDING, DataExport.State.BUILDING):
             return export
+        if export.state == DataExport.State.BUILDING:
+            lease = started - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+            if export.started_at is not None and export.started_at > lease:
+                return export  # another build is running
+            if export.attempts >= EXPORT_BUILD_ATTEMPTS:
+                logger.error("data export %s: %s builds died, given up", export.pk, export.attempts)
+                _export_failed(export)
+                export.refresh_from_db()
+                return export
         providers = registry.providers()
         export.state = DataExport.State.BUILDING
         export.parts_total = len(providers)
         export.parts_done = 0
-        export.save(update_fields=["state", "parts_total", "parts_done"])
+        export.started_at = started
+        export.attempts += 1
+        export.save(update_fields=["state", "parts_total", "parts_done", "started_at", "attempts"])
     user = export.user
     directory = export_dir()
     file_name = f"{secrets.token_urlsafe(32)}.zip"
-    temporary = directory / f".{file_name}.part"
+    temporary = _export_partial_path(export)
     try:  # everything that can fail is in here, the folder included: a failure leaves `failed`, never `building`
         directory.mkdir(parents=True, exist_ok=True)
         documents = []
@@ -240,11 +272,7 @@ def data_export_build(*, export_id: int, now: datetime | None = None) -> DataExp
         temporary.rename(directory / file_name)
     except Exception:
         logger.exception("data export %s failed", export.pk)
-        with contextlib.suppress(OSError):  # the folder itself may be what failed
-            temporary.unlink(missing_ok=True)
-        DataExport.objects.filter(pk=export.pk).update(
-            state=DataExport.State.FAILED, error=gettext("The export could not be built. Please ask again.")
-        )
+        _export_failed(export)
         export.refresh_from_db()
         return export
     now = now or timezone.now()
@@ -263,6 +291,22 @@ def data_export_build(*, export_id: int, now: datetime | None = None) -> DataExp
         export.refresh_from_db()
         emails.data_export_ready_send(export=export)
     return export
+
+
+def data_exports_resume(*, now: datetime | None = None) -> list[int]:
+    """The exports whose build died or never started (its worker was killed, the queue lost its message), for
+    beat to build again: pending or building since longer than ``export_stale_after()``. Their build decides
+    (``data_export_build``): a dead one is built again, or given up as failed after ``EXPORT_BUILD_ATTEMPTS``."""
+    before = (now or timezone.now()) - export_stale_after()
+    return list(
+        DataExport.objects.filter(
+            Q(state=DataExport.State.PENDING, requested_at__lt=before)
+            | Q(state=DataExport.State.BUILDING, started_at__lt=before)
+            | Q(state=DataExport.State.BUILDING, started_at__isnull=True, requested_at__lt=before)
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def data_archive_open(*, user: User, now: datetime | None = None) -> IO[bytes]:

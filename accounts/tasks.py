@@ -24,6 +24,15 @@ def data_export_build_task(export_id: int) -> None:
 
 
 @shared_task
+def data_exports_resume_task() -> int:
+    """Queue again the builds of exports whose worker died (or whose message was lost); each build decides."""
+    stale = services.data_exports_resume()
+    for export_id in stale:
+        data_export_build_task.delay(export_id)
+    return len(stale)
+
+
+@shared_task
 def account_erasure_run_task(request_id: int) -> None:
     services.account_erasure_run(request_id=request_id)
 

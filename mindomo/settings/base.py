@@ -401,6 +401,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "accounts.tasks.account_erasures_due_task",
         "schedule": crontab(minute="*/15"),
     },
+    # data exports whose build died with its worker (or whose message was lost): built again, or failed
+    "accounts-resume-data-exports": {
+        "task": "accounts.tasks.data_exports_resume_task",
+        "schedule": crontab(minute="*/5"),
+    },
     # one reminder to the parent at half of CONSENT_REQUEST_TTL
     "consent-remind-parents": {
         "task": "consent.tasks.pending_signups_remind_task",

@@ -256,3 +256,65 @@ def test_an_export_folder_that_cannot_be_created_leaves_a_failed_export_and_the_
     settings.MEDIA_ROOT = media_root
     _request_export(member_client, django_capture_on_commit_callbacks)  # no waiting
     assert DataExport.objects.filter(user=member, state=DataExport.State.READY).count() == 1
+
+
+def _died_mid_build(export: DataExport, *, attempts: int, media_root: Path) -> Path:
+    """What a worker killed in the middle of a build leaves: `building` since its start, some parts collected, a
+    half-written archive."""
+    long_ago = timezone.now() - services.export_stale_after() - timedelta(seconds=1)
+    DataExport.objects.filter(pk=export.pk).update(
+        state=DataExport.State.BUILDING, started_at=long_ago, attempts=attempts, parts_done=2
+    )
+    partial = media_root / "exports" / f".{export.public_id}.part"
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    partial.write_bytes(b"PK\x03\x04 half an archive")
+    return partial
+
+
+def test_an_export_whose_worker_died_mid_build_is_built_again_by_beat_and_a_live_build_is_left_alone(
+    member: User, media_root: Path, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from accounts.tasks import data_export_build_task, data_exports_resume_task
+
+    assert settings.CELERY_BEAT_SCHEDULE["accounts-resume-data-exports"]["task"] == (
+        "accounts.tasks.data_exports_resume_task"
+    )
+    dead = services.data_export_request(user=member)  # no commit in this test: its build never ran
+    partial = _died_mid_build(dead, attempts=1, media_root=media_root)
+    other = UserFactory()
+    live = services.data_export_request(user=other)
+    DataExport.objects.filter(pk=live.pk).update(state=DataExport.State.BUILDING, started_at=timezone.now(), attempts=1)
+
+    data_export_build_task.delay(live.pk)  # a duplicate message while it runs: nothing
+    assert DataExport.objects.get(pk=live.pk).attempts == 1
+    with django_capture_on_commit_callbacks(execute=True):  # the ready email
+        assert data_exports_resume_task.delay().get() == 1
+
+    dead.refresh_from_db()
+    assert (dead.state, dead.attempts) == (DataExport.State.READY, 2)
+    assert dead.parts_done == dead.parts_total
+    assert not partial.exists()
+    assert [p.name for p in (media_root / "exports").iterdir()] == [dead.file_name]
+    assert [m.to for m in mail.outbox] == [[member.email]]
+    live.refresh_from_db()
+    assert (live.state, live.attempts) == (DataExport.State.BUILDING, 1)
+
+
+def test_an_export_whose_builds_keep_dying_is_given_up_and_the_person_asks_again_at_once(
+    member: User, member_client: Client, django_capture_on_commit_callbacks: Any, media_root: Path
+) -> None:
+    from accounts.tasks import data_exports_resume_task
+
+    export = services.data_export_request(user=member)
+    partial = _died_mid_build(export, attempts=services.EXPORT_BUILD_ATTEMPTS, media_root=media_root)
+
+    assert data_exports_resume_task.delay().get() == 1
+
+    export.refresh_from_db()
+    assert (export.state, export.attempts, export.file_name) == (DataExport.State.FAILED, 2, "")
+    assert not partial.exists()
+    assert mail.outbox == []
+    assert data_exports_resume_task.delay().get() == 0  # failed is final
+    assert "Please ask again" in member_client.get(reverse("accounts:data_export")).content.decode()
+    _request_export(member_client, django_capture_on_commit_callbacks)
+    assert DataExport.objects.filter(user=member, state=DataExport.State.READY).count() == 1
