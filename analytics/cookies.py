@@ -17,6 +17,8 @@ from django.utils.translation import ngettext
 
 from consent import constants as consent_constants
 from consent import selectors as consent_selectors
+from mindomo.timezones import COOKIE_MAX_AGE as TIME_ZONE_COOKIE_MAX_AGE
+from mindomo.timezones import TIME_ZONE_COOKIE
 
 from .models import CookieChoice
 
@@ -92,6 +94,16 @@ def catalogue() -> list[CookieInfo]:
             lifetime=_days(settings.CONSENT_REQUEST_TTL),
             essential=True,
             set_by="consent.views",
+        ),
+        CookieInfo(
+            name=TIME_ZONE_COOKIE,
+            purpose=_(
+                "Remembers your device's time zone (such as Europe/Bucharest), so that dates and times show in "
+                "your own time. Nothing else."
+            ),
+            lifetime=_days(TIME_ZONE_COOKIE_MAX_AGE),
+            essential=True,
+            set_by="static/js/site.js",
         ),
         CookieInfo(
             name=CHOICE_COOKIE,

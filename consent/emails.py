@@ -15,6 +15,7 @@ from mindomo import mail
 from mindomo.i18n import override
 from mindomo.outbox import services as outbox
 from mindomo.outbox.models import Delivery
+from mindomo.timezones import override_for_country
 
 from .constants import SchoolRequest
 from .models import ConsentRecord, Guardian, PendingSignup
@@ -79,7 +80,7 @@ def send_consent_request(*, pending: PendingSignup, key: str) -> None:
         "link": parent_link(public_id=pending.public_id, key=key),
         "expires_at": pending.expires_at,
     }
-    with override(pending.language):  # the language the child used
+    with override(pending.language), override_for_country(pending.country):  # the language the child used
         message = mail.templated_message(
             to=pending.parent_email,
             subject=_("Your child asks for your permission to use Mindomo"),
@@ -90,7 +91,7 @@ def send_consent_request(*, pending: PendingSignup, key: str) -> None:
 
 
 def send_consent_reminder(*, pending: PendingSignup) -> None:
-    with override(pending.language):
+    with override(pending.language), override_for_country(pending.country):
         _send(
             to=pending.parent_email,
             subject=_("Reminder: your child is waiting for your answer"),

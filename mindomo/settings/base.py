@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.UserLanguageMiddleware",
+    # times in the reader's time zone (the browser's, reported by static/js/site.js), the zone named
+    "mindomo.timezones.TimeZoneMiddleware",
     # a child's or school account never reaches the email, connected-services or two-factor pages
     "accounts.middleware.AdultPagesMiddleware",
     "privacy.middleware.PolicyAcceptanceMiddleware",

@@ -1,6 +1,7 @@
 /* Mindomo Accounts: small progressive enhancements, no inline script anywhere (Content-Security-Policy).
    - "Show password" toggles next to every password field (labels come from <body data-*> in the page language);
-   - a live status region that follows a job's progress by polling a status URL (data-poll-url). */
+   - a live status region that follows a job's progress by polling a status URL (data-poll-url);
+   - the device's time zone in the mindomo_tz cookie, so times show in the reader's zone. */
 (function () {
   "use strict";
 
@@ -69,6 +70,18 @@
     });
   }
 
-  function ready() { passwordToggles(); pollers(); }
+  // The device's time zone (an IANA name), so that the next pages show times where the reader lives
+  // (mindomo/timezones.py). Set only when it changes; nothing else is read or sent.
+  function timeZone() {
+    var zone = "";
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { return; }
+    if (!/^[A-Za-z0-9_+\-\/]{1,64}$/.test(zone)) { return; }
+    var current = (document.cookie.match(/(?:^|; )mindomo_tz=([^;]*)/) || [])[1];
+    if (current === zone) { return; }
+    var secure = window.location.protocol === "https:" ? "; Secure" : "";
+    document.cookie = "mindomo_tz=" + zone + "; Path=/; Max-Age=31536000; SameSite=Lax" + secure;
+  }
+
+  function ready() { passwordToggles(); pollers(); timeZone(); }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", ready); } else { ready(); }
 })();
