@@ -76,7 +76,7 @@ class ConsentRecordAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("email-plus follow-up"))
     def follow_up(self, obj: Any) -> str:
-        if obj.follow_up_sent_at and not obj.follow_up_status:
+        if obj.follow_up_sent_at:  # the evidence, kept after the outbox's sent row is purged
             return _("sent %(date)s") % {"date": date_format(obj.follow_up_sent_at, "SHORT_DATETIME_FORMAT")}
         if obj.follow_up_status == Delivery.Status.SENT and obj.follow_up_at:
             return _("sent %(date)s") % {"date": date_format(obj.follow_up_at, "SHORT_DATETIME_FORMAT")}

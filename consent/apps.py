@@ -24,6 +24,13 @@ class ConsentConfig(AppConfig):
         account_hooks.account_is_school_registered.register(signup.account_is_school_registered)
         account_hooks.inactive_reason.register(signup.inactive_reason)
 
+        # The outbox tells when an email went out: the consent record keeps the email-plus follow-up's time.
+        from mindomo.outbox import hooks as outbox_hooks
+
+        from . import emails
+
+        outbox_hooks.delivery_sent.register(emails.follow_up_sent)
+
         # A school registers a student: consent records the school's consent and the parents' addresses.
         from schools import hooks as school_hooks
 

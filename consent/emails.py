@@ -126,6 +126,18 @@ def send_consent_follow_up(*, record: ConsentRecord, due_at: datetime) -> None:
         )
 
 
+FOLLOW_UP_KIND = "consent.follow_up"
+
+
+def follow_up_sent(delivery: Delivery, sent_at: datetime) -> None:
+    """The outbox's ``delivery_sent`` hook: the consent record keeps when the email-plus follow-up went out (the
+    outbox's sent row is purged after OUTBOX_SENT_RETENTION_DAYS; the record is the evidence)."""
+    if delivery.kind == FOLLOW_UP_KIND and delivery.user_id is not None:
+        ConsentRecord.objects.filter(child_id=delivery.user_id, follow_up_sent_at__isnull=True).update(
+            follow_up_sent_at=sent_at
+        )
+
+
 # --- the parent portal ----------------------------------------------------------------------------------
 def portal_url() -> str:
     return settings.SITE_URL + reverse("consent:portal")

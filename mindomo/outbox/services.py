@@ -28,6 +28,7 @@ from django.utils import timezone, translation
 
 from mindomo import mail
 
+from . import hooks
 from .models import Delivery, DeliveryAttachment
 
 logger = logging.getLogger(__name__)
@@ -214,10 +215,17 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str:
         return _record_failure(delivery=delivery, failure=mail.classify(exc), now=now)
     finished = timezone.now()
     claimed = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING)
-    if delivery.forget_when_sent:
-        claimed.delete()
-    else:
-        claimed.update(status=Delivery.Status.SENT, sent_at=finished, error="", claimed_at=None)
+    with transaction.atomic():
+        if delivery.forget_when_sent:
+            claimed.delete()
+        else:
+            claimed.update(status=Delivery.Status.SENT, sent_at=finished, error="", claimed_at=None)
+        for hook in hooks.delivery_sent:
+            try:
+                with transaction.atomic():
+                    hook(delivery, finished)
+            except Exception:  # the email went out: never undo "sent" (it would be sent again)
+                logger.exception("outbox: a delivery_sent hook failed for delivery %s (%s)", delivery.pk, delivery.kind)
     return Delivery.Status.SENT
 
 

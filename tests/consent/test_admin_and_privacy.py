@@ -12,6 +12,7 @@ from django.forms.models import model_to_dict
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts.models import User
 from consent import ledger, services
@@ -156,6 +157,28 @@ def test_the_admin_lists_of_consent_records_issue_a_constant_number_of_queries(
         )
     with django_assert_max_num_queries(12):
         assert superuser_client.get(reverse("admin:consent_consentrecord_changelist")).status_code == 200
+
+
+def test_the_follow_up_column_shows_when_it_went_out_even_after_the_outbox_row_is_purged(
+    superuser_client: Client,
+) -> None:
+    from consent import emails
+    from mindomo.outbox import services as outbox
+    from mindomo.outbox.models import Delivery
+
+    record = ConsentRecord.objects.get(child=_child_with_parental_consent())
+    emails.send_consent_follow_up(record=record, due_at=timezone.now())
+    changelist = reverse("admin:consent_consentrecord_changelist")
+    assert "Pending" in superuser_client.get(changelist).content.decode()
+
+    delivery = Delivery.objects.get(kind="consent.follow_up")
+    assert outbox.delivery_send(delivery_id=delivery.pk) == "sent"
+    record.refresh_from_db()
+    assert record.follow_up_sent_at is not None
+    Delivery.objects.filter(pk=delivery.pk).delete()  # what the retention engine does after 7 days
+
+    page = superuser_client.get(changelist).content.decode()
+    assert "sent " + date_format(timezone.localtime(record.follow_up_sent_at), "SHORT_DATETIME_FORMAT") in page
 
 
 # --- privacy registry ---------------------------------------------------------------------------------

@@ -124,7 +124,11 @@ def test_the_parent_approves_and_the_child_logs_in_with_the_chosen_password(
     assert decision.outcome == AgeOutcome.CHILD
     assert decision.consent_month is not None
     assert PendingSignup.objects.count() == 0
+    assert record.follow_up_sent_at is None
     assert services_outbox.delivery_send(delivery_id=follow_up.pk, now=follow_up.due_at) == "sent"
+    follow_up.refresh_from_db()
+    record.refresh_from_db()
+    assert record.follow_up_sent_at == follow_up.sent_at is not None  # the evidence outlives the outbox row
     subjects = [m.subject for m in mail.outbox if m.to == ["parent@example.org"]]
     assert any("You approved" in s for s in subjects)
     assert any("About your consent" in s for s in subjects)

@@ -145,6 +145,30 @@ def test_an_invalid_address_fails_for_good_without_retrying(smtp_sink: SmtpSink)
     assert "ValueError" in delivery.error
 
 
+def test_the_sent_hooks_hear_of_each_sent_email_and_a_failing_one_never_makes_it_go_twice(
+    smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mindomo.outbox import hooks
+
+    heard: list[tuple[int, Any]] = []
+
+    def broken(delivery: Delivery, sent_at: Any) -> None:
+        Delivery.objects.filter(pk=delivery.pk).update(error="half-done write of a broken hook")
+        raise RuntimeError("a hook that fails")
+
+    monkeypatch.setattr(hooks.delivery_sent, "_functions", [broken, lambda d, at: heard.append((d.pk, at))])
+    delivery = _enqueue()
+
+    assert services.delivery_send(delivery_id=delivery.pk) == "sent"
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.error) == (Delivery.Status.SENT, "")  # the broken hook's write rolled back
+    assert heard == [(delivery.pk, delivery.sent_at)]
+    assert services.delivery_send(delivery_id=delivery.pk) == "sent"  # a redelivered message: nothing more
+    assert len(smtp_sink.received(to="reader@example.org")) == 1
+    assert len(heard) == 1
+
+
 def test_a_fresh_claim_stops_a_second_worker_and_a_stale_one_is_sent_again(settings: Any, smtp_sink: SmtpSink) -> None:
     delivery = _enqueue()
     claimed = services._claim(delivery_id=delivery.pk, now=timezone.now())  # worker A, then it "crashes"
