@@ -31,6 +31,9 @@ def _common() -> dict[str, Any]:
         "site_url": settings.SITE_URL,
         "privacy_url": settings.SITE_URL + reverse("privacy_policy"),
         "support_email": settings.CONSENT_SUPPORT_EMAIL,
+        "operator_name": settings.SELLER_NAME,
+        "portal_url": settings.SITE_URL + reverse("consent:portal"),
+        "retention_url": settings.SITE_URL + reverse("privacy:retention"),
         "third_parties": integral_third_parties(),
         "ttl_days": _ttl_days(),
     }

@@ -28,6 +28,8 @@ card_verify: Hook[Callable[..., CardCheck]] = Hook("consent.card_verify", single
 card_check_client_token: Hook[Callable[[], str]] = Hook("consent.card_check_client_token", single=True)
 # policy_accept(user) -> the version the user just accepted (a child taking over their account).
 policy_accept: Hook[Callable[[Any], str]] = Hook("consent.policy_accept", single=True)
+# policy_version() -> the version of the privacy policy in force ("" when none), named on consent records.
+policy_version: Hook[Callable[[], str]] = Hook("consent.policy_version", single=True)
 # school_contacts(school=..., child_id=...) -> email addresses at the school who look after this child.
 school_contacts: Hook[Callable[..., Iterable[str]]] = Hook("consent.school_contacts")
 # staff_accesses(subject_id=..., limit=...) -> the staff's accesses to a person's data, newest first.

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -340,10 +339,16 @@ def record_event(
                 actor=actor,
                 method=record.method,
                 rule=rule,
-                policy_version=record.policy_version or settings.CONSENT_POLICY_VERSION,
+                policy_version=record.policy_version or _policy_version_in_force(),
                 detail=detail or {},
             )
         ],
         now=now,
     )
     return entry
+
+
+def _policy_version_in_force() -> str:
+    from .services import policy_version_in_force
+
+    return policy_version_in_force()

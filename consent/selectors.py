@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from . import age_gate
-from .models import AgeDecision, AgeOutcome, ConsentMethod, ConsentRecord, Guardian, ThirdParty
+from .models import AgeDecision, AgeOutcome, AgeRule, ConsentMethod, ConsentRecord, Guardian, ThirdParty
 
 
 def consent_for_child(*, child: Any) -> ConsentRecord | None:
@@ -89,3 +89,14 @@ def browser_age_decision(request: HttpRequest) -> age_gate.Decision | None:
 def age_decision_cookie_seconds() -> int:
     """How long the age gate's decision cookie lasts."""
     return age_gate.cookie_max_age()
+
+
+def third_parties_published() -> list[ThirdParty]:
+    """Every service provider the privacy policy names (integral or not, receiving children's data or not)."""
+    return list(ThirdParty.objects.order_by("-integral", "name"))
+
+
+def age_rules_current() -> list[AgeRule]:
+    """The age table in force: one current rule per jurisdiction (the default row, with no country, last)."""
+    rules = list(AgeRule.objects.filter(superseded_at__isnull=True))
+    return sorted(rules, key=lambda r: (r.country == "", r.country, r.subdivision))

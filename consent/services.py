@@ -53,6 +53,15 @@ class ConsentLinkError(ValidationError):
 
 
 # --- keyed hashes and the seal ------------------------------------------------------------------------
+def policy_version_in_force() -> str:
+    """The privacy policy version a consent given now rests on: the one privacy publishes as in force
+    (``hooks.policy_version``), or CONSENT_POLICY_VERSION when no version is published."""
+    from . import hooks
+
+    found = hooks.policy_version.implementation()() if len(hooks.policy_version) else ""
+    return found or settings.CONSENT_POLICY_VERSION
+
+
 def login_digest(login: str) -> str:
     """Keyed hash (HMAC-SHA256 with a key derived from SECRET_KEY) reserving a login while it is pending."""
     return salted_hmac("consent.pending.login", login.strip().casefold(), algorithm="sha256").hexdigest()
@@ -175,7 +184,7 @@ def _ledger_pending(pending: PendingSignup, event: ledger.Event, *, actor: str =
     event.actor = event.actor if event.actor != ledger.SYSTEM else actor
     event.method = ConsentMethod.EMAIL_PLUS
     event.rule = AgeRule.objects.filter(pk=pending.rule_id).first()
-    event.policy_version = settings.CONSENT_POLICY_VERSION
+    event.policy_version = policy_version_in_force()
     ledger.append([event])
 
 
@@ -277,7 +286,7 @@ def pending_signup_approve(
             child=user,
             method=ConsentMethod.EMAIL_PLUS,
             parent_email=pending.parent_email,
-            policy_version=settings.CONSENT_POLICY_VERSION,
+            policy_version=policy_version_in_force(),
             rule_id=pending.rule_id,
             granted_at=now,
             request_ref=request_ref(public_id),
@@ -362,7 +371,7 @@ def _ledger_pending_batch(rows: list[dict[str, Any]], *, kind: str) -> None:
                 kind=kind,
                 subjects=[row["ledger_subject"] for row in rows],
                 method=ConsentMethod.EMAIL_PLUS,
-                policy_version=settings.CONSENT_POLICY_VERSION,
+                policy_version=policy_version_in_force(),
             )
         ]
     )
@@ -424,7 +433,7 @@ def consent_record_school(*, child: User, school: School, granted_by: User) -> C
         method=ConsentMethod.SCHOOL,
         school=school,
         granted_by=granted_by,
-        policy_version=settings.CONSENT_POLICY_VERSION,
+        policy_version=policy_version_in_force(),
         granted_at=timezone.now(),
     )
     ledger.record_event(kind="granted", record=record, actor="school", detail={"school": school.pk})

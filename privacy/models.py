@@ -55,6 +55,14 @@ class PolicyVersion(models.Model):
     def __str__(self) -> str:
         return self.version
 
+    @property
+    def summary_display(self) -> str:
+        """The summary in the reader's language while it is the text a data migration wrote
+        (privacy.policy_texts); a summary staff wrote is shown as written."""
+        from django.utils.translation import gettext
+
+        return gettext(self.summary) if self.summary else ""
+
 
 class PolicyAcceptance(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="policy_acceptances")

@@ -124,3 +124,79 @@ def access_log_csv_rows(queryset: QuerySet[AccessLog]) -> Any:
                 entry.subject_id or "",
             ]
         )
+
+
+# --- the published privacy policy: its generated parts --------------------------------------------------------
+def retention_sections() -> list[dict[str, Any]]:
+    """Per provider of the privacy registry: its label, what it keeps (declarations) and what the retention
+    engine deletes (rules). The retention page and the privacy policy's tables are both this."""
+    from mindomo.privacy import registry
+
+    return [
+        {"label": p.label, "declarations": list(p.declarations()), "rules": list(p.retention_rules())}
+        for p in registry.providers()
+    ]
+
+
+def age_table() -> list[dict[str, Any]]:
+    """The age table in force, in the reader's language: jurisdiction, age, source, since, legal review."""
+    from django_countries import countries
+
+    from consent.selectors import age_rules_current
+
+    rows = []
+    for rule in age_rules_current():
+        rows.append(
+            {
+                "country": str(countries.name(rule.country)) if rule.country else "",
+                "subdivision": rule.subdivision,
+                "age": rule.age,
+                "source": rule.legal_source,
+                "since": rule.effective_from,
+                "review": rule.needs_legal_review,
+                "default": not rule.country,
+                "code": rule.country,
+            }
+        )
+    return rows
+
+
+def age_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the policy says of the age table: how many jurisdictions, the range, the default and the US age."""
+    ages = [row["age"] for row in rows]
+    default = next((row["age"] for row in rows if row["default"]), None)
+    united_states = next((row["age"] for row in rows if row["code"] == "US" and not row["subdivision"]), None)
+    return {
+        "jurisdictions": sum(1 for row in rows if not row["default"]),
+        "youngest": min(ages) if ages else None,
+        "oldest": max(ages) if ages else None,
+        "default": default,
+        "united_states": united_states,
+        "review": sum(1 for row in rows if row["review"]),
+    }
+
+
+def policy_notice_context() -> dict[str, Any]:
+    """Everything the privacy policy renders from the code's own data, so that it cannot drift from the product:
+    the operator, the retention table (privacy registry), the third parties (consent.ThirdParty), the age table's
+    summary (consent.AgeRule) and the periods the settings set. The cookie list comes from analytics through its
+    template tag (``{% cookie_table %}``)."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    from consent.selectors import third_parties_published
+
+    ages = age_table()
+    return {
+        "portal_url": reverse("consent:portal"),
+        "operator_name": settings.SELLER_NAME,
+        "operator_address": settings.SELLER_ADDRESS,
+        "contact_email": settings.CONSENT_SUPPORT_EMAIL,
+        "retention_sections": retention_sections(),
+        "third_parties": third_parties_published(),
+        "ages": age_summary(ages),
+        "consent_ttl_days": max(1, round(settings.CONSENT_REQUEST_TTL / 86400)),
+        "deletion_grace_days": settings.ACCOUNT_DELETION_GRACE_DAYS,
+        "request_days": settings.DSR_DEADLINE_DAYS,
+        "cookie_days": settings.ANALYTICS_CHOICE_COOKIE_DAYS,
+    }

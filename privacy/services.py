@@ -207,6 +207,12 @@ def policy_accept_on_sign_up(user: User) -> None:
         policy_accept(user=user)
 
 
+def policy_version_in_force() -> str:
+    """The version in force, by name ("" when none): consent records and ledger events name it."""
+    version = policy_current()
+    return version.version if version is not None else ""
+
+
 def policy_accept_version(user: User) -> str:
     """The child taking over their account accepts the policy in force; the version accepted (for the ledger)."""
     return policy_accept(user=user).version.version

@@ -12,16 +12,24 @@ from django.views.decorators.http import require_http_methods
 from accounts.http import AuthenticatedRequest
 from mindomo.privacy import registry
 
-from . import services
+from . import selectors, services
 from .forms import PolicyAcceptForm
 from .middleware import SESSION_KEY
 
 
 def privacy_policy(request: HttpRequest) -> HttpResponse:
-    """The version of the privacy policy in force; its text is the version's translatable template."""
+    """The version of the privacy policy in force; its text is the version's translatable template, its tables
+    are generated from the code's own data (privacy.selectors.policy_notice_context)."""
     version = services.policy_current()
     template = version.template_name if version is not None else "pages/privacy_policy.html"
-    return render(request, template, {"version": version, "declarations": registry.declarations()})
+    context = {"version": version, "declarations": registry.declarations(), **selectors.policy_notice_context()}
+    return render(request, template, context)
+
+
+def age_table(request: HttpRequest) -> HttpResponse:
+    """The full age table the age gate applies, with the legal source of each row (linked from the policy)."""
+    rows = selectors.age_table()
+    return render(request, "privacy/ages.html", {"rows": rows, "ages": selectors.age_summary(rows)})
 
 
 @login_required
@@ -47,16 +55,7 @@ def policy_accept(request: AuthenticatedRequest) -> HttpResponse:
 
 def retention_policy(request: HttpRequest) -> HttpResponse:
     """The written data retention policy, generated from what each app declares."""
-    sections = []
-    for provider in registry.providers():
-        sections.append(
-            {
-                "label": provider.label,
-                "declarations": list(provider.declarations()),
-                "rules": list(provider.retention_rules()),
-            }
-        )
-    return render(request, "privacy/retention.html", {"sections": sections})
+    return render(request, "privacy/retention.html", {"sections": selectors.retention_sections()})
 
 
 @require_http_methods(["GET", "POST"])

@@ -39,3 +39,12 @@ def analytics_loader(context: template.Context) -> dict[str, Any]:
     request = context.get("request")
     show = bool(audience is not None and audience.analytics_on)
     return {"show": show, "csrf": get_token(request) if request is not None and show else ""}
+
+
+@register.inclusion_tag("analytics/_cookie_table.html")
+def cookie_table() -> dict[str, Any]:
+    """Every cookie the site sets (analytics.cookies.catalogue), as the table the cookie settings page shows;
+    the privacy policy renders it too, so neither can drift from the cookies the code sets."""
+    from analytics.cookies import catalogue
+
+    return {"cookies": catalogue()}

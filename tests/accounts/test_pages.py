@@ -26,9 +26,9 @@ def test_public_pages_need_no_login_and_load_nothing_from_other_hosts(client: Cl
 
 def test_the_privacy_policy_page_renders_the_policy_text(client: Client) -> None:
     html = client.get(reverse("privacy_policy")).content.decode()
-    for heading in ("INFORMATION WE COLLECT", "HOW WE PROTECT CHILDREN", "PARENT RIGHTS", "SECURITY", "COOKIES"):
+    for heading in ("What we collect and why", "Children", "Parents' rights", "Security", "Cookies and analytics"):
         assert heading in html
-    assert "Last Updated: May 24, 2018" in html
+    assert "Last updated: Nov. 30, 2026." in html
     assert "{%" not in html
     assert "{{" not in html
 
@@ -68,10 +68,10 @@ def test_the_policy_page_shows_the_version_in_force_with_its_own_text(client: Cl
     html = client.get(reverse("privacy_policy")).content.decode()
 
     assert "This link cannot be used" in html  # the in-force version's template, not the default text
-    assert "INFORMATION WE COLLECT" not in html
+    assert "What we collect and why" not in html
 
 
 def test_the_policy_page_names_its_version_and_links_to_retention_and_cookies(client: Client) -> None:
     html = client.get(reverse("privacy_policy")).content.decode()
-    assert "Version 2018-05-24." in html
+    assert "Version 2026-11-30." in html
     assert f'href="{reverse("privacy:retention")}"' in html

@@ -38,7 +38,7 @@ def test_a_school_records_consent_for_a_child_limited_to_education(school: Schoo
     stored = ConsentRecord.objects.get(child=child)
     assert stored.pk == record.pk
     assert (stored.method, stored.school_id, stored.granted_by_id) == (ConsentMethod.SCHOOL, school.pk, teacher.pk)
-    assert stored.policy_version == "2018-05-24"
+    assert stored.policy_version == "2026-11-30"
     assert stored.granted_at is not None
     assert stored.parent_email == ""
     assert stored.rule_id is None

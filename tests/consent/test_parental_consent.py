@@ -110,7 +110,7 @@ def test_the_parent_approves_and_the_child_logs_in_with_the_chosen_password(
     assert (record.method, record.parent_email, record.policy_version) == (
         ConsentMethod.EMAIL_PLUS,
         "parent@example.org",
-        "2018-05-24",
+        "2026-11-30",  # the version in force (privacy.services.policy_version_in_force)
     )
     assert record.rule is not None
     assert record.rule.country == "US"

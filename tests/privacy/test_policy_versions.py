@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 def material_change(db: Any) -> PolicyVersion:
     version = PolicyVersion.objects.create(
         version="2026-11-01",
-        effective_at=timezone.now() - timedelta(days=1),
+        effective_at=timezone.now() - timedelta(minutes=1),
         material=True,
         summary="Backups move to a new data centre in Germany.",
     )
@@ -34,7 +34,9 @@ def test_a_member_who_accepted_the_first_policy_is_not_asked_again_for_a_minor_c
     member_client: Client, member: User
 ) -> None:
     services.policy_accept(user=member)
-    PolicyVersion.objects.create(version="2026-minor", effective_at=timezone.now() - timedelta(hours=1), material=False)
+    PolicyVersion.objects.create(
+        version="2026-minor", effective_at=timezone.now() - timedelta(minutes=1), material=False
+    )
     assert member_client.get(reverse("accounts:profile")).status_code == 200
 
 

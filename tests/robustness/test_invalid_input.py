@@ -158,7 +158,7 @@ def test_a_bare_word_as_next_after_accepting_the_policy_stays_on_the_site(member
     from privacy.models import PolicyVersion
 
     version = PolicyVersion.objects.create(
-        version="2026-11-01", effective_at=timezone.now() - timedelta(days=1), material=True, summary="New."
+        version="2026-12-01", effective_at=timezone.now() - timedelta(minutes=1), material=True, summary="New."
     )
     privacy_services.policy_publish(version=version)
     assert privacy_services.policy_version_requiring_acceptance(member) == version
