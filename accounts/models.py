@@ -58,6 +58,12 @@ class User(AbstractUser):
             ),
         ]
         indexes = [
+            # the retention rule accounts.unverified_signups: keyset order (date_joined, id) on its filter
+            models.Index(
+                fields=["date_joined", "id"],
+                condition=models.Q(last_login__isnull=True, is_staff=False),
+                name="accounts_user_unverified_key",
+            ),
             # email__iexact (LOWER(email) = LOWER(...), mindomo.lookups): the unique index above is partial
             # (email <> ''), which the planner cannot use for a bare equality.
             models.Index(Lower("email"), name="accounts_user_email_lower"),
@@ -129,7 +135,7 @@ class DataExport(models.Model):
                 name="accounts_dataexport_progress_bounded",
             ),
         ]
-        indexes = [models.Index(fields=["state", "expires_at"])]
+        indexes = [models.Index(fields=["state", "expires_at", "id"], name="accounts_export_expiry_key")]
 
     def __str__(self) -> str:
         return f"{self.public_id} · {self.get_state_display()}"
@@ -253,7 +259,7 @@ class SupportInquiry(models.Model):
     email = models.EmailField(_("email address"))
     topic = models.CharField(_("topic"), max_length=16, choices=Topic.choices)
     message = models.TextField(_("message"), max_length=5000)
-    created_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(_("received at"), auto_now_add=True)
     handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
 
     class Meta:
@@ -266,7 +272,10 @@ class SupportInquiry(models.Model):
                 name="accounts_supportinquiry_topic_valid",
             ),
         ]
-        indexes = [models.Index(Lower("email"), name="accounts_support_email_lower")]  # erasure finds them
+        indexes = [
+            models.Index(Lower("email"), name="accounts_support_email_lower"),  # erasure finds them
+            models.Index(fields=["created_at", "id"], name="accounts_support_created_key"),  # retention keyset
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_topic_display()} · {self.created_at:%Y-%m-%d}"

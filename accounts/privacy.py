@@ -113,6 +113,9 @@ class AccountsPrivacyProvider(privacy.PrivacyProvider):
                 )
                 % {"days": settings.UNVERIFIED_ACCOUNT_TTL_DAYS},
                 expired=services.unverified_accounts_expired,
+                key=services.UNVERIFIED_KEY,
+                returning=("id",),
+                after_delete=services.unverified_accounts_deleted,
             ),
             privacy.RetentionRule(
                 name="accounts.data_export_files",
@@ -124,6 +127,7 @@ class AccountsPrivacyProvider(privacy.PrivacyProvider):
                 )
                 % {"days": settings.DATA_EXPORT_TTL_DAYS},
                 expired=services.data_exports_expired,
+                key=("expires_at", "id"),
                 purge=services.data_exports_expire_rows,
             ),
         ]
@@ -196,6 +200,7 @@ class SupportPrivacyProvider(privacy.PrivacyProvider):
                 )
                 % {"days": settings.SUPPORT_INQUIRY_RETENTION_DAYS},
                 expired=services.support_inquiries_expired,
+                key=services.SUPPORT_KEY,
             )
         ]
 

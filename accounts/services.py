@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from mindomo import bulk
 from mindomo import cache as shared_cache
 from mindomo.privacy import registry
 
@@ -151,21 +152,29 @@ def unverified_accounts_expired(now: Any) -> QuerySet[User]:
     )
 
 
-def unverified_accounts_purge(*, now: Any = None, batch_size: int = BATCH_SIZE) -> int:
+UNVERIFIED_KEY = ("date_joined", "id")  # the partial index accounts_user_unverified_key
+
+
+def unverified_accounts_deleted(batch: bulk.Batch) -> None:
+    """After a batch of never-verified sign-ups was deleted (with their dependents): their sessions too,
+    which hold a bare user id (one indexed DELETE)."""
+    UserSession.objects.filter(user_id__in=[int(pk) for pk in batch.values("id")]).delete()
+
+
+def unverified_accounts_purge(*, now: Any = None, batch_size: int = bulk.BATCH_SIZE) -> int:
     """Delete sign-ups whose email was never verified within UNVERIFIED_ACCOUNT_TTL_DAYS.
 
     Such a person never used the service; keeping their name and email would be collecting without
-    purpose. Set-based, in batches, idempotent. Returns the number of users deleted.
+    purpose. Set-based, in keyset batches (``mindomo.bulk``; the retention rule runs the same), idempotent.
+    Returns the number of users deleted.
     """
-    candidates = unverified_accounts_expired(now or timezone.now())
-    deleted = 0
-    while True:
-        with transaction.atomic():
-            ids = list(candidates.order_by("pk").values_list("pk", flat=True)[:batch_size])
-            if not ids:
-                return deleted
-            UserSession.objects.filter(user_id__in=ids).delete()
-            deleted += User.objects.filter(pk__in=ids).delete()[1].get("accounts.User", 0)
+    return bulk.delete_in_batches(
+        unverified_accounts_expired(now or timezone.now()),
+        key=UNVERIFIED_KEY,
+        size=batch_size,
+        returning=("id",),
+        after_delete=unverified_accounts_deleted,
+    )
 
 
 # --- Data subject rights: export, deletion, support ---------------------------------------------------
@@ -635,16 +644,13 @@ def support_inquiries_expired(now: datetime) -> QuerySet[SupportInquiry]:
     return SupportInquiry.objects.filter(created_at__lt=now - timedelta(days=settings.SUPPORT_INQUIRY_RETENTION_DAYS))
 
 
-def support_inquiries_purge(*, now: datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
-    """Delete inquiries older than SUPPORT_INQUIRY_RETENTION_DAYS. Set-based, in batches."""
-    now = now or timezone.now()
-    deleted = 0
-    while True:
-        with transaction.atomic():
-            ids = list(support_inquiries_expired(now).order_by("pk").values_list("pk", flat=True)[:batch_size])
-            if not ids:
-                return deleted
-            deleted += SupportInquiry.objects.filter(pk__in=ids).delete()[0]
+SUPPORT_KEY = ("created_at", "id")  # the index accounts_support_created_key
+
+
+def support_inquiries_purge(*, now: datetime | None = None, batch_size: int = bulk.BATCH_SIZE) -> int:
+    """Delete inquiries older than SUPPORT_INQUIRY_RETENTION_DAYS: keyset batches (``mindomo.bulk``, the
+    retention rule runs the same)."""
+    return bulk.delete_in_batches(support_inquiries_expired(now or timezone.now()), key=SUPPORT_KEY, size=batch_size)
 
 
 def support_inquiries_mark_handled(*, inquiry_ids: list[int], now: datetime | None = None) -> int:

@@ -23,6 +23,7 @@ class CookieConsent(models.Model):
     class Meta:
         verbose_name = _("cookie choice")
         verbose_name_plural = _("cookie choices")
+        indexes = [models.Index(fields=["decided_at", "id"], name="analytics_choice_decided_key")]  # retention
         constraints = [
             models.CheckConstraint(
                 condition=Q(choice__in=CookieChoice.values), name="analytics_cookieconsent_choice_valid"

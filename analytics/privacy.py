@@ -53,6 +53,7 @@ class AnalyticsPrivacyProvider(privacy.PrivacyProvider):
                 )
                 % {"days": settings.ANALYTICS_CHOICE_COOKIE_DAYS},
                 expired=cookie_choices_expired,
+                key=("decided_at", "id"),
             ),
         ]
 

@@ -66,13 +66,7 @@ def delete_batch(
     """
     model = queryset.model
     meta = model._meta
-    selected = queryset.order_by(*key)
-    if after is not None:
-        if len(key) == 1:
-            selected = selected.filter(**{f"{key[0]}__gt": after[0]})
-        else:
-            selected = selected.filter(TupleGreaterThan(Tuple(*(F(name) for name in key)), tuple(after)))
-    selected = selected.select_for_update(skip_locked=True, of=("self",))
+    selected = keyset(queryset, key=key, after=after).select_for_update(skip_locked=True, of=("self",))
     if not bare and has_dependents(model):
         # Rows other tables point at (a user: CASCADE and SET_NULL everywhere): Django's collector deletes
         # the batch with its dependents; the batch is still chosen by one keyset statement.
@@ -115,6 +109,16 @@ def delete_batch(
         last=tuple(row[1 + len(returning) :]),
         columns={name: (text or "").split("\n") for name, text in zip(returning, texts, strict=True)},
     )
+
+
+def keyset(queryset: QuerySet[Any], *, key: Sequence[str], after: Key | None) -> QuerySet[Any]:
+    """``queryset`` in ``key`` order, from the row after ``after`` on (``(a, b) > (x, y)``: an index range)."""
+    selected = queryset.order_by(*key)
+    if after is None:
+        return selected
+    if len(key) == 1:
+        return selected.filter(**{f"{key[0]}__gt": after[0]})
+    return selected.filter(TupleGreaterThan(Tuple(*(F(name) for name in key)), tuple(after)))
 
 
 def has_dependents(model: type[Model]) -> bool:

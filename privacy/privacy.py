@@ -104,5 +104,6 @@ class PrivacyOperationsProvider(privacy.PrivacyProvider):
                 description=_("Staff access log"),
                 period=_("deleted two years after the access"),
                 expired=_access_log_expired,
+                key=("at", "id"),
             )
         ]

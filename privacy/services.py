@@ -120,20 +120,20 @@ def _retention_purge(rule: RetentionRule, *, now: datetime, batch_size: int) -> 
         )
     purge = rule.purge
     deleted = 0
-    last_pk: Any = None
+    after: bulk.Key | None = None
     while True:
         with transaction.atomic():
-            queryset = rule.expired(now).order_by("pk")
-            if last_pk is not None:
-                # a purge that de-identifies rather than deletes leaves rows behind: move past them
-                queryset = queryset.filter(pk__gt=last_pk)
-            pks = list(
-                queryset.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True)[:batch_size]
+            # one keyset statement chooses (and locks) the batch; a purge that de-identifies rather than
+            # deletes leaves rows behind, which the keyset moves past
+            chosen = list(
+                bulk.keyset(rule.expired(now), key=rule.key, after=after)
+                .select_for_update(skip_locked=True, of=("self",))
+                .values_list("pk", *rule.key)[:batch_size]
             )
-            if not pks:
+            if not chosen:
                 return deleted
-            deleted += purge(pks)
-            last_pk = pks[-1]
+            deleted += purge([row[0] for row in chosen])
+            after = tuple(chosen[-1][1:])
         logger.info("retention %s: %d rows so far", rule.name, deleted)
 
 

@@ -60,7 +60,8 @@ class Delivery(models.Model):
         permissions = [("retry_delivery", _("Can retry a failed email delivery"))]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="outbox_status_next"),
-            models.Index(fields=["status", "sent_at"], name="outbox_status_sent"),
+            models.Index(fields=["status", "sent_at", "id"], name="outbox_status_sent_key"),  # retention keyset
+            models.Index(fields=["failed_at", "id"], name="outbox_failed_key"),  # retention keyset
             models.Index(fields=["user"], name="outbox_user"),
         ]
         constraints = [

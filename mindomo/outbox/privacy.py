@@ -105,6 +105,7 @@ class OutboxPrivacyProvider(privacy.PrivacyProvider):
                 )
                 % {"days": settings.OUTBOX_SENT_RETENTION_DAYS},
                 expired=sent_expired,
+                key=("sent_at", "id"),
             ),
             privacy.RetentionRule(
                 name="outbox.failed",
@@ -116,5 +117,6 @@ class OutboxPrivacyProvider(privacy.PrivacyProvider):
                 )
                 % {"days": settings.OUTBOX_FAILED_RETENTION_DAYS},
                 expired=failed_expired,
+                key=("failed_at", "id"),
             ),
         ]
