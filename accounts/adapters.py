@@ -174,7 +174,10 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         """The provider's callback stashes the sign-up and redirects to the sign-up form; the gate runs
         there (and again when the user is saved), so the stashed provider data survives the detour."""
         match = getattr(request, "resolver_match", None)
-        if match is not None and match.url_name == "socialaccount_signup":
+        headless = getattr(getattr(request, "allauth", None), "headless", None) is not None
+        # allauth's headless API has no stash-and-redirect: its provider token login and provider sign-up
+        # are refused right here without an adult decision (the client sends the age gate's decision first).
+        if headless or (match is not None and match.url_name == "socialaccount_signup"):
             response = hooks.signup_response(request)
             if response is not None:
                 raise ImmediateHttpResponse(response)

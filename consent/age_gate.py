@@ -22,6 +22,12 @@ from .reference_data import ensure_loaded
 
 COOKIE_NAME = AGE_DECISION_COOKIE
 COOKIE_SALT = "consent.age_gate.decision"
+# The API's decision token (POST /api/v1/age-gate/): the same decision, signed with its own salt and bound to
+# the client kind it was issued for. A mobile app (allauth's "app" client) sends it in this header; a browser
+# client gets the cookie above instead, exactly like the web pages.
+TOKEN_SALT = "consent.age_gate.api-token"
+TOKEN_HEADER = "X-Age-Decision"
+TOKEN_CLIENTS = ("app", "browser")
 
 
 @dataclass(frozen=True)
@@ -87,13 +93,11 @@ def cookie_max_age() -> int:
     return int(settings.CONSENT_DECISION_COOKIE_AGE)
 
 
-def read_decision(request: HttpRequest) -> Decision | None:
-    """The browser's earlier decision if its cookie is genuine and recent; None otherwise."""
-    raw = request.COOKIES.get(COOKIE_NAME)
-    if not raw:
-        return None
+def _load(raw: str, *, salt: str, client: str | None = None) -> Decision | None:
     try:
-        data: Any = signing.loads(raw, salt=COOKIE_SALT, max_age=cookie_max_age())
+        data: Any = signing.loads(raw, salt=salt, max_age=cookie_max_age())
+        if client is not None and data["k"] != client:
+            return None
         month = datetime.date.fromisoformat(data["m"]) if data["m"] else None
         decision = Decision(outcome=data["o"], rule_id=int(data["r"]), country=str(data["c"]), consent_month=month)
     except (signing.BadSignature, KeyError, TypeError, ValueError):
@@ -103,16 +107,55 @@ def read_decision(request: HttpRequest) -> Decision | None:
     return decision
 
 
-def write_decision(response: HttpResponseBase, decision: Decision) -> None:
-    payload = {
+def _payload(decision: Decision) -> dict[str, Any]:
+    return {
         "o": decision.outcome,
         "r": decision.rule_id,
         "c": decision.country,
         "m": decision.consent_month.isoformat() if decision.consent_month else "",
     }
+
+
+def headless_client(request: HttpRequest) -> str | None:
+    """The allauth headless client ("app" or "browser") a request is served for, or None for the pages."""
+    headless = getattr(getattr(request, "allauth", None), "headless", None)
+    client = getattr(headless, "client", None)
+    return str(getattr(client, "value", client)) if client is not None else None
+
+
+def read_decision(request: HttpRequest) -> Decision | None:
+    """The client's earlier decision if genuine and recent; None otherwise.
+
+    A browser (the pages, and allauth's "browser" client) holds it in the signed cookie; allauth's "app" client
+    sends the API's decision token in the ``X-Age-Decision`` header, and only a token issued for the app client
+    counts there.
+    """
+    if headless_client(request) == "app":
+        return read_token(request.headers.get(TOKEN_HEADER, ""), client="app")
+    raw = request.COOKIES.get(COOKIE_NAME)
+    if not raw:
+        return None
+    return _load(raw, salt=COOKIE_SALT)
+
+
+def issue_token(decision: Decision, *, client: str) -> str:
+    """The API's decision token: signed, bound to the client kind, valid CONSENT_DECISION_COOKIE_AGE (>= 24 h)."""
+    if client not in TOKEN_CLIENTS:
+        raise ValueError(client)
+    return signing.dumps({**_payload(decision), "k": client}, salt=TOKEN_SALT)
+
+
+def read_token(token: str, *, client: str) -> Decision | None:
+    """The decision a token carries if it is genuine, recent and was issued for ``client``; None otherwise."""
+    if not token or len(token) > 1000:
+        return None
+    return _load(token, salt=TOKEN_SALT, client=client)
+
+
+def write_decision(response: HttpResponseBase, decision: Decision) -> None:
     response.set_cookie(
         COOKIE_NAME,
-        signing.dumps(payload, salt=COOKIE_SALT),
+        signing.dumps(_payload(decision), salt=COOKIE_SALT),
         max_age=cookie_max_age(),
         httponly=True,
         samesite="Lax",

@@ -2,26 +2,53 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext
+
+from mindomo.middleware import api_error_response
 
 from . import age_gate, selectors, services
 
 
+def _api_refusal(*, code: str, message: str) -> JsonResponse:
+    """allauth's headless API refuses the sign-up in the API's error body (with allauth's ``status`` too)."""
+    response = api_error_response(status=403, code=code, message=message, param=age_gate.TOKEN_HEADER)
+    body = {"status": 403, **json.loads(response.content)}
+    return JsonResponse(body, status=403)
+
+
 def signup_redirect(request: HttpRequest) -> HttpResponse | None:
-    """Where a sign-up must go instead, by the browser's age gate decision; None for an adult.
+    """Where a sign-up must go instead, by the client's age gate decision; None for an adult.
 
     Every path that creates an account passes here (local form, each provider's sign-up form, the
-    final save): no decision sends the visitor to the neutral gate, a child to the child's sign-up.
+    final save, and allauth's headless sign-ups): no decision sends the visitor to the neutral gate, a child
+    to the child's sign-up; the headless API answers the same with a 403 error body.
     """
     decision = age_gate.read_decision(request)
+    headless = age_gate.headless_client(request) is not None
     if decision is None:
+        if headless:
+            return _api_refusal(
+                code="age_gate_required",
+                message=gettext(
+                    "Answer the age question first (POST /api/v1/age-gate/), then send its decision with the sign-up."
+                ),
+            )
         return redirect(f"{reverse('consent:age_gate')}?{urlencode({'next': request.get_full_path()})}")
     if decision.is_child:
+        if headless:
+            return _api_refusal(
+                code="child_signup_required",
+                message=gettext(
+                    "This sign-up needs a parent's permission: use the child sign-up (POST /api/v1/child-signup/)."
+                ),
+            )
         return redirect("consent:child_signup")
     return None
 

@@ -8,6 +8,7 @@ somewhere deep in a view: the class of the bug is closed here, not in each form.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from importlib import import_module
@@ -17,11 +18,12 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import BadRequest
 from django.core.handlers.exception import get_exception_response
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.http.cookie import parse_cookie
 from django.urls import get_resolver, get_urlconf
 from django.utils import translation
 from django.utils.datastructures import MultiValueDict
+from django.utils.translation import gettext
 
 # Names, the path and cookies: no control character at all (C0, DEL, C1), no lone surrogate.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -76,6 +78,37 @@ def _pairs_clean(pairs: Iterable[tuple[str, list[str]]]) -> bool:
     return all(_clean_name(name) and all(_clean_value(v) for v in values) for name, values in pairs)
 
 
+def _json_clean(value: object) -> bool:
+    """Every key and string of a parsed JSON document is clean (keys as names, strings as form values)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not _clean_value(item):
+                return False
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            if not all(_clean_name(key) for key in item):
+                return False
+            stack.extend(item.values())
+    return True
+
+
+def _json_body_problem(raw: bytes) -> str | None:
+    """A JSON body must be UTF-8 without control characters in its strings; a body that is not JSON at all is
+    left to the view (the API answers it with its own 400)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "invalid characters in the JSON body"
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return None
+    return None if _json_clean(document) else "invalid characters in the JSON body"
+
+
 def _bad_cookies(header: str) -> list[str]:
     """Names of the cookies whose name or value is not clean text."""
     return [
@@ -105,7 +138,14 @@ def request_problem(request: HttpRequest) -> str | None:
             files = [(name, [f.name or "" for f in uploads]) for name, uploads in request.FILES.lists()]
             if not (_pairs_clean(request.POST.lists()) and _pairs_clean(files)):
                 return "invalid characters in the form"
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.content_type == "application/json":
+        return _json_body_problem(request.body)
     return None
+
+
+def api_error_response(*, status: int, code: str, message: str, param: str | None = None) -> JsonResponse:
+    """The API's error body: ``{"errors": [{"code", "message", "param"}]}`` (README, "API")."""
+    return JsonResponse({"errors": [{"code": code, "message": message, "param": param}]}, status=status)
 
 
 def _scrub(request: HttpRequest) -> None:
@@ -134,7 +174,18 @@ class RejectInvalidTextMiddleware:
         bad_cookies = _bad_cookies(str(request.META.get("HTTP_COOKIE", "")))
         _scrub(request)
         with translation.override(language):
-            response = get_exception_response(request, get_resolver(get_urlconf()), 400, BadRequest(problem))
+            if request.path_info.startswith(tuple(settings.API_PATH_PREFIXES)):
+                response: HttpResponse = api_error_response(
+                    status=400,
+                    code="invalid_text",
+                    message=gettext(
+                        "The request holds characters that cannot be accepted (control characters or text that "
+                        "is not UTF-8). Nothing was saved."
+                    ),
+                )
+                response.headers["Content-Language"] = language
+            else:
+                response = get_exception_response(request, get_resolver(get_urlconf()), 400, BadRequest(problem))
         for name in bad_cookies:
             if _COOKIE_TOKEN.fullmatch(name):
                 response.delete_cookie(name)

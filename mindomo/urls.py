@@ -12,6 +12,9 @@ urlpatterns = [
     path("privacy/", include("privacy.policy_urls")),
     path("account/", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
+    path("_allauth/", include("api.auth_spec")),  # allauth's headless OpenAPI document
+    path("_allauth/", include("allauth.headless.urls")),
+    path("api/", include("api.urls")),
     path("consent/", include("consent.urls")),
     path("billing/", include("billing.urls")),
     path("grading/", include("grading.urls")),

@@ -45,6 +45,9 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.facebook",
     "allauth.socialaccount.providers.microsoft",
     "allauth.socialaccount.providers.yahoo",
+    "allauth.headless",  # the JSON API's authentication (browser and app clients), /_allauth/
+    "corsheaders",
+    "ninja",  # the JSON API's own endpoints (/api/v1/), its schema and its reference page's static files
     "mindomo.outbox",
     "accounts",
     "schools",
@@ -53,6 +56,7 @@ INSTALLED_APPS = [
     "grading",
     "privacy",
     "analytics",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -63,6 +67,8 @@ MIDDLEWARE = [
     # anything reads it.
     "mindomo.middleware.RejectInvalidTextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # CORS for the API only (CORS_URLS_REGEX); no origin is allowed unless CORS_ALLOWED_ORIGINS names it
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -188,6 +194,35 @@ SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_QUERY_EMAIL = True
 SOCIALACCOUNT_LOGIN_ON_GET = False
 
+# --- The JSON API (README, "API") ---
+# allauth's headless API at /_allauth/{browser,app}/v1/: "browser" for a single-page app on our domain (session
+# cookie and CSRF), "app" for mobile apps (a session token in the X-Session-Token header). The normal pages stay.
+HEADLESS_CLIENTS = ("browser", "app")
+HEADLESS_ONLY = False
+# allauth's OpenAPI specification at /_allauth/openapi.json and .yaml, served by api.auth_spec (allauth's own views
+# cannot serialise our sign-up form's translated help text); its HTML page would load a CDN script, so it is off.
+HEADLESS_SERVE_SPECIFICATION = True
+HEADLESS_SPECIFICATION_TEMPLATE_NAME = None
+# Cross-origin requests: none unless an origin is listed (comma-separated, e.g. https://app.example.org).
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/(api|_allauth)/"
+CORS_ALLOW_CREDENTIALS = True
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "accept-language",
+    "content-type",
+    "x-csrftoken",
+    "x-session-token",
+    "x-age-decision",
+    "x-portal-token",
+)
+# Paths whose refusals (invalid text, CSRF) answer in JSON instead of our HTML pages.
+API_PATH_PREFIXES = ("/api/", "/_allauth/")
+# Requests per minute for the API's own endpoints that send an email or check a password, per client IP
+# (allauth's flows keep their own ACCOUNT_RATE_LIMITS).
+API_EMAIL_RATE_PER_MINUTE = env.int("API_EMAIL_RATE_PER_MINUTE", default=5)
+API_PASSWORD_RATE_PER_MINUTE = env.int("API_PASSWORD_RATE_PER_MINUTE", default=10)
+
 
 def _social_app(prefix: str, **app_settings: Any) -> list[dict[str, Any]]:
     """One allauth app for a provider when its client id is set; none (provider hidden) otherwise."""
@@ -283,6 +318,8 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# our 403 page, or the API's JSON error under /api/ and /_allauth/
+CSRF_FAILURE_VIEW = "mindomo.csrf.csrf_failure"
 
 # Content-Security-Policy (analytics.middleware.SecurityHeadersMiddleware). Extra origins a form of ours may end at
 # (form-action), comma-separated, e.g. a new payment provider; the configured OAuth providers and, when
