@@ -19,6 +19,7 @@ from allauth.socialaccount.providers.base import Provider
 from cryptography.fernet import Fernet
 from django.contrib import messages
 from django.contrib.sites.shortcuts import get_current_site
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.forms import BaseForm
 from django.http import Http404, HttpRequest, HttpResponse
@@ -94,9 +95,25 @@ class AccountAdapter(DefaultAccountAdapter):
         response = hooks.inactive_response(request, user)
         return response if response is not None else super().respond_user_inactive(request, user)
 
+    # We never collect phone numbers. allauth's headless API still serves its phone endpoints; they find none
+    # and cannot set one (instead of allauth's NotImplementedError, a server error).
+    def get_phone(self, user: Any) -> tuple[str, bool] | None:
+        return None
+
+    def get_user_by_phone(self, phone: str) -> Any:
+        return None
+
+    def set_phone(self, user: Any, phone: str, verified: bool) -> None:
+        raise PermissionDenied
+
+    def set_phone_verified(self, user: Any, phone: str) -> None:
+        raise PermissionDenied
+
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         # Every path that creates an account passes here or in save_user (local form, each provider's
         # sign-up form, the final save); consent's age gate decides where a sign-up must go first.
+        if _headless_listing_flows(request, "signup"):
+            return True
         response = hooks.signup_response(request)
         if response is not None:
             raise ImmediateHttpResponse(response)
@@ -129,6 +146,15 @@ class AccountAdapter(DefaultAccountAdapter):
                     raise
                 user.pk, user.username = None, ""  # the generated username was taken meanwhile: generate another
         raise AssertionError("unreachable")
+
+
+def _headless_listing_flows(request: HttpRequest, *signup_views: str) -> bool:
+    """allauth's headless API also asks "is sign-up open?" to list the flows in any answer (login, session...);
+    only its sign-up views themselves meet the age gate, the other questions are answered "open"."""
+    if getattr(getattr(request, "allauth", None), "headless", None) is None:
+        return False
+    match = getattr(request, "resolver_match", None)
+    return match is None or match.url_name not in signup_views
 
 
 EMAIL_CONSTRAINT = "accounts_user_email_ci_unique"
@@ -177,6 +203,8 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         headless = getattr(getattr(request, "allauth", None), "headless", None) is not None
         # allauth's headless API has no stash-and-redirect: its provider token login and provider sign-up
         # are refused right here without an adult decision (the client sends the age gate's decision first).
+        if headless and _headless_listing_flows(request, "provider_signup", "provider_token"):
+            return True
         if headless or (match is not None and match.url_name == "socialaccount_signup"):
             response = hooks.signup_response(request)
             if response is not None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from allauth.headless.contrib.ninja.security import XSessionTokenAuth
 from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest
 from ninja.security import APIKeyHeader, SessionAuth
 
+from accounts.models import User
 from consent.portal import session as portal_session
 
 from .limits import session_store
@@ -72,3 +73,13 @@ class PortalTokenAuth(APIKeyHeader):
 
 
 portal_token_auth = PortalTokenAuth()
+
+
+def user_of(request: HttpRequest) -> User:
+    """The signed-in person an operation's ``auth`` found."""
+    return cast(User, getattr(request, "auth"))  # noqa: B009 -- ninja sets it; HttpRequest does not declare it
+
+
+def portal_of(request: HttpRequest) -> PortalSession:
+    """The parent's portal session an operation's ``auth`` found."""
+    return cast(PortalSession, getattr(request, "auth"))  # noqa: B009

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger
 
-from . import errors, signup
+from . import billing, errors, grading, me, portal, signup
 from .auth import USER_AUTH
 
 DESCRIPTION = """\
@@ -45,3 +45,7 @@ api = NinjaAPI(
 )
 errors.install(api)
 api.add_router("/v1/", signup.router)
+api.add_router("/v1/", me.router)
+api.add_router("/v1/", portal.router)
+api.add_router("/v1/", billing.router)
+api.add_router("/v1/", grading.router)

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.utils import check_csrf
 
 from consent import age_gate, services
@@ -132,7 +132,7 @@ def client_decision(request: HttpRequest) -> age_gate.Decision | None:
 @router.post(
     "/child-signup/", response=responses(ChildSignupOut, status=201), auth=None, operation_id="child_signup_create"
 )
-def child_signup(request: HttpRequest, payload: ChildSignupIn) -> tuple[int, dict[str, Any]]:
+def child_signup(request: HttpRequest, payload: ChildSignupIn) -> Status:
     """A child's sealed sign-up: the parent is emailed and decides; nothing else about the child is kept."""
     decision = client_decision(request)
     if decision is None:
@@ -171,7 +171,7 @@ def child_signup(request: HttpRequest, payload: ChildSignupIn) -> tuple[int, dic
         field = {"same_email": "parent_email", "parent_limit": "parent_email", "unavailable": None}
         raise errors.from_validation_error(error, param=field.get(str(error.code), "login")) from error
     token = _resend_fernet().encrypt(json.dumps({"p": sealed.public_id, "k": sealed.key}).encode()).decode()
-    return 201, {"request_id": sealed.public_id, "resend_token": token}
+    return Status(201, {"request_id": sealed.public_id, "resend_token": token})
 
 
 @router.post("/child-signup/resend/", response=responses(Done), auth=None, operation_id="child_signup_resend")

@@ -10,8 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from consent.reference_data import ensure_loaded
-
-PASSWORD = "analytical-engine-1843"
+from tests.accounts.factories import PASSWORD
 
 
 def birth_date(age: int) -> str:
@@ -48,3 +47,12 @@ def adult_signup_body(email: str = "ada@example.com") -> dict[str, Any]:
         "last_name": "Lovelace",
         "accept_policy": True,
     }
+
+
+def app_login(client: Client, login: str, password: str = PASSWORD) -> str:
+    """Sign in through allauth's app client; the session token for X-Session-Token."""
+    key = "email" if "@" in login else "username"
+    response = call(client, "post", "/_allauth/app/v1/auth/login", {key: login, "password": password})
+    assert response.status_code == 200, response.content
+    token: str = response.json()["meta"]["session_token"]
+    return token

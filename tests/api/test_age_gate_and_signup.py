@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -202,7 +203,7 @@ def test_a_headless_provider_sign_up_is_refused_by_the_adapter_without_a_decisio
     request = RequestFactory().post("/_allauth/app/v1/auth/provider/token")
     request.allauth = type("A", (), {})()  # type: ignore[attr-defined]
     mark_request_as_headless(request, "app")  # type: ignore[arg-type]
-    request.resolver_match = None  # type: ignore[attr-defined]
+    request.resolver_match = SimpleNamespace(url_name="provider_token")  # type: ignore[assignment]
 
     with pytest.raises(ImmediateHttpResponse) as refused:
         SocialAccountAdapter(request).is_open_for_signup(request, sociallogin=None)  # type: ignore[arg-type]
