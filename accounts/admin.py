@@ -128,7 +128,16 @@ class ErasureStepInline(admin.TabularInline):
 
 @admin.register(AccountDeletionRequest)
 class AccountDeletionRequestAdmin(_ReadOnlyAdmin):
-    list_display = ("reference", "state", "requested_at", "erase_after", "attempts", "last_attempt_at", "erased_at")
+    list_display = (
+        "reference",
+        "state",
+        "reason",
+        "requested_at",
+        "erase_after",
+        "attempts",
+        "last_attempt_at",
+        "erased_at",
+    )
     list_filter = ("state",)
     search_fields = ("reference",)
     raw_id_fields = ("user",)

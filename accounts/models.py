@@ -168,6 +168,8 @@ class AccountDeletionRequest(models.Model):
     user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="deletion_requests")
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.SCHEDULED)
     reauthenticated_by = models.CharField(_("confirmed by"), max_length=32)
+    # Why the account is erased, in staff's words (kept after the erasure: never a name, email or username).
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
     requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
     erase_after = models.DateTimeField(_("erase after"))
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)

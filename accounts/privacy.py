@@ -70,7 +70,7 @@ class AccountsPrivacyProvider(privacy.PrivacyProvider):
             ),
             privacy.DataCategory(
                 model="accounts.AccountDeletionRequest",
-                fields=("state", "requested_at", "erase_after", "erased_at"),
+                fields=("state", "reason", "requested_at", "erase_after", "erased_at"),
                 purpose=_(
                     "Delete your account when you ask, and prove that we did. After the deletion the record "
                     "keeps a random reference and the dates only, nothing that identifies you."

@@ -381,9 +381,13 @@ def data_exports_erase(*, user: User) -> None:
     transaction.on_commit(lambda: _export_files_delete(names))
 
 
+# The reason of a deletion the account holder asked for on their own page.
+OWN_REQUEST_REASON = "the account holder asked"
+
+
 @transaction.atomic
 def account_deletion_request(
-    *, user: User, reauthenticated_by: str, now: datetime | None = None
+    *, user: User, reauthenticated_by: str, reason: str = OWN_REQUEST_REASON, now: datetime | None = None
 ) -> AccountDeletionRequest:
     """Deactivate the account at once and schedule its erasure after the grace period.
 
@@ -402,6 +406,7 @@ def account_deletion_request(
         reference=uuid.uuid4(),
         user=locked,
         reauthenticated_by=reauthenticated_by,
+        reason=_reason_field(reason),
         erase_after=now + timedelta(days=settings.ACCOUNT_DELETION_GRACE_DAYS),
     )
     user.is_active = False
@@ -555,18 +560,26 @@ def account_erase_now(
 
     For a parent deleting their child's account, a school removing a student it registered, a privacy
     officer answering a request. A deletion the person already scheduled runs now; otherwise a request is
-    opened (``requested_by`` is kept on it as who confirmed it; ``reason`` goes to the log with the request's
-    random reference, never with the person's identifiers). The request is returned ``erased``, or ``failed``
-    when a provider failed (the beat task retries it). ``before`` runs in the transaction that opens the
-    request, so what the caller records about it (a consent ledger entry) exists exactly when the request does.
+    opened (``requested_by`` is kept on it as who confirmed it). ``reason`` is kept on the request (added to the
+    reason of one the person scheduled) and logged with its random reference: it must never hold the person's
+    identifiers, since the request outlives them. The request is returned ``erased``, or ``failed`` when a
+    provider failed (the beat task retries it). ``before`` runs in the transaction that opens the request, so
+    what the caller records about it (a consent ledger entry) exists exactly when the request does.
     """
     now = now or timezone.now()
     with transaction.atomic():
         if before is not None:
             before()
-        deletion = AccountDeletionRequest.objects.filter(
-            user=user, state__in=AccountDeletionRequest.OPEN_STATES
-        ).first() or account_deletion_request(user=user, reauthenticated_by=requested_by, now=now)
+        deletion = (
+            AccountDeletionRequest.objects.select_for_update()
+            .filter(user=user, state__in=AccountDeletionRequest.OPEN_STATES)
+            .first()
+        )
+        if deletion is None:
+            deletion = account_deletion_request(user=user, reauthenticated_by=requested_by, reason=reason, now=now)
+        elif reason not in deletion.reason:
+            deletion.reason = _reason_field(f"{deletion.reason}; then at once: {reason}" if deletion.reason else reason)
+            deletion.save(update_fields=["reason"])
     logger.info("erasure %s requested at once by %s: %s", deletion.reference, requested_by, reason)
     # No grace period: run it as at the end of the grace period.
     result = account_erasure_run(request_id=deletion.pk, now=max(now, deletion.erase_after))
@@ -574,6 +587,11 @@ def account_erase_now(
         deletion.refresh_from_db()
         return deletion
     return result
+
+
+def _reason_field(reason: str) -> str:
+    limit = AccountDeletionRequest._meta.get_field("reason").max_length or 200
+    return reason if len(reason) <= limit else reason[: limit - 1] + "…"
 
 
 def account_erasures_due(*, now: datetime | None = None, batch_size: int = 100) -> int:

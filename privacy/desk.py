@@ -221,6 +221,11 @@ def case_stop_collection(*, case: DataRequestCase, staff: User) -> None:
     _act(case, staff=staff, kind=CaseAction.Kind.COLLECTION_STOPPED)
 
 
+def _erase_reason(case: DataRequestCase) -> str:
+    """The deletion request's reason: the case it answers (its number, never the requester)."""
+    return f"privacy desk: deletion case {case.pk}"
+
+
 def case_erase(*, case: DataRequestCase, staff: User) -> bool:
     """Erase the account through the accounts erasure pipeline (every provider's erase(), no raw delete).
 
@@ -235,11 +240,11 @@ def case_erase(*, case: DataRequestCase, staff: User) -> bool:
         assert child is not None
         record = _consent_record(case)
     if record is not None and record.method == ConsentMethod.EMAIL_PLUS and record.parent_email:
-        erased = portal_actions.portal_child_erase(record=record, parent_email=record.parent_email, withdraw=False)
-    else:
-        result = account_services.account_erase_now(
-            user=child, requested_by="privacy_desk", reason=f"data request case {case.pk}"
+        erased = portal_actions.portal_child_erase(
+            record=record, parent_email=record.parent_email, withdraw=False, reason=_erase_reason(case)
         )
+    else:
+        result = account_services.account_erase_now(user=child, requested_by="privacy_desk", reason=_erase_reason(case))
         erased = result.state == AccountDeletionRequest.State.ERASED
     with transaction.atomic():
         case = DataRequestCase.objects.select_for_update().get(pk=case.pk)

@@ -79,9 +79,17 @@ def portal_child_resume(*, record: ConsentRecord, parent_email: str, now: dateti
 
 
 def portal_child_erase(
-    *, record: ConsentRecord, parent_email: str, withdraw: bool, now: datetime.datetime | None = None
+    *,
+    record: ConsentRecord,
+    parent_email: str,
+    withdraw: bool,
+    reason: str = "",
+    now: datetime.datetime | None = None,
 ) -> bool:
     """Delete the child's account and data at once, through the registry's erasure pipeline.
+
+    ``reason`` (kept on the deletion request) defaults to what the parent did; the privacy desk, erasing on a
+    verified request, gives its own.
 
     The ledger notes the withdrawal first (while the pseudonym mapping still exists); the accounts
     pipeline then erases every provider, the mapping included. The parents get a confirmation.
@@ -95,7 +103,8 @@ def portal_child_erase(
     deletion = account_services.account_erase_now(
         user=child,
         requested_by="parent_portal",
-        reason="parent withdrew consent" if withdraw else "parent deleted the account",
+        reason=reason
+        or ("parent withdrew consent in the portal" if withdraw else "parent deleted the account in the portal"),
         now=now,
         before=lambda: ledger.record_event(
             kind="withdrawn",

@@ -87,6 +87,7 @@ def test_the_password_deactivates_at_once_ends_every_session_and_emails_the_date
     deletion = AccountDeletionRequest.objects.get(user=member)
     assert deletion.state == AccountDeletionRequest.State.SCHEDULED
     assert deletion.reauthenticated_by == "password"
+    assert deletion.reason == services.OWN_REQUEST_REASON
     assert abs(deletion.erase_after - (deletion.requested_at + timedelta(days=14))) < timedelta(seconds=1)
     for browser in (member_client, other_browser):
         assert browser.get(reverse("accounts:profile"))["Location"].startswith(reverse("account_login"))
@@ -277,6 +278,24 @@ def test_erasure_removes_the_user_from_every_table_and_frees_email_and_username(
     # a later run changes nothing
     assert services.account_erasures_due(now=timezone.now() + timedelta(days=60)) == 0
     assert Invoice.objects.filter(pk=invoice.pk).exists()
+
+
+def test_an_erasure_at_once_keeps_who_asked_and_why_and_adds_it_to_a_request_the_person_made(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    asked_by_staff, asked_themselves = UserFactory(), UserFactory()
+    scheduled = _request_deletion(asked_themselves, django_capture_on_commit_callbacks)
+    assert scheduled.reason == services.OWN_REQUEST_REASON
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = services.account_erase_now(user=asked_by_staff, requested_by="privacy_desk", reason="case 12")
+        second = services.account_erase_now(user=asked_themselves, requested_by="parent_portal", reason="withdrawn")
+
+    assert (first.state, first.reauthenticated_by, first.reason) == ("erased", "privacy_desk", "case 12")
+    assert (second.pk, second.state) == (scheduled.pk, "erased")
+    assert second.reason == f"{services.OWN_REQUEST_REASON}; then at once: withdrawn"
+    too_long = services.account_erase_now(user=UserFactory(), requested_by="school", reason="x" * 500)
+    assert len(too_long.reason) == 200
 
 
 def test_one_provider_failing_leaves_a_visible_error_and_a_retry_completes(

@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import AccountDeletionRequest, User
 from consent.models import ConsentRecord, Guardian, LedgerEntry, ParentalControl
 from consent.portal import session as portal_session
 from mindomo.privacy import registry
@@ -295,6 +295,15 @@ def test_delete_or_withdraw_erases_the_child_at_once_and_confirms_by_email(
     assert tables_containing(MUM) == {}
     withdrawn = LedgerEntry.objects.get(kind="withdrawn")
     assert withdrawn.detail == {"action": action}
+    deletion = AccountDeletionRequest.objects.get()
+    assert (deletion.state, deletion.reauthenticated_by) == ("erased", "parent_portal")
+    assert (
+        deletion.reason
+        == {
+            "delete": "parent deleted the account in the portal",
+            "withdraw": "parent withdrew consent in the portal",
+        }[action]
+    )
     assert any(MUM in m.to and "deleted" in m.subject for m in mail.outbox)
     assert mum.get(reverse("consent:portal_child", args=[pk])).status_code == 404
 

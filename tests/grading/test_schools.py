@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from pypdf import PdfReader
 
-from accounts.models import User
+from accounts.models import AccountDeletionRequest, User
 from consent.models import ConsentRecord
 from schools import services as school_services
 from schools.models import SchoolMembership, SchoolStudentAccount, TeacherInvitation
@@ -355,6 +355,8 @@ def test_an_admin_removes_a_school_registered_student_and_every_trace_goes(world
     response = client.post(url, {"student": world.student.pk, "confirm": "yes"}, follow=True)
 
     assert "all its data were deleted" in response.content.decode()
+    deletion = AccountDeletionRequest.objects.get()
+    assert (deletion.reauthenticated_by, deletion.reason) == ("school", "removed from the school's roster")
     assert not User.objects.filter(pk=world.student.pk).exists()
     assert tables_containing(username) == {}
     assert tables_containing(SECRET_FEEDBACK) == {}

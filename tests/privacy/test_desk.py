@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import AccountDeletionRequest, User
 from consent import ledger
 from consent.models import LedgerEntry, PendingSignup
 from mindomo.outbox.models import Delivery
@@ -91,6 +91,9 @@ def test_a_parents_deletion_request_from_case_to_reply(
 
     assert_erased(["kiddo.desk"], erase)
     assert not User.objects.filter(pk=child.pk).exists()
+    # a child under parental consent goes through the portal's erasure, with the desk's reason
+    [deletion] = AccountDeletionRequest.objects.all()
+    assert (deletion.reauthenticated_by, deletion.reason) == ("parent_portal", f"privacy desk: deletion case {case.pk}")
     case.refresh_from_db()
     assert case.subject_id is None
     assert case.subject_id_kept == child.pk
@@ -160,6 +163,11 @@ def test_a_child_found_without_consent_is_suspended_at_once_and_erased_after_a_r
 
     assert_erased(["young.one.2019", "young.one@example.org"], erase)
     assert list(case.actions.values_list("kind", flat=True)) == ["opened", "suspended", "check", "erased"]
+    [deletion] = AccountDeletionRequest.objects.all()
+    assert (deletion.reauthenticated_by, deletion.reason) == (
+        "privacy_desk",
+        f"privacy desk: deletion case {case.pk}",
+    )
 
 
 def test_stop_collection_and_export_from_a_verified_case(
