@@ -462,8 +462,10 @@ def _scrub(text: str, needles: list[str]) -> str:
 def account_erasure_run(*, request_id: int, now: datetime | None = None) -> AccountDeletionRequest | None:
     """Run (or resume) the erasure pipeline of one deletion request.
 
-    Every registered privacy provider erases in its declared order, each in its own transaction whose
-    commit also marks its step done, so a step is done exactly when its data is gone. The first failure
+    Every registered privacy provider erases in its declared order, all in one transaction whose commit also
+    marks their steps done (one update), so a step is done exactly when its data is gone. Only if that
+    transaction fails do the providers run again one transaction each (the same commit-marks-done rule), so
+    the steps before the failing one stay done and a retry resumes exactly there. The first failure
     stops the run with the step ``failed`` (error text kept, without identifiers) and the request
     ``failed``; a later run resumes from the steps not done. The accounts provider, which deletes the
     user row, runs last and only after every other step is done. Re-running an erased request is a no-op.
@@ -517,10 +519,13 @@ def account_erasure_run(*, request_id: int, now: datetime | None = None) -> Acco
         p for p in providers if p.name == ACCOUNTS_PROVIDER
     ]
     address, name, language = user.email, user.get_short_name() or user.username, user.language
-    for provider in ordered:
+    pending = [provider for provider in ordered if steps[provider.name].state != ErasureStep.State.DONE]
+    if _erase_at_once(deletion=deletion, user=user, providers=pending, now=now):
+        pending = []
+    # Only after a failure of the single transaction: each provider in its own transaction, so the steps done
+    # stay done and the failing one is recorded (a retry resumes exactly there).
+    for provider in pending:
         step = steps[provider.name]
-        if step.state == ErasureStep.State.DONE:
-            continue
         try:
             with transaction.atomic():
                 provider.erase(user)
@@ -546,6 +551,32 @@ def account_erasure_run(*, request_id: int, now: datetime | None = None) -> Acco
     if address:
         emails.account_erased_send(email=address, name=name, language=language)
     return deletion
+
+
+def _erase_at_once(
+    *, deletion: AccountDeletionRequest, user: User, providers: list[Any], now: datetime
+) -> bool:
+    """Every provider not done yet in one transaction, with one update of their steps (and the request marked
+    erased when the accounts provider, last, has run). False, with nothing changed, when one fails: the caller
+    then runs them one transaction each to record which."""
+    if not providers:
+        return True
+    names = [provider.name for provider in providers]
+    try:
+        with transaction.atomic():
+            for provider in providers:
+                provider.erase(user)
+            deletion.steps.filter(provider__in=names).update(
+                state=ErasureStep.State.DONE, done_at=now, attempts=F("attempts") + 1, error=""
+            )
+            if ACCOUNTS_PROVIDER in names:
+                AccountDeletionRequest.objects.filter(pk=deletion.pk).update(
+                    state=AccountDeletionRequest.State.ERASED, erased_at=now, user=None
+                )
+    except Exception:
+        logger.warning("erasure %s: the single transaction failed; each provider on its own now", deletion.reference)
+        return False
+    return True
 
 
 def account_erase_now(
