@@ -16,6 +16,19 @@ from . import services
 from .models import AccountDeletionRequest, SupportInquiry, User
 
 
+def _profile(user: User) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "country": str(user.country),
+        "product_updates": user.product_updates,
+        "date_joined": user.date_joined.isoformat(),
+        "last_login": user.last_login.isoformat() if user.last_login else None,
+    }
+
+
 @privacy.register
 class AccountsPrivacyProvider(privacy.PrivacyProvider):
     name = "accounts"
@@ -81,16 +94,7 @@ class AccountsPrivacyProvider(privacy.PrivacyProvider):
 
     def export(self, user: User) -> dict[str, Any]:
         return {
-            "profile": {
-                "username": user.username,
-                "first_name": user.first_name,
-                "last_name": user.last_name,
-                "email": user.email,
-                "country": str(user.country),
-                "product_updates": user.product_updates,
-                "date_joined": user.date_joined.isoformat(),
-                "last_login": user.last_login.isoformat() if user.last_login else None,
-            },
+            "profile": _profile(user),
             "email_addresses": [
                 {"email": e.email, "verified": e.verified, "primary": e.primary}
                 for e in EmailAddress.objects.filter(user=user).order_by("pk")
@@ -99,6 +103,13 @@ class AccountsPrivacyProvider(privacy.PrivacyProvider):
                 {"provider": a.provider, "date_joined": a.date_joined.isoformat()}
                 for a in SocialAccount.objects.filter(user=user).order_by("pk")
             ],
+        }
+
+    def summary(self, user: User) -> dict[str, Any]:
+        return {
+            "profile": _profile(user),
+            "email_addresses": privacy.Count(EmailAddress.objects.filter(user_id=user.pk)),
+            "connected_services": privacy.Count(SocialAccount.objects.filter(user_id=user.pk)),
         }
 
     def retention_rules(self) -> list[privacy.RetentionRule]:
@@ -204,6 +215,9 @@ class SupportPrivacyProvider(privacy.PrivacyProvider):
             )
         ]
 
+    def summary(self, user: User) -> dict[str, Any]:
+        return {"inquiries": privacy.Count(self._inquiries(user))}
+
     @transaction.atomic
     def erase(self, user: User) -> None:
         self._inquiries(user).delete()
@@ -230,6 +244,9 @@ class SessionsPrivacyProvider(privacy.PrivacyProvider):
     def export(self, user: User) -> dict[str, Any]:
         # What a session holds is the mechanics of signing in, already exported as the account's data.
         return {"note": str(_("Sign-in sessions hold your user id and the login you typed; nothing else."))}
+
+    def summary(self, user: User) -> dict[str, Any]:
+        return self.export(user)  # no query
 
     def erase(self, user: User) -> None:
         services.user_sessions_end(user=user)

@@ -18,7 +18,7 @@ from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -31,6 +31,7 @@ from mindomo.privacy import registry
 
 from .exporting import write_archive
 from .models import AccountDeletionRequest, DataExport, ErasureStep, SupportInquiry, User, UserSession
+from .sessions import forget as sessions_forget
 
 BATCH_SIZE = 1000
 
@@ -92,7 +93,18 @@ def user_sessions_end(*, user: User, keep: str | None = None) -> int:
     sessions = UserSession.objects.filter(user_id=user.pk)
     if keep:
         sessions = sessions.exclude(session_key=keep)
-    return int(sessions.delete()[0])
+    with connection.cursor() as cursor:  # one DELETE ... RETURNING: the keys to drop from the cache
+        sql, params = sessions.values("session_key").query.sql_with_params()
+        cursor.execute(
+            f"DELETE FROM {UserSession._meta.db_table} WHERE session_key IN ({sql}) RETURNING session_key",  # noqa: S608
+            params,
+        )
+        ended = [row[0] for row in cursor.fetchall()]
+    # from the cache now and again after the commit: a request that read the row before the commit may have put
+    # the session back in the cache meanwhile
+    sessions_forget(ended)
+    transaction.on_commit(lambda: sessions_forget(ended))
+    return len(ended)
 
 
 def user_sessions_end_on_password_receiver(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:

@@ -63,5 +63,10 @@ class AnalyticsPrivacyProvider(privacy.PrivacyProvider):
             return {"cookie_choice": None}
         return {"cookie_choice": {"choice": consent.choice, "decided_at": consent.decided_at.isoformat()}}
 
+    def summary(self, user: User) -> dict[str, Any]:
+        return {
+            "cookie_choice": privacy.First(CookieConsent.objects.filter(user_id=user.pk).values("choice", "decided_at"))
+        }
+
     def erase(self, user: User) -> None:
         CookieConsent.objects.filter(user=user).delete()

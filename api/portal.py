@@ -17,7 +17,6 @@ from consent.forms import ChildDeleteForm, ChildPasswordForm, GuardianInviteForm
 from consent.models import ConsentMethod, ConsentRecord
 from consent.portal import actions, reads
 from consent.portal import session as portal_session
-from consent.portal.present import sections_for
 
 from . import errors
 from .auth import portal_of, portal_token_auth
@@ -166,10 +165,10 @@ def portal_child(request: HttpRequest, child_id: int) -> dict[str, Any]:
         "guardians": page["guardians"],
         "sections": [
             {"name": s.name, "label": s.label, "summary": s.summary, "data": exported.get(s.name)}
-            for s in sections_for(record.child)
+            for s in page["sections"]
         ],
         "consent_history": [{"kind": e.kind, "at": e.at} for e in page["ledger"]],
-        "staff_accesses": [{"at": a.at, "action": a.action, "record_type": a.model} for a in page["accesses"]],
+        "staff_accesses": [{"at": a["at"], "action": a["action"], "record_type": a["model"]} for a in page["accesses"]],
     }
 
 

@@ -110,6 +110,12 @@ class BillingPrivacyProvider(privacy.PrivacyProvider):
             ],
         }
 
+    def summary(self, user: Any) -> dict[str, Any]:
+        return {
+            "orders": privacy.Count(Order.objects.filter(user_id=user.pk)),
+            "invoices": privacy.Count(Invoice.objects.filter(user_id=user.pk)),
+        }
+
     def erase(self, user: Any) -> None:
         services.billing_user_erase(user=user)
 

@@ -7,9 +7,12 @@ and shows the staff accesses to a child's data.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mindomo.hooks import Hook
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
 
 
 class CardCheck(Protocol):
@@ -32,5 +35,6 @@ policy_accept: Hook[Callable[[Any], str]] = Hook("consent.policy_accept", single
 policy_version: Hook[Callable[[], str]] = Hook("consent.policy_version", single=True)
 # school_contacts(school=..., child_id=...) -> email addresses at the school who look after this child.
 school_contacts: Hook[Callable[..., Iterable[str]]] = Hook("consent.school_contacts")
-# staff_accesses(subject_id=..., limit=...) -> the staff's accesses to a person's data, newest first.
-staff_accesses: Hook[Callable[..., list[Any]]] = Hook("consent.staff_accesses", single=True)
+# staff_accesses(subject_id=...) -> the staff's accesses to a person's data, newest first, as a lazy
+# ``.values("at", "model", "action", "action_label")`` queryset (the portal reads it with the page's other rows).
+staff_accesses: Hook[Callable[..., QuerySet[Any]]] = Hook("consent.staff_accesses", single=True)

@@ -12,6 +12,9 @@ from mindomo import privacy
 
 from .models import Enrollment, Grade, GradeAudit, GradeExport, ReportNoticeAcknowledgement, SchoolClass
 
+# The parent's page lists a child's newest grades; the download holds them all.
+LATEST_GRADES_SHOWN = 10
+
 
 @privacy.register
 class GradingPrivacyProvider(privacy.PrivacyProvider):
@@ -102,6 +105,26 @@ class GradingPrivacyProvider(privacy.PrivacyProvider):
                 }
                 for x in GradeExport.objects.filter(teacher=user).select_related("assignment").order_by("pk")
             ],
+        }
+
+    def summary(self, user: User) -> dict[str, Any]:
+        grades = Grade.objects.filter(student_id=user.pk)
+        return {
+            "classes": privacy.Count(Enrollment.objects.filter(student_id=user.pk)),
+            "grades": privacy.Count(grades),
+            "latest_grades": privacy.Rows(
+                grades.order_by("-graded_at", "-pk").values(
+                    "assignment__title",
+                    "assignment__school_class__name",
+                    "score",
+                    "assignment__max_score",
+                    "feedback",
+                    "graded_at",
+                ),
+                limit=LATEST_GRADES_SHOWN,
+            ),
+            "classes_taught": privacy.Count(SchoolClass.objects.filter(teacher_id=user.pk)),
+            "grade_report_downloads": privacy.Count(GradeExport.objects.filter(teacher_id=user.pk)),
         }
 
     @transaction.atomic

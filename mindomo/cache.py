@@ -193,3 +193,39 @@ def unavailable_error() -> ValidationError:
         ),
         code="unavailable",
     )
+
+
+class SessionCache(RedisCache):
+    """The sessions' cache (``SESSION_CACHE_ALIAS``, in front of the session rows: accounts.sessions).
+
+    Never a per-process copy: while Redis is unreachable a read is a miss (the session comes from its database
+    row) and a write or delete is skipped with a warning, so a session ended on one machine is never served by
+    another from its memory."""
+
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        params = {**params, "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1, **params.get("OPTIONS", {})}}
+        super().__init__(server, params)
+
+    def _quiet(self, name: str, call: Callable[[], T], fallback: T) -> T:
+        try:
+            return call()
+        except UNAVAILABLE as error:
+            logger.warning("session cache: Redis unreachable (%s: %s); using the database", name, error)
+            return fallback
+
+    def get(self, key: Any, default: Any = None, version: Any = None) -> Any:
+        return self._quiet("get", lambda: super(SessionCache, self).get(key, default, version), default)
+
+    def set(self, key: Any, value: Any, timeout: Any = None, version: Any = None) -> None:
+        if timeout is None:
+            timeout = self.default_timeout
+        self._quiet("set", lambda: super(SessionCache, self).set(key, value, timeout, version), None)
+
+    def delete(self, key: Any, version: Any = None) -> bool:
+        return self._quiet("delete", lambda: super(SessionCache, self).delete(key, version), False)
+
+    def delete_many(self, keys: Any, version: Any = None) -> None:
+        self._quiet("delete_many", lambda: super(SessionCache, self).delete_many(keys, version), None)
+
+    def has_key(self, key: Any, version: Any = None) -> bool:
+        return self._quiet("has_key", lambda: super(SessionCache, self).has_key(key, version), False)

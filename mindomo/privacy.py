@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import psycopg
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
 from django.utils.functional import Promise
 from django.utils.module_loading import autodiscover_modules
 
@@ -68,6 +71,31 @@ class RetentionRule:
     bare: bool = False  # after_delete handles the rows that point at the deleted ones (mindomo.bulk)
 
 
+@dataclass(frozen=True)
+class Count:
+    """A summary item: how many rows ``rows`` has (an int in the summary)."""
+
+    rows: QuerySet[Any]
+
+
+@dataclass(frozen=True)
+class First:
+    """A summary item: the first row of ``rows`` (a ``.values(...)`` queryset) as a dict, or None."""
+
+    rows: QuerySet[Any]
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A summary item: the first ``limit`` rows (None: all) of ``rows`` (a ``.values(...)`` queryset) as dicts."""
+
+    rows: QuerySet[Any]
+    limit: int | None = 10
+
+
+SummaryItem = Count | First | Rows
+
+
 class PrivacyProvider:
     """Base class of an app's privacy provider.
 
@@ -85,6 +113,14 @@ class PrivacyProvider:
     def export(self, user: User) -> dict[str, Any]:
         """A JSON-serialisable document with everything this app holds about ``user``."""
         raise NotImplementedError
+
+    def summary(self, user: User) -> dict[str, Any]:
+        """The overview of what this app holds about ``user``, for the parent's page: for each key of
+        ``export`` that may hold something, a :class:`Count`, :class:`First` or :class:`Rows` item (all
+        providers' items are read in one statement by :meth:`PrivacyRegistry.summarise_user`) or a plain value.
+
+        Without its own summary a provider is summarised by its full export (correct, not cheap)."""
+        return self.export(user)
 
     def erase(self, user: User) -> None:
         """Delete (or irreversibly de-identify, where the law obliges us to keep a record) the data."""
@@ -121,6 +157,87 @@ class PrivacyRegistry:
 
     def export_user(self, user: User) -> dict[str, dict[str, Any]]:
         return {p.name: p.export(user) for p in self.providers()}
+
+    def summarise_user(self, user: User, *, also: list[SummaryItem] | None = None) -> dict[str, dict[str, Any]]:
+        """Every provider's summary with its items read: counts as ints, rows as dicts (dates as ISO text).
+
+        The items of all providers become scalar subqueries of one ``SELECT``: one round trip whatever the
+        number of providers or of the user's rows. ``also``: more items the caller needs in the same round
+        trip, read into ``summaries[""]`` in their order (key = position)."""
+        summaries = {p.name: p.summary(user) for p in self.providers()}
+        summaries[""] = {str(n): item for n, item in enumerate(also or [])}
+        items = [
+            (name, key, item)
+            for name, summary in summaries.items()
+            for key, item in summary.items()
+            if isinstance(item, (Count, First, Rows))
+        ]
+        values = read_items([item for _, _, item in items])
+        for (name, key, _item), value in zip(items, values, strict=True):
+            summaries[name][key] = value
+        return summaries
+
+
+def read_items(items: list[SummaryItem]) -> list[Any]:
+    """The items' values (ints, dicts or None, lists of dicts), all read by one ``SELECT``."""
+    if not items:
+        return []
+    columns: list[str] = []
+    params: list[Any] = []
+    database = items[0].rows.db
+    for item in items:
+        rows = item.rows
+        if isinstance(item, Count):
+            rows = rows.order_by().values("pk")
+        elif isinstance(item, First):
+            rows = rows[:1]
+        elif item.limit is not None:
+            rows = rows[: item.limit]
+        # Django-compiled SQL with its parameters apart: nothing of the user's is in the text
+        try:
+            sql, row_params = rows.query.get_compiler(using=database).as_sql()
+        except EmptyResultSet:  # .none(): nothing to read
+            columns.append(
+                "0" if isinstance(item, Count) else "NULL::json" if isinstance(item, First) else "'[]'::json"
+            )
+            continue
+        if isinstance(item, Count):
+            columns.append(f"(SELECT COUNT(*) FROM ({sql}) AS s)")  # noqa: S608
+        elif isinstance(item, First):
+            columns.append(f"(SELECT row_to_json(s) FROM ({sql}) AS s)")  # noqa: S608
+        else:
+            columns.append(f"(SELECT COALESCE(json_agg(row_to_json(s)), '[]'::json) FROM ({sql}) AS s)")  # noqa: S608
+        params.extend(row_params)
+    connection = connections[database]
+    connection.ensure_connection()
+    # A prepared statement: its text is the same for every user (only the parameters differ), so PostgreSQL
+    # plans it once per connection instead of on every page (planning the subqueries costs several times
+    # their execution). The cursor goes through Django's wrappers: logged and counted like any query.
+    # Django turns psycopg's preparing off for the whole connection (prepare_threshold None, for poolers); it is
+    # on here only, for this statement, and never automatic (a threshold no statement reaches).
+    raw_connection = connection.connection
+    raw: Any = _PreparedCursor(raw_connection)
+    cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+    threshold = raw_connection.prepare_threshold
+    raw_connection.prepare_threshold = 2**31 - 1
+    try:
+        with cursor:
+            cursor.execute("SELECT " + ", ".join(columns), params)
+            row = cursor.fetchone()
+    finally:
+        raw_connection.prepare_threshold = threshold
+    assert row is not None
+    return list(row)  # psycopg decodes the json columns
+
+
+class _PreparedCursor(psycopg.Cursor[Any]):
+    """psycopg's server-side binding cursor, every statement prepared (Django's own cursors bind client-side
+    and prepare nothing: DATABASES OPTIONS)."""
+
+    def execute(
+        self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: bool | None = None
+    ) -> Any:
+        return super().execute(query, params, prepare=True, binary=binary)
 
 
 registry = PrivacyRegistry()

@@ -28,7 +28,7 @@ class PrivacyConfig(AppConfig):
         account_hooks.account_created.register(services.policy_accept_on_sign_up)
         consent_hooks.policy_accept.register(services.policy_accept_version)
         consent_hooks.policy_version.register(services.policy_version_in_force)
-        consent_hooks.staff_accesses.register(selectors.access_log_latest)
+        consent_hooks.staff_accesses.register(selectors.access_log_rows)
 
         # After every migrate, roles get the permissions of models that exist now (as contrib.auth creates them).
         post_migrate.connect(_sync_roles, sender=self, dispatch_uid="privacy.sync_roles")

@@ -89,6 +89,15 @@ class PrivacyOperationsProvider(privacy.PrivacyProvider):
             ],
         }
 
+    def summary(self, user: User) -> dict[str, Any]:
+        return {
+            "policy_acceptances": privacy.Count(PolicyAcceptance.objects.filter(user_id=user.pk)),
+            "notices_received": privacy.Count(NoticeDelivery.objects.filter(user_id=user.pk)),
+            "second_factors": privacy.Count(Authenticator.objects.filter(user_id=user.pk)),
+            "staff_browsers": privacy.Count(StaffBrowser.objects.filter(user_id=user.pk)),
+            "staff_accesses": privacy.Count(AccessLog.objects.filter(subject_id=user.pk)),
+        }
+
     def erase(self, user: User) -> None:
         PolicyAcceptance.objects.filter(user=user).delete()
         NoticeDelivery.objects.filter(user=user).delete()

@@ -6,7 +6,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Case, CharField, F, QuerySet, Value, When
 
 from accounts.selectors import user_is_child_or_school_account
 
@@ -62,9 +62,13 @@ def access_log_for_subject(*, subject_id: int) -> QuerySet[AccessLog]:
     return AccessLog.objects.filter(subject_id=subject_id).order_by("-at", "-pk")
 
 
-def access_log_latest(*, subject_id: int, limit: int) -> list[AccessLog]:
-    """The newest ``limit`` staff accesses to one person's data (the parent portal shows a child's)."""
-    return list(access_log_for_subject(subject_id=subject_id)[:limit])
+def access_log_rows(*, subject_id: int) -> QuerySet[AccessLog, Any]:
+    """Staff accesses to one person's data, newest first, as rows of ``at``, ``model`` and ``action_label`` (the
+    action's name in the active language, worked out in SQL): the parent portal reads them in its one statement."""
+    labels = [When(action=value, then=Value(str(label))) for value, label in AccessLog.Action.choices]
+    return access_log_for_subject(subject_id=subject_id).values(
+        "at", "model", "action", action_label=Case(*labels, default=F("action"), output_field=CharField())
+    )
 
 
 def half_year(date: object) -> str:

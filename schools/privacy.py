@@ -49,6 +49,13 @@ class SchoolsPrivacyProvider(privacy.PrivacyProvider):
             ),
         }
 
+    def summary(self, user: User) -> dict[str, Any]:
+        return {
+            "school_registration": privacy.First(
+                SchoolStudentAccount.objects.filter(user_id=user.pk).values("school__name", "created_at")
+            ),
+        }
+
     @transaction.atomic
     def erase(self, user: User) -> None:
         SchoolStudentAccount.objects.filter(user=user).delete()

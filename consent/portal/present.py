@@ -1,9 +1,10 @@
-"""What the parent's page shows of each privacy provider's export, written for a parent.
+"""What the parent's page shows of each privacy provider's summary, written for a parent.
 
-The machine-readable export (the download) stays as it is; here every section that holds nothing for this
-child is left out (a child has no purchases, teaches no class), keys become labels, known codes become words,
-ISO timestamps become dates in the page's language and time zone, and each section gets a one-line summary
-("3 grades in 1 class").
+The page reads every provider's summary (counts, a few newest rows: ``registry.summarise_user``, one query),
+never the full export, which stays for the download (the machine-readable zip). Every section that holds
+nothing for this child is left out (a child has no purchases, teaches no class), keys become labels, known
+codes become words, ISO timestamps become dates in the page's language and time zone, and each section gets a
+one-line summary ("3 grades in 1 class").
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.utils import formats, timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -72,6 +74,15 @@ KEY_LABELS: dict[str, Any] = {
     "event": gettext_lazy("What happened"),
     "guardians": gettext_lazy("Parents and guardians"),
     "to": gettext_lazy("Shared with"),
+    # the keys of the providers' summaries (mindomo.privacy: related fields as "relation__field")
+    "latest_grades": gettext_lazy("Latest grades"),
+    "school__name": gettext_lazy("School"),
+    "created_at": gettext_lazy("Registered on"),
+    "rule_jurisdiction": gettext_lazy("Rule applied"),
+    "rule__version": gettext_lazy("Version of the rule"),
+    "assignment__title": gettext_lazy("Assignment"),
+    "assignment__school_class__name": gettext_lazy("Class"),
+    "assignment__max_score": gettext_lazy("Out of"),
 }
 
 # Words for codes that appear as values.
@@ -81,6 +92,9 @@ CODE_LABELS: dict[str, Any] = {
     ConsentMethod.EMAIL_PLUS.value: gettext_lazy("by email, from you"),
     ConsentMethod.SCHOOL.value: gettext_lazy("by the school, for school use only"),
 }
+
+# Rows shown in a section's body but not counted in its summary line (the count is another key).
+_SHOWN_ONLY = {"latest_grades"}
 
 # One-line summaries for the lists a parent cares about; other lists read "Label: n".
 _COUNTED = {
@@ -110,6 +124,8 @@ def label_for(key: str) -> str:
 def _is_empty(value: Any) -> bool:
     if value in (None, "", [], {}):
         return True
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value == 0  # a count of nothing
     if isinstance(value, dict):
         return all(_is_empty(v) for v in value.values())
     return False
@@ -159,16 +175,19 @@ def summary_line(data: dict[str, Any]) -> str:
     for key, value in data.items():
         if _is_empty(value):
             continue
-        if isinstance(value, list):
+        if key in _SHOWN_ONLY:
+            continue
+        if isinstance(value, list) or (isinstance(value, int) and not isinstance(value, bool)):
+            n = len(value) if isinstance(value, list) else value
             count = _COUNTED.get(key)
-            parts.append(count(len(value)) if count else f"{label_for(key)}: {len(value)}")
+            parts.append(count(n) if count else f"{label_for(key)}: {n}")
         elif isinstance(value, dict):
             parts.append(label_for(key))
         elif key == "note":
             parts.append(str(value))
     if "grades" in data and "classes" in data and data["grades"] and data["classes"]:
-        classes = len(data["classes"])
-        grades = len(data["grades"])
+        classes = _size(data["classes"])
+        grades = _size(data["grades"])
         parts = [
             ngettext("%(n)d grade", "%(n)d grades", grades) % {"n": grades}
             + " "
@@ -177,9 +196,29 @@ def summary_line(data: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def sections_for(child: Any) -> list[Section]:
-    """Each provider's data about the child that applies to a child, in the registry's order."""
-    data = registry.export_user(child)
+@dataclass(frozen=True)
+class LedgerLine:
+    at: datetime.datetime | None
+    kind: str
+    kind_label: str
+
+
+def ledger_lines(rows: list[dict[str, Any]]) -> list[LedgerLine]:
+    """The consent history's rows (``at``, ``kind`` as read by mindomo.privacy.read_items) as the page shows them."""
+    labels = dict(LedgerEntry.Kind.choices)
+    return [
+        LedgerLine(at=parse_datetime(row["at"]), kind=row["kind"], kind_label=str(labels.get(row["kind"], row["kind"])))
+        for row in rows
+    ]
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, list) else int(value)
+
+
+def sections_for(data: dict[str, dict[str, Any]]) -> list[Section]:
+    """Each provider's summary of the child's data (``registry.summarise_user``), for the providers holding
+    something, in the registry's order."""
     found = []
     for provider in registry.providers():
         exported = data.get(provider.name) or {}

@@ -6,11 +6,22 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
+from django.utils.dateparse import parse_datetime
 
+from mindomo import privacy
+from mindomo.privacy import registry
 from schools.models import SchoolMembership
 
 from .. import hooks, ledger
-from ..models import ConsentMethod, ConsentRecord, DisclosureConsent, Guardian, LedgerEntry, ParentalControl
+from ..models import (
+    ConsentMethod,
+    ConsentRecord,
+    DisclosureConsent,
+    Guardian,
+    LedgerEntry,
+    LedgerPseudonym,
+    ParentalControl,
+)
 from ..selectors import third_parties_needing_separate_consent
 
 STAFF_ACCESSES_SHOWN = 50
@@ -34,7 +45,7 @@ def records_visible_to_parent(*, email: str) -> QuerySet[ConsentRecord]:
     return (
         ConsentRecord.objects.filter(pk__in=consented.union(invited))
         .exclude(Exists(ended))
-        .select_related("child", "school", "rule")
+        .select_related("child", "school", "rule", "control")
         .order_by("child__username")
     )
 
@@ -64,31 +75,61 @@ def guardian_addresses(record: ConsentRecord) -> list[tuple[str, str]]:
 
 
 def ledger_for_child(record: ConsentRecord) -> QuerySet[LedgerEntry]:
-    return ledger.entries_for_subject(ledger.child_pseudonym(record.child_id))
+    """The child's consent events, oldest first: its own rows and the batches naming it (ledger.entries_for_subject).
+    Reading the pseudonym creates none (a GET writes nothing)."""
+    pseudonym = (
+        LedgerPseudonym.objects.filter(child_id=record.child_id, role=LedgerPseudonym.Role.CHILD)
+        .values_list("pseudonym", flat=True)
+        .first()
+    )
+    if pseudonym is None:
+        return LedgerEntry.objects.none()
+    return ledger.entries_for_subject(pseudonym)
 
 
 def child_page(*, record: ConsentRecord, email: str) -> dict[str, Any]:
     """What the child's page shows: the consent, its ledger and the guardians, every provider's data that
     applies to a child (a school-registered child's school, classes and grades included), the staff's accesses,
     and for a child whose parent consented the separate consents to third parties."""
-    from .present import sections_for
+    from .present import ledger_lines, sections_for
 
+    # One statement reads every provider's summary and, with it, the guardians, the consent history, the
+    # separate consents given and the staff's accesses (mindomo.privacy.read_items).
+    summaries = registry.summarise_user(
+        record.child,
+        also=[
+            privacy.Rows(Guardian.objects.filter(record=record).order_by("pk").values("email"), limit=None),
+            privacy.Rows(ledger_for_child(record).values("at", "kind"), limit=None),
+            privacy.Rows(DisclosureConsent.objects.filter(record=record).values("third_party_id"), limit=None),
+            privacy.Rows(hooks.staff_accesses.implementation()(subject_id=record.child_id), limit=STAFF_ACCESSES_SHOWN),
+        ],
+    )
+    extra = summaries.pop("")
+    guardians, history, given, accesses = extra["0"], extra["1"], extra["2"], extra["3"]
     page: dict[str, Any] = {
         "record": record,
         "child": record.child,
-        "control": ParentalControl.objects.filter(record=record).first(),
+        "control": _control(record),
         "school_managed": record.method == ConsentMethod.SCHOOL,
         "email": email,
-        "guardians": guardian_emails(record),
-        "ledger": list(ledger_for_child(record)),
-        "sections": sections_for(record.child),
-        "accesses": hooks.staff_accesses.implementation()(subject_id=record.child_id, limit=STAFF_ACCESSES_SHOWN),
+        "guardians": ([record.parent_email] if record.parent_email else []) + [g["email"] for g in guardians],
+        "ledger": ledger_lines(history),
+        "sections": sections_for(summaries),
+        "accesses": [{**row, "at": parse_datetime(row["at"])} for row in accesses],
     }
     if record.method == ConsentMethod.SCHOOL:
         return page  # requests about a school-registered child's data go to the school
-    given = set(DisclosureConsent.objects.filter(record=record).values_list("third_party_id", flat=True))
-    page["disclosures"] = [(p, p.pk in given) for p in third_parties_needing_separate_consent()]
+    ids = {row["third_party_id"] for row in given}
+    page["disclosures"] = [(p, p.pk in ids) for p in third_parties_needing_separate_consent()]
     return page
+
+
+def _control(record: ConsentRecord) -> ParentalControl | None:
+    """The record's parental control, read with the record (records_visible_to_parent: select_related)."""
+    try:
+        return record.control
+    except ParentalControl.DoesNotExist:
+        return None
 
 
 def school_recipients(record: ConsentRecord) -> list[str]:

@@ -135,7 +135,13 @@ CACHES = {
         "BACKEND": "mindomo.cache.ResilientRedisCache",
         "LOCATION": env("CACHE_URL", default=REDIS_URL),
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="mindomo"),
-    }
+    },
+    # the sessions (accounts.sessions: cached_db), shared by every web process; never a per-process copy
+    "sessions": {
+        "BACKEND": "mindomo.cache.SessionCache",
+        "LOCATION": env("CACHE_URL", default=REDIS_URL),
+        "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="mindomo"),
+    },
 }
 
 # --- Authentication ---
@@ -171,9 +177,11 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SESSION_REMEMBER = None
-# Database sessions stored with their user's id: suspending, deleting or re-keying an account ends every session
+# Cached database sessions (the shared cache in front of the database rows, Django's cached_db) stored with their
+# user's id: suspending, deleting or re-keying an account ends every session
 # of it by that id (accounts.services.user_sessions_end).
 SESSION_ENGINE = "accounts.sessions"
+SESSION_CACHE_ALIAS = "sessions"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Mindomo] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = env("ACCOUNT_DEFAULT_HTTP_PROTOCOL", default="https")
 ACCOUNT_RATE_LIMITS = {

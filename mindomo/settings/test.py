@@ -22,6 +22,7 @@ STORAGES = {
 }
 # Each test session gets its own cache namespace; tests/conftest.py empties it between tests.
 CACHES["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:12]}"
+CACHES["sessions"]["KEY_PREFIX"] = CACHES["default"]["KEY_PREFIX"]
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http"
 # Static files come from the finders in tests (no collectstatic), so whitenoise has no folder to scan.
 WHITENOISE_AUTOREFRESH = True

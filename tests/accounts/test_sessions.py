@@ -215,3 +215,18 @@ def test_a_password_set_in_the_admin_ends_the_accounts_sessions(member: User, su
     assert not UserSession.objects.filter(user_id=member.pk).exists()
     assert _signed_in_as(laptop) is None
     assert _signed_in_as(admin) == superuser.pk
+
+
+def test_a_session_is_read_from_the_shared_cache_and_ending_it_removes_it_there_too(
+    member: User, django_assert_num_queries: Any
+) -> None:
+    browser = _browser(member.username)
+    _signed_in_as(browser)  # the session is in the cache now
+    store = Client().session.__class__(browser.cookies["sessionid"].value)
+    with django_assert_num_queries(0):
+        assert store.load()  # from Redis: no query
+
+    services.user_sessions_end(user=member)
+
+    assert not UserSession.objects.filter(user_id=member.pk).exists()
+    assert _signed_in_as(browser) is None  # not served from the cache either

@@ -222,6 +222,14 @@ def test_the_children_page_issues_a_constant_number_of_queries(
     assert all(f"sibling{n}" in page for n in range(5))
 
 
+def test_a_childs_page_issues_at_most_ten_queries(mum: Client, child: User, django_assert_max_num_queries: Any) -> None:
+    url = reverse("consent:portal_child", args=[child.pk])
+    mum.get(url)  # warm-up: the first page of a session does some one-off work
+    with django_assert_max_num_queries(10):
+        page = mum.get(url).content.decode()
+    assert "Consent history" in page
+
+
 # --- login details -------------------------------------------------------------------------------------------
 def test_the_parent_sets_a_new_password_and_the_child_logs_in_with_it(mum: Client, child: User) -> None:
     new = "new-secret-pass-77"
