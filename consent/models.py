@@ -252,6 +252,9 @@ class ParentalControl(models.Model):
     suspended_at = models.DateTimeField(_("collection stopped at"), null=True, blank=True)
     age_up_due_at = models.DateTimeField(_("reached the age of consent (found) at"), null=True, blank=True)
     ended_at = models.DateTimeField(_("parental control ended at"), null=True, blank=True)
+    # Paused because no parent accepted a material change of the privacy policy in time (privacy's re-consent):
+    # resumed when a parent accepts, unless a parent also stopped collection (suspended_at).
+    policy_paused_at = models.DateTimeField(_("paused for the privacy policy at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("parental control")

@@ -50,6 +50,15 @@ def is_paused_by_parent(user: Any) -> bool:
     ).exists()
 
 
+def is_paused_for_policy(user: Any) -> bool:
+    """True when the account is paused because no parent agreed to a material change of the privacy policy."""
+    if user is None or not getattr(user, "pk", None):
+        return False
+    return ConsentRecord.objects.filter(
+        child_id=user.pk, control__policy_paused_at__isnull=False, control__ended_at__isnull=True
+    ).exists()
+
+
 def school_guardians_by_child(*, child_ids: list[int]) -> dict[int, list[str]]:
     """The parents' addresses schools recorded, per school-registered child (one query)."""
     found: dict[int, list[str]] = {}
@@ -100,3 +109,25 @@ def age_rules_current() -> list[AgeRule]:
     """The age table in force: one current rule per jurisdiction (the default row, with no country, last)."""
     rules = list(AgeRule.objects.filter(superseded_at__isnull=True))
     return sorted(rules, key=lambda r: (r.country == "", r.country, r.subdivision))
+
+
+def language_for_address(address: str) -> str:
+    """The language to write to an address in: its account's stored choice, else the language a parent or
+    guardian approved or was invited in ("" when nothing is known: the default language)."""
+    from accounts.models import User
+
+    found = User.objects.filter(email__iexact=address).exclude(language="").values_list("language", flat=True).first()
+    if found:
+        return str(found)
+    parent = (
+        ConsentRecord.objects.filter(parent_email__iexact=address)
+        .exclude(parent_language="")
+        .values_list("parent_language", flat=True)
+        .first()
+    )
+    if parent:
+        return str(parent)
+    guardian = (
+        Guardian.objects.filter(email__iexact=address).exclude(language="").values_list("language", flat=True).first()
+    )
+    return str(guardian or "")

@@ -598,3 +598,63 @@ def age_rule_create(
     rule.full_clean()
     rule.save()
     return rule
+
+
+# --- a material change of the privacy policy (privacy's re-consent calls these) ------------------------------
+@transaction.atomic
+def child_pause_for_policy(*, child_id: int, policy_version: str, now: datetime.datetime | None = None) -> bool:
+    """No parent agreed to a material change of the privacy policy in time: the child's account is paused
+    (no sign-in, sessions end, nothing new is collected) until a parent agrees. False when there is nothing to
+    pause (no parent's consent, parental control ended, already paused)."""
+    from .models import ParentalControl
+
+    now = now or timezone.now()
+    record = (
+        ConsentRecord.objects.select_for_update()
+        .select_related("child")
+        .filter(child_id=child_id, method=ConsentMethod.EMAIL_PLUS)
+        .first()
+    )
+    if record is None:
+        return False
+    control, _created = ParentalControl.objects.get_or_create(record=record)
+    if control.ended_at is not None or control.policy_paused_at is not None:
+        return False
+    control.policy_paused_at = now
+    control.save(update_fields=["policy_paused_at"])
+    account_services.user_suspend(user=record.child)
+    ledger.record_event(
+        kind="suspended",
+        record=record,
+        detail={"reason": "policy_not_accepted", "policy_version": policy_version},
+        now=now,
+    )
+    return True
+
+
+@transaction.atomic
+def child_resume_after_policy(
+    *, child_id: int, policy_version: str, parent_email: str, now: datetime.datetime | None = None
+) -> bool:
+    """A parent agreed to the policy: a child paused for it works again (unless a parent also stopped
+    collection in the portal, which only that parent's resume undoes). False when it was not paused."""
+    from .models import ParentalControl
+
+    record = ConsentRecord.objects.select_related("child").filter(child_id=child_id).first()
+    if record is None:
+        return False
+    control = ParentalControl.objects.select_for_update().filter(record=record).first()
+    if control is None or control.policy_paused_at is None:
+        return False
+    control.policy_paused_at = None
+    control.save(update_fields=["policy_paused_at"])
+    if control.suspended_at is None and control.ended_at is None:
+        account_services.user_resume(user=record.child)
+    ledger.record_event(
+        kind="resumed",
+        record=record,
+        actor=ledger.parent_pseudonym(child_id=record.child_id, email=parent_email),
+        detail={"reason": "policy_accepted", "policy_version": policy_version},
+        now=now,
+    )
+    return True

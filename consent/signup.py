@@ -82,6 +82,8 @@ def inactive_reason(request: HttpRequest, user: Any) -> HttpResponse | None:
     """A child whose parent stopped collection sees a kind page saying so and how to ask them."""
     if selectors.is_paused_by_parent(user):
         return render(request, "account/account_paused.html", status=403)
+    if selectors.is_paused_for_policy(user):
+        return render(request, "account/account_paused.html", {"for_policy": True}, status=403)
     return None
 
 

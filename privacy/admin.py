@@ -19,6 +19,7 @@ from .models import (
     Notice,
     NoticeDelivery,
     PolicyAcceptance,
+    PolicyReconsent,
     PolicyVersion,
 )
 
@@ -99,8 +100,8 @@ class DisclosureRequestAdmin(admin.ModelAdmin):
 
 @admin.register(Notice)
 class NoticeAdmin(admin.ModelAdmin):
-    list_display = ("subject", "state", "created_at", "sent_at", "delivered", "failed", "pending")
-    readonly_fields = ("state", "created_by", "created_at", "sent_at")
+    list_display = ("subject", "state", "created_at", "sent_at", "delivered", "failed", "pending", "unreached")
+    readonly_fields = ("state", "created_by", "created_at", "sent_at", "unreached")
     actions = ["send"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Notice]:
@@ -148,7 +149,9 @@ class NoticeAdmin(admin.ModelAdmin):
             obj.created_by = request.user  # type: ignore[assignment]
         super().save_model(request, obj, form, change)
 
-    @admin.action(description=_("Send the selected notices to every user"))
+    @admin.action(
+        description=_("Send the selected notices to every user (parents and schools for accounts without email)")
+    )
     def send(self, request: HttpRequest, queryset: QuerySet[Notice]) -> None:
         for notice in queryset:
             try:
@@ -158,15 +161,20 @@ class NoticeAdmin(admin.ModelAdmin):
             else:
                 self.message_user(
                     request,
-                    ngettext("%(notice)s: queued for %(count)d user.", "%(notice)s: queued for %(count)d users.", count)
+                    ngettext(
+                        "%(notice)s: queued for %(count)d recipient.",
+                        "%(notice)s: queued for %(count)d recipients.",
+                        count,
+                    )
                     % {"notice": notice, "count": count},
                 )
 
 
 @admin.register(NoticeDelivery)
 class NoticeDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ("notice", "user_id", "state", "email_status", "attempts", "sent_at", "error")
-    list_filter = ("state", "notice")
+    list_display = ("notice", "address", "via", "covers", "user_id", "state", "email_status", "attempts", "sent_at")
+    list_filter = ("state", "via", "notice")
+    search_fields = ("address",)
     list_select_related = ("notice", "email")
 
     @admin.display(description=_("email"))
@@ -179,12 +187,30 @@ class NoticeDeliveryAdmin(ReadOnlyAdmin):
 
 @admin.register(PolicyVersion)
 class PolicyVersionAdmin(admin.ModelAdmin):
-    list_display = ("version", "effective_at", "material")
+    list_display = ("version", "effective_at", "material", "published_at")
+    readonly_fields = ("published_at",)
+    actions = ["publish"]
 
     def save_model(self, request: HttpRequest, obj: PolicyVersion, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if not change:
             services.policy_publish(version=obj)
+
+    @admin.action(description=_("Publish: ask parents to agree again after a material change, tell the schools"))
+    def publish(self, request: HttpRequest, queryset: QuerySet[PolicyVersion]) -> None:
+        for version in queryset:
+            if services.policy_publish(version=version):
+                self.message_user(request, _("%(version)s: published.") % {"version": version})
+            else:
+                self.message_user(
+                    request, _("%(version)s: already published.") % {"version": version}, messages.WARNING
+                )
+
+
+@admin.register(PolicyReconsent)
+class PolicyReconsentAdmin(ReadOnlyAdmin):
+    list_display = ("version", "child_id", "asked_at", "reminded_at", "paused_at", "answered_at")
+    list_filter = ("version", ("answered_at", admin.EmptyFieldListFilter), ("paused_at", admin.EmptyFieldListFilter))
 
 
 @admin.register(PolicyAcceptance)

@@ -100,6 +100,14 @@ def load() -> list[DemoLogin]:
             subject=ada,
             message="Demo: please send me a copy of everything you hold about me.",
         )
+    # The 2026 privacy policy, published: mia's parent is asked to agree (the console prints the email) and has
+    # POLICY_RECONSENT_DAYS before the reminder; the policy re-consents list shows mia.
+    from . import services
+    from .models import PolicyVersion
+
+    version_2026 = PolicyVersion.objects.filter(version="2026-11-30", published_at__isnull=True).first()
+    if version_2026 is not None:
+        services.policy_publish(version=version_2026)
     Notice.objects.get_or_create(
         subject="Demo: we are moving our backups",
         defaults={

@@ -13,7 +13,7 @@ from mindomo.i18n import language_for, override
 from mindomo.outbox import services as outbox
 from mindomo.outbox.models import Delivery
 
-from .models import Notice, PolicyVersion
+from .models import NoticeDelivery, PolicyVersion
 
 
 def _enqueue(*, kind: str, to: str, subject: str, template: str, context: dict[str, Any], **options: Any) -> Delivery:
@@ -28,30 +28,82 @@ def _enqueue(*, kind: str, to: str, subject: str, template: str, context: dict[s
     )
 
 
-def send_notice(*, notice: Notice, user: User) -> Delivery:
-    return _enqueue(
-        kind="notice",
-        to=user.email,
-        subject=notice.subject,
-        template="notice",
-        context={"notice": notice, "user": user},
-        user=user,
-        reference=f"privacy.notice:{notice.pk}",
-        language=language_for(user),
-    )
+def send_notice(*, delivery: NoticeDelivery) -> Delivery:
+    """A notice to all users, to one recipient: an account holder (in their language), or a parent, guardian or
+    school contact (in the language we know for the address), saying why they receive it."""
+    from consent.selectors import language_for_address
+
+    user = delivery.user
+    language = language_for(user) if user is not None else language_for_address(delivery.address)
+    with override(language) as language:
+        return _enqueue(
+            kind="notice",
+            to=delivery.address or (user.email if user is not None else ""),
+            subject=delivery.notice.subject,
+            template="notice",
+            context={"notice": delivery.notice, "user": user, "via": delivery.via, "covers": delivery.covers},
+            user=user,
+            reference=f"privacy.notice:{delivery.notice_id}",
+            language=language,
+        )
 
 
 def send_policy_reconsent(
-    *, parent_email: str, version: PolicyVersion, link: str, children: int, language: str = ""
+    *, parent_email: str, version: PolicyVersion, link: str, children: int, language: str = "", reminder: bool = False
 ) -> None:
-    """In the parent's language (the one they approved their child's account in)."""
+    """In the parent's language (the one they approved their child's account in). ``reminder``: the one
+    reminder, saying when the account would be paused."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
     with override(language) as language:
+        subject = (
+            _("Reminder: please review our updated privacy policy for your child")
+            if reminder
+            else _("We updated our privacy policy: please review it for your child")
+        )
         _enqueue(
             kind="policy_reconsent",
             to=parent_email,
-            subject=_("We updated our privacy policy: please review it for your child"),
+            subject=subject,
             template="policy_reconsent",
-            context={"version": version, "link": link, "children": children},
+            context={
+                "version": version,
+                "link": link,
+                "children": children,
+                "reminder": reminder,
+                "days": settings.POLICY_RECONSENT_DAYS,
+                "pause_on": timezone.now() + timedelta(days=settings.POLICY_RECONSENT_DAYS),
+            },
+            language=language,
+        )
+
+
+def send_policy_paused(*, parent_email: str, version: PolicyVersion, link: str, language: str = "") -> None:
+    """No parent answered the change in time: the child's account is paused until one agrees."""
+    with override(language) as language:
+        _enqueue(
+            kind="policy_paused",
+            to=parent_email,
+            subject=_("Your child's Mindomo account is paused until you review our privacy policy"),
+            template="policy_paused",
+            context={"version": version, "link": link},
+            language=language,
+        )
+
+
+def send_policy_changed(*, to: str, version: PolicyVersion, via: str, language: str = "") -> None:
+    """A school's contact, or a parent a school recorded: told of a material change (nothing to answer)."""
+    from consent.selectors import language_for_address
+
+    with override(language or language_for_address(to)) as language:
+        _enqueue(
+            kind="policy_changed",
+            to=to,
+            subject=_("We updated our privacy policy"),
+            template="policy_changed",
+            context={"version": version, "via": via},
             language=language,
         )
 

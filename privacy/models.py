@@ -49,6 +49,8 @@ class PolicyVersion(models.Model):
     )
     summary = models.TextField(_("what changed"), blank=True)
     template_name = models.CharField(_("template"), max_length=200, default="pages/privacy_policy.html")
+    # When a privacy officer published it: parents were then asked (a material change) and the schools told.
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("privacy policy version")
@@ -82,6 +84,31 @@ class PolicyAcceptance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} accepted {self.version_id}"
+
+
+class PolicyReconsent(models.Model):
+    """A child under a parent's consent whose parents were asked to agree to a material change of the policy.
+
+    Asked at publication; one reminder after POLICY_RECONSENT_DAYS; without an answer POLICY_RECONSENT_DAYS
+    later the child's account is paused (collection stops) until a parent answers. Written by privacy.services."""
+
+    version = models.ForeignKey(PolicyVersion, on_delete=models.CASCADE, related_name="reconsents")
+    child = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("child")
+    )
+    asked_at = models.DateTimeField(_("parents asked at"))
+    reminded_at = models.DateTimeField(_("reminded at"), null=True, blank=True)
+    paused_at = models.DateTimeField(_("account paused at"), null=True, blank=True)
+    answered_at = models.DateTimeField(_("a parent agreed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("policy re-consent")
+        verbose_name_plural = _("policy re-consents")
+        constraints = [models.UniqueConstraint(fields=["version", "child"], name="privacy_reconsent_once")]
+        indexes = [models.Index(fields=["answered_at", "asked_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.version_id} · {self.child_id}"
 
 
 class DisclosureRequest(models.Model):
@@ -171,6 +198,8 @@ class Notice(models.Model):
     )
     created_at = models.DateTimeField(_("written at"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sending started"), null=True, blank=True)
+    # Accounts that have no email address and no parent or school to reach them through (counted at sending).
+    unreached = models.PositiveIntegerField(_("accounts that could not be reached"), default=0)
 
     class Meta:
         verbose_name = _("notice to users")
@@ -193,7 +222,20 @@ class NoticeDelivery(models.Model):
     email = models.ForeignKey(
         "outbox.Delivery", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("email")
     )
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Via(models.TextChoices):
+        ACCOUNT = "account", _("Account holder")
+        PARENT = "parent", _("Parent of a child's account")
+        GUARDIAN = "guardian", _("Second guardian or parent recorded by a school")
+        SCHOOL = "school", _("School contact")
+
+    # The account the email is addressed to; empty for a parent or a school contact without an account here.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", null=True)
+    address = models.EmailField(_("recipient"), blank=True, default="")
+    via = models.CharField(_("reached as"), max_length=16, choices=Via.choices, default=Via.ACCOUNT)
+    # How many accounts without an email address this recipient speaks for (a parent's children, a school's
+    # students): the notice reaches them through this email.
+    covers = models.PositiveIntegerField(_("accounts without email reached"), default=0)
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
@@ -202,11 +244,16 @@ class NoticeDelivery(models.Model):
     class Meta:
         verbose_name = _("notice delivery")
         verbose_name_plural = _("notice deliveries")
-        constraints = [models.UniqueConstraint(fields=["notice", "user"], name="privacy_notice_delivery_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["notice", "user"], name="privacy_notice_delivery_once"),
+            models.UniqueConstraint(
+                fields=["notice", "address"], condition=~models.Q(address=""), name="privacy_notice_address_once"
+            ),
+        ]
         indexes = [models.Index(fields=["notice", "state"])]
 
     def __str__(self) -> str:
-        return f"{self.notice_id} → {self.user_id}: {self.state}"
+        return f"{self.notice_id} → {self.address or self.user_id}: {self.state}"
 
 
 class StaffBrowser(models.Model):

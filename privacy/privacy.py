@@ -11,11 +11,21 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from mindomo import privacy
 
-from .models import AccessLog, NoticeDelivery, PolicyAcceptance, StaffBrowser
+from .models import AccessLog, NoticeDelivery, PolicyAcceptance, PolicyReconsent, StaffBrowser
 
 
 def _access_log_expired(now: datetime) -> QuerySet[Any]:
     return AccessLog.objects.filter(at__lt=now - timedelta(days=settings.ACCESS_LOG_RETENTION_DAYS))
+
+
+NOTICE_ADDRESS_RETENTION_DAYS = 730
+
+
+def _notice_copies_expired(now: datetime) -> QuerySet[Any]:
+    """Deliveries of a notice to a parent or a school contact (no account of theirs here), two years on."""
+    return NoticeDelivery.objects.filter(
+        user__isnull=True, sent_at__lt=now - timedelta(days=NOTICE_ADDRESS_RETENTION_DAYS)
+    )
 
 
 @privacy.register
@@ -33,9 +43,22 @@ class PrivacyOperationsProvider(privacy.PrivacyProvider):
             ),
             privacy.DataCategory(
                 model="privacy.NoticeDelivery",
-                fields=("notice", "state", "sent_at"),
-                purpose=_("Know that an important notice (such as a transfer of data) reached you."),
-                retention=_("Until your account is deleted."),
+                fields=("notice", "address", "via", "state", "sent_at"),
+                purpose=_(
+                    "Know that an important notice (such as a transfer of data) reached you, or reached a child's "
+                    "parent or school for an account without an email address."
+                ),
+                retention=_("Until your account is deleted; a parent's or school's copy two years after sending."),
+            ),
+            privacy.DataCategory(
+                model="privacy.PolicyReconsent",
+                fields=("version", "child", "asked_at", "reminded_at", "paused_at", "answered_at"),
+                purpose=_(
+                    "After a material change of the privacy policy: when a child's parents were asked and reminded, "
+                    "whether the account was paused for lack of an answer, and when a parent agreed."
+                ),
+                retention=_("Until the child's account is deleted."),
+                subject="child",
             ),
             privacy.DataCategory(
                 model="privacy.AccessLog",
@@ -71,6 +94,16 @@ class PrivacyOperationsProvider(privacy.PrivacyProvider):
                 {"subject": d.notice.subject, "state": d.state, "sent_at": d.sent_at.isoformat() if d.sent_at else None}
                 for d in NoticeDelivery.objects.filter(user=user).select_related("notice").order_by("pk")
             ],
+            "policy_reconsents": [
+                {
+                    "version": r.version.version,
+                    "asked_at": r.asked_at.isoformat(),
+                    "reminded_at": r.reminded_at.isoformat() if r.reminded_at else None,
+                    "paused_at": r.paused_at.isoformat() if r.paused_at else None,
+                    "answered_at": r.answered_at.isoformat() if r.answered_at else None,
+                }
+                for r in PolicyReconsent.objects.filter(child=user).select_related("version").order_by("pk")
+            ],
             "second_factors": [
                 {
                     "type": a.type,
@@ -93,6 +126,7 @@ class PrivacyOperationsProvider(privacy.PrivacyProvider):
         return {
             "policy_acceptances": privacy.Count(PolicyAcceptance.objects.filter(user_id=user.pk)),
             "notices_received": privacy.Count(NoticeDelivery.objects.filter(user_id=user.pk)),
+            "policy_reconsents": privacy.Count(PolicyReconsent.objects.filter(child_id=user.pk)),
             "second_factors": privacy.Count(Authenticator.objects.filter(user_id=user.pk)),
             "staff_browsers": privacy.Count(StaffBrowser.objects.filter(user_id=user.pk)),
             "staff_accesses": privacy.Count(AccessLog.objects.filter(subject_id=user.pk)),
@@ -101,6 +135,9 @@ class PrivacyOperationsProvider(privacy.PrivacyProvider):
     def erase(self, user: User) -> None:
         PolicyAcceptance.objects.filter(user=user).delete()
         NoticeDelivery.objects.filter(user=user).delete()
+        if user.email:
+            NoticeDelivery.objects.filter(user__isnull=True, address__iexact=user.email).delete()
+        PolicyReconsent.objects.filter(child=user).delete()
         Authenticator.objects.filter(user=user).delete()
         StaffBrowser.objects.filter(user=user).delete()
         # The access log keeps the bare user id (no name, no email) for its own retention period: it is
@@ -114,5 +151,11 @@ class PrivacyOperationsProvider(privacy.PrivacyProvider):
                 period=_("deleted two years after the access"),
                 expired=_access_log_expired,
                 key=("at", "id"),
-            )
+            ),
+            privacy.RetentionRule(
+                name="privacy.notice_copies",
+                description=_("Notices sent to a child's parent or a school's contact, with their address"),
+                period=_("deleted two years after sending"),
+                expired=_notice_copies_expired,
+            ),
         ]

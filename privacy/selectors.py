@@ -203,4 +203,5 @@ def policy_notice_context() -> dict[str, Any]:
         "deletion_grace_days": settings.ACCOUNT_DELETION_GRACE_DAYS,
         "request_days": settings.DSR_DEADLINE_DAYS,
         "cookie_days": settings.ANALYTICS_CHOICE_COOKIE_DAYS,
+        "reconsent_days": settings.POLICY_RECONSENT_DAYS,
     }

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Model, Q
+from django.db.models import F, Model, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -219,17 +219,61 @@ def policy_accept_version(user: User) -> str:
 
 
 # --- notices to all users ------------------------------------------------------------------------
+def notice_recipients() -> tuple[list[dict[str, Any]], int]:
+    """Everyone a notice to all users must reach, one entry per address (lower case): every active account
+    with an email; for children's accounts, the consenting parents and second guardians; for school-registered
+    students, the schools' contacts and administrators and the parents schools recorded. Each entry counts the
+    accounts without an email it speaks for. Also returns how many active accounts without an email have no one
+    to reach them through."""
+    from consent.models import Guardian
+
+    found: dict[str, dict[str, Any]] = {}
+    accounts = User.objects.filter(is_active=True).exclude(email="").order_by("pk").values_list("pk", "email")
+    for user_id, email in accounts.iterator(chunk_size=BATCH_SIZE):
+        found.setdefault(email.lower(), {"email": email, "via": "account", "covers": 0, "user": user_id})
+    no_email = set(User.objects.filter(is_active=True, email="").values_list("pk", flat=True))
+    reached: set[int] = set()
+    parents = _records_under_parents().exclude(parent_email="")
+    for child_id, email in parents.values_list("child_id", "parent_email"):
+        entry = found.setdefault(email.lower(), {"email": email, "via": "parent", "covers": 0, "user": None})
+        if child_id in no_email:
+            entry["covers"] += 1
+            reached.add(child_id)
+    guardians = Guardian.objects.filter(record__in=_records_under_parents())
+    for child_id, email in guardians.values_list("record__child_id", "email"):
+        entry = found.setdefault(email.lower(), {"email": email, "via": "guardian", "covers": 0, "user": None})
+        if child_id in no_email:
+            reached.add(child_id)
+    for key, entry in _school_recipients().items():
+        if key in found:
+            found[key]["covers"] += entry["covers"]
+        else:
+            found[key] = {**entry, "user": entry.get("user")}
+    school_children = ConsentRecord.objects.filter(method=ConsentMethod.SCHOOL, child_id__in=no_email)
+    reached |= set(school_children.exclude(school__contact_email="").values_list("child_id", flat=True))
+    return list(found.values()), len(no_email - reached)
+
+
 @transaction.atomic
 def notice_send(*, notice: Notice) -> int:
-    """Queue one delivery per active user with an email address (set-based), then send in batches."""
+    """Queue one delivery per recipient (notice_recipients: account holders, parents, guardians, school
+    contacts), then hand them to the outbox in batches; each delivery is tracked per recipient."""
     notice = Notice.objects.select_for_update().get(pk=notice.pk)
     if notice.state != Notice.State.DRAFT:
         raise ValidationError(_("This notice has already been sent."))
-    recipients = User.objects.filter(is_active=True).exclude(email="").values_list("pk", flat=True).order_by("pk")
+    recipients, unreached = notice_recipients()
     created = 0
     batch: list[NoticeDelivery] = []
-    for user_id in recipients.iterator(chunk_size=BATCH_SIZE):
-        batch.append(NoticeDelivery(notice=notice, user_id=user_id))
+    for recipient in recipients:
+        batch.append(
+            NoticeDelivery(
+                notice=notice,
+                user_id=recipient["user"] if recipient["via"] == "account" else None,
+                address=recipient["email"],
+                via=recipient["via"],
+                covers=recipient["covers"],
+            )
+        )
         if len(batch) >= BATCH_SIZE:
             created += len(NoticeDelivery.objects.bulk_create(batch, ignore_conflicts=True))
             batch = []
@@ -237,7 +281,8 @@ def notice_send(*, notice: Notice) -> int:
         created += len(NoticeDelivery.objects.bulk_create(batch, ignore_conflicts=True))
     notice.state = Notice.State.SENDING
     notice.sent_at = timezone.now()
-    notice.save(update_fields=["state", "sent_at"])
+    notice.unreached = unreached
+    notice.save(update_fields=["state", "sent_at", "unreached"])
     from .tasks import notice_deliver_batch_task
 
     transaction.on_commit(lambda: notice_deliver_batch_task.delay(notice.pk))
@@ -253,14 +298,14 @@ def notice_deliver_batch(*, notice_id: int) -> int:
     queued = 0
     with transaction.atomic():
         batch = list(
-            NoticeDelivery.objects.select_for_update(skip_locked=True)
+            NoticeDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(notice_id=notice_id, state=NoticeDelivery.State.PENDING)
             .select_related("user", "notice")
             .order_by("pk")[: settings.NOTICE_BATCH_SIZE]
         )
         for delivery in batch:
             delivery.attempts += 1
-            delivery.email = emails.send_notice(notice=delivery.notice, user=delivery.user)
+            delivery.email = emails.send_notice(delivery=delivery)
             delivery.state = NoticeDelivery.State.QUEUED
             delivery.sent_at = timezone.now()
             delivery.save(update_fields=["attempts", "state", "email", "sent_at"])
@@ -273,52 +318,211 @@ def notice_deliver_batch(*, notice_id: int) -> int:
 
 
 @transaction.atomic
-def policy_publish(*, version: PolicyVersion) -> None:
-    """After a material change, parents who consented for children are asked to consent again."""
+def policy_publish(*, version: PolicyVersion, now: datetime | None = None) -> bool:
+    """Publish ``version`` (once): adults are asked at their next visit (the middleware); after a material
+    change, the parents of children under their consent (and the second guardians) are asked to agree again,
+    and the schools' contacts and the parents schools recorded are told. False when it was already published."""
+    now = now or timezone.now()
+    locked = PolicyVersion.objects.select_for_update().get(pk=version.pk)
     policy_state_forget()
-    if version.material:
+    if locked.published_at is not None:
+        return False
+    locked.published_at = now
+    locked.save(update_fields=["published_at"])
+    version.published_at = now
+    if locked.material:
         from .tasks import policy_parents_notify_task
 
-        transaction.on_commit(lambda: policy_parents_notify_task.delay(version.pk))
+        transaction.on_commit(lambda: policy_parents_notify_task.delay(locked.pk))
+    return True
 
 
 RECONSENT_SALT = "privacy.policy-reconsent"
 RECONSENT_MAX_AGE = 60 * 60 * 24 * 30
 
 
-def policy_parents_notify(*, version: PolicyVersion) -> int:
-    """Email each parent (once, whatever the number of children) a signed link to re-consent."""
+def _reconsent_link(*, email: str, version: PolicyVersion) -> str:
     from django.core import signing
-    from django.db.models import Count, Max
     from django.urls import reverse
 
+    token = signing.dumps({"e": email.lower(), "v": version.pk}, salt=RECONSENT_SALT)
+    return settings.SITE_URL + reverse("privacy:policy_reconsent", kwargs={"token": token})
+
+
+def _records_under_parents() -> Any:
+    """Children whose parent gave consent (email plus) and who are still under parental control."""
+    return ConsentRecord.objects.filter(method=ConsentMethod.EMAIL_PLUS).exclude(control__ended_at__isnull=False)
+
+
+def _askers(child_ids: list[int]) -> dict[str, dict[str, Any]]:
+    """Who may answer for these children, by address (lower case): each consenting parent and each second
+    guardian, with the children they answer for and the language of their emails."""
+    from consent.models import Guardian
+
+    found: dict[str, dict[str, Any]] = {}
+    records = ConsentRecord.objects.filter(child_id__in=child_ids).exclude(parent_email="")
+    for child_id, email, language in records.values_list("child_id", "parent_email", "parent_language"):
+        entry = found.setdefault(email.lower(), {"email": email, "children": set(), "language": language})
+        entry["children"].add(child_id)
+    guardians = Guardian.objects.filter(record__child_id__in=child_ids, record__method=ConsentMethod.EMAIL_PLUS)
+    for child_id, email, language in guardians.values_list("record__child_id", "email", "language"):
+        entry = found.setdefault(email.lower(), {"email": email, "children": set(), "language": language})
+        entry["children"].add(child_id)
+    return found
+
+
+def policy_parents_notify(*, version: PolicyVersion, now: datetime | None = None) -> int:
+    """After a material change: a re-consent row per child under a parent's consent who has not accepted the
+    version, one email to each parent and second guardian (once, whatever the number of children) with a
+    signed link, and a notice to each school's contacts and to the parents schools recorded. Idempotent."""
+    from . import emails
+    from .models import PolicyReconsent
+
+    now = now or timezone.now()
+    child_ids = list(
+        _records_under_parents()
+        .exclude(child__policy_acceptances__version=version)
+        .order_by("child_id")
+        .values_list("child_id", flat=True)
+    )
+    new_rows = [PolicyReconsent(version=version, child_id=child_id, asked_at=now) for child_id in child_ids]
+    created = PolicyReconsent.objects.bulk_create(new_rows, ignore_conflicts=True, batch_size=BATCH_SIZE)
+    already = set(
+        PolicyReconsent.objects.filter(version=version, child_id__in=child_ids)
+        .exclude(asked_at=now)
+        .values_list("child_id", flat=True)
+    )
+    ask = [child_id for child_id in child_ids if child_id not in already]
+    sent = 0
+    for asker in _askers(ask).values():
+        with transaction.atomic():
+            emails.send_policy_reconsent(
+                parent_email=asker["email"],
+                version=version,
+                link=_reconsent_link(email=asker["email"], version=version),
+                children=len(asker["children"]),
+                language=asker["language"],
+            )
+        sent += 1
+    sent += policy_schools_notify(version=version)
+    logger.info("policy %s: %d children to re-consent (%d rows new), %d emails", version, len(ask), len(created), sent)
+    return sent
+
+
+def _school_recipients() -> dict[str, dict[str, Any]]:
+    """Each address that speaks for school-registered children: the schools' contacts and administrators, and
+    the parents the schools recorded, with how many students each covers (ones without an email included)."""
+    from consent.models import Guardian
+    from schools.models import SchoolMembership
+
+    found: dict[str, dict[str, Any]] = {}
+    school_records = ConsentRecord.objects.filter(method=ConsentMethod.SCHOOL, child__is_active=True)
+    per_school: dict[int, int] = {}
+    for school_id in school_records.values_list("school_id", flat=True):
+        per_school[school_id] = per_school.get(school_id, 0) + 1
+    if not per_school:
+        return found
+    from schools.models import School
+
+    for school_id, contact in School.objects.filter(pk__in=per_school).values_list("pk", "contact_email"):
+        if contact:
+            entry = found.setdefault(contact.lower(), {"email": contact, "via": "school", "covers": 0, "user": None})
+            entry["covers"] += per_school[school_id]
+    admins = SchoolMembership.objects.filter(school_id__in=per_school, role=SchoolMembership.Role.ADMIN).exclude(
+        user__email=""
+    )
+    for school_id, email, user_id in admins.values_list("school_id", "user__email", "user_id"):
+        entry = found.setdefault(email.lower(), {"email": email, "via": "school", "covers": 0, "user": user_id})
+        entry["covers"] += per_school[school_id]
+    guardians = Guardian.objects.filter(record__in=school_records)
+    for email, language in guardians.values_list("email", "language"):
+        entry = found.setdefault(
+            email.lower(), {"email": email, "via": "guardian", "covers": 0, "user": None, "language": language}
+        )
+        entry["covers"] += 1
+    return found
+
+
+def policy_schools_notify(*, version: PolicyVersion) -> int:
+    """Tell the schools' contacts and the parents schools recorded that the policy changed (the school's
+    consent covers its students; nothing is asked of them)."""
     from . import emails
 
-    parents = (
-        ConsentRecord.objects.filter(method=ConsentMethod.EMAIL_PLUS, child__is_active=True)
-        .exclude(parent_email="")
-        .exclude(child__policy_acceptances__version=version)
-        .values("parent_email")
-        .annotate(children=Count("pk"), language=Max("parent_language"))
-        .order_by("parent_email")
-    )
     sent = 0
-    for row in parents.iterator(chunk_size=BATCH_SIZE):
-        token = signing.dumps({"e": row["parent_email"].lower(), "v": version.pk}, salt=RECONSENT_SALT)
-        link = settings.SITE_URL + reverse("privacy:policy_reconsent", kwargs={"token": token})
-        emails.send_policy_reconsent(
-            parent_email=row["parent_email"],
-            version=version,
-            link=link,
-            children=row["children"],
-            language=row["language"],
-        )
+    for recipient in _school_recipients().values():
+        with transaction.atomic():
+            emails.send_policy_changed(
+                to=recipient["email"], version=version, via=recipient["via"], language=recipient.get("language", "")
+            )
         sent += 1
     return sent
 
 
+def policy_reconsent_followup(*, now: datetime | None = None) -> dict[str, int]:
+    """Daily: one reminder POLICY_RECONSENT_DAYS after the parents were asked, then, POLICY_RECONSENT_DAYS after
+    the reminder, the child's account is paused (collection stops, sessions end) until a parent agrees. Rows of
+    children who meanwhile accepted (or left parental control) are closed. Set-based; idempotent."""
+    from datetime import timedelta
+
+    from consent import services as consent_services
+
+    from . import emails
+    from .models import PolicyReconsent
+
+    now = now or timezone.now()
+    wait = timedelta(days=settings.POLICY_RECONSENT_DAYS)
+    open_rows = PolicyReconsent.objects.filter(answered_at__isnull=True)
+    accepted = open_rows.filter(child__policy_acceptances__version_id=F("version_id"))
+    closed = PolicyReconsent.objects.filter(pk__in=accepted.values("pk")).update(answered_at=now)
+    left = open_rows.exclude(child__consent_record__in=_records_under_parents())
+    closed += PolicyReconsent.objects.filter(pk__in=left.values("pk")).update(answered_at=now)
+
+    reminded = 0
+    due = list(
+        open_rows.filter(reminded_at__isnull=True, asked_at__lte=now - wait).select_related("version").order_by("pk")
+    )
+    by_version: dict[int, list[PolicyReconsent]] = {}
+    for row in due:
+        by_version.setdefault(row.version_id, []).append(row)
+    for rows in by_version.values():
+        version = rows[0].version
+        for asker in _askers([row.child_id for row in rows]).values():
+            with transaction.atomic():
+                emails.send_policy_reconsent(
+                    parent_email=asker["email"],
+                    version=version,
+                    link=_reconsent_link(email=asker["email"], version=version),
+                    children=len(asker["children"]),
+                    language=asker["language"],
+                    reminder=True,
+                )
+            reminded += 1
+        PolicyReconsent.objects.filter(pk__in=[row.pk for row in rows]).update(reminded_at=now)
+
+    paused = 0
+    due = list(
+        open_rows.filter(paused_at__isnull=True, reminded_at__lte=now - wait).select_related("version").order_by("pk")
+    )
+    for row in due:
+        with transaction.atomic():
+            if consent_services.child_pause_for_policy(
+                child_id=row.child_id, policy_version=row.version.version, now=now
+            ):
+                paused += 1
+                for asker in _askers([row.child_id]).values():
+                    emails.send_policy_paused(
+                        parent_email=asker["email"],
+                        version=row.version,
+                        link=_reconsent_link(email=asker["email"], version=row.version),
+                        language=asker["language"],
+                    )
+            PolicyReconsent.objects.filter(pk=row.pk).update(paused_at=now)
+    return {"closed": closed, "reminded": reminded, "paused": paused}
+
+
 def policy_reconsent_children(*, token: str) -> tuple[PolicyVersion, list[User]]:
-    """The version and the children a parent's re-consent link covers; ValidationError when it is not valid."""
+    """The version and the children a re-consent link covers (the consenting parent's, or a second guardian's);
+    ValidationError when it is not valid."""
     from django.core import signing
 
     try:
@@ -330,21 +534,36 @@ def policy_reconsent_children(*, token: str) -> tuple[PolicyVersion, list[User]]
     version = PolicyVersion.objects.filter(pk=payload.get("v")).first()
     if version is None:
         raise ValidationError(_("This link is not valid. Please use the link from our email."), code="invalid")
-    children = list(
-        User.objects.filter(
-            consent_record__method=ConsentMethod.EMAIL_PLUS,
-            consent_record__parent_email__iexact=payload.get("e", ""),
-            is_active=True,
-        ).order_by("pk")
-    )
+    email = str(payload.get("e", ""))
+    records = _records_under_parents().filter(Q(parent_email__iexact=email) | Q(guardians__email__iexact=email))
+    children = list(User.objects.filter(pk__in=records.values("child_id")).order_by("pk"))
     return version, children
 
 
 @transaction.atomic
-def policy_reconsent(*, token: str) -> int:
+def policy_reconsent(*, token: str, now: datetime | None = None) -> int:
+    """A parent (or second guardian) agrees for every child the link covers: the acceptance is recorded, the
+    re-consent closed, and a child paused for this version works again."""
+    from django.core import signing
+
+    from consent import services as consent_services
+
+    from .models import PolicyReconsent
+
+    now = now or timezone.now()
     version, children = policy_reconsent_children(token=token)
+    email = str(signing.loads(token, salt=RECONSENT_SALT, max_age=RECONSENT_MAX_AGE).get("e", ""))
     for child in children:
         PolicyAcceptance.objects.get_or_create(user=child, version=version, defaults={"by_guardian": True})
+        rows = PolicyReconsent.objects.select_for_update().filter(
+            version=version, child=child, answered_at__isnull=True
+        )
+        for row in rows:
+            if row.paused_at is not None:
+                consent_services.child_resume_after_policy(
+                    child_id=child.pk, policy_version=version.version, parent_email=email, now=now
+                )
+            PolicyReconsent.objects.filter(pk=row.pk).update(answered_at=now)
     return len(children)
 
 

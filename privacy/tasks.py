@@ -22,6 +22,12 @@ def policy_parents_notify_task(version_id: int) -> int:
 
 
 @shared_task
+def policy_reconsent_followup_task() -> dict[str, int]:
+    """Daily (beat): remind the parents who have not answered a material change, then pause their children."""
+    return services.policy_reconsent_followup()
+
+
+@shared_task
 def notice_deliver_batch_task(notice_id: int) -> int:
     """Hand one batch of a notice to the outbox; re-enqueue itself after NOTICE_BATCH_INTERVAL until none is
     pending. Rows are claimed with SKIP LOCKED and each email is recorded in the same transaction, so two

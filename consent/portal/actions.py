@@ -73,7 +73,8 @@ def portal_child_resume(*, record: ConsentRecord, parent_email: str, now: dateti
         return False
     control.suspended_at = None
     control.save(update_fields=["suspended_at"])
-    account_services.user_resume(user=record.child)
+    if control.policy_paused_at is None:  # still paused until a parent agrees to the changed privacy policy
+        account_services.user_resume(user=record.child)
     ledger.record_event(kind="resumed", record=record, actor=_actor(record, parent_email), now=now)
     return True
 

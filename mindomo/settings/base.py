@@ -435,6 +435,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "privacy.tasks.retention_apply_task",
         "schedule": crontab(minute="*/10"),
     },
+    "privacy-policy-reconsent": {
+        "task": "privacy.tasks.policy_reconsent_followup_task",
+        "schedule": crontab(hour=7, minute=20),
+    },
     "outbox-resume": {
         "task": "mindomo.outbox.tasks.deliveries_resume_task",
         "schedule": 60.0,
@@ -550,6 +554,10 @@ ACCESS_LOG_RETENTION_DAYS = env.int("ACCESS_LOG_RETENTION_DAYS", default=730)
 # Notices to all users go out in batches of NOTICE_BATCH_SIZE every NOTICE_BATCH_INTERVAL seconds.
 NOTICE_BATCH_SIZE = env.int("NOTICE_BATCH_SIZE", default=200)
 NOTICE_BATCH_INTERVAL = env.int("NOTICE_BATCH_INTERVAL", default=60)
+# After a material change of the privacy policy, parents of children under their consent are asked to agree:
+# one reminder POLICY_RECONSENT_DAYS after, then POLICY_RECONSENT_DAYS later the child's account is paused
+# (collection stops) until a parent agrees.
+POLICY_RECONSENT_DAYS = env.int("POLICY_RECONSENT_DAYS", default=14)
 
 # --- Cookies and analytics ---
 # How long the cookie holding the visitor's cookie choice lasts, in days (then the banner asks again).

@@ -199,7 +199,7 @@ def _emails_of_every_kind(language: str) -> None:
     from consent import emails as consent_emails
     from consent.models import ConsentRecord, Guardian, PendingSignup
     from privacy import emails as privacy_emails
-    from privacy.models import Notice, PolicyVersion
+    from privacy.models import Notice, NoticeDelivery, PolicyVersion
     from schools.models import TeacherInvitation
     from schools.services import teacher_invitation_send
 
@@ -270,7 +270,22 @@ def _emails_of_every_kind(language: str) -> None:
     with translation.override(language):
         notice_subject = translation.gettext("Our privacy policy")
     notice = Notice(subject=notice_subject, body=notice_subject)
-    privacy_emails.send_notice(notice=notice, user=ada)
+    privacy_emails.send_notice(delivery=NoticeDelivery(notice=notice, user=ada, address=ada.email))
+    privacy_emails.send_notice(
+        delivery=NoticeDelivery(notice=notice, address=record.parent_email, via="parent", covers=1)
+    )
+    privacy_emails.send_policy_reconsent(
+        parent_email=record.parent_email,
+        version=version,
+        link="http://x/",
+        children=1,
+        reminder=True,
+        language=language,
+    )
+    privacy_emails.send_policy_paused(
+        parent_email=record.parent_email, version=version, link="http://x/", language=language
+    )
+    privacy_emails.send_policy_changed(to=principal.email, version=version, via="school")
 
     invitation = TeacherInvitation.objects.create(
         school=school_record.school,
@@ -290,7 +305,8 @@ def test_every_email_is_written_in_the_recipients_language(
     with translation.override("en"), django_capture_on_commit_callbacks(execute=True):
         _emails_of_every_kind(language)
     messages = list(mail.outbox)
-    assert len(messages) == 17  # every kind of email (the portal-erased one twice: deleted, withdrawn)
+    assert len(messages) == 21  # every kind of email (the portal-erased one twice: deleted, withdrawn; notices to an
+    # account and to a parent; the policy letter, its reminder, the pause and the schools' notice)
     for message in messages:
         parts = [message.subject, message.body]
         parts += [

@@ -55,6 +55,7 @@ ALLOWED = {
         "privacy.noticedelivery",
         "privacy.policyversion",
         "privacy.policyacceptance",
+        "privacy.policyreconsent",
         "privacy.datarequestcase",
         "accounts.dataexport",
         "accounts.erasurestep",
