@@ -34,11 +34,12 @@ class ConsentConfig(AppConfig):
         # A school registers a student: consent records the school's consent and the parents' addresses.
         from schools import hooks as school_hooks
 
-        from . import services
+        from . import selectors, services
 
         school_hooks.student_registered.register(services.school_student_registered)
         school_hooks.guardian_emails_clean.register(services.school_guardian_emails_clean)
         school_hooks.guardians_set.register(services.school_guardians_set)
+        school_hooks.guardians_by_child.register(selectors.school_guardians_by_child)
 
         # The main menu: who is a child or a school's account, "Parents", and the portal's own menu.
         from mindomo.navigation import registry as navigation

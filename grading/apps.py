@@ -20,6 +20,10 @@ class GradingConfig(AppConfig):
         from . import services
 
         school_hooks.student_left.register(services.enrollments_end_at_school)
+        # A OneRoster import: grading keeps the school's classes and enrolments in line with the file.
+        from . import rosters
+
+        school_hooks.roster_classes.register(rosters.roster_classes_sync)
 
         # The main menu: the school for administrators, classes for teachers, grades for students.
         from mindomo.navigation import registry as navigation

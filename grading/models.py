@@ -27,6 +27,9 @@ class SchoolClass(models.Model):
         verbose_name=_("teacher"),
     )
     name = models.CharField(_("name"), max_length=120)
+    roster_sourced_id = models.CharField(
+        _("OneRoster sourcedId"), max_length=255, blank=True, help_text=_("Empty for a class a teacher created.")
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -34,6 +37,11 @@ class SchoolClass(models.Model):
         verbose_name_plural = _("classes")
         ordering = ["name", "pk"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["school", "roster_sourced_id"],
+                condition=~models.Q(roster_sourced_id=""),
+                name="grading_class_roster_sourced_id_unique",
+            ),
             models.UniqueConstraint(
                 fields=["school", "teacher", "name"],
                 name="grading_class_unique_name_per_teacher",

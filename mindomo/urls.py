@@ -18,6 +18,7 @@ urlpatterns = [
     path("consent/", include("consent.urls")),
     path("billing/", include("billing.urls")),
     path("grading/", include("grading.urls")),
+    path("schools/", include("schools.urls")),
     path("privacy/", include("privacy.urls")),
     path("cookies/", include("analytics.urls")),
     path("admin/", admin.site.urls),

@@ -20,6 +20,12 @@ guardian_emails_clean: Hook[Callable[[Iterable[str]], list[str]]] = Hook("school
 guardians_set: Hook[Callable[..., list[str]]] = Hook("schools.guardians_set", single=True)
 # student_left(*, school, student_id) -> None: a student with their own account left the school's roster.
 student_left: Hook[Callable[..., Any]] = Hook("schools.student_left")
+# guardians_by_child(*, child_ids) -> {child id: [addresses]}: the parents' addresses schools recorded.
+guardians_by_child: Hook[Callable[..., dict[int, list[str]]]] = Hook("schools.guardians_by_child", single=True)
+# roster_classes(*, school, roster, org_id, user_ids, apply) -> [(kind, label)]: grading's part of a OneRoster sync
+# (classes and enrolments). ``apply`` False: what would change; True: write it (in the caller's transaction).
+# ``user_ids`` maps the people's sourcedIds to accounts (new people only once they exist).
+roster_classes: Hook[Callable[..., list[tuple[str, str]]]] = Hook("schools.roster_classes", single=True)
 
 
 def record_student(*, child: Any, school: Any, actor: Any, guardian_emails: Iterable[str] = ()) -> None:
@@ -37,3 +43,13 @@ def set_guardians(*, child: Any, school: Any, actor: Any, emails: Iterable[str])
 def left(*, school: Any, student_id: int) -> None:
     for hook in student_left:
         hook(school=school, student_id=student_id)
+
+
+def guardians_of(*, child_ids: list[int]) -> dict[int, list[str]]:
+    return guardians_by_child.implementation()(child_ids=child_ids)
+
+
+def classes_sync(
+    *, school: Any, roster: Any, org_id: str, user_ids: dict[str, int], apply: bool
+) -> list[tuple[str, str]]:
+    return roster_classes.implementation()(school=school, roster=roster, org_id=org_id, user_ids=user_ids, apply=apply)

@@ -19,6 +19,12 @@ class School(models.Model):
     name = models.CharField(_("name"), max_length=200)
     country = CountryField(_("country"))
     contact_email = models.EmailField(_("contact email"), help_text=_("Where parents' requests are sent."))
+    roster_org_id = models.CharField(
+        _("OneRoster organisation id"),
+        max_length=255,
+        blank=True,
+        help_text=_("The school's sourcedId in its OneRoster files (orgs.csv), kept from the first import."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -112,3 +118,60 @@ class TeacherInvitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} · {self.school}"
+
+
+class RosteredPerson(models.Model):
+    """A person the school's OneRoster files name: their ``sourcedId`` matches them in later imports."""
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="rostered_people")
+    sourced_id = models.CharField(_("OneRoster sourcedId"), max_length=255)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    role = models.CharField(_("role"), max_length=16, choices=SchoolMembership.Role.choices)
+    imported_at = models.DateTimeField(_("imported at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("rostered person")
+        verbose_name_plural = _("rostered people")
+        constraints = [
+            models.UniqueConstraint(fields=["school", "sourced_id"], name="schools_rostered_sourced_id_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sourced_id} · {self.school}"
+
+
+class RosterImport(models.Model):
+    """One OneRoster zip a school administrator uploaded: previewed, then imported by a Celery job.
+
+    The zip is kept under MEDIA_ROOT/rosters with an unguessable name only between the preview and the import
+    (or its cancellation); ``summary`` holds the preview's counts and lines, never the file's other data.
+    """
+
+    class State(models.TextChoices):
+        PREVIEWED = "previewed", _("Previewed")
+        REFUSED = "refused", _("Refused (errors in the file)")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Importing")
+        DONE = "done", _("Imported")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="roster_imports")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PREVIEWED)
+    file_name = models.CharField(_("file name"), max_length=100, blank=True, editable=False)
+    summary = models.JSONField(_("summary"), default=dict)
+    erase_user_ids = models.JSONField(_("accounts to erase"), default=list)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("roster import")
+        verbose_name_plural = _("roster imports")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.school} · {self.created_at:%Y-%m-%d %H:%M}"

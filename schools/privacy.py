@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from mindomo import privacy
 
-from .models import SchoolStudentAccount, TeacherInvitation
+from .models import RosteredPerson, RosterImport, SchoolStudentAccount, TeacherInvitation
 
 
 @privacy.register
@@ -30,6 +30,21 @@ class SchoolsPrivacyProvider(privacy.PrivacyProvider):
                     "educational use only)."
                 ),
                 retention=_("Until the student's account is deleted."),
+            ),
+            privacy.DataCategory(
+                model="schools.RosteredPerson",
+                fields=("school", "sourced_id", "user", "role"),
+                purpose=_("Match a person to the same row of the school's next OneRoster import."),
+                retention=_("Until the person leaves the school's roster or the account is deleted."),
+            ),
+            privacy.DataCategory(
+                model="schools.RosterImport",
+                fields=("school", "uploaded_by", "summary"),
+                purpose=_(
+                    "Show a school administrator what an import will change before it runs; once it ran, only "
+                    "how many rows changed is kept."
+                ),
+                retention=_("The names in the preview until the import runs or is cancelled (at most a day)."),
             ),
             privacy.DataCategory(
                 model="schools.TeacherInvitation",
@@ -59,6 +74,8 @@ class SchoolsPrivacyProvider(privacy.PrivacyProvider):
     @transaction.atomic
     def erase(self, user: User) -> None:
         SchoolStudentAccount.objects.filter(user=user).delete()
+        RosteredPerson.objects.filter(user=user).delete()
+        RosterImport.objects.filter(uploaded_by=user).update(uploaded_by=None)
         invitations = Q(accepted_by=user)
         if user.email:
             invitations |= Q(email__iexact=user.email)

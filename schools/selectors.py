@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import School, SchoolMembership, SchoolStudentAccount
+from django.db.models import QuerySet
+
+from .models import RosterImport, School, SchoolMembership, SchoolStudentAccount
 
 
 def roles_of(*, user: Any, school: School) -> set[str]:
@@ -17,3 +19,15 @@ def roles_of(*, user: Any, school: School) -> set[str]:
 def is_school_registered(user: Any) -> bool:
     """An account a school registered: it may not link social services or buy."""
     return bool(getattr(user, "pk", None)) and SchoolStudentAccount.objects.filter(user_id=user.pk).exists()
+
+
+def schools_administered_by(*, viewer: Any) -> QuerySet[School]:
+    """The schools ``viewer`` administers (their pages answer 404 to anyone else)."""
+    if not getattr(viewer, "is_authenticated", False):
+        return School.objects.none()
+    return School.objects.filter(memberships__user=viewer, memberships__role=SchoolMembership.Role.ADMIN).distinct()
+
+
+def roster_imports_visible_to(*, viewer: Any) -> QuerySet[RosterImport]:
+    """Roster imports of the schools ``viewer`` administers."""
+    return RosterImport.objects.filter(school__in=schools_administered_by(viewer=viewer)).select_related("school")

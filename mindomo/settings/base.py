@@ -467,9 +467,31 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "consent.tasks.children_age_up_find_task",
         "schedule": crontab(minute=20, hour=1),
     },
+    # OneRoster zips previewed but never imported, after ROSTER_PREVIEW_TTL_HOURS
+    "schools-delete-expired-roster-previews": {
+        "task": "schools.tasks.roster_previews_expired_delete_task",
+        "schedule": crontab(minute=50),
+    },
 }
 
 # --- Accounts and data subject rights ---
+# OneRoster imports (schools/oneroster.py): the uploaded zip, each CSV in it once unpacked, all of them, and the
+# highest packing ratio accepted (a higher one is a zip bomb); demographics.csv is never opened.
+ROSTER_UPLOAD_MAX_BYTES = env.int("ROSTER_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
+ROSTER_MEMBER_MAX_BYTES = env.int("ROSTER_MEMBER_MAX_BYTES", default=64 * 1024 * 1024)
+ROSTER_TOTAL_MAX_BYTES = env.int("ROSTER_TOTAL_MAX_BYTES", default=256 * 1024 * 1024)
+ROSTER_MAX_RATIO = env.int("ROSTER_MAX_RATIO", default=200)
+# A roster import writes the whole file in one transaction, so its job may run longer than other tasks (a 5,000-
+# student district file takes minutes: every student's school consent is a ledger entry); still under the broker's
+# visibility timeout, so a message is never handed to a second worker while the first one runs it.
+ROSTER_IMPORT_TIME_LIMIT = env.int("ROSTER_IMPORT_TIME_LIMIT", default=CELERY_VISIBILITY_TIMEOUT - 60)
+if not CELERY_TASK_TIME_LIMIT <= ROSTER_IMPORT_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured(
+        "CELERY_TASK_TIME_LIMIT <= ROSTER_IMPORT_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT must hold"
+    )
+# Hours an uploaded roster zip is kept for its preview before it is deleted unimported.
+ROSTER_PREVIEW_TTL_HOURS = env.int("ROSTER_PREVIEW_TTL_HOURS", default=24)
+
 # Days before a sign-up whose email was never verified is deleted.
 UNVERIFIED_ACCOUNT_TTL_DAYS = env.int("UNVERIFIED_ACCOUNT_TTL_DAYS", default=7)
 # Days a finished data export can be downloaded; then the file is deleted.

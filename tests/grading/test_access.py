@@ -1,4 +1,5 @@
-"""One parametrized access matrix: every role against every grading page and action.
+"""One parametrized access matrix: every role against every grading page and action, and the school's roster
+import pages (schools app: only the school's administrators).
 
 Allowed: the action works. Not allowed: 404 for a signed-in user (exactly like a page that does not
 exist), the sign-in page for an anonymous visitor, and nothing in the database changed.
@@ -30,7 +31,7 @@ from grading.models import (
     SchoolClass,
 )
 from grading.services import REPORT_NOTICE_VERSION
-from schools.models import SchoolMembership, TeacherInvitation
+from schools.models import RosterImport, SchoolMembership, TeacherInvitation
 from tests.grading.conftest import SECRET_FEEDBACK, World
 
 ROLES = [
@@ -65,6 +66,7 @@ def snapshot(w: World) -> dict[str, Any]:
         "memberships": SchoolMembership.objects.count(),
         "consents": ConsentRecord.objects.count(),
         "invitations": TeacherInvitation.objects.count(),
+        "roster_imports": sorted(RosterImport.objects.values_list("pk", "state")),
         "student_password": w.student.password,
     }
 
@@ -173,6 +175,30 @@ ACTIONS: dict[str, Action] = {
         data=lambda w, r: {"email": "new.teacher@example.org"},
         changes=("invitations",),
     ),
+    "roster_upload": Action("get", lambda w: reverse("schools:roster_upload", args=[w.school.pk]), {"admin"}),
+    "roster_upload_post": Action(
+        "post",
+        lambda w: reverse("schools:roster_upload", args=[w.school.pk]),
+        {"admin"},
+        data=lambda w, r: {"file": _roster_upload()},
+        changes=("roster_imports",),
+    ),
+    "roster_import_page": Action(
+        "get", lambda w: reverse("schools:roster_import", args=[w.school.pk, _previewed(w).pk]), {"admin"}
+    ),
+    "roster_import_confirm": Action(
+        "post",
+        lambda w: reverse("schools:roster_import", args=[w.school.pk, _previewed(w).pk]),
+        {"admin"},
+        data=lambda w, r: {"confirm_erase": "on"},
+        changes=("roster_imports",),
+    ),
+    "roster_import_cancel": Action(
+        "post",
+        lambda w: reverse("schools:roster_cancel", args=[w.school.pk, _previewed(w).pk]),
+        {"admin"},
+        changes=("roster_imports",),
+    ),
     "teacher_remove": Action(
         "post",
         lambda w: reverse("grading:teacher_remove", args=[w.school.pk, w.other_teacher.pk]),
@@ -180,6 +206,29 @@ ACTIONS: dict[str, Action] = {
         changes=("memberships",),
     ),
 }
+
+
+def _previewed(w: World) -> RosterImport:
+    """The school's previewed roster import (made by the fixture below, before the snapshot)."""
+    return RosterImport.objects.get(school=w.school, summary__marker="access-matrix")
+
+
+@pytest.fixture(autouse=True)
+def _a_previewed_roster_import(world: World, settings: Any, tmp_path: Any) -> None:
+    settings.MEDIA_ROOT = str(tmp_path)
+    RosterImport.objects.create(
+        school=world.school,
+        uploaded_by=world.user("admin"),
+        summary={"marker": "access-matrix", "add": [], "change": [], "remove": [], "erase": [], "notes": []},
+    )
+
+
+def _roster_upload() -> Any:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.schools.conftest import roster_zip
+
+    return SimpleUploadedFile("roster.zip", roster_zip(), content_type="application/zip")
 
 
 def _csv_upload() -> Any:

@@ -17,7 +17,12 @@ def test_grades_are_declared_in_the_registry() -> None:
     models = {d.model for provider, d in registry.declarations() if provider.name == "grading"}
     assert {"grading.Grade", "grading.GradeAudit", "grading.Enrollment", "grading.GradeExport"} <= models
     school_models = {d.model for provider, d in registry.declarations() if provider.name == "schools"}
-    assert school_models == {"schools.SchoolStudentAccount", "schools.TeacherInvitation"}
+    assert school_models == {
+        "schools.SchoolStudentAccount",
+        "schools.TeacherInvitation",
+        "schools.RosteredPerson",
+        "schools.RosterImport",
+    }
 
 
 def test_student_export_holds_their_grades_only(world: World) -> None:

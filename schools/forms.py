@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy
+
+
+class RosterUploadForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("OneRoster zip file"),
+        help_text=gettext_lazy("The CSV bulk export of your student information system (OneRoster 1.1 or 1.2)."),
+    )
+
+    def clean_file(self) -> object:
+        upload = self.cleaned_data["file"]
+        if upload.size > settings.ROSTER_UPLOAD_MAX_BYTES:
+            raise forms.ValidationError(
+                gettext_lazy("The file is too large (at most %(mb)d MB).")
+                % {"mb": settings.ROSTER_UPLOAD_MAX_BYTES // (1024 * 1024)}
+            )
+        return upload
+
+
+class RosterConfirmForm(forms.Form):
+    confirm_erase = forms.BooleanField(
+        required=False,
+        label=gettext_lazy("I confirm that the accounts listed above will be deleted, with everything they hold."),
+    )

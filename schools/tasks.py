@@ -1,0 +1,22 @@
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+
+from . import roster
+
+
+@shared_task(soft_time_limit=settings.ROSTER_IMPORT_TIME_LIMIT - 30, time_limit=settings.ROSTER_IMPORT_TIME_LIMIT)
+def roster_import_task(import_id: int) -> str:
+    """Import a previewed and confirmed OneRoster zip (progress in the cache, shown on the import's page).
+
+    Longer than other tasks (ROSTER_IMPORT_TIME_LIMIT): the file is written in one transaction. Out of time, the
+    transaction rolls back and the import is marked failed."""
+    try:
+        return roster.roster_import_run(import_id=import_id).state
+    except SoftTimeLimitExceeded:
+        return roster.roster_import_timed_out(import_id=import_id).state
+
+
+@shared_task
+def roster_previews_expired_delete_task() -> int:
+    return roster.roster_previews_expired_delete()

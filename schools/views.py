@@ -1,0 +1,89 @@
+"""The school's OneRoster import pages: only the school's administrators (anyone else gets 404)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.http import AuthenticatedRequest
+
+from . import roster, selectors
+from .forms import RosterConfirmForm, RosterUploadForm
+from .models import RosterImport
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def roster_upload(request: AuthenticatedRequest, school_id: int) -> HttpResponse:
+    school = get_object_or_404(selectors.schools_administered_by(viewer=request.user), pk=school_id)
+    form = RosterUploadForm(
+        request.POST if request.method == "POST" else None, request.FILES if request.method == "POST" else None
+    )
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        roster_import = roster.roster_preview(
+            actor=request.user, school=school, upload=upload.chunks(), size=upload.size
+        )
+        return redirect("schools:roster_import", school_id=school.pk, import_id=roster_import.pk)
+    imports = RosterImport.objects.filter(school=school)[:10]
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "schools/roster_upload.html", {"school": school, "form": form, "imports": imports}, status=status
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def roster_import(request: AuthenticatedRequest, school_id: int, import_id: int) -> HttpResponse:
+    roster_import = get_object_or_404(
+        selectors.roster_imports_visible_to(viewer=request.user), pk=import_id, school_id=school_id
+    )
+    form = RosterConfirmForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            roster.roster_import_start(
+                actor=request.user, roster_import=roster_import, confirm_erase=form.cleaned_data["confirm_erase"]
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                form.add_error(None, message)
+            status = 400
+        else:
+            return redirect("schools:roster_import", school_id=school_id, import_id=import_id)
+    roster_import.refresh_from_db()
+    summary = dict(roster_import.summary)
+    for key in ("add", "change", "remove"):
+        if key in summary:
+            summary[key] = [(roster.kind_label(kind), label) for kind, label in summary[key]]
+    context = {
+        "school": roster_import.school,
+        "roster_import": roster_import,
+        "summary": summary,
+        "form": form,
+        "progress": roster.roster_progress(import_id=roster_import.pk),
+        "running": roster_import.state in (RosterImport.State.QUEUED, RosterImport.State.RUNNING),
+        "counts": summary.get("counts")
+        or {key: len(summary.get(key, [])) for key in ("add", "change", "remove", "erase", "problems")},
+    }
+    return render(request, "schools/roster_import.html", context, status=status)
+
+
+@login_required
+@require_POST
+def roster_import_cancel(request: AuthenticatedRequest, school_id: int, import_id: int) -> HttpResponse:
+    roster_import = get_object_or_404(
+        selectors.roster_imports_visible_to(viewer=request.user), pk=import_id, school_id=school_id
+    )
+    try:
+        roster.roster_import_cancel(actor=request.user, roster_import=roster_import)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.info(request, _("The import was cancelled and the file deleted."))
+    return redirect("schools:roster_import", school_id=school_id, import_id=import_id)
