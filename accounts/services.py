@@ -565,9 +565,7 @@ def account_erasure_run(*, request_id: int, now: datetime | None = None) -> Acco
     return deletion
 
 
-def _erase_at_once(
-    *, deletion: AccountDeletionRequest, user: User, providers: list[Any], now: datetime
-) -> bool:
+def _erase_at_once(*, deletion: AccountDeletionRequest, user: User, providers: list[Any], now: datetime) -> bool:
     """Every provider not done yet in one transaction, with one update of their steps (and the request marked
     erased when the accounts provider, last, has run). False, with nothing changed, when one fails: the caller
     then runs them one transaction each to record which."""
