@@ -81,8 +81,8 @@ class User(AbstractUser):
 class DataExport(models.Model):
     """One request for a copy of everything we hold about a user, built by Celery into a zip.
 
-    The file lives under MEDIA_ROOT/exports with an unguessable name, is served only to its owner by a
-    view, and is deleted (with ``file_name`` emptied) once it expires.
+    The file lives in the file storage (mindomo/files.py) under exports/ with an unguessable name, is served
+    only to its owner by a view, and is deleted (with ``file_name`` emptied) once it expires.
     """
 
     class State(models.TextChoices):

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
-import secrets
 import tempfile
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import IO, Any
 
 from allauth.account.models import EmailAddress
@@ -25,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from mindomo import bulk
+from mindomo import bulk, files
 from mindomo import cache as shared_cache
 from mindomo.privacy import registry
 
@@ -203,13 +200,20 @@ def export_stale_after() -> timedelta:
     return timedelta(seconds=2 * settings.CELERY_TASK_TIME_LIMIT)
 
 
-def export_dir() -> Path:
-    """Where export archives are written: under MEDIA_ROOT but never served by a public URL."""
-    return Path(settings.MEDIA_ROOT) / EXPORT_SUBDIR
+def data_export_name(export: DataExport) -> str:
+    """The archive's name in the file storage (mindomo.files: local files or object storage, shared by the
+    worker that writes it and the web process that serves it); "" while there is none."""
+    return f"{EXPORT_SUBDIR}/{export.file_name}" if export.file_name else ""
 
 
-def data_export_path(export: DataExport) -> Path:
-    return export_dir() / export.file_name
+def data_export_open(export: DataExport, *, now: datetime | None = None) -> IO[bytes] | None:
+    """The ready, unexpired archive opened for its owner's download, or None (not ready, expired, file gone)."""
+    usable = (
+        export.state == DataExport.State.READY
+        and export.expires_at is not None
+        and export.expires_at > (now or timezone.now())
+    )
+    return files.open_file(data_export_name(export)) if usable else None
 
 
 @transaction.atomic
@@ -236,16 +240,9 @@ EXPORT_BUILD_ATTEMPTS = 2
 
 
 def _export_failed(export: DataExport) -> None:
-    with contextlib.suppress(OSError):  # the folder itself may be what failed
-        _export_partial_path(export).unlink(missing_ok=True)
     DataExport.objects.filter(pk=export.pk).update(
         state=DataExport.State.FAILED, error=gettext("The export could not be built. Please ask again.")
     )
-
-
-def _export_partial_path(export: DataExport) -> Path:
-    """The archive being written: named after the export, so a build resumed after a killed one replaces it."""
-    return export_dir() / f".{export.public_id}.part"
 
 
 def data_export_build(*, export_id: int, now: datetime | None = None) -> DataExport | None:
@@ -280,17 +277,18 @@ def data_export_build(*, export_id: int, now: datetime | None = None) -> DataExp
         export.attempts += 1
         export.save(update_fields=["state", "parts_total", "parts_done", "started_at", "attempts"])
     user = export.user
-    directory = export_dir()
-    file_name = f"{secrets.token_urlsafe(32)}.zip"
-    temporary = _export_partial_path(export)
-    try:  # everything that can fail is in here, the folder included: a failure leaves `failed`, never `building`
-        directory.mkdir(parents=True, exist_ok=True)
+    # The archive is written to this worker's temporary file (unlinked at once: a killed build leaves nothing
+    # behind) and stored in one save (mindomo.files), under a new unguessable name.
+    try:  # everything that can fail is in here, the storage included: a failure leaves `failed`, never `building`
         documents = []
         for provider in providers:
             documents.append((provider, provider.export(user)))
             DataExport.objects.filter(pk=export.pk).update(parts_done=F("parts_done") + 1)
-        write_archive(temporary, user=user, documents=documents, generated_at=now or timezone.now())
-        temporary.rename(directory / file_name)
+        with tempfile.TemporaryFile() as handle:
+            write_archive(handle, user=user, documents=documents, generated_at=now or timezone.now())
+            file_size = handle.tell()
+            stored = files.save(files.new_name(EXPORT_SUBDIR, ".zip"), handle)
+        file_name = stored.removeprefix(f"{EXPORT_SUBDIR}/")
     except Exception:
         logger.exception("data export %s failed", export.pk)
         _export_failed(export)
@@ -301,13 +299,13 @@ def data_export_build(*, export_id: int, now: datetime | None = None) -> DataExp
         finished = DataExport.objects.filter(pk=export.pk, state=DataExport.State.BUILDING).update(
             state=DataExport.State.READY,
             file_name=file_name,
-            file_size=(directory / file_name).stat().st_size,
+            file_size=file_size,
             ready_at=now,
             expires_at=now + timedelta(days=settings.DATA_EXPORT_TTL_DAYS),
             parts_done=export.parts_total,
         )
         if not finished:  # the export (or its owner) was deleted meanwhile: keep no orphan file
-            (directory / file_name).unlink(missing_ok=True)
+            files.delete([stored])
             return None
         export.refresh_from_db()
         emails.data_export_ready_send(export=export)
@@ -380,10 +378,7 @@ def data_exports_expire(*, now: datetime | None = None, batch_size: int = BATCH_
 
 
 def _export_files_delete(names: list[str]) -> None:
-    directory = export_dir()
-    for name in names:
-        if name:
-            (directory / name).unlink(missing_ok=True)
+    files.delete(f"{EXPORT_SUBDIR}/{name}" for name in names if name)
 
 
 def data_exports_erase(*, user: User) -> None:

@@ -142,18 +142,11 @@ def data_export_status(request: AuthenticatedRequest, public_id: UUID) -> JsonRe
 def data_export_download(request: AuthenticatedRequest, public_id: UUID) -> HttpResponseBase:
     """The archive, to its owner only (someone else's export looks the same as none)."""
     export = get_object_or_404(selectors.data_exports_visible_to(viewer=request.user), public_id=public_id)
-    path = services.data_export_path(export) if export.file_name else None
-    usable = (
-        export.state == DataExport.State.READY
-        and export.expires_at is not None
-        and export.expires_at > timezone.now()
-        and path is not None
-        and path.is_file()
-    )
-    if not usable or path is None:
+    handle = services.data_export_open(export)
+    if handle is None:
         return render(request, "accounts/data_export_gone.html", {"export": export}, status=410)
     response = FileResponse(
-        path.open("rb"),
+        handle,
         as_attachment=True,
         filename=f"mindomo-data-{export.ready_at:%Y-%m-%d}.zip",
         content_type="application/zip",

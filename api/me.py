@@ -143,18 +143,11 @@ def export_read(request: HttpRequest, export_id: uuid.UUID) -> dict[str, Any]:
 )
 def export_download(request: HttpRequest, export_id: uuid.UUID) -> Any:
     export = get_object_or_404(account_selectors.data_exports_visible_to(viewer=user_of(request)), public_id=export_id)
-    path = account_services.data_export_path(export) if export.file_name else None
-    usable = (
-        export.state == DataExport.State.READY
-        and export.expires_at is not None
-        and export.expires_at > timezone.now()
-        and path is not None
-        and path.is_file()
-    )
-    if not usable or path is None:
+    handle = account_services.data_export_open(export)
+    if handle is None:
         raise ApiError.one(410, "gone", _("This export is not ready, or it expired and its file was deleted."))
     response = FileResponse(
-        path.open("rb"),
+        handle,
         as_attachment=True,
         filename=f"mindomo-data-{export.ready_at:%Y-%m-%d}.zip",
         content_type="application/zip",

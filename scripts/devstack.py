@@ -200,6 +200,7 @@ def run(env: dict[str, str], stack: ExitStack | None = None) -> int:
     beat_schedule = str(VAR_DIR / "celerybeat-schedule")
     commands = {
         "web": [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        # no -Q: one worker consumes both queues (mail and bulk: CELERY_TASK_QUEUES); compose runs one per queue
         "worker": [sys.executable, "-m", "celery", "-A", "mindomo", "worker", "-l", "info", "-c", "2", *WORKER_FLAGS],
         "beat": [sys.executable, "-m", "celery", "-A", "mindomo", "beat", "-l", "info", "-s", beat_schedule],
     }

@@ -12,6 +12,7 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -312,6 +313,27 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "media"))
+# Files another process must read (export archives, background jobs' results: mindomo/files.py) live in the
+# "default" storage: local files under MEDIA_ROOT (one machine), or S3-compatible object storage shared by every
+# web and worker machine when STORAGE_BUCKET is set (STORAGE_URL: the endpoint of a MinIO or other non-AWS
+# service; empty for Amazon S3). Nothing there is public: files reach their owner through views that check.
+STORAGE_BUCKET = env("STORAGE_BUCKET", default="")
+if STORAGE_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": STORAGE_BUCKET,
+            "endpoint_url": env("STORAGE_URL", default="") or None,
+            "access_key": env("STORAGE_ACCESS_KEY", default="") or None,
+            "secret_key": env("STORAGE_SECRET_KEY", default="") or None,
+            "region_name": env("STORAGE_REGION", default="") or None,
+            "location": env("STORAGE_PREFIX", default=""),
+            "addressing_style": "path" if env("STORAGE_URL", default="") else None,
+            "default_acl": None,  # the bucket's own (private) policy
+            "querystring_auth": True,  # no public URL; we never hand one out anyway
+            "file_overwrite": False,  # names are random; never replace a file another request serves
+        },
+    }
 
 # --- Security ---
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -426,6 +448,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TIMEZONE = TIME_ZONE
+# Two queues, so that bulk jobs never delay an email: "mail" (the outbox's deliveries, a child's consent request
+# to the parent) and "bulk" (everything else: expiry, retention, exports, erasures, reports and the background
+# jobs' files). Compose runs one worker per queue; a worker started without -Q (make run, the tests) consumes both.
+CELERY_TASK_QUEUES = (Queue("mail"), Queue("bulk"))
+CELERY_TASK_DEFAULT_QUEUE = "bulk"
+CELERY_TASK_ROUTES = {
+    "mindomo.outbox.tasks.*": {"queue": "mail"},
+    "consent.tasks.consent_request_send_task": {"queue": "mail"},
+}
 # Every periodic job is here. Deleting what is past retention (expired exports, support inquiries, unanswered
 # parental requests, invoices, the access log...) is one job: the retention engine applies every rule the apps'
 # privacy providers declare, one indexed query per rule when nothing is due, every 10 minutes so that the

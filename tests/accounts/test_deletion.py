@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from allauth.socialaccount.models import SocialAccount
+from django.conf import settings as django_settings
 from django.contrib.auth.hashers import make_password
 from django.core import mail
 from django.template.defaultfilters import date as date_filter
@@ -243,7 +244,7 @@ def test_erasure_removes_the_user_from_every_table_and_frees_email_and_username(
     client.force_login(user)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("accounts:data_export"))
-    export_file = services.data_export_path(DataExport.objects.get(user=user))
+    export_file = Path(django_settings.MEDIA_ROOT) / services.data_export_name(DataExport.objects.get(user=user))
     assert export_file.is_file()
     keep = UserFactory()
     deletion = _request_deletion(user, django_capture_on_commit_callbacks)

@@ -110,3 +110,25 @@ def test_a_bulk_job_interrupted_by_the_soft_time_limit_is_queued_again_and_compl
 
     assert not PendingSignup.objects.exists()
     assert len(calls) >= 4  # the interrupted batch was done again by the continued task
+
+
+@pytest.mark.parametrize(
+    ("task", "queue"),
+    [
+        ("mindomo.outbox.tasks.delivery_send_task", "mail"),
+        ("mindomo.outbox.tasks.deliveries_resume_task", "mail"),
+        ("consent.tasks.consent_request_send_task", "mail"),
+        ("consent.tasks.pending_signups_expire_task", "bulk"),
+        ("privacy.tasks.retention_apply_task", "bulk"),
+        ("accounts.tasks.data_export_build_task", "bulk"),
+        ("accounts.tasks.account_erasure_run_task", "bulk"),
+        ("billing.tasks.invoices_purge_task", "bulk"),
+    ],
+)
+def test_emails_and_bulk_jobs_go_to_their_own_queues(task: str, queue: str) -> None:
+    assert app.amqp.router.route({}, task)["queue"].name == queue
+
+
+def test_the_sessions_one_worker_consumes_both_queues(celery_worker_session: Any) -> None:
+    consumed = {q.name for q in celery_worker_session.consumer.task_consumer.queues}
+    assert consumed == {"mail", "bulk"}

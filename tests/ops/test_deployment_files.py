@@ -18,7 +18,7 @@ def _compose() -> dict:
 
 def test_every_compose_service_restarts_unless_stopped() -> None:
     services = _compose()["services"]
-    assert {"web", "worker", "beat", "postgres", "redis"} <= set(services)
+    assert {"web", "worker-mail", "worker-bulk", "beat", "postgres", "redis", "minio"} <= set(services)
     assert {name: service.get("restart") for name, service in services.items()} == dict.fromkeys(
         services, "unless-stopped"
     )
@@ -48,3 +48,19 @@ def test_compose_file_is_valid_for_docker_compose_v1() -> None:
     assert executable, "docker-compose is missing: apt-get install --no-install-recommends docker-compose"
     result = subprocess.run([executable, "config", "-q"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_web_and_workers_share_the_object_storage_and_each_queue_has_its_own_worker() -> None:
+    from mindomo.celery import app
+
+    services = _compose()["services"]
+    for name in ("web", "worker-mail", "worker-bulk", "beat"):
+        environment = services[name]["environment"]
+        assert environment["STORAGE_BUCKET"] == "mindomo", name
+        assert environment["STORAGE_URL"] == "http://minio:9000", name
+        assert "minio" in services[name]["depends_on"], name
+    assert "storage_ready" in services["web"]["command"]
+    queues = {name: services[name]["command"].split("-Q ")[1].split()[0] for name in ("worker-mail", "worker-bulk")}
+    assert queues == {"worker-mail": "mail", "worker-bulk": "bulk"}
+    assert set(queues.values()) == {q.name for q in app.conf.task_queues}
+    assert "minio-data" in _compose()["volumes"]
