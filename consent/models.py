@@ -322,6 +322,8 @@ class LedgerEntry(models.Model):
         SCHOOL_REQUEST = "school_request", _("Parent's request sent to the school")
         GUARDIAN_ADDED = "guardian_added", _("Second guardian invited")
         GUARDIAN_REMOVED = "guardian_removed", _("Parent or guardian removed by the school")
+        CLASS_APPROVED = "class_approved", _("Parent approved joining a school's class")
+        CLASS_DECLINED = "class_declined", _("Parent declined joining a school's class")
 
     seq = models.PositiveBigIntegerField(_("number"), unique=True)
     at = models.DateTimeField(_("at"))

@@ -131,3 +131,23 @@ def language_for_address(address: str) -> str:
         Guardian.objects.filter(email__iexact=address).exclude(language="").values_list("language", flat=True).first()
     )
     return str(guardian or "")
+
+
+def parents_to_ask(*, child: Any) -> list[tuple[str, str]]:
+    """The addresses (and languages) of the parents who decide for a child under parental consent: the one who
+    approved the account and any second guardian. Empty for every other account."""
+    record = (
+        ConsentRecord.objects.filter(child_id=getattr(child, "pk", None), method=ConsentMethod.EMAIL_PLUS)
+        .exclude(control__ended_at__isnull=False)
+        .prefetch_related("guardians")
+        .first()
+    )
+    if record is None:
+        return []
+    found = [(record.parent_email, record.parent_language)] if record.parent_email else []
+    known = {email.lower() for email, _language in found}
+    for guardian in record.guardians.all():
+        if guardian.email.lower() not in known:
+            known.add(guardian.email.lower())
+            found.append((guardian.email, guardian.language))
+    return found

@@ -29,7 +29,7 @@ from mindomo.i18n import current_language
 from mindomo.outbox import services as outbox
 from schools.models import School, SchoolMembership
 
-from . import emails, ledger
+from . import emails, ledger, selectors
 from .age_gate import Decision
 from .models import (
     AgeDecision,
@@ -38,6 +38,7 @@ from .models import (
     ConsentMethod,
     ConsentRecord,
     Guardian,
+    LedgerEntry,
     PendingSignup,
 )
 
@@ -658,3 +659,26 @@ def child_resume_after_policy(
         now=now,
     )
     return True
+
+
+@transaction.atomic
+def school_class_access_record(
+    *, child: User, school: School, class_name: str, parent_email: str, approved: bool
+) -> None:
+    """A parent's answer to their child's request to join a school's class, in the consent ledger (by the
+    parent's pseudonym). Raises ValidationError when the address is not one of the child's parents."""
+    record = (
+        ConsentRecord.objects.select_for_update(of=("self",))
+        .filter(child_id=child.pk, method=ConsentMethod.EMAIL_PLUS)
+        .exclude(control__ended_at__isnull=False)
+        .first()
+    )
+    allowed = {email.lower() for email, _language in selectors.parents_to_ask(child=child)}
+    if record is None or parent_email.lower() not in allowed:
+        raise ValidationError(_("Only a parent of this child can answer."), code="not_parent")
+    ledger.record_event(
+        kind=LedgerEntry.Kind.CLASS_APPROVED if approved else LedgerEntry.Kind.CLASS_DECLINED,
+        record=record,
+        actor=ledger.parent_pseudonym(child_id=child.pk, email=parent_email),
+        detail={"school": school.pk, "class": class_name},
+    )

@@ -19,6 +19,7 @@ from .models import Assignment, SchoolClass
 
 SCHOOL_NAME = "Maple Grove Primary School"
 STUDENTS = [("Mia", "Khan"), ("Leo", "Okafor"), ("Zoe", "Novak"), ("Sam", "Ito")]
+DEMO_JOIN_CODE = "SCIENCE6"  # shown as SCIE-NCE6
 
 
 @transaction.atomic
@@ -36,12 +37,16 @@ def load() -> list[DemoLogin]:
     SchoolMembership.objects.get_or_create(school=school, user=teacher, role=SchoolMembership.Role.TEACHER)
 
     school_class = SchoolClass.objects.filter(school=school, teacher=teacher, name="Year 6 Science").first()
+    if school_class is not None and not school_class.join_code:
+        SchoolClass.objects.filter(pk=school_class.pk).update(join_code=DEMO_JOIN_CODE)
     if school_class is None:
         students = school_services.students_register(
             actor=admin, school=school, rows=[school_services.StudentRow(first, last) for first, last in STUDENTS]
         )
         User.objects.filter(pk__in=[s.pk for s in students]).update(password=make_password(DEMO_PASSWORD))
         school_class = services.class_create(teacher=teacher, school=school, name="Year 6 Science")
+        # a code README's demo table can name: the child `mia` joins with it after her parent approves
+        SchoolClass.objects.filter(pk=school_class.pk).update(join_code=DEMO_JOIN_CODE)
         services.class_enroll_students(teacher=teacher, school_class=school_class, student_ids=[s.pk for s in students])
         plants = services.assignment_create(
             teacher=teacher,

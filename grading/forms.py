@@ -280,3 +280,12 @@ class Gradebook:
 def format_score(value: Decimal) -> str:
     text = f"{value:f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+class JoinClassForm(forms.Form):
+    code = forms.CharField(
+        label=gettext_lazy("Class code"),
+        max_length=20,
+        help_text=gettext_lazy("Your teacher gives it to you, for example ABCD-EFGH."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}),
+    )

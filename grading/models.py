@@ -31,6 +31,9 @@ class SchoolClass(models.Model):
         _("OneRoster sourcedId"), max_length=255, blank=True, help_text=_("Empty for a class a teacher created.")
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # What a student with their own account types to ask to join (grading.services.class_join); the teacher
+    # can replace it at any time. Letters without the ones people confuse (0/O, 1/I/L).
+    join_code = models.CharField(_("class code"), max_length=12, unique=True, null=True, blank=True)
 
     class Meta:
         verbose_name = _("class")
@@ -196,3 +199,29 @@ class GradeExport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.teacher} · {self.assignment} · {self.format}"
+
+
+class ClassJoinRequest(models.Model):
+    """A student with their own account asked to join a class by its code. A child's request waits for a parent's
+    answer from an emailed link (the consent ledger records it); the school sees nothing of the child before."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", _("Waiting for a parent's approval")
+        JOINED = "joined", _("Joined")
+        DECLINED = "declined", _("Declined by a parent")
+
+    school_class = models.ForeignKey(SchoolClass, on_delete=models.CASCADE, related_name="join_requests")
+    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="class_join_requests")
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.WAITING)
+    created_at = models.DateTimeField(_("asked at"))
+    decided_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("request to join a class")
+        verbose_name_plural = _("requests to join a class")
+        constraints = [
+            models.UniqueConstraint(fields=["school_class", "student"], name="grading_join_request_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.student_id} → {self.school_class_id} ({self.status})"

@@ -42,3 +42,6 @@ def menu_items(viewer: Viewer) -> Iterator[NavItem]:
         yield NavItem("classes", _("Classes"), reverse("grading:index"), order=31)
     if viewer.is_("student"):
         yield NavItem("my_grades", _("My grades"), reverse("grading:my_grades"), order=32)
+    elif viewer.is_("child") and not viewer.is_("school_account"):
+        # a child with their own account, in no class yet: the way in is a class code and a parent's approval
+        yield NavItem("join_class", _("Join a class"), reverse("grading:class_join"), order=32)

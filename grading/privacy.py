@@ -10,7 +10,15 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from mindomo import privacy
 
-from .models import Enrollment, Grade, GradeAudit, GradeExport, ReportNoticeAcknowledgement, SchoolClass
+from .models import (
+    ClassJoinRequest,
+    Enrollment,
+    Grade,
+    GradeAudit,
+    GradeExport,
+    ReportNoticeAcknowledgement,
+    SchoolClass,
+)
 
 # The parent's page lists a child's newest grades; the download holds them all.
 LATEST_GRADES_SHOWN = 10
@@ -57,6 +65,15 @@ class GradingPrivacyProvider(privacy.PrivacyProvider):
                 retention=_("Until the student leaves the class or the account is deleted."),
             ),
             privacy.DataCategory(
+                model="grading.ClassJoinRequest",
+                fields=("school_class", "student", "status", "created_at", "decided_at"),
+                purpose=_(
+                    "Let a student with their own account ask to join a class by its code; a child's request "
+                    "waits for a parent's answer, and the school sees nothing of the child before it."
+                ),
+                retention=_("Until the student's account is deleted."),
+            ),
+            privacy.DataCategory(
                 model="grading.GradeExport",
                 fields=("teacher", "assignment", "format", "pseudonymous", "row_count", "created_at"),
                 purpose=_(
@@ -90,6 +107,18 @@ class GradingPrivacyProvider(privacy.PrivacyProvider):
                     "graded_at": g.graded_at.isoformat(),
                 }
                 for g in grades
+            ],
+            "class_join_requests": [
+                {
+                    "class": r.school_class.name,
+                    "school": r.school_class.school.name,
+                    "status": r.status,
+                    "asked_at": r.created_at.isoformat(),
+                    "answered_at": r.decided_at.isoformat() if r.decided_at else None,
+                }
+                for r in ClassJoinRequest.objects.filter(student=user)
+                .select_related("school_class__school")
+                .order_by("pk")
             ],
             "classes_taught": [
                 {"class": c.name, "school": c.school.name}
@@ -132,6 +161,7 @@ class GradingPrivacyProvider(privacy.PrivacyProvider):
         Grade.objects.filter(student=user).delete()
         GradeAudit.objects.filter(student=user).delete()
         Enrollment.objects.filter(student=user).delete()
+        ClassJoinRequest.objects.filter(student=user).delete()
         GradeExport.objects.filter(teacher=user).delete()
         ReportNoticeAcknowledgement.objects.filter(teacher=user).delete()
         # The school keeps its classes (and the students' grades in them); they lose their teacher.

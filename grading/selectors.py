@@ -15,7 +15,7 @@ from django.db.models.functions import Cast
 
 from schools.models import School, SchoolMembership
 
-from .models import Assignment, Enrollment, Grade, GradeExport, SchoolClass
+from .models import Assignment, ClassJoinRequest, Enrollment, Grade, GradeExport, SchoolClass
 
 
 def _is_real_user(viewer: Any) -> bool:
@@ -134,3 +134,21 @@ def school_child_teacher_emails(*, school: School, child_id: int) -> list[str]:
     to them too)."""
     classes = SchoolClass.objects.filter(school=school, enrollments__student_id=child_id).exclude(teacher__email="")
     return list(classes.values_list("teacher__email", flat=True))
+
+
+def class_join_requests_of(*, student: Any) -> list[ClassJoinRequest]:
+    """A student's requests to join classes, newest first, with the class and school (one query)."""
+    return list(
+        ClassJoinRequest.objects.filter(student_id=student.pk)
+        .select_related("school_class__school")
+        .order_by("-created_at", "-pk")[:20]
+    )
+
+
+def class_join_requests_waiting(*, school_class: SchoolClass) -> list[ClassJoinRequest]:
+    """Who asked to join a class and waits for a parent (the teacher sees the username only)."""
+    return list(
+        ClassJoinRequest.objects.filter(school_class=school_class, status=ClassJoinRequest.Status.WAITING)
+        .select_related("student")
+        .order_by("created_at", "pk")
+    )

@@ -7,21 +7,34 @@ School-side writes on people (teacher invitations, student registration, login c
 from __future__ import annotations
 
 import datetime
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from consent import selectors as consent_selectors
+from consent import services as consent_services
+from mindomo import cache as shared_cache
+from mindomo.i18n import override
+from mindomo.outbox import services as outbox
+from mindomo.timezones import override_for_country
+from schools import selectors as school_selectors
+from schools import services as school_services
 from schools.models import School, SchoolMembership
 
 from .models import (
     Assignment,
+    ClassJoinRequest,
     Enrollment,
     Grade,
     GradeAudit,
@@ -47,7 +60,7 @@ def class_create(*, teacher: User, school: School, name: str) -> SchoolClass:
         raise ValidationError(_("Give the class a name."))
     if SchoolClass.objects.filter(school=school, teacher=teacher, name=name).exists():
         raise ValidationError(_("You already have a class with this name."))
-    return SchoolClass.objects.create(school=school, teacher=teacher, name=name)
+    return SchoolClass.objects.create(school=school, teacher=teacher, name=name, join_code=_new_join_code())
 
 
 @transaction.atomic
@@ -64,13 +77,20 @@ def class_enroll_students(*, teacher: User, school_class: SchoolClass, student_i
     )
     if wanted - valid:
         raise ValidationError(_("Only students of this school can be enrolled."))
+    return _enroll(school_class=school_class, student_ids=valid)
+
+
+def _enroll(*, school_class: SchoolClass, student_ids: set[int]) -> int:
+    """Enrol students (members of the class's school) not yet in the class, numbered after the last one."""
     # Lock the class so that concurrent enrollments number students without gaps or clashes.
     SchoolClass.objects.select_for_update().filter(pk=school_class.pk).get()
     already = set(
-        Enrollment.objects.filter(school_class=school_class, student_id__in=valid).values_list("student_id", flat=True)
+        Enrollment.objects.filter(school_class=school_class, student_id__in=student_ids).values_list(
+            "student_id", flat=True
+        )
     )
     top = Enrollment.objects.filter(school_class=school_class).aggregate(top=Max("number"))["top"] or 0
-    new = sorted(valid - already)
+    new = sorted(student_ids - already)
     Enrollment.objects.bulk_create(
         [Enrollment(school_class=school_class, student_id=sid, number=top + i) for i, sid in enumerate(new, start=1)]
     )
@@ -237,3 +257,197 @@ def enrollments_end_at_school(*, school: School, student_id: int) -> None:
     """A student left the school's roster (``schools.hooks.student_left``): their enrolments in its classes end;
     their grades stay with the classes until the account is deleted."""
     Enrollment.objects.filter(student_id=student_id, school_class__school=school).delete()
+
+
+# --- Joining a class by its code (students with their own account) -------------------------------------------
+
+# Letters and digits nobody confuses when copying from a board: no 0/O, 1/I/L.
+JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+JOIN_CODE_LENGTH = 8
+JOIN_SALT = "grading.class-join"
+JOIN_LINK_TTL = datetime.timedelta(days=7)
+
+
+def _new_join_code() -> str:
+    while True:
+        code = "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(JOIN_CODE_LENGTH))
+        if not SchoolClass.objects.filter(join_code=code).exists():
+            return code
+
+
+def join_code_normalise(text: str) -> str:
+    """What a student typed, as stored: upper case, without spaces or dashes ("abcd-efgh" → "ABCDEFGH")."""
+    return "".join(ch for ch in str(text).upper() if ch.isalnum())[:32]
+
+
+def join_code_display(code: str | None) -> str:
+    """A code as shown on the board: two groups of four ("ABCD-EFGH")."""
+    if not code:
+        return ""
+    return f"{code[:4]}-{code[4:]}"
+
+
+@transaction.atomic
+def class_join_code(*, school_class: SchoolClass) -> str:
+    """The class's code, made the first time it is asked for (classes created before codes existed)."""
+    locked = SchoolClass.objects.select_for_update().get(pk=school_class.pk)
+    if not locked.join_code:
+        locked.join_code = _new_join_code()
+        locked.save(update_fields=["join_code"])
+    school_class.join_code = locked.join_code
+    return locked.join_code
+
+
+@transaction.atomic
+def class_join_code_renew(*, teacher: User, school_class: SchoolClass) -> str:
+    """A new code for the class (the old one stops working at once), by its teacher only."""
+    if school_class.teacher_id != teacher.pk:
+        raise ValidationError(_("Only the teacher of this class can do this."))
+    school_class.join_code = _new_join_code()
+    school_class.save(update_fields=["join_code"])
+    return school_class.join_code
+
+
+def join_link_token(*, join_request: ClassJoinRequest, parent_email: str) -> str:
+    return signing.dumps({"r": join_request.pk, "p": parent_email}, salt=JOIN_SALT, compress=True)
+
+
+def _join_link(token: str) -> str:
+    return settings.SITE_URL + reverse("grading:class_join_answer", kwargs={"token": token})
+
+
+def _ask_parents(*, join_request: ClassJoinRequest, parents: list[tuple[str, str]]) -> None:
+    school_class = join_request.school_class
+    teacher = school_class.teacher
+    for email, language in parents:
+        with override(language), override_for_country(join_request.student.country):
+            outbox.email_enqueue(
+                kind="class_join_request",
+                to=email,
+                subject=_("Your child asks to join a class at %(school)s") % {"school": school_class.school.name},
+                template="grading/emails/class_join_request",
+                context={
+                    "login": join_request.student.username,
+                    "class_name": school_class.name,
+                    "teacher": teacher.get_full_name() if teacher else "",
+                    "school": school_class.school.name,
+                    "link": _join_link(join_link_token(join_request=join_request, parent_email=email)),
+                    "expires_at": join_request.created_at + JOIN_LINK_TTL,
+                },
+                reference=f"grading.join:{join_request.pk}",
+                expires_at=join_request.created_at + JOIN_LINK_TTL,
+            )
+
+
+JOIN_ATTEMPTS_PER_HOUR = 20
+
+
+def _count_join_attempt(*, student: User, now: datetime.datetime) -> None:
+    """At most JOIN_ATTEMPTS_PER_HOUR codes typed per person and hour: nobody guesses a class's code."""
+    key = f"grading:join-attempts:{student.pk}:{now:%Y%m%d%H}"
+    try:
+        tried = shared_cache.count(key, timeout=3700)
+    except shared_cache.CacheUnavailable as exc:
+        raise shared_cache.unavailable_error() from exc
+    if tried > JOIN_ATTEMPTS_PER_HOUR:
+        raise ValidationError(_("Too many codes tried. Please wait an hour and try again."), code="too_many")
+
+
+@transaction.atomic
+def class_join(*, student: User, code: str, now: datetime.datetime | None = None) -> ClassJoinRequest:
+    """A student with their own account asks to join the class with ``code``.
+
+    An adult joins at once. A child under parental consent waits: each parent gets an email with a link to
+    approve or decline (``class_join_answer``); the school sees nothing of the child before a parent approves.
+    Asking again while waiting sends nothing new; after a parent declined, asking again asks the parents again.
+    """
+    now = now or timezone.now()
+    _count_join_attempt(student=student, now=now)
+    normalised = join_code_normalise(code)
+    school_class = (
+        SchoolClass.objects.select_related("school", "teacher").filter(join_code=normalised).first()
+        if len(normalised) == JOIN_CODE_LENGTH
+        else None
+    )
+    if school_class is None:
+        raise ValidationError(_("No class has this code. Check it with your teacher."), code="unknown_code")
+    if school_selectors.is_school_registered(student):
+        raise ValidationError(
+            _("Your school looks after your classes: ask your teacher to add you."), code="school_account"
+        )
+    if Enrollment.objects.filter(school_class=school_class, student=student).exists():
+        raise ValidationError(_("You are already in this class."), code="already_joined")
+    join_request, _created = ClassJoinRequest.objects.select_for_update().get_or_create(
+        school_class=school_class, student=student, defaults={"created_at": now}
+    )
+    if consent_selectors.is_child_account(student):
+        if join_request.status == ClassJoinRequest.Status.WAITING and not _created:
+            return join_request
+        parents = consent_selectors.parents_to_ask(child=student)
+        if not parents:
+            raise ValidationError(
+                _("A parent must approve this, and we have no parent's address for your account."), code="no_parent"
+            )
+        join_request.status = ClassJoinRequest.Status.WAITING
+        join_request.created_at = now
+        join_request.decided_at = None
+        join_request.save(update_fields=["status", "created_at", "decided_at"])
+        _ask_parents(join_request=join_request, parents=parents)
+        return join_request
+    school_services.student_membership_ensure(school=school_class.school, user=student)
+    _enroll(school_class=school_class, student_ids={student.pk})
+    join_request.status = ClassJoinRequest.Status.JOINED
+    join_request.decided_at = now
+    join_request.save(update_fields=["status", "decided_at"])
+    return join_request
+
+
+@dataclass(frozen=True)
+class JoinQuestion:
+    join_request: ClassJoinRequest
+    parent_email: str
+
+
+def class_join_question(*, token: str, now: datetime.datetime | None = None) -> JoinQuestion:
+    """The request a parent's link is about. Raises ValidationError for a tampered, expired or used link."""
+    try:
+        data = signing.loads(token, salt=JOIN_SALT, max_age=JOIN_LINK_TTL)
+        request_id, parent_email = int(data["r"]), str(data["p"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
+        raise ValidationError(_("This link is not valid or has expired."), code="bad_link") from exc
+    join_request = (
+        ClassJoinRequest.objects.select_related("school_class__school", "school_class__teacher", "student")
+        .filter(pk=request_id)
+        .first()
+    )
+    if join_request is None or join_request.status != ClassJoinRequest.Status.WAITING:
+        raise ValidationError(_("This request has already been answered."), code="answered")
+    return JoinQuestion(join_request=join_request, parent_email=parent_email)
+
+
+@transaction.atomic
+def class_join_answer(*, token: str, approve: bool, now: datetime.datetime | None = None) -> ClassJoinRequest:
+    """A parent approves (the child joins the class and becomes a student of the school) or declines. Either way
+    the answer is in the consent ledger; a second answer, from either parent, is refused."""
+    now = now or timezone.now()
+    question = class_join_question(token=token, now=now)
+    join_request = ClassJoinRequest.objects.select_for_update().get(pk=question.join_request.pk)
+    if join_request.status != ClassJoinRequest.Status.WAITING:
+        raise ValidationError(_("This request has already been answered."), code="answered")
+    school_class = question.join_request.school_class
+    child = question.join_request.student
+    consent_services.school_class_access_record(
+        child=child,
+        school=school_class.school,
+        class_name=school_class.name,
+        parent_email=question.parent_email,
+        approved=approve,
+    )
+    if approve:
+        school_services.student_membership_ensure(school=school_class.school, user=child)
+        _enroll(school_class=school_class, student_ids={child.pk})
+    join_request.status = ClassJoinRequest.Status.JOINED if approve else ClassJoinRequest.Status.DECLINED
+    join_request.decided_at = now
+    join_request.save(update_fields=["status", "decided_at"])
+    outbox.deliveries_forget(references=[f"grading.join:{join_request.pk}"])
+    return join_request

@@ -24,4 +24,7 @@ urlpatterns = [
     path("assignments/<int:assignment_id>/report/", views.assignment_report, name="assignment_report"),
     path("assignments/<int:assignment_id>/report.<str:fmt>", views.assignment_download, name="assignment_download"),
     path("exports/", views.export_history, name="export_history"),
+    path("join/", views.class_join, name="class_join"),
+    path("join/answer/<str:token>/", views.class_join_answer, name="class_join_answer"),
+    path("classes/<int:class_id>/code/", views.class_join_code_renew, name="class_join_code_renew"),
 ]

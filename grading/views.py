@@ -19,11 +19,13 @@ from django.utils.http import content_disposition_header, urlencode
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.http import AuthenticatedRequest
 from accounts.models import User
 from consent.selectors import school_guardians_by_child
+from mindomo.redaction import referrer_origin_only
 from schools import selectors as school_selectors
 from schools import services as school_services
 from schools.models import SchoolMembership, SchoolStudentAccount
@@ -36,6 +38,7 @@ from .forms import (
     EnrollForm,
     Gradebook,
     InviteTeacherForm,
+    JoinClassForm,
     LoginCardsForm,
     NoticeForm,
     StudentCsvForm,
@@ -43,7 +46,7 @@ from .forms import (
     StudentParentsForm,
     StudentSignInForm,
 )
-from .models import Assignment, Enrollment, GradeExport
+from .models import Assignment, ClassJoinRequest, Enrollment, GradeExport
 
 
 def _errors(exc: ValidationError) -> list[str]:
@@ -337,8 +340,28 @@ def class_students(request: AuthenticatedRequest, class_id: int) -> HttpResponse
         "school_class": school_class,
         "form": form,
         "enrollments": selectors.enrollment_list(school_class=school_class),
+        "join_code": services.join_code_display(services.class_join_code(school_class=school_class)),
+        "waiting": selectors.class_join_requests_waiting(school_class=school_class),
     }
     return render(request, "grading/class_students.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def class_join_code_renew(request: AuthenticatedRequest, class_id: int) -> HttpResponse:
+    school_class = get_object_or_404(selectors.class_list_taught_by(viewer=request.user), pk=class_id)
+    try:
+        code = services.class_join_code_renew(teacher=request.user, school_class=school_class)
+    except ValidationError as exc:
+        for message in _errors(exc):
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            _("The class has a new code: %(code)s. The old one no longer works.")
+            % {"code": services.join_code_display(code)},
+        )
+    return redirect("grading:class_students", class_id=school_class.pk)
 
 
 def _gradebook(request: AuthenticatedRequest, school_class: Any, data: Any = None) -> Gradebook:
@@ -529,7 +552,8 @@ def my_grades(request: AuthenticatedRequest) -> HttpResponse:
         .select_related("assignment", "assignment__school_class")
         .order_by("assignment__school_class__name", "assignment__due_date", "pk")
     )
-    return render(request, "grading/my_grades.html", {"grades": grades})
+    own_account = not school_selectors.is_school_registered(request.user)
+    return render(request, "grading/my_grades.html", {"grades": grades, "own_account": own_account})
 
 
 @require_http_methods(["GET", "POST"])
@@ -556,3 +580,60 @@ def student_sign_in(request: HttpRequest) -> HttpResponse:
             form.add_error(None, _("The username or the password is not right. Check your login card."))
         return render(request, "grading/student_sign_in.html", {"form": form}, status=400)
     return render(request, "grading/student_sign_in.html", {"form": form})
+
+
+# --- Joining a class by its code -----------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def class_join(request: AuthenticatedRequest) -> HttpResponse:
+    """A student with their own account types a class code; a child's request waits for a parent's answer."""
+    if school_selectors.is_school_registered(request.user):
+        messages.info(request, _("Your school looks after your classes: ask your teacher to add you."))
+        return redirect("grading:my_grades")
+    form = JoinClassForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            join_request = services.class_join(student=request.user, code=form.cleaned_data["code"])
+        except ValidationError as exc:
+            for message in _errors(exc):
+                form.add_error("code", message)
+        else:
+            names = {"name": join_request.school_class.name, "school": join_request.school_class.school.name}
+            if join_request.status == ClassJoinRequest.Status.JOINED:
+                messages.success(request, _("You joined %(name)s at %(school)s.") % names)
+            else:
+                messages.success(
+                    request,
+                    _("We emailed your parent. You join %(name)s at %(school)s as soon as they approve.") % names,
+                )
+            return redirect("grading:class_join")
+    context = {"form": form, "join_requests": selectors.class_join_requests_of(student=request.user)}
+    return render(request, "grading/class_join.html", context, status=400 if form.errors else 200)
+
+
+@referrer_origin_only
+@never_cache
+@require_http_methods(["GET", "POST"])
+def class_join_answer(request: HttpRequest, token: str) -> HttpResponse:
+    """A parent's emailed link: what the child asked, what the school would see, approve or decline."""
+    try:
+        question = services.class_join_question(token=token)
+    except ValidationError as exc:
+        return render(request, "grading/class_join_answer.html", {"error": _errors(exc)[0]}, status=410)
+    if request.method == "POST":
+        decision = request.POST.get("decision", "")
+        if decision not in ("approve", "decline"):
+            return render(
+                request,
+                "grading/class_join_answer.html",
+                {"question": question, "error": _("Choose approve or decline.")},
+                status=400,
+            )
+        try:
+            services.class_join_answer(token=token, approve=decision == "approve")
+        except ValidationError as exc:
+            return render(request, "grading/class_join_answer.html", {"error": _errors(exc)[0]}, status=409)
+        return render(request, "grading/class_join_answer.html", {"done": decision, "question": question}, status=200)
+    return render(request, "grading/class_join_answer.html", {"question": question})

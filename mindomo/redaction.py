@@ -36,6 +36,7 @@ _SECRET_PATHS = re.compile(
             rf"accounts{_SEP}password{_SEP}reset{_SEP}key{_SEP}",  # allauth's password-reset key
             rf"privacy{_SEP}policy-consent{_SEP}",  # a policy change's re-consent link
             rf"grading{_SEP}invitations{_SEP}",  # a teacher's invitation
+            rf"grading{_SEP}join{_SEP}answer{_SEP}",  # a parent's answer to a child's request to join a class
         ]
     )
     + ")"

@@ -514,3 +514,12 @@ def login_cards_issue(*, actor: User, school: School, student_ids: list[int]) ->
     User.objects.bulk_update(students, ["password"])
     SchoolStudentAccount.objects.filter(user__in=students).update(first_password_issued_at=timezone.now())
     return cards
+
+
+def student_membership_ensure(*, school: School, user: User) -> SchoolMembership:
+    """A person with their own account becomes a student of ``school`` (after joining one of its classes by
+    code, and for a child only after a parent's approval: grading.services.class_join_answer)."""
+    membership, _created = SchoolMembership.objects.get_or_create(
+        school=school, user=user, role=SchoolMembership.Role.STUDENT
+    )
+    return membership
