@@ -6,7 +6,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger
 
-from . import billing, errors, grading, me, portal, signup
+from . import billing, errors, grading, me, portal, schools, signup
 from .auth import USER_AUTH
 
 DESCRIPTION = """\
@@ -49,3 +49,4 @@ api.add_router("/v1/", me.router)
 api.add_router("/v1/", portal.router)
 api.add_router("/v1/", billing.router)
 api.add_router("/v1/", grading.router)
+api.add_router("/v1/", schools.router)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from accounts.models import User
 from grading.models import Grade, GradeAudit, GradeExport
 from tests.accounts.factories import UserFactory
 from tests.api.helpers import app_login, call
@@ -147,3 +148,63 @@ def test_the_report_needs_the_notice_then_is_logged(client: Client, world: dict[
 
     student = {"X-Session-Token": app_login(Client(), "student")}
     assert call(client, "get", url, **student).status_code == 404
+
+
+def test_a_school_administrator_reads_the_roster_and_adds_a_student(
+    client: Client, world: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    from schools.models import SchoolMembership, SchoolStudentAccount
+
+    school = world["class"].school
+    UserFactory(username="principal")
+    MembershipFactory(user=User.objects.get(username="principal"), school=school, role="admin")
+    auth = {"X-Session-Token": app_login(client, "principal")}
+
+    schools = call(client, "get", "/api/v1/schools/", **auth).json()["items"]
+    assert [(s["id"], s["administrator"]) for s in schools] == [(school.pk, True)]
+    roster = call(client, "get", f"/api/v1/schools/{school.pk}/roster/", **auth).json()["items"]
+    assert {m["username"] for m in roster} == {"teacher", "student", "principal"}
+
+    body = {"first_name": "Grace", "last_name": "Hopper", "parent_email": "hopper.parent@example.org"}
+    with django_capture_on_commit_callbacks(execute=True):
+        created = call(client, "post", f"/api/v1/schools/{school.pk}/students/", body, **auth)
+    assert created.status_code == 201, created.content
+    grace = User.objects.get(pk=created.json()["user_id"])
+    assert (grace.first_name, grace.email) == ("Grace", "")
+    assert SchoolStudentAccount.objects.filter(user=grace, school=school).exists()
+    assert SchoolMembership.objects.filter(user=grace, school=school, role="student").exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"first_name": "", "last_name": "Hopper"},
+        {"first_name": "Grace", "last_name": "Hopper", "username": "bad name!"},
+        {"first_name": "Grace", "last_name": "Hopper", "username": "student"},
+        {"first_name": "Grace", "last_name": "Hopper", "role": "admin"},
+        {"first_name": "Grace", "last_name": "Hopper", "parent_email": "not-an-email"},
+    ],
+)
+def test_a_bad_student_creates_nothing(client: Client, world: dict[str, Any], body: dict[str, Any]) -> None:
+    school = world["class"].school
+    admin = UserFactory(username="principal")
+    MembershipFactory(user=admin, school=school, role="admin")
+    auth = {"X-Session-Token": app_login(client, "principal")}
+    before = User.objects.count()
+    response = call(client, "post", f"/api/v1/schools/{school.pk}/students/", body, **auth)
+    assert response.status_code == 400
+    assert User.objects.count() == before
+
+
+def test_no_one_outside_the_school_reads_its_roster_or_adds_students(client: Client, world: dict[str, Any]) -> None:
+    school = world["class"].school
+    before = User.objects.count()
+    for login in ("student", "other_teacher"):
+        auth = {"X-Session-Token": app_login(Client(), login)}
+        assert call(client, "get", f"/api/v1/schools/{school.pk}/roster/", **auth).status_code == 404
+        body = {"first_name": "Eve", "last_name": "Intruder"}
+        assert call(client, "post", f"/api/v1/schools/{school.pk}/students/", body, **auth).status_code == 404
+    teacher = {"X-Session-Token": app_login(Client(), "teacher")}
+    body = {"first_name": "Eve", "last_name": "K", "parent_email": "p@example.org"}
+    assert call(client, "post", f"/api/v1/schools/{school.pk}/students/", body, **teacher).status_code == 403
+    assert User.objects.count() == before
