@@ -1,13 +1,16 @@
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .models import User
+from . import services
+from .models import AccountDeletionRequest, DataExport, ErasureStep, SupportInquiry, User
 
 
 @admin.register(User)
@@ -52,8 +55,6 @@ class UserAdmin(DjangoUserAdmin):
         """Staff suspend an account by clearing "active": every session of it ends, for good."""
         super().save_model(request, obj, form, change)
         if change and "is_active" in form.changed_data and not obj.is_active:
-            from . import services
-
             services.user_sessions_end(user=obj)
 
     def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
@@ -64,23 +65,11 @@ class UserAdmin(DjangoUserAdmin):
         if user is not None:
             user.refresh_from_db(fields=["password"])
             if user.password != before:
-                from . import services
-
                 services.user_sessions_end(user=user, keep=request.session.session_key)
         return response
 
 
 # --- Data subject rights: exports, deletions and their erasure steps, support inquiries ---
-
-from typing import Any  # noqa: E402
-
-from django.contrib import messages  # noqa: E402
-from django.core.exceptions import ValidationError  # noqa: E402
-from django.db.models import QuerySet  # noqa: E402
-from django.http import HttpRequest, HttpResponse  # noqa: E402
-
-from . import services  # noqa: E402
-from .models import AccountDeletionRequest, DataExport, ErasureStep, SupportInquiry  # noqa: E402
 
 
 class _ReadOnlyAdmin(admin.ModelAdmin):

@@ -7,6 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
+        # Imports here: models and what uses them are loaded only once the app registry is ready.
         from mindomo import lookups
 
         lookups.register()  # field__iexact as LOWER(field) = LOWER(value), served by our Lower() indexes
@@ -65,8 +66,6 @@ class AccountsConfig(AppConfig):
         from . import navigation as menu
 
         navigation.items(menu.menu_items)
-        from django.contrib.auth.signals import user_logged_in
-
         from mindomo.navigation import remember_on_sign_in
 
         user_logged_in.connect(remember_on_sign_in, dispatch_uid="mindomo.navigation.remember_on_sign_in")

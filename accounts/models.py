@@ -299,6 +299,7 @@ class UserSession(AbstractBaseSession):
 
     @classmethod
     def get_session_store_class(cls) -> type[Any]:
+        # accounts.sessions uses this module's UserSession: imported here, not at the top, to avoid a cycle.
         from .sessions import SessionStore
 
         return SessionStore

@@ -13,6 +13,7 @@ from typing import IO, Any
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -24,10 +25,13 @@ from django.utils.translation import gettext_lazy as _
 
 from mindomo import bulk, files
 from mindomo import cache as shared_cache
+from mindomo.i18n import supported
 from mindomo.privacy import registry
 
+from . import emails
 from .exporting import write_archive
 from .models import AccountDeletionRequest, DataExport, ErasureStep, SupportInquiry, User, UserSession
+from .selectors import user_is_child_or_school_account
 from .sessions import forget as sessions_forget
 
 BATCH_SIZE = 1000
@@ -38,7 +42,6 @@ def user_update_profile(*, user: User, first_name: str, last_name: str, country:
     user.first_name = first_name
     user.last_name = last_name
     user.country = country
-    from .selectors import user_is_child_or_school_account
 
     # children and school accounts receive no marketing email, whatever is posted
     user.product_updates = product_updates and not user_is_child_or_school_account(user)
@@ -120,7 +123,6 @@ def user_resume(*, user: User) -> None:
 
 def user_language_set(*, user: User, language: str) -> bool:
     """Store the language a person reads (their choice, or the one they used before choosing). False: unknown."""
-    from mindomo.i18n import supported
 
     code = supported(language)
     if code is None:
@@ -219,6 +221,7 @@ def data_export_open(export: DataExport, *, now: datetime | None = None) -> IO[b
 @transaction.atomic
 def data_export_request(*, user: User) -> DataExport:
     """Ask for a copy of everything we hold about ``user``; a Celery task builds it."""
+    # the tasks module imports this one at its top (a task calls a service): the other way round is a cycle.
     from . import tasks
 
     User.objects.select_for_update().filter(pk=user.pk).first()  # one request at a time per user
@@ -253,7 +256,6 @@ def data_export_build(*, export_id: int, now: datetime | None = None) -> DataExp
     builds, after which it is ``failed``; a build in progress is left alone. Progress is committed after each
     provider so the owner's page can show it. A failure leaves a ``failed`` export and no file.
     """
-    from . import emails
 
     started = timezone.now()
     with transaction.atomic():
@@ -401,7 +403,6 @@ def account_deletion_request(
     Deactivating ends every session (Django's backends refuse an inactive user's session). Signing in
     again during the grace period cancels the request (see :func:`account_deletion_cancel`).
     """
-    from . import emails
 
     now = now or timezone.now()
     locked = User.objects.select_for_update().get(pk=user.pk)
@@ -454,8 +455,6 @@ def account_deletion_cancel_on_sign_in_receiver(
     if method not in ("password", "socialaccount", "code") or user.is_active or user.pk is None:
         return
     if account_deletion_cancel(user=user):
-        from django.contrib import messages
-
         messages.success(request, gettext("Welcome back. Your account will not be deleted."))
 
 
@@ -477,7 +476,6 @@ def account_erasure_run(*, request_id: int, now: datetime | None = None) -> Acco
     ``failed``; a later run resumes from the steps not done. The accounts provider, which deletes the
     user row, runs last and only after every other step is done. Re-running an erased request is a no-op.
     """
-    from . import emails
 
     now = now or timezone.now()
     providers = registry.providers()
@@ -654,6 +652,7 @@ def account_erasures_due(*, now: datetime | None = None, batch_size: int = 100) 
 
 def account_erasure_retry(*, request_id: int) -> None:
     """Queue one more run of a failed erasure now (the admin's action)."""
+    # the tasks module imports this one at its top (a task calls a service): the other way round is a cycle.
     from . import tasks
 
     deletion = AccountDeletionRequest.objects.get(pk=request_id)

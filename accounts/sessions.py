@@ -29,6 +29,7 @@ def forget(session_keys: list[str]) -> None:
 class SessionStore(CachedDatabaseSessionStore):
     @classmethod
     def get_model_class(cls) -> Any:
+        # SESSION_ENGINE is imported before the app registry is ready: the model only when first used.
         from .models import UserSession
 
         return UserSession

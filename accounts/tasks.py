@@ -6,12 +6,12 @@ from django.utils import timezone
 from mindomo.jobs import run_in_slices
 
 from . import services
+from .models import UserSession
 
 
 @shared_task
 def sessions_clear_expired_task() -> int:
     """Expired sessions may still hold what a visitor typed (allauth keeps pending sign-ups there)."""
-    from .models import UserSession
 
     deleted, _ = UserSession.objects.filter(expire_date__lt=timezone.now()).delete()
     return deleted

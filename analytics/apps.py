@@ -9,6 +9,7 @@ class AnalyticsConfig(AppConfig):
     verbose_name = _("Cookies and analytics")
 
     def ready(self) -> None:
+        # Imports here: models and what uses them are loaded only once the app registry is ready.
         from django.contrib.auth.signals import user_logged_in
 
         from .selectors import remember_account_state_at_login

@@ -17,6 +17,7 @@ from consent.forms import ChildDeleteForm, ChildPasswordForm, GuardianInviteForm
 from consent.models import ConsentMethod, ConsentRecord
 from consent.portal import actions, reads
 from consent.portal import session as portal_session
+from mindomo.privacy import registry
 
 from . import errors
 from .auth import portal_of, portal_token_auth
@@ -156,7 +157,6 @@ def portal_child(request: HttpRequest, child_id: int) -> dict[str, Any]:
     record = _record(request, child_id)
     portal = portal_of(request)
     page = reads.child_page(record=record, email=portal.email)
-    from mindomo.privacy import registry
 
     exported = registry.export_user(record.child)
     return {

@@ -349,6 +349,7 @@ def record_event(
 
 
 def _policy_version_in_force() -> str:
+    # consent.services imports this module at its top: the other way round would be a cycle.
     from .services import policy_version_in_force
 
     return policy_version_in_force()

@@ -7,6 +7,8 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.models import User
+
 from . import age_gate
 from .models import AgeDecision, AgeOutcome, AgeRule, ConsentMethod, ConsentRecord, Guardian, ThirdParty
 
@@ -114,7 +116,6 @@ def age_rules_current() -> list[AgeRule]:
 def language_for_address(address: str) -> str:
     """The language to write to an address in: its account's stored choice, else the language a parent or
     guardian approved or was invited in ("" when nothing is known: the default language)."""
-    from accounts.models import User
 
     found = User.objects.filter(email__iexact=address).exclude(language="").values_list("language", flat=True).first()
     if found:

@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -29,7 +30,8 @@ from mindomo.i18n import current_language
 from mindomo.outbox import services as outbox
 from schools.models import School, SchoolMembership
 
-from . import emails, ledger, selectors
+from . import emails, hooks, ledger, selectors
+from . import emails as consent_emails  # for the functions whose argument ``emails`` hides the module's name
 from .age_gate import Decision
 from .models import (
     AgeDecision,
@@ -39,6 +41,7 @@ from .models import (
     ConsentRecord,
     Guardian,
     LedgerEntry,
+    ParentalControl,
     PendingSignup,
 )
 
@@ -57,7 +60,6 @@ class ConsentLinkError(ValidationError):
 def policy_version_in_force() -> str:
     """The privacy policy version a consent given now rests on: the one privacy publishes as in force
     (``hooks.policy_version``), or CONSENT_POLICY_VERSION when no version is published."""
-    from . import hooks
 
     found = hooks.policy_version.implementation()() if len(hooks.policy_version) else ""
     return found or settings.CONSENT_POLICY_VERSION
@@ -194,6 +196,7 @@ def _enqueue_request_email(pending_id: int, key: str) -> None:
     message: when the broker cannot take it (Redis down), the whole request is rolled back with a clear message
     rather than committed without a way to reach the parent. The task waits for the commit (it looks again a
     moment later when the row is not visible yet)."""
+    # the tasks module imports this one at its top (a task calls a service): the other way round is a cycle.
     from .tasks import consent_request_send_task
 
     try:
@@ -453,7 +456,6 @@ def _school_admin(user: User, school: School) -> bool:
 
 def school_guardian_emails_clean(emails: Iterable[str]) -> list[str]:
     """Up to two distinct, valid addresses (blank entries ignored), lower-cased; a ValidationError otherwise."""
-    from django.core.validators import validate_email
 
     found: list[str] = []
     for raw in emails:
@@ -509,7 +511,6 @@ def school_guardians_set(*, child: User, school: School, actor: User, emails: It
                 actor="school",
                 detail={"guardian": ledger.parent_pseudonym(child_id=child.pk, email=email)},
             )
-    from . import emails as consent_emails  # (the argument ``emails`` hides the module's name here)
 
     added = [email for email in wanted if email not in current]
     for email in added:
@@ -607,7 +608,6 @@ def child_pause_for_policy(*, child_id: int, policy_version: str, now: datetime.
     """No parent agreed to a material change of the privacy policy in time: the child's account is paused
     (no sign-in, sessions end, nothing new is collected) until a parent agrees. False when there is nothing to
     pause (no parent's consent, parental control ended, already paused)."""
-    from .models import ParentalControl
 
     now = now or timezone.now()
     record = (
@@ -639,7 +639,6 @@ def child_resume_after_policy(
 ) -> bool:
     """A parent agreed to the policy: a child paused for it works again (unless a parent also stopped
     collection in the portal, which only that parent's resume undoes). False when it was not paused."""
-    from .models import ParentalControl
 
     record = ConsentRecord.objects.select_related("child").filter(child_id=child_id).first()
     if record is None:

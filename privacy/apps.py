@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 def _sync_roles(sender: Any, **kwargs: Any) -> None:
+    # apps.py is imported before the app registry is ready; the services (and their models) only once it is.
     from .services import staff_roles_sync
 
     staff_roles_sync()

@@ -17,6 +17,7 @@ from django.http import HttpRequest
 
 from mindomo.privacy import registry
 
+from . import services
 from .models import AccessLog
 
 
@@ -49,7 +50,6 @@ def personal_data_models() -> dict[str, str]:
 
 
 def install(site: admin.AdminSite = admin.site) -> list[str]:
-    from . import services
 
     audited = []
     personal = personal_data_models()

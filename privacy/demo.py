@@ -11,7 +11,8 @@ from accounts.demo import ensure_user
 from accounts.models import User
 from mindomo.demo import DEMO_PASSWORD, DemoLogin
 
-from .models import DataRequestCase, DisclosureRequest, DisclosureSubject, Notice
+from . import desk, services
+from .models import DataRequestCase, DisclosureRequest, DisclosureSubject, Notice, PolicyVersion
 from .roles import PRIVACY_OFFICER, SUPPORT
 
 # Every staff demo login gets an authenticator app (TOTP) secret: staff cannot open any page without a second
@@ -88,8 +89,6 @@ def load() -> list[DemoLogin]:
             request=request, user=ada, subject_id=ada.pk, notified=True, notified_on=date(2026, 3, 10)
         )
     if not DataRequestCase.objects.exists():
-        from . import desk
-
         ada = User.objects.get(username="ada")
         desk.case_open(
             staff=support,
@@ -102,8 +101,6 @@ def load() -> list[DemoLogin]:
         )
     # The 2026 privacy policy, published: mia's parent is asked to agree (the console prints the email) and has
     # POLICY_RECONSENT_DAYS before the reminder; the policy re-consents list shows mia.
-    from . import services
-    from .models import PolicyVersion
 
     version_2026 = PolicyVersion.objects.filter(version="2026-11-30", published_at__isnull=True).first()
     if version_2026 is not None:

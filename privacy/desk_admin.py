@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import User
 
 from . import desk, desk_selectors, services
+from .funnel_chart import funnel_context
 from .models import AccessLog, CaseAction, DataRequestCase
 
 PERSON_PERMISSIONS = ("accounts.view_user", "consent.view_consentrecord")
@@ -282,7 +283,6 @@ class DataRequestCaseAdmin(admin.ModelAdmin):
     def funnel_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm(FUNNEL_PERMISSION):
             raise PermissionDenied
-        from .funnel_chart import funnel_context
 
         context = {
             **self.admin_site.each_context(request),

@@ -7,13 +7,17 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, TruncWeek
 from django.utils import timezone
 
 from accounts.models import AccountDeletionRequest, DataExport, User
+from billing.models import Invoice
+from consent import ledger
 from consent.models import AgeDecision, ConsentRecord, Guardian, LedgerEntry, PendingSignup
+from grading.models import Grade
 from schools.models import SchoolMembership
 
 from .models import AccessLog, DataRequestCase
@@ -73,8 +77,6 @@ def person_page(*, person: User, viewer: Any) -> PersonPage:
     page = PersonPage(person=person, sections=person_sections(viewer))
     data = page.data
     if "account" in page.sections:
-        from allauth.account.models import EmailAddress
-
         data["emails"] = list(EmailAddress.objects.filter(user=person).order_by("-primary", "email"))
     if "consent" in page.sections:
         data["age_decision"] = AgeDecision.objects.filter(user=person).select_related("rule").first()
@@ -82,7 +84,6 @@ def person_page(*, person: User, viewer: Any) -> PersonPage:
         data["consent_record"] = record
         data["guardians"] = list(Guardian.objects.filter(record=record).order_by("pk")) if record else []
         data["control"] = getattr(record, "control", None) if record else None
-        from consent import ledger
 
         pseudonym = ledger.child_pseudonym(person.pk) if record else None
         data["ledger"] = list(ledger.entries_for_subject(pseudonym)) if pseudonym else []
@@ -97,12 +98,8 @@ def person_page(*, person: User, viewer: Any) -> PersonPage:
             SchoolMembership.objects.filter(user=person).select_related("school").order_by("school__name")
         )
     if "invoices" in page.sections:
-        from billing.models import Invoice
-
         data["invoices"] = list(Invoice.objects.filter(user=person).order_by("-pk").only("pk", "number", "issued_at"))
     if "grades" in page.sections:
-        from grading.models import Grade
-
         data["grade_count"] = Grade.objects.filter(student=person).count()
     if "access_log" in page.sections:
         data["accesses"] = list(AccessLog.objects.filter(subject_id=person.pk).order_by("-at", "-pk")[:100])

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from consent.selectors import language_for_address
 from mindomo.i18n import language_for, override
 from mindomo.outbox import services as outbox
 from mindomo.outbox.models import Delivery
@@ -31,7 +32,6 @@ def _enqueue(*, kind: str, to: str, subject: str, template: str, context: dict[s
 def send_notice(*, delivery: NoticeDelivery) -> Delivery:
     """A notice to all users, to one recipient: an account holder (in their language), or a parent, guardian or
     school contact (in the language we know for the address), saying why they receive it."""
-    from consent.selectors import language_for_address
 
     user = delivery.user
     language = language_for(user) if user is not None else language_for_address(delivery.address)
@@ -95,7 +95,6 @@ def send_policy_paused(*, parent_email: str, version: PolicyVersion, link: str, 
 
 def send_policy_changed(*, to: str, version: PolicyVersion, via: str, language: str = "") -> None:
     """A school's contact, or a parent a school recorded: told of a material change (nothing to answer)."""
-    from consent.selectors import language_for_address
 
     with override(language or language_for_address(to)) as language:
         _enqueue(

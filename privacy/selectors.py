@@ -6,9 +6,16 @@ import time
 from collections import Counter
 from typing import Any
 
-from django.db.models import Case, CharField, F, QuerySet, Value, When
+from allauth.mfa.models import Authenticator
+from django.conf import settings
+from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
+from django.urls import reverse
+from django_countries import countries
 
+from accounts.models import User
 from accounts.selectors import user_is_child_or_school_account
+from consent.selectors import age_rules_current, third_parties_published
+from mindomo.privacy import registry
 
 from .models import AccessLog, DisclosureRequest
 from .roles import ROLES
@@ -46,7 +53,6 @@ def is_staff_account(user: Any, *, session: Any = None) -> bool:
 def mfa_fingerprint(user: Any) -> str:
     """The account's authenticators (which and since when): "" when it has none. Changes when one is added,
     removed or regenerated."""
-    from allauth.mfa.models import Authenticator
 
     rows = Authenticator.objects.filter(user_id=user.pk).order_by("pk").values_list("pk", "type", "created_at")
     return ";".join(f"{pk}:{kind}:{created.timestamp() if created else ''}" for pk, kind, created in rows)
@@ -94,9 +100,6 @@ def transparency_report_csv(requests: QuerySet[DisclosureRequest] | None = None)
 
 def access_log_search(queryset: QuerySet[AccessLog], *, term: str) -> QuerySet[AccessLog]:
     """Entries about a person, or by a staff member, found by username or email (any case), or by a user id."""
-    from django.db.models import Q
-
-    from accounts.models import User
 
     term = term.strip()
     people = User.objects.filter(Q(username__iexact=term) | Q(email__iexact=term)).values_list("pk", flat=True)
@@ -134,7 +137,6 @@ def access_log_csv_rows(queryset: QuerySet[AccessLog]) -> Any:
 def retention_sections() -> list[dict[str, Any]]:
     """Per provider of the privacy registry: its label, what it keeps (declarations) and what the retention
     engine deletes (rules). The retention page and the privacy policy's tables are both this."""
-    from mindomo.privacy import registry
 
     return [
         {"label": p.label, "declarations": list(p.declarations()), "rules": list(p.retention_rules())}
@@ -144,9 +146,6 @@ def retention_sections() -> list[dict[str, Any]]:
 
 def age_table() -> list[dict[str, Any]]:
     """The age table in force, in the reader's language: jurisdiction, age, source, since, legal review."""
-    from django_countries import countries
-
-    from consent.selectors import age_rules_current
 
     rows = []
     for rule in age_rules_current():
@@ -185,10 +184,6 @@ def policy_notice_context() -> dict[str, Any]:
     the operator, the retention table (privacy registry), the third parties (consent.ThirdParty), the age table's
     summary (consent.AgeRule) and the periods the settings set. The cookie list comes from analytics through its
     template tag (``{% cookie_table %}``)."""
-    from django.conf import settings
-    from django.urls import reverse
-
-    from consent.selectors import third_parties_published
 
     ages = age_table()
     return {

@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
+from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Model, Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from consent.models import ConsentMethod, ConsentRecord
+from consent import services as consent_services
+from consent.models import ConsentMethod, ConsentRecord, Guardian
 from mindomo import bulk
 from mindomo.privacy import RetentionRule, registry
+from schools.models import School, SchoolMembership
 
-from .models import AccessLog, Notice, NoticeDelivery, PolicyAcceptance, PolicyVersion
+from . import emails
+from .models import AccessLog, Notice, NoticeDelivery, PolicyAcceptance, PolicyReconsent, PolicyVersion, StaffBrowser
 from .roles import ALL, CUSTOM, ROLES
 
 logger = logging.getLogger(__name__)
@@ -152,7 +158,6 @@ def policy_state() -> tuple[int, datetime] | None:
     The required version is the latest material one in force, or the first version ever when no change
     was material. Cached briefly: the middleware asks on every request.
     """
-    from django.core.cache import cache
 
     state = cache.get(POLICY_CACHE_KEY)
     if state is None:
@@ -176,7 +181,6 @@ def policy_state() -> tuple[int, datetime] | None:
 
 
 def policy_state_forget() -> None:
-    from django.core.cache import cache
 
     cache.delete(POLICY_CACHE_KEY)
 
@@ -225,7 +229,6 @@ def notice_recipients() -> tuple[list[dict[str, Any]], int]:
     students, the schools' contacts and administrators and the parents schools recorded. Each entry counts the
     accounts without an email it speaks for. Also returns how many active accounts without an email have no one
     to reach them through."""
-    from consent.models import Guardian
 
     found: dict[str, dict[str, Any]] = {}
     accounts = User.objects.filter(is_active=True).exclude(email="").order_by("pk").values_list("pk", "email")
@@ -283,6 +286,7 @@ def notice_send(*, notice: Notice) -> int:
     notice.sent_at = timezone.now()
     notice.unreached = unreached
     notice.save(update_fields=["state", "sent_at", "unreached"])
+    # the tasks module imports this one at its top (a task calls a service): the other way round is a cycle.
     from .tasks import notice_deliver_batch_task
 
     transaction.on_commit(lambda: notice_deliver_batch_task.delay(notice.pk))
@@ -292,7 +296,7 @@ def notice_send(*, notice: Notice) -> int:
 def notice_deliver_batch(*, notice_id: int) -> int:
     """One batch of a notice's pending deliveries handed to the outbox (each email recorded in the same
     transaction that marks its delivery queued); the next batch follows after NOTICE_BATCH_INTERVAL."""
-    from . import emails
+    # the tasks module imports this one at its top (a task calls a service): the other way round is a cycle.
     from .tasks import notice_deliver_batch_task
 
     queued = 0
@@ -331,6 +335,7 @@ def policy_publish(*, version: PolicyVersion, now: datetime | None = None) -> bo
     locked.save(update_fields=["published_at"])
     version.published_at = now
     if locked.material:
+        # the tasks module imports this one at its top (a task calls a service): the other way round is a cycle.
         from .tasks import policy_parents_notify_task
 
         transaction.on_commit(lambda: policy_parents_notify_task.delay(locked.pk))
@@ -342,8 +347,6 @@ RECONSENT_MAX_AGE = 60 * 60 * 24 * 30
 
 
 def _reconsent_link(*, email: str, version: PolicyVersion) -> str:
-    from django.core import signing
-    from django.urls import reverse
 
     token = signing.dumps({"e": email.lower(), "v": version.pk}, salt=RECONSENT_SALT)
     return settings.SITE_URL + reverse("privacy:policy_reconsent", kwargs={"token": token})
@@ -357,7 +360,6 @@ def _records_under_parents() -> Any:
 def _askers(child_ids: list[int]) -> dict[str, dict[str, Any]]:
     """Who may answer for these children, by address (lower case): each consenting parent and each second
     guardian, with the children they answer for and the language of their emails."""
-    from consent.models import Guardian
 
     found: dict[str, dict[str, Any]] = {}
     records = ConsentRecord.objects.filter(child_id__in=child_ids).exclude(parent_email="")
@@ -375,8 +377,6 @@ def policy_parents_notify(*, version: PolicyVersion, now: datetime | None = None
     """After a material change: a re-consent row per child under a parent's consent who has not accepted the
     version, one email to each parent and second guardian (once, whatever the number of children) with a
     signed link, and a notice to each school's contacts and to the parents schools recorded. Idempotent."""
-    from . import emails
-    from .models import PolicyReconsent
 
     now = now or timezone.now()
     child_ids = list(
@@ -412,8 +412,6 @@ def policy_parents_notify(*, version: PolicyVersion, now: datetime | None = None
 def _school_recipients() -> dict[str, dict[str, Any]]:
     """Each address that speaks for school-registered children: the schools' contacts and administrators, and
     the parents the schools recorded, with how many students each covers (ones without an email included)."""
-    from consent.models import Guardian
-    from schools.models import SchoolMembership
 
     found: dict[str, dict[str, Any]] = {}
     school_records = ConsentRecord.objects.filter(method=ConsentMethod.SCHOOL, child__is_active=True)
@@ -422,7 +420,6 @@ def _school_recipients() -> dict[str, dict[str, Any]]:
         per_school[school_id] = per_school.get(school_id, 0) + 1
     if not per_school:
         return found
-    from schools.models import School
 
     for school_id, contact in School.objects.filter(pk__in=per_school).values_list("pk", "contact_email"):
         if contact:
@@ -446,7 +443,6 @@ def _school_recipients() -> dict[str, dict[str, Any]]:
 def policy_schools_notify(*, version: PolicyVersion) -> int:
     """Tell the schools' contacts and the parents schools recorded that the policy changed (the school's
     consent covers its students; nothing is asked of them)."""
-    from . import emails
 
     sent = 0
     for recipient in _school_recipients().values():
@@ -462,12 +458,6 @@ def policy_reconsent_followup(*, now: datetime | None = None) -> dict[str, int]:
     """Daily: one reminder POLICY_RECONSENT_DAYS after the parents were asked, then, POLICY_RECONSENT_DAYS after
     the reminder, the child's account is paused (collection stops, sessions end) until a parent agrees. Rows of
     children who meanwhile accepted (or left parental control) are closed. Set-based; idempotent."""
-    from datetime import timedelta
-
-    from consent import services as consent_services
-
-    from . import emails
-    from .models import PolicyReconsent
 
     now = now or timezone.now()
     wait = timedelta(days=settings.POLICY_RECONSENT_DAYS)
@@ -523,7 +513,6 @@ def policy_reconsent_followup(*, now: datetime | None = None) -> dict[str, int]:
 def policy_reconsent_children(*, token: str) -> tuple[PolicyVersion, list[User]]:
     """The version and the children a re-consent link covers (the consenting parent's, or a second guardian's);
     ValidationError when it is not valid."""
-    from django.core import signing
 
     try:
         payload = signing.loads(token, salt=RECONSENT_SALT, max_age=RECONSENT_MAX_AGE)
@@ -544,11 +533,6 @@ def policy_reconsent_children(*, token: str) -> tuple[PolicyVersion, list[User]]
 def policy_reconsent(*, token: str, now: datetime | None = None) -> int:
     """A parent (or second guardian) agrees for every child the link covers: the acceptance is recorded, the
     re-consent closed, and a child paused for this version works again."""
-    from django.core import signing
-
-    from consent import services as consent_services
-
-    from .models import PolicyReconsent
 
     now = now or timezone.now()
     version, children = policy_reconsent_children(token=token)
@@ -578,9 +562,6 @@ def staff_browser_signed_in(*, user: User, token: str, user_agent: str) -> str:
     """A staff member signed in with the browser holding ``token`` (may be empty). Returns the token the
     browser keeps. A browser not yet known for this account is recorded and the staff member is emailed."""
     import secrets
-
-    from . import emails
-    from .models import StaffBrowser
 
     now = timezone.now()
     if token and StaffBrowser.objects.filter(user=user, token_hash=_browser_hash(token)).update(last_seen_at=now):

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.http import AuthenticatedRequest
 from mindomo.privacy import registry
 
-from . import selectors, services
+from . import desk, selectors, services
 from .forms import PolicyAcceptForm
 from .middleware import SESSION_KEY
 
@@ -78,7 +78,6 @@ def policy_reconsent(request: HttpRequest, token: str) -> HttpResponse:
 def case_verify(request: HttpRequest, token: str) -> HttpResponse:
     """A parent confirms, from the address on the consent record, a request made about their child.
     GET only shows a button (mail scanners open links); the POST records the verification, once."""
-    from . import desk
 
     try:
         case = desk.case_verification_open(token=token)

@@ -7,6 +7,7 @@ from typing import Any
 from django import template
 from django.middleware.csrf import get_token
 
+from analytics import cookies
 from analytics.selectors import Audience, audience_for
 
 register = template.Library()
@@ -45,6 +46,5 @@ def analytics_loader(context: template.Context) -> dict[str, Any]:
 def cookie_table() -> dict[str, Any]:
     """Every cookie the site sets (analytics.cookies.catalogue), as the table the cookie settings page shows;
     the privacy policy renders it too, so neither can drift from the cookies the code sets."""
-    from analytics.cookies import catalogue
 
-    return {"cookies": catalogue()}
+    return {"cookies": cookies.catalogue()}

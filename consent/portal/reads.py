@@ -23,6 +23,7 @@ from ..models import (
     ParentalControl,
 )
 from ..selectors import third_parties_needing_separate_consent
+from .present import ledger_lines, sections_for
 
 STAFF_ACCESSES_SHOWN = 50
 
@@ -91,7 +92,6 @@ def child_page(*, record: ConsentRecord, email: str) -> dict[str, Any]:
     """What the child's page shows: the consent, its ledger and the guardians, every provider's data that
     applies to a child (a school-registered child's school, classes and grades included), the staff's accesses,
     and for a child whose parent consented the separate consents to third parties."""
-    from .present import ledger_lines, sections_for
 
     # One statement reads every provider's summary and, with it, the guardians, the consent history, the
     # separate consents given and the staff's accesses (mindomo.privacy.read_items).

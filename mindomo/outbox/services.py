@@ -40,6 +40,7 @@ EARLY_TOLERANCE = timedelta(seconds=5)
 def _publish(delivery_id: int, *, at: datetime, now: datetime) -> bool:
     """Publish the send task for ``at`` (now or soon). A broker outage is not the caller's failure: the row
     stays pending and the beat task publishes it again."""
+    # the tasks module imports this one at its top (a task calls a service): the other way round is a cycle.
     from .tasks import delivery_send_task
 
     try:
