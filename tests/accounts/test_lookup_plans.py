@@ -19,12 +19,12 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from consent import services
-from consent.models import AgeRule, ConsentMethod, ConsentRecord, Guardian
+from consent.models import AgeRule
 from consent.portal import reads as portal
 from tests.accounts.factories import PASSWORD, UserFactory
+from tests.consent.factories import ConsentRecordFactory, GuardianFactory
 
 TABLES = ("accounts_user", "account_emailaddress", "consent_consentrecord", "consent_guardian")
 
@@ -95,23 +95,9 @@ def test_sign_in_with_username_or_email_in_any_case_uses_indexes(ada: Any, login
 def test_the_parent_portal_finds_children_by_address_with_indexes(ada: Any) -> None:
     rule = AgeRule.objects.get(country="US", superseded_at__isnull=True)
     child, other = UserFactory(email=""), UserFactory(email="")
-    record = ConsentRecord.objects.create(
-        child=child,
-        method=ConsentMethod.EMAIL_PLUS,
-        parent_email="Parent@Example.org",
-        policy_version="2018-05-24",
-        rule=rule,
-        granted_at=timezone.now(),
-    )
-    invited = ConsentRecord.objects.create(
-        child=other,
-        method=ConsentMethod.EMAIL_PLUS,
-        parent_email="someone@example.org",
-        policy_version="2018-05-24",
-        rule=rule,
-        granted_at=timezone.now(),
-    )
-    Guardian.objects.create(record=invited, email="PARENT@example.org")
+    record = ConsentRecordFactory(child=child, parent_email="Parent@Example.org", rule=rule)
+    invited = ConsentRecordFactory(child=other, parent_email="someone@example.org", rule=rule)
+    GuardianFactory(record=invited, email="PARENT@example.org")
 
     def find() -> None:
         found = set(portal.records_visible_to_parent(email="parent@EXAMPLE.org").values_list("pk", flat=True))

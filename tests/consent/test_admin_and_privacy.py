@@ -17,9 +17,9 @@ from django.utils.formats import date_format
 from accounts.models import User
 from consent import ledger, services
 from consent.age_gate import decide
-from consent.models import AgeDecision, AgeRule, ConsentMethod, ConsentRecord, LedgerEntry, PendingSignup
+from consent.models import AgeDecision, AgeRule, ConsentRecord, LedgerEntry, PendingSignup
 from mindomo.privacy import registry
-from tests.consent.factories import make_user
+from tests.consent.factories import ConsentRecordFactory, make_user
 from tests.consent.helpers import child_signup
 from tests.support.dbscan import assert_erased
 from tests.support.mfa import sign_in
@@ -147,14 +147,7 @@ def test_the_admin_lists_of_consent_records_issue_a_constant_number_of_queries(
     rule = AgeRule.objects.get(country="US", superseded_at__isnull=True)
     for n in range(15):
         child = make_user(email="")
-        ConsentRecord.objects.create(
-            child=child,
-            method=ConsentMethod.EMAIL_PLUS,
-            parent_email=f"p{n}@example.org",
-            policy_version="2018-05-24",
-            rule=rule,
-            granted_at=timezone.now(),
-        )
+        ConsentRecordFactory(child=child, parent_email=f"p{n}@example.org", rule=rule)
     with django_assert_max_num_queries(12):
         assert superuser_client.get(reverse("admin:consent_consentrecord_changelist")).status_code == 200
 
@@ -187,14 +180,7 @@ def _child_with_parental_consent() -> User:
     today = timezone.now().date()
     decision = decide(birth_date=today.replace(year=today.year - 9), country="US", today=today)
     services.age_decision_record(user=child, decision=decision)
-    ConsentRecord.objects.create(
-        child=child,
-        method=ConsentMethod.EMAIL_PLUS,
-        parent_email="mum@example.org",
-        policy_version="2018-05-24",
-        rule_id=decision.rule_id,
-        granted_at=timezone.now(),
-    )
+    ConsentRecordFactory(child=child, parent_email="mum@example.org", rule_id=decision.rule_id)
     return child
 
 

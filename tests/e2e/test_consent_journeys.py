@@ -86,6 +86,9 @@ def test_the_parent_refuses_and_nothing_about_the_attempt_remains(
     parent = browser.new_page()
     parent.goto(first_link(body_text(message), "/consent/parent/"))
     assert set(tables_containing("dad@example.org")) >= {"consent_pendingsignup"}
+    # the child's login is in the sealed request, never readable: the request itself is what must go
+    assert PendingSignup.objects.count() == 1
+    assert tables_containing("leo.sneaky") == {}
     parent.get_by_role("button", name="Refuse").click()
     expect(parent.get_by_role("heading", name="Request refused")).to_be_visible()
     parent.close()

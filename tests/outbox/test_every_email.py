@@ -22,6 +22,7 @@ from accounts.models import DataExport, User
 from mindomo.outbox import services
 from mindomo.outbox.models import Delivery
 from tests.accounts.factories import UserFactory
+from tests.consent.factories import ConsentRecordFactory
 from tests.consent.helpers import pass_age_gate
 from tests.support.clients import CommittingClient
 from tests.support.smtp import SmtpSink, body_text
@@ -135,18 +136,11 @@ def _notice(env: Env) -> None:
 
 
 def _policy_reconsent(env: Env) -> None:
-    from consent.models import ConsentMethod, ConsentRecord
     from privacy import services as privacy_services
     from privacy.models import PolicyVersion
 
     child = UserFactory(email="", verified_email=False)
-    ConsentRecord.objects.create(
-        child=child,
-        method=ConsentMethod.EMAIL_PLUS,
-        parent_email="parent.policy@example.com",
-        policy_version="2018-05-24",
-        granted_at=timezone.now(),
-    )
+    ConsentRecordFactory(child=child, parent_email="parent.policy@example.com")
     version = PolicyVersion.objects.create(
         version="2026-12", effective_at=timezone.now(), material=True, summary="A new integral service provider."
     )

@@ -14,6 +14,8 @@ from django.utils import timezone
 from accounts.models import User
 from privacy import services
 from privacy.models import PolicyAcceptance, PolicyVersion
+from tests.accounts.factories import UserFactory
+from tests.consent.factories import ConsentRecordFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -76,17 +78,8 @@ def test_signing_out_and_the_policy_itself_stay_reachable_before_accepting(
 
 
 def _child_with_parent(parent_email: str) -> User:
-    from consent.models import ConsentMethod, ConsentRecord
-    from tests.accounts.factories import UserFactory
-
     child = UserFactory(email="", verified_email=False)
-    ConsentRecord.objects.create(
-        child=child,
-        method=ConsentMethod.EMAIL_PLUS,
-        parent_email=parent_email,
-        policy_version="2018-05-24",
-        granted_at=timezone.now(),
-    )
+    ConsentRecordFactory(child=child, parent_email=parent_email)
     return child
 
 
