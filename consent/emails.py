@@ -34,6 +34,7 @@ def _common() -> dict[str, Any]:
         "operator_name": settings.SELLER_NAME,
         "portal_url": settings.SITE_URL + reverse("consent:portal"),
         "retention_url": settings.SITE_URL + reverse("privacy:retention"),
+        "inactivity_days": settings.CHILD_INACTIVITY_DAYS,
         "third_parties": integral_third_parties(),
         "ttl_days": _ttl_days(),
     }
@@ -228,4 +229,22 @@ def send_age_up_parent(*, email: str, login: str, child: Any = None, language: s
             template="age_up_parent",
             context={"login": login},
             user=child,
+        )
+
+
+def send_inactivity_notice(*, to: str, child: Any, erase_on: datetime, school: Any = None, language: str = "") -> None:
+    """A child's (or a school's student's) account has not been used for CHILD_INACTIVITY_DAYS: it will be erased
+    on ``erase_on`` unless someone signs in. In the recipient's language (a school contact's stored one)."""
+    with override(language or _recipient_language(to)):
+        _send(
+            to=to,
+            subject=_("A Mindomo account you look after will be deleted for lack of use"),
+            template="inactivity_notice",
+            context={
+                "login": child.get_username(),
+                "erase_on": erase_on,
+                "school": school,
+                "days": settings.CHILD_INACTIVITY_DAYS,
+            },
+            user=child,  # an email about the child goes with the child
         )

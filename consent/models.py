@@ -255,6 +255,9 @@ class ParentalControl(models.Model):
     # Paused because no parent accepted a material change of the privacy policy in time (privacy's re-consent):
     # resumed when a parent accepts, unless a parent also stopped collection (suspended_at).
     policy_paused_at = models.DateTimeField(_("paused for the privacy policy at"), null=True, blank=True)
+    # The parent (or the school) was told the account would be erased for lack of sign-in (CHILD_INACTIVITY_DAYS);
+    # erased CHILD_INACTIVITY_NOTICE_DAYS later unless someone signs in meanwhile (services.inactive_children_*).
+    inactivity_notice_at = models.DateTimeField(_("inactivity announced at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("parental control")

@@ -83,8 +83,12 @@ class ConsentPrivacyProvider(privacy.PrivacyProvider):
             ),
             privacy.DataCategory(
                 model="consent.ParentalControl",
-                fields=("suspended_at", "age_up_due_at", "ended_at"),
-                purpose=_("Stop collection when a parent asks, and end parental control at the age of consent."),
+                fields=("suspended_at", "policy_paused_at", "inactivity_notice_at", "age_up_due_at", "ended_at"),
+                purpose=_(
+                    "Stop collection when a parent asks or has not agreed to a changed privacy policy, note when we "
+                    "told the parent or school that an unused account will be erased, and end parental control at "
+                    "the age of consent."
+                ),
                 retention=_("As long as the child's account exists."),
             ),
             privacy.DataCategory(
@@ -190,7 +194,24 @@ class ConsentPrivacyProvider(privacy.PrivacyProvider):
                 key=services.EXPIRY_KEY,
                 returning=services.EXPIRY_RETURNING,
                 after_delete=services.pending_signups_expired_logged,
-            )
+            ),
+            privacy.RetentionRule(
+                name="consent.inactive_children",
+                description=_(
+                    "A child's or school-registered account nobody signed in to, with everything it holds (through "
+                    "the erasure pipeline)"
+                ),
+                period=ngettext(
+                    "erased %(notice)d day after we told the parent or the school, once nobody had signed in for "
+                    "%(days)d days",
+                    "erased %(notice)d days after we told the parent or the school, once nobody had signed in for "
+                    "%(days)d days",
+                    settings.CHILD_INACTIVITY_NOTICE_DAYS,
+                )
+                % {"notice": settings.CHILD_INACTIVITY_NOTICE_DAYS, "days": settings.CHILD_INACTIVITY_DAYS},
+                expired=services.inactive_children_expired,
+                purge=services.inactive_children_erase,
+            ),
         ]
 
     @transaction.atomic

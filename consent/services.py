@@ -16,7 +16,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
@@ -681,3 +681,109 @@ def school_class_access_record(
         actor=ledger.parent_pseudonym(child_id=child.pk, email=parent_email),
         detail={"school": school.pk, "class": class_name},
     )
+
+
+# --- children's accounts nobody uses (COPPA 312.10): announced, then erased -----------------------------------
+def _under_consent() -> Q:
+    """Consent records that still decide for a child: a parent's (parental control not ended) or a school's."""
+    return Q(method=ConsentMethod.SCHOOL) | (
+        Q(method=ConsentMethod.EMAIL_PLUS) & (Q(control__isnull=True) | Q(control__ended_at__isnull=True))
+    )
+
+
+def _unused_since(cutoff: datetime.datetime, prefix: str = "child__") -> Q:
+    """The account has not been signed in to since ``cutoff`` (never signed in: joined before it)."""
+    return Q(**{f"{prefix}last_login__lt": cutoff}) | (
+        Q(**{f"{prefix}last_login__isnull": True}) & Q(**{f"{prefix}date_joined__lt": cutoff})
+    )
+
+
+def children_inactive_to_announce(now: datetime.datetime) -> QuerySet[ConsentRecord]:
+    """Children's and school-registered accounts unused for CHILD_INACTIVITY_DAYS and not yet announced (or
+    announced before a sign-in that came since)."""
+    cutoff = now - datetime.timedelta(days=settings.CHILD_INACTIVITY_DAYS)
+    not_told = (
+        Q(control__isnull=True)
+        | Q(control__inactivity_notice_at__isnull=True)
+        | Q(control__inactivity_notice_at__lt=F("child__last_login"))
+    )
+    return ConsentRecord.objects.filter(_under_consent() & _unused_since(cutoff) & not_told)
+
+
+def children_inactivity_announce(*, now: datetime.datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
+    """Tell each such child's parent and second guardian (or the school's contacts and the parents it recorded)
+    the date the account will be erased unless someone signs in; record when. Batches; idempotent."""
+    from .models import ParentalControl
+
+    now = now or timezone.now()
+    erase_on = now + datetime.timedelta(days=settings.CHILD_INACTIVITY_NOTICE_DAYS)
+    told = 0
+    while True:
+        with transaction.atomic():
+            records = list(
+                children_inactive_to_announce(now)
+                .select_related("child", "school")
+                .select_for_update(skip_locked=True, of=("self",))
+                .order_by("pk")[:batch_size]
+            )
+            if not records:
+                return told
+            for record in records:
+                control, _created = ParentalControl.objects.get_or_create(record=record)
+                control.inactivity_notice_at = now
+                control.save(update_fields=["inactivity_notice_at"])
+                for to, language in _inactivity_recipients(record):
+                    emails.send_inactivity_notice(
+                        to=to,
+                        child=record.child,
+                        erase_on=erase_on,
+                        school=record.school,
+                        language=language,
+                    )
+                told += 1
+
+
+def _inactivity_recipients(record: ConsentRecord) -> list[tuple[str, str]]:
+    """Who is told about this child's unused account: the consenting parent and the guardians; for a school's
+    student, the school's contact and administrators and the parents the school recorded."""
+    found: dict[str, tuple[str, str]] = {}
+    if record.method == ConsentMethod.EMAIL_PLUS and record.parent_email:
+        found[record.parent_email.lower()] = (record.parent_email, record.parent_language)
+    if record.method == ConsentMethod.SCHOOL and record.school is not None:
+        contacts = [record.school.contact_email]
+        contacts += list(
+            SchoolMembership.objects.filter(school=record.school, role=SchoolMembership.Role.ADMIN)
+            .exclude(user__email="")
+            .values_list("user__email", flat=True)
+        )
+        for address in contacts:
+            if address:
+                found.setdefault(address.lower(), (address, ""))
+    for email, language in record.guardians.values_list("email", "language"):
+        found.setdefault(email.lower(), (email, language))
+    return sorted(found.values())
+
+
+def inactive_children_expired(now: datetime.datetime) -> QuerySet[User]:
+    """The retention rule's rows: accounts announced CHILD_INACTIVITY_NOTICE_DAYS ago with no sign-in since."""
+    announced_before = now - datetime.timedelta(days=settings.CHILD_INACTIVITY_NOTICE_DAYS)
+    records = ConsentRecord.objects.filter(
+        _under_consent(),
+        control__inactivity_notice_at__lte=announced_before,
+    ).filter(Q(child__last_login__isnull=True) | Q(child__last_login__lt=F("control__inactivity_notice_at")))
+    return User.objects.filter(pk__in=records.values("child_id"))
+
+
+def inactive_children_erase(pks: list[Any]) -> int:
+    """Erase each account through the one erasure pipeline (every provider's erase, with a reason that names
+    no one). The retention engine calls it with a batch it has locked."""
+    erased = 0
+    for user in User.objects.filter(pk__in=pks):
+        account_services.account_erase_now(
+            user=user,
+            requested_by="retention",
+            reason=f"no sign-in for {settings.CHILD_INACTIVITY_DAYS} days; parent or school told "
+            f"{settings.CHILD_INACTIVITY_NOTICE_DAYS} days before",
+        )
+        erased += 1
+    return erased

@@ -60,3 +60,12 @@ def pending_signups_remind_task(self: Any) -> int:
 @shared_task
 def children_age_up_find_task() -> int:
     return children_age_up_find()
+
+
+@shared_task
+def children_inactivity_announce_task() -> int:
+    """Daily (beat): tell the parents or schools of children's accounts unused for CHILD_INACTIVITY_DAYS; the
+    retention engine erases them CHILD_INACTIVITY_NOTICE_DAYS later unless someone signs in."""
+    from .services import children_inactivity_announce
+
+    return children_inactivity_announce()

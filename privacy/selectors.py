@@ -199,4 +199,5 @@ def policy_notice_context() -> dict[str, Any]:
         "request_days": settings.DSR_DEADLINE_DAYS,
         "cookie_days": settings.ANALYTICS_CHOICE_COOKIE_DAYS,
         "reconsent_days": settings.POLICY_RECONSENT_DAYS,
+        "inactivity_days": settings.CHILD_INACTIVITY_DAYS,
     }

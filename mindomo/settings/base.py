@@ -503,6 +503,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "schools.tasks.roster_previews_expired_delete_task",
         "schedule": crontab(minute=50),
     },
+    "consent-children-inactivity": {
+        "task": "consent.tasks.children_inactivity_announce_task",
+        "schedule": crontab(minute=40, hour=1),
+    },
 }
 
 # --- Accounts and data subject rights ---
@@ -611,6 +615,11 @@ NOTICE_BATCH_INTERVAL = env.int("NOTICE_BATCH_INTERVAL", default=60)
 # one reminder POLICY_RECONSENT_DAYS after, then POLICY_RECONSENT_DAYS later the child's account is paused
 # (collection stops) until a parent agrees.
 POLICY_RECONSENT_DAYS = env.int("POLICY_RECONSENT_DAYS", default=14)
+# COPPA 312.10: a child's or school-registered account nobody signs in to for CHILD_INACTIVITY_DAYS is announced
+# to the parent (or the school), then erased through the pipeline CHILD_INACTIVITY_NOTICE_DAYS later unless
+# someone signs in meanwhile.
+CHILD_INACTIVITY_DAYS = env.int("CHILD_INACTIVITY_DAYS", default=365)
+CHILD_INACTIVITY_NOTICE_DAYS = env.int("CHILD_INACTIVITY_NOTICE_DAYS", default=30)
 
 # --- Cookies and analytics ---
 # How long the cookie holding the visitor's cookie choice lasts, in days (then the banner asks again).
