@@ -44,6 +44,18 @@ def _empty_cache() -> Iterator[None]:
         client.delete(*keys)
 
 
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """A request in another language leaves that language active in the thread (LocaleMiddleware activates it
+    and nothing deactivates it): every test starts and ends in the default language, so none inherits the
+    last request's language of the test before it (a parent's email would go out in it)."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 LOCAL_APPS = {"accounts", "consent", "billing", "grading", "privacy", "analytics"}
 
 

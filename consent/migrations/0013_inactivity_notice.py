@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("consent", "0011_policy_reconsent"),
+        ("consent", "0012_class_access_kinds"),
     ]
 
     operations = [
