@@ -185,7 +185,11 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     }
 
     def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
-        """Children and accounts a school registered never link a social service (no data from it)."""
+        """A school sign-in under way is finished by the schools app (nothing of the provider is stored).
+        Children and accounts a school registered never link a social service (no data from it)."""
+        response = hooks.social_login_response(request, sociallogin)
+        if response is not None:
+            raise ImmediateHttpResponse(response)
         if sociallogin.state.get("process") != "connect" or not request.user.is_authenticated:
             return
         if not selectors.user_may_link_services(request.user):

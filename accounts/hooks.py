@@ -24,6 +24,11 @@ account_is_restricted: Hook[Callable[[Any], bool]] = Hook("accounts.account_is_r
 account_is_school_registered: Hook[Callable[[Any], bool]] = Hook("accounts.account_is_school_registered")
 # Why an inactive account cannot sign in, as a page (consent: a parent paused the child's account), or None.
 inactive_reason: Hook[Callable[[HttpRequest, Any], HttpResponse | None]] = Hook("accounts.inactive_reason")
+# A social sign-in came back from its provider: a response finishes it differently (the schools app signs a person
+# into their school account, or refuses a personal account there), None lets allauth go on.
+social_login_intercept: Hook[Callable[[HttpRequest, Any], HttpResponse | None]] = Hook(
+    "accounts.social_login_intercept"
+)
 # Accounts whose consent stands in for email verification (a child who chose a username has no email).
 email_verification_waived: Hook[Callable[[Any], bool]] = Hook("accounts.email_verification_waived")
 
@@ -52,6 +57,15 @@ def created(user: Any) -> None:
 
 def is_school_registered(user: Any) -> bool:
     return any(predicate(user) for predicate in account_is_school_registered)
+
+
+def social_login_response(request: HttpRequest, sociallogin: Any) -> HttpResponse | None:
+    """The first response a registered app gives for a social sign-in, or None."""
+    for hook in social_login_intercept:
+        response = hook(request, sociallogin)
+        if response is not None:
+            return response
+    return None
 
 
 def inactive_response(request: HttpRequest, user: Any) -> HttpResponse | None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from mindomo.admin import ReadOnlyAdmin
 
-from .models import School, SchoolMembership, TeacherInvitation
+from . import signin
+from .models import School, SchoolDomain, SchoolMembership, TeacherInvitation
 
 
 class MembershipInline(admin.TabularInline):
@@ -35,3 +39,25 @@ class SchoolMembershipAdmin(admin.ModelAdmin):
 class TeacherInvitationAdmin(ReadOnlyAdmin):
     list_display = ("email", "school", "created_at", "expires_at", "accepted_at")
     search_fields = ("email", "school__name")
+
+
+@admin.register(SchoolDomain)
+class SchoolDomainAdmin(admin.ModelAdmin):
+    """An operator confirms a school's domain once its DNS holds the TXT value shown here."""
+
+    list_display = ("domain", "school", "provider", "tenant_id", "txt_value", "verified_at", "verified_how")
+    list_filter = ("provider", "verified_how")
+    search_fields = ("domain", "school__name")
+    readonly_fields = ("txt_value", "verified_at", "verified_how")
+    raw_id_fields = ("school",)
+    actions = ["confirm_dns"]
+
+    @admin.display(description=_("DNS TXT value"))
+    def txt_value(self, obj: SchoolDomain) -> str:
+        return signin.txt_value(obj)
+
+    @admin.action(description=_("Confirm: the domain's DNS holds its TXT value"))
+    def confirm_dns(self, request: HttpRequest, queryset: QuerySet[SchoolDomain]) -> None:
+        for domain in queryset:
+            signin.domain_verify(domain=domain, how="dns")
+        messages.success(request, _("The selected domains are verified."))

@@ -4,6 +4,8 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy
 
+from .models import SchoolDomain
+
 
 class RosterUploadForm(forms.Form):
     file = forms.FileField(
@@ -26,3 +28,23 @@ class RosterConfirmForm(forms.Form):
         required=False,
         label=gettext_lazy("I confirm that the accounts listed above will be deleted, with everything they hold."),
     )
+
+
+class DomainForm(forms.Form):
+    domain = forms.CharField(
+        label=gettext_lazy("Email domain"), max_length=253, help_text=gettext_lazy("For example school.example.org")
+    )
+    provider = forms.ChoiceField(
+        label=gettext_lazy("Sign-in service"),
+        choices=SchoolDomain.Provider.choices,
+    )
+    tenant_id = forms.CharField(
+        label=gettext_lazy("Microsoft tenant id"),
+        required=False,
+        max_length=64,
+        help_text=gettext_lazy("Only for Microsoft 365: the Tenant ID on the Overview page of Microsoft Entra."),
+    )
+
+
+class SchoolSignInForm(forms.Form):
+    email = forms.EmailField(label=gettext_lazy("Your school email address"))

@@ -127,6 +127,9 @@ class RosteredPerson(models.Model):
     sourced_id = models.CharField(_("OneRoster sourcedId"), max_length=255)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     role = models.CharField(_("role"), max_length=16, choices=SchoolMembership.Role.choices)
+    email = models.EmailField(
+        _("school email"), blank=True, help_text=_("From the roster; matches the person's school sign-in.")
+    )
     imported_at = models.DateTimeField(_("imported at"), auto_now_add=True)
 
     class Meta:
@@ -175,3 +178,39 @@ class RosterImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.school} · {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class SchoolDomain(models.Model):
+    """An email domain of the school's Google Workspace or Microsoft 365 accounts (schools/signin.py)."""
+
+    class Provider(models.TextChoices):
+        GOOGLE = "google", _("Google Workspace for Education")
+        MICROSOFT = "microsoft", _("Microsoft 365")
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="domains")
+    domain = models.CharField(_("domain"), max_length=253, unique=True)
+    provider = models.CharField(_("sign-in service"), max_length=16, choices=Provider.choices)
+    tenant_id = models.CharField(_("Microsoft tenant id"), max_length=64, blank=True)
+    txt_token = models.CharField(_("DNS TXT value"), max_length=64, editable=False)
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    verified_how = models.CharField(
+        _("verified by"),
+        max_length=16,
+        blank=True,
+        choices=[("dns", _("DNS TXT value confirmed by an operator")), ("sign_in", _("An administrator's sign-in"))],
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("school domain")
+        verbose_name_plural = _("school domains")
+        ordering = ["domain"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(provider="microsoft") | ~models.Q(tenant_id=""),
+                name="schools_domain_microsoft_has_tenant",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.domain

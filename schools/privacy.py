@@ -33,8 +33,11 @@ class SchoolsPrivacyProvider(privacy.PrivacyProvider):
             ),
             privacy.DataCategory(
                 model="schools.RosteredPerson",
-                fields=("school", "sourced_id", "user", "role"),
-                purpose=_("Match a person to the same row of the school's next OneRoster import."),
+                fields=("school", "sourced_id", "user", "role", "email"),
+                purpose=_(
+                    "Match a person to the same row of the school's next OneRoster import, and their school "
+                    "sign-in (Google or Microsoft) to their school account."
+                ),
                 retention=_("Until the person leaves the school's roster or the account is deleted."),
             ),
             privacy.DataCategory(

@@ -86,10 +86,11 @@ class Plan:
     guardians: dict[str, tuple[str, ...]] = field(default_factory=dict)  # student sourcedId -> addresses
     user_ids: dict[str, int] = field(default_factory=dict)
     classes: list[tuple[str, str]] = field(default_factory=list)
+    emails: list[tuple[int, str]] = field(default_factory=list)  # (RosteredPerson id, school email)
 
     @property
     def empty(self) -> bool:
-        return not (self.add or self.change or self.remove or self.erase or self.invite)
+        return not (self.add or self.change or self.remove or self.erase or self.invite or self.emails)
 
 
 def _name(person: oneroster.Person) -> str:
@@ -194,6 +195,11 @@ def _plan_linked(
         }
         problems.append(str(oneroster.Problem("users.csv", person.line, message)))
         return
+    if link.email.lower() != person.email.lower():
+        plan.emails.append((link.pk, person.email))
+        plan.change.append(
+            (person.role, _("%(name)s: school email %(email)s") % {"name": _name(person), "email": person.email or "-"})
+        )
     user = link.user
     names = (person.given_name[:150], person.family_name[:150])
     if person.role == "student" and user.pk in known.registered and (user.first_name, user.last_name) != names:
@@ -369,7 +375,7 @@ def _create_students(school: School, actor: User, people: list[oneroster.Person]
     )
     RosteredPerson.objects.bulk_create(
         [
-            RosteredPerson(school=school, sourced_id=p.sourced_id, user=u, role=ROLE.STUDENT)
+            RosteredPerson(school=school, sourced_id=p.sourced_id, user=u, role=ROLE.STUDENT, email=p.email)
             for p, u in zip(people, users, strict=True)
         ]
     )
@@ -392,12 +398,18 @@ def _apply(school: School, actor: User, plan: Plan, roster: oneroster.Roster, im
         if import_id:
             _progress(import_id, done, total, RosterImport.State.RUNNING)
     for user_id, person in plan.link_existing:
-        RosteredPerson.objects.create(school=school, sourced_id=person.sourced_id, user_id=user_id, role=ROLE.STUDENT)
+        RosteredPerson.objects.create(
+            school=school, sourced_id=person.sourced_id, user_id=user_id, role=ROLE.STUDENT, email=person.email
+        )
     for user_id, given, family in plan.renamed:
         User.objects.filter(pk=user_id).update(first_name=given, last_name=family)
     for user_id, person, _new in plan.staff_links:
         SchoolMembership.objects.get_or_create(school=school, user_id=user_id, role=person.role)
-        RosteredPerson.objects.create(school=school, sourced_id=person.sourced_id, user_id=user_id, role=person.role)
+        RosteredPerson.objects.create(
+            school=school, sourced_id=person.sourced_id, user_id=user_id, role=person.role, email=person.email
+        )
+    for link_id, email in plan.emails:
+        RosteredPerson.objects.filter(pk=link_id).update(email=email)
     for email in plan.invite:
         invitation = TeacherInvitation.objects.create(
             school=school, email=email, invited_by=actor, expires_at=timezone.now() + INVITATION_TTL

@@ -5,6 +5,8 @@ from . import views
 app_name = "schools"
 
 urlpatterns = [
+    path("sign-in/", views.school_sign_in, name="sign_in"),
+    path("<int:school_id>/domains/", views.domains, name="domains"),
     path("<int:school_id>/roster/import/", views.roster_upload, name="roster_upload"),
     path("<int:school_id>/roster/import/<int:import_id>/", views.roster_import, name="roster_import"),
     path("<int:school_id>/roster/import/<int:import_id>/cancel/", views.roster_import_cancel, name="roster_cancel"),

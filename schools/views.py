@@ -5,16 +5,16 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.http import AuthenticatedRequest
 
-from . import roster, selectors
-from .forms import RosterConfirmForm, RosterUploadForm
-from .models import RosterImport
+from . import roster, selectors, signin
+from .forms import DomainForm, RosterConfirmForm, RosterUploadForm, SchoolSignInForm
+from .models import RosterImport, SchoolDomain
 
 
 @login_required
@@ -87,3 +87,55 @@ def roster_import_cancel(request: AuthenticatedRequest, school_id: int, import_i
     else:
         messages.info(request, _("The import was cancelled and the file deleted."))
     return redirect("schools:roster_import", school_id=school_id, import_id=import_id)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def domains(request: AuthenticatedRequest, school_id: int) -> HttpResponse:
+    """The school's email domains and its sign-in service (administrators only)."""
+    school = get_object_or_404(selectors.schools_administered_by(viewer=request.user), pk=school_id)
+    form = DomainForm(request.POST if request.method == "POST" and "domain" in request.POST else None)
+    status = 200
+    if request.method == "POST":
+        if "remove" in request.POST or "verify" in request.POST:
+            chosen = request.POST.get("remove") or request.POST.get("verify") or ""
+            domain = get_object_or_404(
+                SchoolDomain, pk=int(chosen) if chosen.isdecimal() and len(chosen) < 18 else 0, school=school
+            )
+            if "verify" in request.POST:
+                return redirect(signin.sign_in_start(request, domain=domain, purpose="verify"))
+            signin.domain_remove(admin=request.user, domain=domain)
+            messages.info(request, _("The domain was removed."))
+            return redirect("schools:domains", school_id=school.pk)
+        if form.is_valid():
+            try:
+                signin.domain_add(admin=request.user, school=school, **form.cleaned_data)
+            except ValidationError as exc:
+                for message in exc.messages:
+                    form.add_error(None, message)
+            else:
+                return redirect("schools:domains", school_id=school.pk)
+        status = 400
+    items = [(d, signin.txt_value(d)) for d in signin.domains_of_school(school)]
+    return render(request, "schools/domains.html", {"school": school, "form": form, "items": items}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def school_sign_in(request: HttpRequest) -> HttpResponse:
+    """Students and teachers sign in with their school's Google or Microsoft account."""
+    form = SchoolSignInForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        domain = signin.domain_for_email(form.cleaned_data["email"])
+        if domain is not None:
+            return render(
+                request,
+                "schools/sign_in.html",
+                {
+                    "form": form,
+                    "domain": domain,
+                    "provider_url": signin.sign_in_start(request, domain=domain, email=form.cleaned_data["email"]),
+                },
+            )
+        form.add_error("email", _("No school signs in with this address here. Use your username and password."))
+    status = 400 if request.method == "POST" else 200
+    return render(request, "schools/sign_in.html", {"form": form, "domain": None}, status=status)
