@@ -12,7 +12,7 @@ from mindomo.admin import ReadOnlyAdmin
 from mindomo.outbox.models import Delivery
 
 from . import services
-from .models import AgeRule, ConsentRecord, LedgerEntry, PendingSignup, ThirdParty
+from .models import AgeRule, ConsentRecord, LedgerCheckpoint, LedgerEntry, PendingSignup, ThirdParty
 
 
 @admin.register(AgeRule)
@@ -98,6 +98,25 @@ class PendingSignupAdmin(ReadOnlyAdmin):
 class LedgerEntryAdmin(ReadOnlyAdmin):
     """The consent ledger: pseudonyms only; verify it with ``manage.py consent_verify_ledger``."""
 
-    list_display = ("seq", "at", "kind", "subject", "actor", "method", "rule", "rule_version", "policy_version")
+    list_display = (
+        "seq",
+        "chain",
+        "at",
+        "kind",
+        "subject",
+        "actor",
+        "method",
+        "rule",
+        "rule_version",
+        "policy_version",
+    )
     list_filter = ("kind", "method")
     search_fields = ("=subject", "=actor")
+
+
+@admin.register(LedgerCheckpoint)
+class LedgerCheckpointAdmin(ReadOnlyAdmin):
+    """Signed checkpoints of every ledger chain's head (hourly); ``consent_verify_ledger`` checks them."""
+
+    list_display = ("pk", "at")
+    fields = ("at", "heads", "public_key", "signature")

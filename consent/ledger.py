@@ -1,13 +1,19 @@
-"""The consent ledger: append-only, hash-chained, pseudonymous.
+"""The consent ledger: append-only, hash-chained, pseudonymous, partitioned into chains.
 
-Every consent event is one :class:`LedgerEntry`. Appends are serialised by a transaction-scoped
-advisory lock so each row links to the one before it; a PostgreSQL trigger (migration 0003) refuses
-UPDATE and DELETE. People appear only as pseudonyms (:class:`LedgerPseudonym`), a mapping kept
-outside the ledger and deleted with the child, so after a deletion the chain is whole and anonymous.
+Every consent event is one :class:`LedgerEntry`. The ledger is ``CONSENT_LEDGER_CHAINS`` independent hash
+chains: a row goes to the chain of its subject (a stable hash of the pseudonym, :func:`chain_of`), so one
+child's events form one chain. Appends to a chain take turns by a transaction-scoped advisory lock on that
+chain only (appends for other children run at the same time); each row links to the previous row of its
+chain; ``seq`` (a database sequence taken under the lock) orders the whole ledger. A PostgreSQL trigger refuses
+UPDATE and DELETE. Each chain verifies on its own (:func:`verify_chain`), and a beat task signs a checkpoint
+of every chain's head (:func:`checkpoint_create`), which also proves that no chain lost its last rows.
+People appear only as pseudonyms (:class:`LedgerPseudonym`), a mapping kept outside the ledger and deleted
+with the child, so after a deletion the chains are whole and anonymous.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hashlib
 import json
@@ -15,14 +21,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from .models import AgeRule, ConsentRecord, LedgerEntry, LedgerPseudonym, PendingSignup
+from . import signing
+from .models import AgeRule, ConsentRecord, LedgerCheckpoint, LedgerEntry, LedgerPseudonym, PendingSignup
 
 GENESIS = "0" * 64
-LOCK_KEY = 0x6C656467  # "ledg": pg_advisory_xact_lock key of the ledger's appends
+LOCK_KEY = 0x6C656467  # "ledg": pg_advisory_xact_lock(LOCK_KEY, chain) serialises one chain's appends
+SEQUENCE = "consent_ledger_seq"  # the whole ledger's order (migration 0014)
 SYSTEM = "system"
 
 
@@ -55,10 +66,21 @@ def entry_hash(entry: LedgerEntry) -> str:
     return _hash(tuple(getattr(entry, name) for name in FIELDS), entry.prev_hash)
 
 
-def append(events: Sequence[Event], *, now: datetime.datetime | None = None) -> list[LedgerEntry]:
-    """Append events in order, chained to the last row. Runs inside the caller's transaction.
+def chain_of(subject: str) -> int:
+    """The chain of a subject: a stable hash of the pseudonym (SHA-256's first 4 bytes) modulo the number of
+    chains. Changing ``CONSENT_LEDGER_CHAINS`` later only sends new rows elsewhere: each row keeps its chain."""
+    return int.from_bytes(hashlib.sha256(subject.encode()).digest()[:4], "big") % settings.CONSENT_LEDGER_CHAINS
 
-    The rows go in with one INSERT statement whatever their number (one array per column, unnested).
+
+def _event_chain(event: Event) -> int:
+    # a batch entry (no subject) goes to the chain of its Merkle root
+    return chain_of(event.subject or str(event.detail.get("merkle_root", "")))
+
+
+def append(events: Sequence[Event], *, now: datetime.datetime | None = None) -> list[LedgerEntry]:
+    """Append events in order, each to its subject's chain, linked to that chain's last row. Runs inside the
+    caller's transaction; locks only the chains it writes to (in increasing order, so two appends never
+    deadlock). The rows go in with one INSERT statement whatever their number.
     """
     if not events:
         return []
@@ -66,16 +88,28 @@ def append(events: Sequence[Event], *, now: datetime.datetime | None = None) -> 
     if not connection.in_atomic_block:
         with transaction.atomic():
             return append(events, now=now)
+    chains = [_event_chain(event) for event in events]
+    wanted = sorted(set(chains))
     with connection.cursor() as cursor:
-        # Appends take turns (until the transaction ends), so each row links to the one before it.
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
-    last = LedgerEntry.objects.order_by("-seq").values_list("seq", "hash").first()
-    seq, previous = last if last else (0, GENESIS)
+        for chain in wanted:
+            # This chain's appends take turns until the transaction ends: each row links to the one before.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_KEY, chain])
+        # Numbers are taken under the locks, so within a chain they grow with the links.
+        cursor.execute(f"SELECT nextval('{SEQUENCE}') FROM generate_series(1, %s)", [len(events)])  # noqa: S608
+        numbers = sorted(n for (n,) in cursor.fetchall())
+    heads = dict.fromkeys(wanted, GENESIS)
+    for chain, head in (
+        LedgerEntry.objects.filter(chain__in=wanted)
+        .order_by("chain", "-seq")
+        .distinct("chain")
+        .values_list("chain", "hash")
+    ):
+        heads[chain] = head
     rows = []
-    for event in events:
-        seq += 1
+    for event, chain, seq in zip(events, chains, numbers, strict=True):
         row = LedgerEntry(
             seq=seq,
+            chain=chain,
             at=now,
             kind=event.kind,
             subject=event.subject,
@@ -85,17 +119,31 @@ def append(events: Sequence[Event], *, now: datetime.datetime | None = None) -> 
             rule_version=event.rule.version if event.rule else event.rule_version,
             policy_version=event.policy_version,
             detail=event.detail,
-            prev_hash=previous,
+            prev_hash=heads[chain],
         )
         row.hash = entry_hash(row)
-        previous = row.hash
+        heads[chain] = row.hash
         rows.append(row)
     _insert(rows)
     return rows
 
 
-_COLUMNS = (*FIELDS, "prev_hash", "hash")
-_TYPES = ("bigint", "timestamptz", "text", "text", "text", "text", "text", "integer", "text", "jsonb", "text", "text")
+_COLUMNS = (*FIELDS, "chain", "prev_hash", "hash")
+_TYPES = (
+    "bigint",
+    "timestamptz",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "integer",
+    "text",
+    "jsonb",
+    "smallint",
+    "text",
+    "text",
+)
 
 
 def _column(name: str) -> str:
@@ -274,26 +322,86 @@ class ChainReport:
     checked: int
     broken_at: int | None = None
     reason: str = ""
+    chains: int = 0  # chains that hold rows
+    checkpoints: int = 0  # signed checkpoints whose heads were found
 
     @property
     def ok(self) -> bool:
         return self.broken_at is None
 
 
-def verify_chain(*, chunk_size: int = 500) -> ChainReport:
-    """Walk the ledger in order; the first row whose link or content does not match is named."""
-    previous = GENESIS
-    checked = 0
-    rows = LedgerEntry.objects.order_by("seq").values_list(*FIELDS, "prev_hash", "hash")
+def verify_chain(*, chain: int | None = None, chunk_size: int = 500) -> ChainReport:
+    """Walk each chain in order (or only ``chain``); the first row whose link or content does not match is
+    named. With every chain walked, each signed checkpoint is checked too: its signature, and that each head
+    it recorded is still in its chain (so rows cut from a chain's end are found)."""
+    rows = LedgerEntry.objects.order_by("chain", "seq").values_list(*FIELDS, "chain", "prev_hash", "hash")
+    if chain is not None:
+        rows = rows.filter(chain=chain)
+    expected: dict[int, tuple[int, int, str]] = {}  # seq -> (checkpoint, chain, hash)
+    checkpoints = 0
+    if chain is None:
+        for checkpoint in LedgerCheckpoint.objects.order_by("pk"):
+            if not checkpoint_signature_ok(checkpoint):
+                return ChainReport(0, -checkpoint.pk, f"signed checkpoint {checkpoint.pk} does not verify")
+            for key, (seq, head) in checkpoint.heads.items():
+                expected[int(seq)] = (checkpoint.pk, int(key), head)
+            checkpoints += 1
+    current, previous, checked, chains = None, GENESIS, 0, 0
     for row in rows.iterator(chunk_size=chunk_size):
-        *values, prev_hash, stored = row
+        *values, row_chain, prev_hash, stored = row
+        if row_chain != current:
+            current, previous, chains = row_chain, GENESIS, chains + 1
         if prev_hash != previous:
-            return ChainReport(checked, row[0], "its link does not match the row before it")
+            return ChainReport(checked, row[0], f"its link does not match the row before it in chain {row_chain}")
         if _hash(tuple(values), prev_hash) != stored:
             return ChainReport(checked, row[0], "its content does not match its hash")
+        wanted = expected.pop(row[0], None)
+        if wanted is not None and (wanted[1], wanted[2]) != (row_chain, stored):
+            return ChainReport(checked, row[0], f"it differs from signed checkpoint {wanted[0]}")
         previous = stored
         checked += 1
-    return ChainReport(checked)
+    if expected:
+        seq, (checkpoint_pk, missing_chain, _head) = min(expected.items())
+        return ChainReport(
+            checked, seq, f"the head of chain {missing_chain} signed in checkpoint {checkpoint_pk} is missing"
+        )
+    return ChainReport(checked, chains=chains, checkpoints=checkpoints)
+
+
+# --- signed checkpoints of every chain's head ---------------------------------------------------------------
+def _checkpoint_document(checkpoint: LedgerCheckpoint) -> bytes:
+    document = {"at": checkpoint.at.astimezone(datetime.UTC).isoformat(timespec="microseconds")}
+    document["heads"] = checkpoint.heads
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+
+def checkpoint_create(*, now: datetime.datetime | None = None) -> LedgerCheckpoint:
+    """Record every chain's head (its last row's number and hash), signed with Ed25519 (the key of the
+    consent receipts). Takes every chain's lock for a moment, so the heads are one consistent cut."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            for chain in range(settings.CONSENT_LEDGER_CHAINS):
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_KEY, chain])
+        heads = {
+            str(chain): [seq, head]
+            for chain, seq, head in LedgerEntry.objects.order_by("chain", "-seq")
+            .distinct("chain")
+            .values_list("chain", "seq", "hash")
+        }
+        checkpoint = LedgerCheckpoint(at=now, heads=heads, public_key=signing.public_key_b64())
+        checkpoint.signature = base64.b64encode(signing.signing_key().sign(_checkpoint_document(checkpoint))).decode()
+        checkpoint.save()
+    return checkpoint
+
+
+def checkpoint_signature_ok(checkpoint: LedgerCheckpoint) -> bool:
+    try:
+        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(checkpoint.public_key))
+        key.verify(base64.b64decode(checkpoint.signature), _checkpoint_document(checkpoint))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
 
 
 # --- pseudonyms ------------------------------------------------------------------------------------------

@@ -338,6 +338,8 @@ class LedgerEntry(models.Model):
     rule_version = models.PositiveIntegerField(_("rule version"), null=True, blank=True)
     policy_version = models.CharField(_("policy version"), max_length=32, blank=True)
     detail = models.JSONField(_("detail"), default=dict, blank=True)
+    # the chain of the row's subject (consent.ledger.chain_of); prev_hash links to that chain's previous row
+    chain = models.PositiveSmallIntegerField(_("chain"), default=0)
     prev_hash = models.CharField(max_length=64)
     # unique through a constraint, not ``unique=True``: no second (varchar_pattern_ops) index nobody uses
     hash = models.CharField(max_length=64)
@@ -349,6 +351,7 @@ class LedgerEntry(models.Model):
         constraints = [models.UniqueConstraint(fields=["hash"], name="consent_ledger_hash_unique")]
         indexes = [
             models.Index(fields=["subject", "seq"], name="consent_ledger_subject_seq"),
+            models.Index(fields=["chain", "seq"], name="consent_ledger_chain_seq"),  # a chain's head, its walk
         ]
         # Reminder batch entries (one row for many subjects) are found by a subject named in detail ->
         # 'subjects' through the partial GIN index consent_ledger_batch_subjects (migration 0010, SQL:
@@ -356,6 +359,25 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.kind}"
+
+
+class LedgerCheckpoint(models.Model):
+    """Every ledger chain's head at one moment (``{chain: [seq, hash]}``), signed with Ed25519 (the consent
+    receipts' key): a chain whose last rows were cut off no longer reaches the head a checkpoint signed.
+    Written by the beat task ``consent-ledger-checkpoint``; append-only like the ledger (same trigger)."""
+
+    at = models.DateTimeField(_("at"))
+    heads = models.JSONField(_("heads"))
+    public_key = models.CharField(_("public key"), max_length=64)
+    signature = models.CharField(_("signature"), max_length=128)
+
+    class Meta:
+        verbose_name = _("consent ledger checkpoint")
+        verbose_name_plural = _("consent ledger checkpoints")
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} ({len(self.heads)})"
 
 
 class DisclosureConsent(models.Model):

@@ -9,19 +9,17 @@ DJANGO_SECRET_KEY when that is empty; ``manage.py consent_verify_receipt`` check
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import uuid
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from . import ledger
+from . import ledger, signing
 from .models import ConsentMethod, ConsentRecord, LedgerEntry
 from .selectors import integral_third_parties
 
@@ -29,18 +27,8 @@ SPEC_VERSION = "KI-CR-v1.1.0"
 ALGORITHM = "Ed25519"
 
 
-def _private_key() -> Ed25519PrivateKey:
-    configured = settings.CONSENT_RECEIPT_SIGNING_KEY
-    if configured:
-        raw = base64.b64decode(configured)
-    else:
-        raw = hashlib.sha256(b"mindomo.consent.receipt:" + settings.SECRET_KEY.encode()).digest()
-    return Ed25519PrivateKey.from_private_bytes(raw)
-
-
-def public_key_b64() -> str:
-    raw = _private_key().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return base64.b64encode(raw).decode()
+_private_key = signing.signing_key
+public_key_b64 = signing.public_key_b64
 
 
 def canonical(document: dict[str, Any]) -> bytes:

@@ -11,7 +11,7 @@ from celery import shared_task
 from mindomo import mail
 from mindomo.jobs import run_in_slices
 
-from . import emails, services
+from . import emails, ledger, services
 from .models import PendingSignup
 from .portal.actions import children_age_up_find
 
@@ -54,6 +54,12 @@ def pending_signups_expire_task(self: Any) -> int:
 @shared_task(bind=True)
 def pending_signups_remind_task(self: Any) -> int:
     return run_in_slices(self, lambda: services.pending_signups_remind(), interrupted=0)
+
+
+@shared_task
+def ledger_checkpoint_task() -> int:
+    """Sign a checkpoint of every ledger chain's head (beat, hourly)."""
+    return ledger.checkpoint_create().pk
 
 
 # --- the parent portal and age-up -------------------------------------------------------------------------

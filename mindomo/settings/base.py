@@ -493,6 +493,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "consent.tasks.pending_signups_remind_task",
         "schedule": crontab(minute="5,35"),
     },
+    # a signed checkpoint of every consent ledger chain's head (consent.ledger.checkpoint_create)
+    "consent-ledger-checkpoint": {
+        "task": "consent.tasks.ledger_checkpoint_task",
+        "schedule": crontab(minute=50),
+    },
     # children who reached the age of consent of their country
     "consent-age-up": {
         "task": "consent.tasks.children_age_up_find_task",
@@ -557,6 +562,9 @@ CONSENT_DECISION_COOKIE_AGE = max(env.int("CONSENT_DECISION_COOKIE_AGE", default
 CONSENT_SUPPORT_EMAIL = env("CONSENT_SUPPORT_EMAIL", default="support@mindomo.com")
 # Ed25519 private key signing consent receipts: 32 random bytes, base64. Empty: derived from DJANGO_SECRET_KEY.
 CONSENT_RECEIPT_SIGNING_KEY = env("CONSENT_RECEIPT_SIGNING_KEY", default="")
+# The consent ledger's independent hash chains (a subject's chain: a stable hash of its pseudonym modulo this),
+# each with its own append lock; changing it later sends only new rows elsewhere.
+CONSENT_LEDGER_CHAINS = max(1, env.int("CONSENT_LEDGER_CHAINS", default=16))
 
 # --- The parent portal ---
 # A sign-in link works once for CONSENT_PORTAL_LINK_TTL seconds (default 15 minutes); the parent's session then

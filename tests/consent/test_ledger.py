@@ -93,18 +93,19 @@ def test_the_command_verifies_an_intact_chain() -> None:
 @pytest.mark.parametrize(
     ("tampering", "broken"),
     [
-        ("UPDATE consent_ledgerentry SET kind = 'refused' WHERE seq = %s", 2),
-        ("UPDATE consent_ledgerentry SET at = at - interval '1 day' WHERE seq = %s", 2),
-        ("DELETE FROM consent_ledgerentry WHERE seq = %s", 3),
+        ("UPDATE consent_ledgerentry SET kind = 'refused' WHERE seq = %s", 1),
+        ("UPDATE consent_ledgerentry SET at = at - interval '1 day' WHERE seq = %s", 1),
+        ("DELETE FROM consent_ledgerentry WHERE seq = %s", 2),
     ],
     ids=["changed-event", "back-dated", "removed-row"],
 )
 def test_tampering_with_one_row_is_detected_and_the_first_broken_row_named(tampering: str, broken: int) -> None:
     for n in range(2):
-        consented_child(f"kid.f{n}", f"p6{n}@example.org")  # 4 rows
-    _tamper(tampering, [2])
+        consented_child(f"kid.f{n}", f"p6{n}@example.org")  # 4 rows: each child's two in its own chain
+    first = list(LedgerEntry.objects.order_by("seq").values_list("seq", flat=True))[:2]  # kid.f0's rows
+    _tamper(tampering, [first[0]])
 
-    with pytest.raises(CommandError, match=rf"broken at row #{broken}\b"):
+    with pytest.raises(CommandError, match=rf"broken at row #{first[broken - 1]}\b"):
         call_command("consent_verify_ledger")
 
 
@@ -154,7 +155,8 @@ def test_appends_from_many_transactions_at_once_keep_one_unbroken_chain() -> Non
         thread.join()
 
     assert errors == []
-    assert list(LedgerEntry.objects.order_by("seq").values_list("seq", flat=True)) == list(range(1, 41))
+    numbers = list(LedgerEntry.objects.values_list("seq", flat=True))
+    assert len(set(numbers)) == 40
     report = ledger.verify_chain()
     assert report.ok
     assert report.checked == 40

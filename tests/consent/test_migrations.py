@@ -12,7 +12,6 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from consent import ledger
-from consent.models import LedgerEntry
 from mindomo.demo import load_all
 
 BEFORE = ("consent", "0004_disclosure_consent")
@@ -27,9 +26,27 @@ def _migrate(target: tuple[str, str]) -> Any:
 
 def _row_counts() -> dict[str, int]:
     counts = {}
+    tables = set(connection.introspection.table_names())
     for model in current_apps.get_models():
-        counts[model._meta.label] = model._default_manager.count()
+        if model._meta.db_table in tables:  # a model added by a later migration has no table yet
+            counts[model._meta.label] = model._default_manager.count()
     return counts
+
+
+def _chains_ok(entries: Any) -> bool:
+    """Every row matches its hash and links to GENESIS or to the newest row of one chain (read through the
+    historical model, which has no ``chain`` column: the demo data was written by today's code, so its rows
+    already sit in several chains)."""
+    tips: set[str] = set()
+    for *values, prev_hash, stored in entries.objects.order_by("seq").values_list(*ledger.FIELDS, "prev_hash", "hash"):
+        if ledger._hash(tuple(values), prev_hash) != stored:
+            return False
+        if prev_hash != ledger.GENESIS:
+            if prev_hash not in tips:
+                return False
+            tips.remove(prev_hash)
+        tips.add(stored)
+    return True
 
 
 def _migrate_to_latest() -> None:
@@ -53,7 +70,8 @@ def at_0004(transactional_db: Any) -> Iterator[Any]:
 def test_demo_data_migrates_forward_and_old_consent_events_join_the_ledger(at_0004: Any) -> None:
     old_event = at_0004.get_model("consent", "ConsentEvent")
     old_rule = at_0004.get_model("consent", "AgeRule").objects.get(country="US", superseded_at__isnull=True)
-    first = LedgerEntry.objects.order_by("seq").first()
+    old_entries = at_0004.get_model("consent", "LedgerEntry")
+    first = old_entries.objects.order_by("seq").first()
     assert first is not None  # the demo data wrote the ledger
     older = first.at - datetime.timedelta(days=30)
     # Events from before the ledger existed (in ConsentEvent only), and one the ledger already holds.
@@ -62,20 +80,20 @@ def test_demo_data_migrates_forward_and_old_consent_events_join_the_ledger(at_00
         old_event.objects.filter(pk=event.pk).update(created_at=older)
     old_event.objects.create(kind="approved", rule=old_rule)  # after the ledger began: already in it
     before = _row_counts()
-    ledger_before = LedgerEntry.objects.count()
-    assert ledger.verify_chain().ok
+    ledger_before = old_entries.objects.count()
+    assert _chains_ok(old_entries)
 
-    _migrate(AFTER)
+    entries = _migrate(AFTER).get_model("consent", "LedgerEntry")
 
     after = _row_counts()
-    carried = LedgerEntry.objects.filter(detail__carried_from="consent event")
+    carried = entries.objects.filter(detail__carried_from="consent event")
     assert sorted(carried.values_list("kind", flat=True)) == ["expired"] * 3 + ["refused"] + ["requested"] * 2
     assert set(carried.values_list("rule", flat=True)) == {"US"}
     assert all(e.at == older for e in carried)
     assert after.pop("consent.LedgerEntry") == ledger_before + 6
     before.pop("consent.LedgerEntry")
     assert after == before  # no other row lost or added
-    assert ledger.verify_chain().ok  # the carried rows are chained like any other
+    assert _chains_ok(entries)  # the carried rows are chained like any other
     with connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass('consent_consentevent')")
         assert cursor.fetchone()[0] is None
