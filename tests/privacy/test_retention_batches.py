@@ -27,13 +27,11 @@ def _plan(rule: RetentionRule, *, after: bool) -> str:
     last: tuple[Any, ...] | None = None
     if after:  # a later batch: the keyset condition on the last key of the batch before
         model = queryset.model
-        last = tuple(
-            now if model._meta.get_field(name).get_internal_type() == "DateTimeField" else 1 for name in rule.key
-        )  # type: ignore[union-attr]
+        field = model._meta.pk if rule.key[0] == "pk" else model._meta.get_field(rule.key[0])
+        first: Any = now if field.get_internal_type() == "DateTimeField" else 1  # type: ignore[union-attr]
         if rule.key[0] == "year":
-            last = (2000, 1)
-        if rule.key == ("pk",):
-            last = (1,)
+            first = 2000
+        last = (first, *([1] * (len(rule.key) - 1)))
     with transaction.atomic():
         selected = bulk.keyset(queryset, key=rule.key, after=last).select_for_update(skip_locked=True, of=("self",))
         sql, params = selected.values_list("pk")[: bulk.BATCH_SIZE].query.sql_with_params()
