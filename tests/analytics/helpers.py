@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
-
 from accounts.models import User
 from consent import services as consent_services
-from consent.age_gate import decide
 from consent.reference_data import ensure_loaded
 from schools.models import School, SchoolMembership
 from tests.consent.factories import make_user
-from tests.consent.helpers import birth_date_for_age
-
-CHILD_PASSWORD = "kite-and-string-2016"
+from tests.consent.portal_helpers import consented_child
 
 
 def make_parental_child(*, login: str = "kiddo2016", parent_email: str = "parent@example.org") -> User:
     """A 10-year-old's sign-up, approved by the parent: an account under parental consent."""
-    ensure_loaded()
-    today = timezone.localdate()
-    decision = decide(birth_date=birth_date_for_age(10), country="US", today=today)
-    assert decision.is_child
-    sealed = consent_services.pending_signup_create(
-        login=login, password=CHILD_PASSWORD, parent_email=parent_email, decision=decision
-    )
-    return consent_services.pending_signup_approve(public_id=sealed.public_id, key=sealed.key, guardian_confirmed=True)
+    return consented_child(login, parent_email)
 
 
 def make_school_child() -> User:

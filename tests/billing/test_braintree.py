@@ -12,9 +12,9 @@ from billing import services
 from billing.models import BillingEvent, Invoice, Order
 from consent.services import consent_record_school
 from schools.models import School
-from tests.accounts.factories import UserFactory
 from tests.billing.factories import BILLING, PlanFactory
 from tests.billing.fake_braintree import CARD_CVV, CARD_NUMBER
+from tests.support import roles
 from tests.support.dbscan import tables_containing
 
 pytestmark = pytest.mark.django_db
@@ -174,7 +174,7 @@ def test_an_order_whose_buyer_became_school_consented_is_not_charged(
     member_client: Any, member: Any, order: Order, fake_braintree: Any
 ) -> None:
     school = School.objects.create(name="Lycée", country="FR", contact_email="office@school.example")
-    consent_record_school(child=member, school=school, granted_by=UserFactory(is_superuser=True, is_staff=True))
+    consent_record_school(child=member, school=school, granted_by=roles.make_superuser())
 
     response = pay(member_client, order, "fake-valid-nonce")
 

@@ -21,6 +21,7 @@ from consent.models import AgeDecision, AgeRule, ConsentRecord, LedgerEntry, Pen
 from mindomo.privacy import registry
 from tests.consent.factories import ConsentRecordFactory, make_user
 from tests.consent.helpers import child_signup
+from tests.support import roles
 from tests.support.dbscan import assert_erased
 from tests.support.mfa import sign_in
 
@@ -32,9 +33,9 @@ def _client_for(role: str) -> Client:
     if role == "anonymous":
         return client
     if role == "superuser":
-        sign_in(client, make_user(is_staff=True, is_superuser=True))
-    elif role == "privacy staff":
-        staff = make_user(is_staff=True)
+        sign_in(client, roles.make_superuser())
+    elif role == "privacy staff":  # staff with exactly the age rules' permissions (no staff role has only those)
+        staff = roles.make_staff()
         staff.user_permissions.add(
             *Permission.objects.filter(
                 content_type__app_label="consent", codename__in=["view_agerule", "change_agerule"]
@@ -42,9 +43,9 @@ def _client_for(role: str) -> Client:
         )
         sign_in(client, staff)
     elif role == "staff without permission":
-        sign_in(client, make_user(is_staff=True))
+        sign_in(client, roles.make_staff())
     else:
-        client.force_login(make_user())
+        client.force_login(roles.make("adult"))
     return client
 
 

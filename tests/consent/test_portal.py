@@ -30,6 +30,7 @@ from tests.consent.portal_helpers import (
     link_from_outbox,
     signed_in_parent,
 )
+from tests.support import roles
 from tests.support.dbscan import tables_containing
 from tests.support.mfa import sign_in
 
@@ -165,7 +166,7 @@ def test_nobody_but_its_parents_sees_or_acts_on_a_child(
         client = signed_in_parent(OTHER, django_capture_on_commit_callbacks)
     elif viewer in ("child_itself", "staff_superuser"):
         client = Client()
-        sign_in(client, child if viewer == "child_itself" else make_user(is_staff=True, is_superuser=True))
+        sign_in(client, child if viewer == "child_itself" else roles.make_superuser())
     else:
         client = Client()
     ledger_rows = LedgerEntry.objects.count()

@@ -11,6 +11,7 @@ from django.test import Client
 
 from accounts.models import User
 from grading.models import Assignment, Grade, SchoolClass
+from mindomo.roles import BILLING_CLERK_GROUP, PRIVACY_OFFICER_GROUP, SUPPORT_GROUP
 from schools.models import School, SchoolMembership, SchoolStudentAccount
 from tests.accounts.factories import UserFactory
 from tests.grading.factories import (
@@ -21,6 +22,7 @@ from tests.grading.factories import (
     SchoolClassFactory,
     SchoolFactory,
 )
+from tests.support import roles
 from tests.support.mfa import sign_in
 
 SECRET_FEEDBACK = "Sehr gut, Quokka-7731"
@@ -58,24 +60,6 @@ class World:
         return client
 
 
-# the staff roles of privacy/roles.py (groups created by a migration); "" = staff with no role
-STAFF_ROLES = {
-    "support": "Support",
-    "billing_clerk": "Billing clerk",
-    "privacy_officer": "Privacy officer",
-    "staff_without_role": "",
-}
-
-
-def _staff_in(group_name: str) -> User:
-    from django.contrib.auth.models import Group
-
-    user = UserFactory(is_staff=True)
-    if group_name:
-        user.groups.add(Group.objects.get(name=group_name))
-    return user
-
-
 def accept_policy(*users: User) -> None:
     """These users accepted the current privacy policy (the state of anyone who signed up under it)."""
     from privacy import services as privacy_services
@@ -111,21 +95,16 @@ def world(db: Any) -> World:
     grade = GradeFactory(
         assignment=assignment, student=student, score=Decimal("17.5"), feedback=SECRET_FEEDBACK, graded_by=teacher
     )
-    adult = UserFactory()
-    superuser = UserFactory(is_staff=True, is_superuser=True)
-    staff = {name: _staff_in(group) for name, group in STAFF_ROLES.items()}
-    accept_policy(
-        admin,
-        teacher,
-        other_teacher,
-        foreign_teacher,
-        student,
-        other_student,
-        newcomer,
-        adult,
-        superuser,
-        *staff.values(),
-    )
+    # adults and staff as every other test makes them (tests/support/roles.py); UserFactory's people accepted the
+    # privacy policy in force, as anyone who signed up under it
+    adult = roles.make("adult")
+    superuser = roles.make_superuser()
+    staff = {
+        "support": roles.make_staff(SUPPORT_GROUP),
+        "billing_clerk": roles.make_staff(BILLING_CLERK_GROUP),
+        "privacy_officer": roles.make_staff(PRIVACY_OFFICER_GROUP),
+        "staff_without_role": roles.make_staff(),
+    }
     return World(
         school=school,
         other_school=other_school,

@@ -24,6 +24,7 @@ from mindomo.outbox.models import Delivery
 from tests.accounts.factories import UserFactory
 from tests.consent.factories import ConsentRecordFactory
 from tests.consent.helpers import pass_age_gate
+from tests.support import roles
 from tests.support.clients import CommittingClient
 from tests.support.smtp import SmtpSink, body_text
 
@@ -239,7 +240,7 @@ def _school_request(env: Env) -> None:
 
     school = School.objects.create(name="Maple Grove", country="US", contact_email="office.outage@maplegrove.example")
     student = UserFactory(username="sam.k", email="")
-    consent_record_school(child=student, school=school, granted_by=UserFactory(is_staff=True, is_superuser=True))
+    consent_record_school(child=student, school=school, granted_by=roles.make_superuser())
     record = ConsentRecord.objects.get(child=student)
     Guardian.objects.create(record=record, email="parent.school@example.com")
     with env.capture(execute=True):

@@ -12,13 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
 from consent.models import ThirdParty
 from consent.portal import session as portal
+from mindomo.roles import BILLING_CLERK_GROUP, PRIVACY_OFFICER_GROUP, SUPPORT_GROUP
 from schools.models import SchoolMembership, SchoolStudentAccount
 from tests.accounts.factories import PASSWORD, UserFactory
 from tests.billing.factories import PlanFactory
@@ -32,6 +32,7 @@ from tests.grading.factories import (
     SchoolClassFactory,
     SchoolFactory,
 )
+from tests.support import roles
 from tests.support.mfa import sign_in
 
 PARENT_EMAIL = "parent.fuzz@example.com"
@@ -48,7 +49,6 @@ ROLES = [
     "billing_clerk",
     "privacy_officer",
 ]
-STAFF_GROUPS = {"support": "Support", "billing_clerk": "Billing clerk", "privacy_officer": "Privacy officer"}
 
 
 @dataclass
@@ -97,11 +97,12 @@ def build_world() -> World:
         "school_admin": school_admin,
         "teacher": teacher,
         "student": student,
-        "superuser": UserFactory(is_staff=True, is_superuser=True),
+        "superuser": roles.make_superuser(),
+        # the staff roles as every other test makes them (tests/support/roles.py)
+        "support": roles.make_staff(SUPPORT_GROUP),
+        "billing_clerk": roles.make_staff(BILLING_CLERK_GROUP),
+        "privacy_officer": roles.make_staff(PRIVACY_OFFICER_GROUP),
     }
-    for role, group in STAFF_GROUPS.items():
-        users[role] = UserFactory(is_staff=True)
-        users[role].groups.add(Group.objects.get(name=group))
     # the default hasher of the test (a fast one): wrong passwords are checked quickly
     User.objects.filter(pk__in=[u.pk for u in users.values()]).update(password=make_password(PASSWORD))
     third_party = ThirdParty.objects.order_by("pk").first()
