@@ -14,6 +14,7 @@ class BillingConfig(AppConfig):
 
         # The parent portal's card check (a stronger consent method) is a zero-amount Braintree verification.
         consent_hooks.card_verify.register(services.card_verify)
+        consent_hooks.card_charge.register(services.card_charge_refunded)
         consent_hooks.card_check_client_token.register(services.card_check_client_token)
 
         # The main menu: plans for adults who may buy, invoices for those who bought.

@@ -539,3 +539,45 @@ def card_verify(*, nonce: str) -> braintree.CardVerification:
             _("The card check is unavailable right now. Nothing was recorded; please try again later."),
             code="gateway",
         ) from exc
+
+
+@dataclass(frozen=True)
+class ChargeRefunded:
+    """A parent's verifying charge: charged, then refunded at once (COPPA's monetary-transaction method)."""
+
+    success: bool
+    charge_id: str = ""
+    refund_id: str = ""
+    refunded: bool = False
+    amount: str = ""
+    message: str = ""
+
+
+def card_charge_refunded(*, nonce: str, reference: str) -> ChargeRefunded:
+    """Charge CONSENT_CARD_CHARGE_AMOUNT to the card behind the Drop-in nonce (the card's holder sees the
+    transaction) and refund it at once; nothing about the card is stored. A refund Braintree refuses is logged
+    for staff (the charge stands verified). ValidationError when Braintree cannot be reached."""
+    amount = Decimal(settings.CONSENT_CARD_CHARGE_AMOUNT)
+    try:
+        sale = braintree.sale(amount=amount, order_id=reference, nonce=nonce)
+    except GatewayError as exc:
+        raise ValidationError(
+            _("The card check is unavailable right now. Nothing was recorded; please try again later."),
+            code="gateway",
+        ) from exc
+    if not sale.success:
+        return ChargeRefunded(success=False, message=sale.message)
+    try:
+        refund = braintree.refund(transaction_id=sale.transaction_id)
+    except GatewayError as exc:
+        logger.error("consent charge %s: refund failed (%s); refund it in Braintree", sale.transaction_id, exc)
+        refund = None
+    if refund is None or not refund.success:
+        logger.error("consent charge %s: Braintree refused the refund; refund it in Braintree", sale.transaction_id)
+    return ChargeRefunded(
+        success=True,
+        charge_id=sale.transaction_id,
+        refund_id=refund.transaction_id if refund is not None and refund.success else "",
+        refunded=bool(refund is not None and refund.success),
+        amount=str(amount),
+    )

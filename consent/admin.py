@@ -12,7 +12,15 @@ from mindomo.admin import ReadOnlyAdmin
 from mindomo.outbox.models import Delivery
 
 from . import services
-from .models import AgeRule, ConsentRecord, LedgerCheckpoint, LedgerEntry, PendingSignup, ThirdParty
+from .models import (
+    AgeRule,
+    ConsentRecord,
+    LedgerCheckpoint,
+    LedgerEntry,
+    PendingSignup,
+    SignedConsentForm,
+    ThirdParty,
+)
 
 
 @admin.register(AgeRule)
@@ -120,3 +128,66 @@ class LedgerCheckpointAdmin(ReadOnlyAdmin):
 
     list_display = ("pk", "at")
     fields = ("at", "heads", "public_key", "signature")
+
+
+@admin.register(SignedConsentForm)
+class SignedConsentFormAdmin(ReadOnlyAdmin):
+    """The desk's review of signed consent forms: a privacy officer opens the file and approves or rejects it
+    (consent.verification.signed_form_review: the consent and its ledger event, and the parent's email)."""
+
+    list_display = ("uploaded_at", "record", "third_party", "outcome", "reviewed_at", "open_file")
+    list_filter = ("outcome",)
+    actions = ["approve", "reject"]
+
+    def get_urls(self) -> list[Any]:
+        from django.urls import path
+
+        return [
+            path("<int:pk>/file/", self.admin_site.admin_view(self.file_view), name="consent_signedconsentform_file"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description=_("signed form"))
+    def open_file(self, obj: SignedConsentForm) -> str:
+        from django.urls import reverse
+        from django.utils.html import format_html
+
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:consent_signedconsentform_file", args=[obj.pk]), _("Open")
+        )
+
+    def file_view(self, request: HttpRequest, pk: int) -> Any:
+        """The uploaded file, to staff who may review forms only (never served from MEDIA_URL)."""
+        from django.core.exceptions import PermissionDenied
+        from django.http import FileResponse, Http404
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = SignedConsentForm.objects.filter(pk=pk).first()
+        if form is None or not form.file:
+            raise Http404
+        return FileResponse(form.file.open("rb"), as_attachment=True, filename=f"consent-form-{form.pk}")
+
+    def _review(self, request: HttpRequest, queryset: QuerySet[SignedConsentForm], *, approve: bool) -> None:
+        from django.contrib import messages
+        from django.core.exceptions import PermissionDenied, ValidationError
+
+        from .verification import signed_form_review
+
+        if not request.user.has_perm("consent.change_signedconsentform"):
+            raise PermissionDenied
+        for form in queryset:
+            try:
+                signed_form_review(form=form, staff=request.user, approve=approve)
+            except ValidationError as error:
+                self.message_user(request, f"{form}: {error.messages[0]}", messages.WARNING)
+            else:
+                self.message_user(request, _("%(form)s: reviewed.") % {"form": form})
+
+    @admin.action(description=_("Approve: the signed form proves the parent's consent"))
+    def approve(self, request: HttpRequest, queryset: QuerySet[SignedConsentForm]) -> None:
+        self._review(request, queryset, approve=True)
+
+    @admin.action(description=_("Reject: nothing is recorded, the parent is told"))
+    def reject(self, request: HttpRequest, queryset: QuerySet[SignedConsentForm]) -> None:
+        self._review(request, queryset, approve=False)

@@ -248,3 +248,36 @@ def send_inactivity_notice(*, to: str, child: Any, erase_on: datetime, school: A
             },
             user=child,  # an email about the child goes with the child
         )
+
+
+def send_card_charge_notice(*, record: Any, to: str, third_party: Any, amount: str, refunded: bool) -> None:
+    """The notice of the verifying charge and its refund (the parent's language)."""
+    with override(record.parent_language):
+        _send(
+            to=to,
+            subject=_("We charged and refunded your card to confirm your consent"),
+            template="card_charge_notice",
+            context={
+                "third_party": third_party,
+                "amount": amount,
+                "refunded": refunded,
+                "login": record.child.username,
+            },
+            user=record.child,
+        )
+
+
+def send_signed_form_reviewed(*, form: Any) -> None:
+    """A privacy officer approved or rejected a parent's signed consent form."""
+    with override(form.record.parent_language):
+        _send(
+            to=form.parent_email,
+            subject=_("Your signed consent form was reviewed"),
+            template="signed_form_reviewed",
+            context={
+                "third_party": form.third_party,
+                "approved": form.outcome == "approved",
+                "login": form.record.child.username,
+            },
+            user=form.record.child,
+        )

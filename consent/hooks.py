@@ -25,6 +25,24 @@ class CardCheck(Protocol):
     def verification_id(self) -> str: ...
 
 
+class CardCharge(Protocol):
+    """A small charge refunded at once (the notice of a monetary transaction reaches the card's holder)."""
+
+    @property
+    def success(self) -> bool: ...
+
+    @property
+    def charge_id(self) -> str: ...
+
+    @property
+    def refunded(self) -> bool: ...
+
+    @property
+    def amount(self) -> str: ...
+
+
+# card_charge(nonce=..., reference=...) -> CardCharge; raises ValidationError when the charge cannot be made.
+card_charge: Hook[Callable[..., CardCharge]] = Hook("consent.card_charge", single=True)
 # card_verify(nonce=...) -> CardCheck; raises ValidationError when the check cannot be made at all.
 card_verify: Hook[Callable[..., CardCheck]] = Hook("consent.card_verify", single=True)
 # The token the card check's Drop-in widget needs; "" when the payment service cannot be reached.

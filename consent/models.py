@@ -88,7 +88,8 @@ class ThirdParty(models.Model):
         default=True,
         help_text=_(
             "Children's data may go to it now. While such a provider is not integral, disclosing a child's data "
-            "to it needs the parent's separate consent by a card check (2025 COPPA amendment), never email plus."
+            "to it needs the parent's separate consent by a card charge refunded at once or a signed form reviewed by "
+            "staff (2025 COPPA amendment), never email plus."
         ),
     )
 
@@ -383,11 +384,15 @@ class LedgerCheckpoint(models.Model):
 class DisclosureConsent(models.Model):
     """A parent's separate consent to disclose a child's data to one non-integral third party.
 
-    Email plus never suffices for it (2025 COPPA amendment): the method is a zero-amount card check.
+    Email plus never suffices for it (2025 COPPA amendment): the methods are a small card charge refunded at once
+    (the card's holder is notified of the transaction) and a signed consent form a privacy officer reviewed
+    (``consent.verification``). Rows from before 2026 may name the zero-amount card check, no longer offered.
     """
 
     class Method(models.TextChoices):
-        CARD_CHECK = "card_check", _("Card check (zero-amount verification)")
+        CARD_CHECK = "card_check", _("Card check (zero-amount verification, before 2026)")
+        CARD_CHARGE = "card_charge", _("Card charge refunded at once")
+        SIGNED_FORM = "signed_form", _("Signed consent form reviewed by staff")
 
     record = models.ForeignKey(ConsentRecord, on_delete=models.CASCADE, related_name="disclosures")
     third_party = models.ForeignKey(ThirdParty, on_delete=models.PROTECT, related_name="+")
@@ -400,8 +405,54 @@ class DisclosureConsent(models.Model):
         verbose_name_plural = _("consents to disclosures")
         constraints = [
             models.UniqueConstraint(fields=["record", "third_party"], name="consent_disclosure_once"),
-            models.CheckConstraint(condition=Q(method="card_check"), name="consent_disclosure_strong_method"),
+            models.CheckConstraint(
+                condition=Q(method__in=["card_check", "card_charge", "signed_form"]),
+                name="consent_disclosure_strong_method",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.record_id} → {self.third_party_id}"
+
+
+def _consent_form_path(instance: SignedConsentForm, filename: str) -> str:
+    import secrets
+    from pathlib import PurePath
+
+    return f"consent_forms/{secrets.token_urlsafe(24)}{PurePath(filename).suffix.lower()[:6]}"
+
+
+class SignedConsentForm(models.Model):
+    """A signed consent form a parent uploaded in the portal for a disclosure to one non-integral provider,
+    waiting for a privacy officer's review (``consent.verification.SignedForm``). The file is never served
+    publicly: staff open it from the admin."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("Waiting for review")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    record = models.ForeignKey(ConsentRecord, on_delete=models.CASCADE, related_name="signed_forms")
+    third_party = models.ForeignKey(ThirdParty, on_delete=models.PROTECT, related_name="+")
+    parent_email = models.EmailField(_("sent by"))
+    file = models.FileField(_("signed form"), upload_to=_consent_form_path)
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.CharField(_("review note"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("signed consent form")
+        verbose_name_plural = _("signed consent forms")
+        ordering = ["outcome", "uploaded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.record_id} → {self.third_party_id}: {self.outcome}"
+
+    @property
+    def child_id(self) -> int:
+        """The data subject, for the staff access log."""
+        return int(self.record.child_id)

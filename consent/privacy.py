@@ -15,7 +15,15 @@ from accounts.models import User
 from mindomo import privacy
 
 from . import ledger, services
-from .models import AgeDecision, ConsentRecord, DisclosureConsent, Guardian, LedgerEntry, LedgerPseudonym
+from .models import (
+    AgeDecision,
+    ConsentRecord,
+    DisclosureConsent,
+    Guardian,
+    LedgerEntry,
+    LedgerPseudonym,
+    SignedConsentForm,
+)
 
 
 def _ttl_days() -> int:
@@ -95,10 +103,20 @@ class ConsentPrivacyProvider(privacy.PrivacyProvider):
                 model="consent.DisclosureConsent",
                 fields=("third_party", "method", "verification_ref", "granted_at"),
                 purpose=_(
-                    "Prove a parent's separate consent, by a card check, to share the child's data with a provider "
-                    "that is not needed to run the service."
+                    "Prove a parent's separate consent to share the child's data with a provider that is not needed "
+                    "to run the service, and how it was verified (a card charge refunded at once, or a signed form)."
                 ),
                 retention=_("As long as the child's account exists."),
+            ),
+            privacy.DataCategory(
+                model="consent.SignedConsentForm",
+                fields=("third_party", "parent_email", "file", "uploaded_at", "outcome", "reviewed_at", "note"),
+                purpose=_(
+                    "A signed consent form a parent uploaded for such a sharing, so that our staff can check it and "
+                    "keep it as the proof."
+                ),
+                retention=_("As long as the child's account exists; the file is deleted with it."),
+                subject="child_id",
             ),
             privacy.DataCategory(
                 model="consent.LedgerPseudonym",
@@ -144,6 +162,10 @@ class ConsentPrivacyProvider(privacy.PrivacyProvider):
                 {"to": d.third_party.name, "method": d.method, "granted_at": d.granted_at.isoformat()}
                 for d in DisclosureConsent.objects.filter(record__child=user).select_related("third_party")
             ],
+            "signed_consent_forms": [
+                {"to": f.third_party.name, "uploaded_at": f.uploaded_at.isoformat(), "outcome": f.outcome}
+                for f in SignedConsentForm.objects.filter(record__child=user).select_related("third_party")
+            ],
             "guardians": list(
                 Guardian.objects.filter(record__child=user).order_by("pk").values_list("email", flat=True)
             ),
@@ -175,6 +197,7 @@ class ConsentPrivacyProvider(privacy.PrivacyProvider):
                 )
             ),
             "disclosures": privacy.Count(DisclosureConsent.objects.filter(record__child_id=user.pk)),
+            "signed_consent_forms": privacy.Count(SignedConsentForm.objects.filter(record__child_id=user.pk)),
             "guardians": privacy.Count(Guardian.objects.filter(record__child_id=user.pk)),
             "consent_ledger": privacy.Count(_ledger_rows_of(user)),
         }
@@ -219,5 +242,7 @@ class ConsentPrivacyProvider(privacy.PrivacyProvider):
         # The pseudonym mapping goes: the ledger's rows stay, naming no one. Guardians and controls go
         # with the record (CASCADE).
         LedgerPseudonym.objects.filter(child=user).delete()
+        for form in SignedConsentForm.objects.filter(record__child=user):
+            form.file.delete(save=False)  # the file goes first; the row goes with the record
         ConsentRecord.objects.filter(child=user).delete()
         AgeDecision.objects.filter(user=user).delete()

@@ -88,7 +88,8 @@ def integral_third_parties() -> list[ThirdParty]:
 
 def third_parties_needing_separate_consent() -> list[ThirdParty]:
     """Active providers that are not integral: a child's data goes to them only after the parent's separate
-    consent by a card check (2025 COPPA amendment). While there is none, email plus covers everything."""
+    consent by one of consent.verification's methods (2025 COPPA amendment). While there is none, email plus
+    covers everything."""
     return list(ThirdParty.objects.filter(integral=False, active=True).order_by("name"))
 
 

@@ -33,5 +33,10 @@ urlpatterns = [
         portal_views.portal_child_disclosure,
         name="portal_disclosure",
     ),
+    path(
+        "parents/children/<int:child_id>/disclosures/<int:third_party_id>/form/",
+        portal_views.portal_child_disclosure_form,
+        name="portal_disclosure_form",
+    ),
     path("age-up/", portal_views.age_up, name="age_up"),
 ]

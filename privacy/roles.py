@@ -55,6 +55,7 @@ PRIVACY_OFFICER = Role(
     label=_("Privacy officer: consent records, data requests, the disclosure register, notices, the access log"),
     grants=(
         Grant("consent", ALL, ("view",)),
+        Grant("consent", "signedconsentform", ("change",)),  # reviews parents' signed consent forms
         Grant("privacy", ALL, ("view", "add", "change")),
         Grant("privacy", "accesslog", ("view",)),
         Grant("accounts", "user", ("view",)),

@@ -23,7 +23,7 @@ from mindomo.i18n import current_language
 
 from .. import emails, hooks, ledger
 from ..constants import SchoolRequest
-from ..models import ConsentMethod, ConsentRecord, DisclosureConsent, Guardian, ParentalControl, ThirdParty
+from ..models import ConsentMethod, ConsentRecord, Guardian, ParentalControl
 from .reads import guardian_addresses, guardian_emails, normal_email, school_recipients
 from .session import rate_limit
 
@@ -239,65 +239,6 @@ def age_up_complete(*, child: User, now: datetime.datetime | None = None) -> Con
     for address, language in guardian_addresses(record):
         emails.send_age_up_parent(email=address, login=child.username, child=child, language=language)
     return record
-
-
-# --- stronger verification: a separate consent for a non-integral third party (2025 COPPA amendment) -------
-def disclosure_consent_grant(
-    *,
-    record: ConsentRecord,
-    parent_email: str,
-    third_party: ThirdParty,
-    method: str,
-    nonce: str = "",
-    now: datetime.datetime | None = None,
-) -> DisclosureConsent:
-    """The parent consents to disclosing the child's data to ``third_party``: only by a zero-amount card check.
-
-    Email plus is refused for it. The card check runs before the transaction (a network call); nothing is
-    recorded unless Braintree verified the card. Idempotent for an existing consent.
-    """
-    _email_plus(record)
-    if third_party.integral or not third_party.active:
-        raise ValidationError(_("No separate consent is needed for this provider."), code="not_needed")
-    if method != DisclosureConsent.Method.CARD_CHECK:
-        raise ValidationError(
-            _(
-                "Sharing your child's data with %(name)s needs a stronger proof that you are the parent than "
-                "an email: a card check (nothing is charged)."
-            )
-            % {"name": third_party.name},
-            code="method",
-        )
-    existing = DisclosureConsent.objects.filter(record=record, third_party=third_party).first()
-    if existing is not None:
-        return existing
-    if not nonce:
-        raise ValidationError(_("Please enter your card details for the check."), code="nonce")
-    verification = hooks.card_verify.implementation()(nonce=nonce)  # billing; ValidationError if unavailable
-    if not verification.success:
-        raise ValidationError(
-            _("Your card could not be verified. Nothing was recorded; please try another card."), code="declined"
-        )
-    now = now or timezone.now()
-    with transaction.atomic():
-        consent, created = DisclosureConsent.objects.get_or_create(
-            record=record,
-            third_party=third_party,
-            defaults={
-                "method": DisclosureConsent.Method.CARD_CHECK,
-                "verification_ref": verification.verification_id[:64],
-                "granted_at": now,
-            },
-        )
-        if created:
-            ledger.record_event(
-                kind="granted",
-                record=record,
-                actor=_actor(record, parent_email),
-                detail={"disclosure_to": third_party.name, "verification": DisclosureConsent.Method.CARD_CHECK},
-                now=now,
-            )
-    return consent
 
 
 def portal_child_archive(*, record: ConsentRecord) -> IO[bytes]:

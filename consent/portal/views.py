@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from mindomo.redaction import referrer_origin_only
 
-from .. import hooks, receipts
+from .. import hooks, receipts, verification
 from ..forms import (
     AgeUpForm,
     ChildDeleteForm,
@@ -284,7 +284,7 @@ def age_up(request: HttpRequest) -> HttpResponse:
     return render(request, "consent/age_up.html", {"form": form})
 
 
-# --- stronger verification: the card check for a disclosure to a non-integral third party -------------------
+# --- stronger verification for a disclosure to a non-integral third party (consent.verification) -----------
 @parent_required
 @require_http_methods(["GET", "POST"])
 def portal_child_disclosure(request: HttpRequest, child_id: int, third_party_id: int) -> HttpResponse:
@@ -296,23 +296,52 @@ def portal_child_disclosure(request: HttpRequest, child_id: int, third_party_id:
         raise Http404
     if request.method == "POST":
         try:
-            actions.disclosure_consent_grant(
+            submitted = verification.disclosure_consent_submit(
                 record=record,
                 parent_email=request.parent_email,  # type: ignore[attr-defined]
                 third_party=third_party,
                 method=request.POST.get("method", ""),
-                nonce=request.POST.get("payment_method_nonce", ""),
+                data={
+                    "payment_method_nonce": request.POST.get("payment_method_nonce", ""),
+                    "signed_form": request.FILES.get("signed_form"),
+                },
             )
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:
-            messages.success(request, _("Thank you. Your consent to this sharing is recorded."))
+            if submitted.form is not None:
+                messages.success(request, _("Thank you. Our staff will check your signed form and email you."))
+            else:
+                messages.success(request, _("Thank you. Your consent to this sharing is recorded."))
             return _back(child_id)
     client_token = hooks.card_check_client_token.implementation()()
     return render(
         request,
         "consent/portal_disclosure.html",
-        {"record": record, "child": record.child, "third_party": third_party, "client_token": client_token},
+        {
+            "record": record,
+            "child": record.child,
+            "third_party": third_party,
+            "client_token": client_token,
+            "amount": settings.CONSENT_CARD_CHARGE_AMOUNT,
+        },
+    )
+
+
+@parent_required
+@require_GET
+def portal_child_disclosure_form(request: HttpRequest, child_id: int, third_party_id: int) -> HttpResponse:
+    """The consent form to print, sign and upload (or scan), for one child and one provider."""
+    record = _record(request, child_id)
+    if record.method == ConsentMethod.SCHOOL:
+        raise Http404
+    third_party = next((p for p in third_parties_needing_separate_consent() if p.pk == third_party_id), None)
+    if third_party is None:
+        raise Http404
+    return render(
+        request,
+        "consent/portal_disclosure_form.html",
+        {"child": record.child, "third_party": third_party, "parent_email": request.parent_email},  # type: ignore[attr-defined]
     )
 
 

@@ -628,6 +628,11 @@ POLICY_RECONSENT_DAYS = env.int("POLICY_RECONSENT_DAYS", default=14)
 # someone signs in meanwhile.
 CHILD_INACTIVITY_DAYS = env.int("CHILD_INACTIVITY_DAYS", default=365)
 CHILD_INACTIVITY_NOTICE_DAYS = env.int("CHILD_INACTIVITY_NOTICE_DAYS", default=30)
+# A parent's separate consent to a disclosure, by card: this amount is charged and refunded at once (the card's
+# holder is notified of the transaction by the card network, and by our email).
+CONSENT_CARD_CHARGE_AMOUNT = env("CONSENT_CARD_CHARGE_AMOUNT", default="0.50")
+# A signed consent form uploaded in the parent portal for staff review: the largest file accepted.
+CONSENT_FORM_MAX_BYTES = env.int("CONSENT_FORM_MAX_BYTES", default=5 * 1024 * 1024)
 
 # --- Cookies and analytics ---
 # How long the cookie holding the visitor's cookie choice lasts, in days (then the banner asks again).

@@ -194,6 +194,7 @@ def test_the_registry_declares_what_consent_keeps_and_never_a_birth_date() -> No
         "consent.Guardian",
         "consent.ParentalControl",
         "consent.DisclosureConsent",
+        "consent.SignedConsentForm",
         "consent.LedgerPseudonym",
         "consent.LedgerEntry",
     }
