@@ -16,6 +16,7 @@ from ninja.pagination import PageNumberPagination, paginate
 from billing import selectors
 from billing.pdf import invoice_pdf as render_pdf
 
+from . import errors
 from .auth import user_of
 from .errors import responses
 
@@ -116,7 +117,7 @@ def invoices_list(request: HttpRequest) -> list[dict[str, Any]]:
 
 @router.get(
     "/billing/invoices/{number}/pdf/",
-    response=responses(None),
+    response=errors.error_responses(),
     operation_id="invoice_pdf",
     openapi_extra={"responses": {"200": {"description": "The PDF", "content": {"application/pdf": {}}}}},
 )

@@ -40,6 +40,14 @@ def responses(ok: Any, *, status: int = 200, extra: dict[int, Any] | None = None
     return result
 
 
+def error_responses(*, extra: dict[int, Any] | None = None) -> dict[int, Any]:
+    """The error answers alone, for operations that answer a file (their 200 is in ``openapi_extra``)."""
+    result: dict[int, Any] = {code: ErrorOut for code in ERROR_STATUSES}
+    if extra:
+        result.update(extra)
+    return result
+
+
 class ApiError(Exception):
     """Raised by a view: answered with ``status`` and these items."""
 

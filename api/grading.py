@@ -278,7 +278,7 @@ class ReportQuery(Schema):
 
 @router.get(
     "/teaching/assignments/{assignment_id}/report/",
-    response=responses(None),
+    response=errors.error_responses(),
     operation_id="assignment_report",
     openapi_extra={
         "responses": {

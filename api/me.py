@@ -137,7 +137,7 @@ def export_read(request: HttpRequest, export_id: uuid.UUID) -> dict[str, Any]:
 
 @router.get(
     "/me/exports/{export_id}/download/",
-    response=responses(None, extra={410: errors.ErrorOut}),
+    response=errors.error_responses(extra={410: errors.ErrorOut}),
     operation_id="export_download",
     openapi_extra={"responses": {"200": {"description": "The zip", "content": {"application/zip": {}}}}},
 )

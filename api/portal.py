@@ -234,7 +234,7 @@ def portal_child_collection(request: HttpRequest, child_id: int, payload: Collec
 
 @router.get(
     "/portal/children/{child_id}/download/",
-    response=responses(None),
+    response=errors.error_responses(),
     auth=portal_token_auth,
     operation_id="portal_child_download",
     openapi_extra={"responses": {"200": {"description": "The zip", "content": {"application/zip": {}}}}},

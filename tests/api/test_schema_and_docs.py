@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import jsonschema_rs
@@ -22,6 +23,20 @@ def test_both_openapi_documents_are_served_and_valid(client: Client, url: str) -
     expected = "3.1" if url.startswith("/api/") else "3.0"
     assert document["openapi"].startswith(expected)
     jsonschema_rs.validator_for(OPENAPI_31 if expected == "3.1" else OPENAPI_30).validate(document)
+
+
+def test_no_object_of_our_document_repeats_a_key(client: Client) -> None:
+    """JSON parsers keep the last of two equal keys; Swagger UI's refuses the document (it did: "200" twice)."""
+    repeated: list[list[str]] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _value in items]
+        if len(set(keys)) != len(keys):
+            repeated.append(keys)
+        return dict(items)
+
+    json.loads(client.get("/api/openapi.json").content, object_pairs_hook=pairs)
+    assert repeated == []
 
 
 def test_our_document_links_allauths_at_a_stable_url(client: Client) -> None:
