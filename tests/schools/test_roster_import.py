@@ -343,3 +343,21 @@ def test_anonymous_visitors_are_sent_to_sign_in(sw: SchoolWorld, client: Any) ->
     response = client.get(reverse("schools:roster_upload", args=[sw.school.pk]))
     assert response.status_code == 302
     assert "/accounts/login/" in response["Location"]
+
+
+def test_a_preview_never_imported_is_deleted_after_its_time(sw: SchoolWorld, settings: Any) -> None:
+    import datetime
+
+    from django.utils import timezone
+
+    old, fresh = _preview(sw, roster_zip()), _preview(sw, roster_zip())
+    RosterImport.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - datetime.timedelta(hours=settings.ROSTER_PREVIEW_TTL_HOURS + 1)
+    )
+    assert roster.roster_previews_expired_delete() == 1
+    old.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (old.state, old.file_name) == (RosterImport.State.CANCELLED, "")
+    assert "Mia Khan" not in str(old.summary)  # the names were for the preview only
+    assert fresh.state == RosterImport.State.PREVIEWED
+    assert [p.name for p in (Path(_media()) / "rosters").glob("*.zip")] == [fresh.file_name]

@@ -225,3 +225,16 @@ def test_the_sign_in_page_sends_the_domains_provider_hints(rostered: SchoolWorld
     action = page.split('action="', 2)[2].split('"', 1)[0].replace("&amp;", "&")
     hints = parse_qs(parse_qs(urlsplit(action).query)["auth_params"][0])
     assert hints == {"hd": ["school.example"], "login_hint": ["mia@school.example"]}
+
+
+def test_an_operator_confirms_the_dns_value_in_the_admin(rostered: SchoolWorld, superuser_client: Client) -> None:
+    domain = _domain(rostered, "google", verified=False)
+    changelist = reverse("admin:schools_schooldomain_changelist")
+    assert signin.txt_value(domain) in superuser_client.get(changelist).content.decode()
+    response = superuser_client.post(
+        changelist, {"action": "confirm_dns", "_selected_action": [domain.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    domain.refresh_from_db()
+    assert domain.verified_how == "dns"
+    assert domain.verified_at is not None
