@@ -20,6 +20,11 @@ class ConsentConfig(AppConfig):
         account_hooks.signup_prepare.register(signup.signup_prepare)
         account_hooks.signup_saved.register(signup.signup_saved)
         account_hooks.account_is_restricted.register(signup.account_is_restricted)
+
+        # A child's data for the parent, prepared off the request (mindomo.downloads)
+        from .portal import downloads
+
+        downloads.register()
         account_hooks.email_verification_waived.register(signup.email_verification_waived)
         account_hooks.account_is_school_registered.register(signup.account_is_school_registered)
         account_hooks.inactive_reason.register(signup.inactive_reason)

@@ -25,6 +25,11 @@ class GradingConfig(AppConfig):
 
         school_hooks.roster_classes.register(rosters.roster_classes_sync)
 
+        # Login cards prepared off the request (mindomo.downloads)
+        from . import downloads
+
+        downloads.register()
+
         # The main menu: the school for administrators, classes for teachers, grades for students.
         from mindomo.navigation import registry as navigation
 

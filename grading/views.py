@@ -25,13 +25,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.http import AuthenticatedRequest
 from accounts.models import User
 from consent.selectors import school_guardians_by_child
+from mindomo.downloads.services import prepared_file_request
 from mindomo.redaction import referrer_origin_only
 from schools import selectors as school_selectors
 from schools import services as school_services
 from schools.models import SchoolMembership, SchoolStudentAccount
 
-from . import reports, selectors, services
-from .cards import login_cards_pdf
+from . import downloads, reports, selectors, services
 from .forms import (
     AssignmentForm,
     ClassForm,
@@ -191,20 +191,19 @@ def login_cards(request: AuthenticatedRequest, school_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Choose the students whose login cards you want to print."))
         return redirect("grading:school_roster", school_id=school.pk)
-    try:
-        cards = school_services.login_cards_issue(
-            actor=request.user, school=school, student_ids=form.cleaned_data["students"]
-        )
-    except ValidationError as exc:
-        messages.error(request, " ".join(_errors(exc)))
-        return redirect("grading:school_roster", school_id=school.pk)
-    sign_in_url = settings.SITE_URL.rstrip("/") + reverse("grading:student_sign_in")
-    pdf = login_cards_pdf(cards=cards, sign_in_url=sign_in_url)
-    response = HttpResponse(pdf, content_type="application/pdf")
+    # One Argon2 hash per student: a Celery job issues the passwords and draws the PDF (grading/downloads.py);
+    # the teacher follows its progress and downloads the cards from the page it leads to.
+    students = form.cleaned_data["students"]
     filename = "login-cards-{}-{}.pdf".format(slugify(school.name) or "school", timezone.now().strftime("%Y%m%d-%H%M"))
-    response["Content-Disposition"] = content_disposition_header(True, filename)
-    response["Cache-Control"] = "no-store"
-    return response
+    prepared = prepared_file_request(
+        kind=downloads.LOGIN_CARDS,
+        user=request.user,
+        params={"school_id": school.pk, "student_ids": sorted(students)},
+        download_name=filename,
+        content_type="application/pdf",
+        parts_total=downloads.parts_for(len(students)),
+    )
+    return redirect("downloads:progress", public_id=prepared.public_id)
 
 
 @login_required

@@ -21,6 +21,7 @@ urlpatterns = [
     path("schools/", include("schools.urls")),
     path("privacy/", include("privacy.urls")),
     path("cookies/", include("analytics.urls")),
+    path("files/", include("mindomo.downloads.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("accounts.language_urls")),
 ]

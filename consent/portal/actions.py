@@ -241,6 +241,11 @@ def age_up_complete(*, child: User, now: datetime.datetime | None = None) -> Con
     return record
 
 
+def portal_child_archive_allowed(*, record: ConsentRecord) -> None:
+    """A parent may ask for the child's data; a school-registered child's is asked of the school."""
+    _email_plus(record)
+
+
 def portal_child_archive(*, record: ConsentRecord) -> IO[bytes]:
     """The child's data as the export's zip archive (built by accounts' service), for the view to stream."""
     _email_plus(record)  # a school-registered child's data is asked of the school

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -32,7 +32,7 @@ from ..forms import (
 )
 from ..models import ConsentMethod, ConsentRecord
 from ..selectors import third_parties_needing_separate_consent
-from . import actions, reads, session
+from . import actions, downloads, reads, session
 
 
 def _client_ip(request: HttpRequest) -> str:
@@ -193,19 +193,16 @@ def portal_child_delete(request: HttpRequest, child_id: int) -> HttpResponse:
 
 
 @parent_required
-@require_GET
+@require_POST
 def portal_child_download(request: HttpRequest, child_id: int) -> HttpResponseBase:
+    """The parent asks for the child's data: a Celery job builds the zip (consent/portal/downloads.py) and the
+    parent follows its progress on the page it leads to, then downloads it there."""
     record = _record(request, child_id)
     try:
-        archive = actions.portal_child_archive(record=record)
+        prepared = downloads.child_archive_request(record=record, parent_email=request.parent_email)  # type: ignore[attr-defined]
     except ValidationError as error:
         raise Http404 from error  # a school-registered child's data is asked of the school
-    return FileResponse(
-        archive,
-        as_attachment=True,
-        filename=f"mindomo-child-{record.child_id}-data.zip",
-        content_type="application/zip",
-    )
+    return redirect("downloads:progress", public_id=prepared.public_id)
 
 
 @parent_required

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "ninja",  # the JSON API's own endpoints (/api/v1/), its schema and its reference page's static files
     "mindomo.outbox",
+    "mindomo.downloads",
     "accounts",
     "schools",
     "consent",
@@ -534,6 +535,8 @@ ROSTER_PREVIEW_TTL_HOURS = env.int("ROSTER_PREVIEW_TTL_HOURS", default=24)
 
 # Days before a sign-up whose email was never verified is deleted.
 UNVERIFIED_ACCOUNT_TTL_DAYS = env.int("UNVERIFIED_ACCOUNT_TTL_DAYS", default=7)
+# Hours a file prepared in the background (login cards, a child's data) can be downloaded; then it is deleted.
+PREPARED_FILE_TTL_HOURS = env.int("PREPARED_FILE_TTL_HOURS", default=24)
 # Days a finished data export can be downloaded; then the file is deleted.
 DATA_EXPORT_TTL_DAYS = env.int("DATA_EXPORT_TTL_DAYS", default=7)
 # Days between a deletion request (account deactivated at once) and the erasure; signing in cancels.

@@ -62,8 +62,11 @@ def test_school_registers_teacher_grades_student_sees_own_grade(page: Page, site
     )
     page.get_by_role("button", name="Upload and add students").click()
     expect(page.get_by_role("heading", name="2 students added")).to_be_visible()
+    # the cards are prepared by a background job; its page says when they are ready and offers them
+    page.get_by_role("button", name="Print login cards (PDF)").click()
+    expect(page.get_by_role("status").filter(has_text="Your file is ready.")).to_be_visible()
     with page.expect_download() as download_info:
-        page.get_by_role("button", name="Print login cards (PDF)").click()
+        page.get_by_role("link", name=re.compile(r"^Download login-cards-")).click()
     pdf = PdfReader(io.BytesIO(Path(download_info.value.path()).read_bytes()))
     cards = "\n".join(p.extract_text() for p in pdf.pages)
     grace_username, grace_password = _card(cards, "grace.h")

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 ACTIONS = [
-    ("link", "Download your child's data (zip)"),
+    ("button", "Download your child's data (zip)"),
     ("button", "Stop collection"),
     ("summary", "Set a new password"),
     ("summary", "Invite a second parent or guardian"),

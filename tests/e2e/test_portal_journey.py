@@ -4,6 +4,7 @@ delete the child; then no table holds anything of the child but the consent ledg
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -78,14 +79,18 @@ def test_a_parent_signs_in_by_link_manages_and_deletes_the_childs_account(
     kid.context.close()
 
     # Download the data.
+    # Prepared by a background job: its page says when the zip is ready and offers it.
+    page.get_by_role("button", name="Download your child's data (zip)").click()
+    expect(page.get_by_role("status").filter(has_text="Your file is ready.")).to_be_visible()
     with page.expect_download() as download:
-        page.get_by_role("link", name="Download your child's data (zip)").click()
+        page.get_by_role("link", name=re.compile(r"^Download mindomo-child-")).click()
     archive = tmp_path / "child.zip"
     download.value.save_as(archive)
     names = zipfile.ZipFile(archive).namelist()
     assert "index.html" in names
     assert "accounts.json" in names
     assert "consent.json" in names
+    page.get_by_role("link", name="Back", exact=True).click()  # from the zip's page to the child's
 
     # Delete, after the confirmation.
     assert tables_containing("zoe.2016")

@@ -181,16 +181,30 @@ def test_adding_one_student_and_form_errors(world: World) -> None:
     assert User.objects.get(first_name="Grace").username == "grace.h"
 
 
-def test_login_cards_issue_new_first_passwords_printed_in_a_pdf(world: World, fast_hasher: None) -> None:
+def _cards_prepared(client: Client, url: str, students: list[int], capture: Any) -> Any:
+    """Ask for login cards (a background job, run here at the commit) and download them from its page."""
+    with capture(execute=True):
+        response = client.post(url, {"students": students})
+    assert response.status_code == 302
+    progress = client.get(response["Location"]).content.decode()
+    assert 'role="status"' in progress
+    download = progress.split('data-poll-link href="')[1].split('"')[0]
+    return client.get(download)
+
+
+def test_login_cards_issue_new_first_passwords_printed_in_a_pdf(
+    world: World, fast_hasher: None, django_capture_on_commit_callbacks: Any, tmp_path: Any, settings: Any
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
     client = world.client("teacher")
     [grace] = school_services.students_register(
         actor=world.admin, school=world.school, rows=[school_services.StudentRow("Grace", "Hopper")]
     )
     url = reverse("grading:login_cards", args=[world.school.pk])
-    response = client.post(url, {"students": [grace.pk, world.student.pk]})
+    response = _cards_prepared(client, url, [grace.pk, world.student.pk], django_capture_on_commit_callbacks)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
-    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(b"".join(response.streaming_content))).pages)
     assert "Grace Hopper" in text
     assert "Mia Khan" in text
     assert "Maple Grove" in text
@@ -200,7 +214,7 @@ def test_login_cards_issue_new_first_passwords_printed_in_a_pdf(world: World, fa
     assert SchoolStudentAccount.objects.get(user=grace).first_password_issued_at is not None
 
     # printing again gives a new password; the old card stops working
-    client.post(url, {"students": [grace.pk]})
+    _cards_prepared(client, url, [grace.pk], django_capture_on_commit_callbacks)
     grace.refresh_from_db()
     assert not grace.check_password(password)
 
@@ -381,3 +395,28 @@ def test_only_the_schools_administrator_removes_students(world: World, role: str
     if role != "anonymous":
         assert response.status_code == 404
     assert _state() == before
+
+
+@pytest.mark.parametrize(
+    "role", ["admin", "other_teacher", "foreign_teacher", "student", "anonymous", "privacy_officer", "superuser"]
+)
+@pytest.mark.parametrize("name", ["downloads:progress", "downloads:status", "downloads:download"])
+def test_only_the_teacher_who_asked_sees_the_cards_progress_and_file(
+    world: World,
+    role: str,
+    name: str,
+    fast_hasher: None,
+    django_capture_on_commit_callbacks: Any,
+    tmp_path: Any,
+    settings: Any,
+) -> None:
+    from mindomo.downloads.models import PreparedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    teacher = world.client("teacher")
+    with django_capture_on_commit_callbacks(execute=True):
+        teacher.post(reverse("grading:login_cards", args=[world.school.pk]), {"students": [world.student.pk]})
+    url = reverse(name, args=[PreparedFile.objects.get().public_id])
+
+    assert world.client(role).get(url).status_code == 404
+    assert teacher.get(url).status_code == 200

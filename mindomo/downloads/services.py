@@ -1,0 +1,145 @@
+"""Asking for a prepared file, building it (the Celery job), expiring it. One path for every kind."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from datetime import datetime, timedelta
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+
+from mindomo import files
+
+from . import registry
+from .models import PreparedFile
+
+logger = logging.getLogger(__name__)
+
+FOLDER = "prepared"
+
+
+def prepared_file_request(
+    *,
+    kind: str,
+    download_name: str,
+    content_type: str,
+    params: dict[str, Any],
+    user: Any = None,
+    owner_email: str = "",
+    subject: Any = None,
+    parts_total: int = 1,
+    language: str = "",
+) -> PreparedFile:
+    """Ask for a file: the row now, the build on the ``bulk`` queue after the commit."""
+    from . import tasks
+
+    if registry.get(kind) is None:
+        raise ValueError(f"no prepared-file kind {kind!r}")
+    prepared = PreparedFile.objects.create(
+        kind=kind,
+        user=user,
+        owner_email=owner_email.strip().lower(),
+        subject=subject,
+        params=params,
+        download_name=download_name,
+        content_type=content_type,
+        parts_total=max(parts_total, 1),
+        language=language or translation.get_language() or settings.LANGUAGE_CODE,
+    )
+    transaction.on_commit(lambda: tasks.prepared_file_build_task.delay(prepared.pk))
+    return prepared
+
+
+def prepared_file_build(*, prepared_id: int, now: datetime | None = None) -> PreparedFile | None:
+    """Build a pending file into the file storage. Idempotent: anything but a pending file is left alone.
+    A failure leaves ``failed`` with a message for the person, and no file."""
+    with transaction.atomic():
+        prepared = PreparedFile.objects.select_for_update().filter(pk=prepared_id).first()
+        if prepared is None or prepared.state != PreparedFile.State.PENDING:
+            return prepared
+        prepared.state = PreparedFile.State.BUILDING
+        prepared.save(update_fields=["state"])
+    kind = registry.get(prepared.kind)
+
+    def progress(done: int, total: int) -> None:
+        PreparedFile.objects.filter(pk=prepared.pk).update(parts_done=done, parts_total=max(total, 1))
+
+    try:
+        if kind is None:
+            raise ValueError(f"no prepared-file kind {prepared.kind!r}")
+        suffix = "." + prepared.download_name.rsplit(".", 1)[-1] if "." in prepared.download_name else ""
+        with tempfile.TemporaryFile() as handle, translation.override(prepared.language or settings.LANGUAGE_CODE):
+            kind.build(prepared, handle, progress)
+            size = handle.tell()
+            stored = files.save(files.new_name(FOLDER, suffix), handle)
+    except ValidationError as error:
+        _failed(prepared, " ".join(error.messages))
+        return _fresh(prepared)
+    except Exception:
+        logger.exception("prepared file %s (%s) failed", prepared.pk, prepared.kind)
+        _failed(prepared, gettext("The file could not be prepared. Please try again."))
+        return _fresh(prepared)
+    now = now or timezone.now()
+    finished = PreparedFile.objects.filter(pk=prepared.pk, state=PreparedFile.State.BUILDING).update(
+        state=PreparedFile.State.READY,
+        file_name=stored,
+        file_size=size,
+        parts_done=F("parts_total"),
+        ready_at=now,
+        expires_at=now + timedelta(hours=settings.PREPARED_FILE_TTL_HOURS),
+    )
+    if not finished:  # deleted meanwhile (its owner erased): keep no orphan file
+        files.delete([stored])
+        return None
+    return _fresh(prepared)
+
+
+def _failed(prepared: PreparedFile, message: str) -> None:
+    PreparedFile.objects.filter(pk=prepared.pk).update(state=PreparedFile.State.FAILED, error=message)
+
+
+def _fresh(prepared: PreparedFile) -> PreparedFile | None:
+    return PreparedFile.objects.filter(pk=prepared.pk).first()
+
+
+def prepared_file_open(prepared: PreparedFile, *, now: datetime | None = None) -> IO[bytes] | None:
+    """The ready, unexpired file opened for its download, or None."""
+    usable = (
+        prepared.state == PreparedFile.State.READY
+        and prepared.expires_at is not None
+        and prepared.expires_at > (now or timezone.now())
+    )
+    return files.open_file(prepared.file_name) if usable else None
+
+
+def prepared_files_expired(now: datetime) -> Any:
+    """The rows past their time (the retention rule ``downloads.files``)."""
+    return PreparedFile.objects.filter(expires_at__lte=now)
+
+
+def prepared_files_purge(pks: list[Any]) -> int:
+    """Delete expired prepared files: the stored files, then the rows."""
+    with transaction.atomic():
+        rows = list(PreparedFile.objects.select_for_update().filter(pk__in=pks).values_list("pk", "file_name"))
+        PreparedFile.objects.filter(pk__in=[pk for pk, _name in rows]).delete()
+        names = [name for _pk, name in rows if name]
+        transaction.on_commit(lambda: files.delete(names))
+    return len(rows)
+
+
+def prepared_files_erase(*, user: Any) -> None:
+    """A person's prepared files, rows and stored files (their account's erasure): the files they asked for and
+    the files holding their data (a child's data prepared for the parent)."""
+    mine = Q(user_id=user.pk) | Q(subject_id=user.pk)
+    if user.email:
+        mine |= Q(owner_email=user.email.strip().lower())
+    rows = PreparedFile.objects.filter(mine)
+    names = [name for name in rows.values_list("file_name", flat=True) if name]
+    rows.delete()
+    transaction.on_commit(lambda: files.delete(names))
