@@ -525,7 +525,9 @@ ROSTER_MAX_RATIO = env.int("ROSTER_MAX_RATIO", default=200)
 # A roster import writes the whole file in one transaction, so its job may run longer than other tasks (a 5,000-
 # student district file takes minutes: every student's school consent is a ledger entry); still under the broker's
 # visibility timeout, so a message is never handed to a second worker while the first one runs it.
-ROSTER_IMPORT_TIME_LIMIT = env.int("ROSTER_IMPORT_TIME_LIMIT", default=CELERY_VISIBILITY_TIMEOUT - 60)
+ROSTER_IMPORT_TIME_LIMIT = env.int(
+    "ROSTER_IMPORT_TIME_LIMIT", default=max(CELERY_TASK_TIME_LIMIT, CELERY_VISIBILITY_TIMEOUT - 60)
+)
 if not CELERY_TASK_TIME_LIMIT <= ROSTER_IMPORT_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT:
     raise ImproperlyConfigured(
         "CELERY_TASK_TIME_LIMIT <= ROSTER_IMPORT_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT must hold"

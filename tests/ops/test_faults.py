@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -185,6 +186,9 @@ def broker(tmp_path: Path) -> Iterator[Any]:
     # not the current app: the test process's own tasks (eager) must keep using mindomo's
     producer = Celery("fault-producer", broker=redis.url, set_as_current=False)
     producer.conf.broker_connection_retry_on_startup = True
+    # the product's queues ("bulk" by default, "mail" for emails): a message in Celery's default queue would wait
+    producer.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    producer.conf.task_routes = settings.CELERY_TASK_ROUTES
     yield redis, producer
     producer.close()
     redis.stop()
@@ -213,7 +217,8 @@ def test_the_worker_killed_in_the_middle_of_an_expiry_batch(tmp_path: Path, brok
     holder, observer = _connect(), _connect()
     observer.autocommit = True
     try:
-        holder.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])  # the ledger is busy: the batch waits
+        for chain in range(settings.CONSENT_LEDGER_CHAINS):  # the ledger is busy: the batch's append waits
+            holder.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_KEY, chain])
         killed = producer.send_task("consent.tasks.pending_signups_expire_task").id
         _wait(lambda: _someone_waits_for_a_lock(observer), timeout=30, what="the batch to reach the ledger")
         workers[0].kill()
@@ -236,8 +241,9 @@ def test_the_worker_killed_in_the_middle_of_an_expiry_batch(tmp_path: Path, brok
         observer.close()
         for worker in workers:
             worker.stop()
-    expired = list(LedgerEntry.objects.filter(kind="expired").values_list("subject", flat=True))
-    assert sorted(expired) == sorted(subjects)  # each request expired exactly once
+    # each request expired exactly once: the batch entries (one per committed batch) name every subject once
+    expired = [subject for entry in LedgerEntry.objects.filter(kind="expired") for subject in entry.detail["subjects"]]
+    assert sorted(expired) == sorted(subjects)
     assert len(expired) == 30
 
 
@@ -255,15 +261,16 @@ def test_the_worker_killed_in_the_middle_of_an_erasure(tmp_path: Path, broker: A
     holder, observer = _connect(), _connect()
     observer.autocommit = True
     try:
-        # the user row is busy: the last step (the accounts provider deletes the user) waits, the others are done
+        # the user row is busy: the last step (the accounts provider deletes the user) waits, the others have run
+        # in the same transaction
         holder.execute("SELECT 1 FROM accounts_user WHERE id = %s FOR UPDATE", [member.pk])
         killed = producer.send_task("accounts.tasks.account_erasure_run_task", args=[deletion.pk]).id
         _wait(lambda: _someone_waits_for_a_lock(observer), timeout=30, what="the erasure to reach the user row")
         workers[0].kill()
+        # no partial state: the providers erase in one transaction, which died with the worker
         steps = dict(ErasureStep.objects.filter(request=deletion).values_list("provider", "state"))
-        assert steps.pop("accounts") != ErasureStep.State.DONE
-        assert set(steps.values()) == {ErasureStep.State.DONE}  # every step before it is done and stays done
-        assert not SupportInquiry.objects.filter(email=member.email).exists()
+        assert set(steps.values()) == {ErasureStep.State.PENDING}
+        assert SupportInquiry.objects.filter(email=member.email).exists()
         assert User.objects.filter(pk=member.pk).exists()
         holder.rollback()
 
@@ -287,6 +294,55 @@ def test_the_worker_killed_in_the_middle_of_an_erasure(tmp_path: Path, broker: A
     assert not User.objects.filter(pk=member.pk).exists()
     attempts = dict(ErasureStep.objects.filter(request=deletion).values_list("provider", "attempts"))
     assert set(attempts.values()) == {1}  # no step ran twice
+
+
+def test_the_worker_killed_in_the_middle_of_a_data_export_build(tmp_path: Path, broker: Any) -> None:
+    """The build dies while `building` (its worker vanished): its message comes back and the build starts again
+    from the first provider, as the dead run's lease (the task time limit) is over; nothing half-built is stored."""
+    from accounts.models import DataExport, SupportInquiry
+
+    redis, producer = broker
+    member = UserFactory()
+    SupportInquiry.objects.create(user=member, name="Ada", email=member.email, topic="privacy", message="Hi")
+    # asked for (a pending row; the request's own task would run eagerly in this process)
+    export = DataExport.objects.create(public_id=uuid.uuid4(), user=member)
+    media = tmp_path / "media"
+    env = app_env(redis_url=redis.url, MEDIA_ROOT=str(media), **KILL_ENV)
+    workers = [CeleryWorker(tmp_path, env, name="doomed").start()]
+    holder, observer = _connect(), _connect()
+    observer.autocommit = True
+    try:
+        # the support inquiries are busy: the build waits at the support provider, some parts collected
+        holder.execute("LOCK TABLE accounts_supportinquiry IN ACCESS EXCLUSIVE MODE")
+        killed = producer.send_task("accounts.tasks.data_export_build_task", args=[export.pk]).id
+        _wait(lambda: _someone_waits_for_a_lock(observer), timeout=30, what="the build to reach the inquiries")
+        workers[0].kill()
+        dead = DataExport.objects.get(pk=export.pk)
+        assert (dead.state, dead.attempts, dead.file_name) == (DataExport.State.BUILDING, 1, "")
+        assert not (media / "exports").exists() or not list((media / "exports").iterdir())
+        holder.rollback()
+
+        workers += _replacements(tmp_path, env)
+        producer.send_task("accounts.tasks.data_export_build_task", args=[export.pk])  # a duplicate at once
+        _wait(
+            lambda: DataExport.objects.get(pk=export.pk).state == DataExport.State.READY,
+            timeout=60,
+            what="the export to be built again",
+        )
+        _wait(
+            lambda: any(f"[{killed}] succeeded" in w.log.read_text() for w in workers[1:]),
+            timeout=60,
+            what="the killed task's message to run again",
+        )
+    finally:
+        holder.close()
+        observer.close()
+        for worker in workers:
+            worker.stop()
+    built = DataExport.objects.get(pk=export.pk)
+    assert built.attempts == 2  # the dead build and one more: the duplicate found it running and left it
+    assert built.parts_done == built.parts_total
+    assert [p.name for p in (media / "exports").iterdir()] == [built.file_name]
 
 
 # --- PostgreSQL restarted under web and worker -----------------------------------------------------------------
