@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import BooleanField, F, Func, Q, QuerySet, Subquery, Value
+from django.db.models import Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -14,13 +14,12 @@ from django.utils.translation import ngettext
 from accounts.models import User
 from mindomo import privacy
 
-from . import ledger, services
+from . import ledger, selectors, services
 from .models import (
     AgeDecision,
     ConsentRecord,
     DisclosureConsent,
     Guardian,
-    LedgerEntry,
     LedgerPseudonym,
     SignedConsentForm,
 )
@@ -28,22 +27,6 @@ from .models import (
 
 def _ttl_days() -> int:
     return max(1, round(settings.CONSENT_REQUEST_TTL / 86400))
-
-
-def _ledger_rows_of(user: User) -> QuerySet[LedgerEntry]:
-    """``ledger.entries_for_subject`` of the child's pseudonym with the pseudonym as a subquery (no query of its
-    own: the summary is read in the registry's one statement)."""
-    pseudonym = LedgerPseudonym.objects.filter(child_id=user.pk, role=LedgerPseudonym.Role.CHILD).values("pseudonym")
-    named_in_batch = Func(
-        F("detail__subjects"),
-        Func(Subquery(pseudonym[:1]), function="jsonb_build_array"),
-        template="%(expressions)s",
-        arg_joiner=" @> ",
-        output_field=BooleanField(),
-    )
-    return LedgerEntry.objects.filter(
-        Q(subject__in=pseudonym) | (Q(subject="", kind__in=ledger.INDEXED_BATCH_KINDS) & Q(named_in_batch))
-    )
 
 
 @privacy.register
@@ -199,7 +182,7 @@ class ConsentPrivacyProvider(privacy.PrivacyProvider):
             "disclosures": privacy.Count(DisclosureConsent.objects.filter(record__child_id=user.pk)),
             "signed_consent_forms": privacy.Count(SignedConsentForm.objects.filter(record__child_id=user.pk)),
             "guardians": privacy.Count(Guardian.objects.filter(record__child_id=user.pk)),
-            "consent_ledger": privacy.Count(_ledger_rows_of(user)),
+            "consent_ledger": privacy.Count(selectors.ledger_rows_of_child(user.pk)),
         }
 
     def retention_rules(self) -> list[privacy.RetentionRule]:

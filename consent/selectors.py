@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import BooleanField, F, Func, Q, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import User
 
-from . import age_gate
-from .models import AgeDecision, AgeOutcome, AgeRule, ConsentMethod, ConsentRecord, Guardian, ThirdParty
+from . import age_gate, ledger
+from .models import (
+    AgeDecision,
+    AgeOutcome,
+    AgeRule,
+    ConsentMethod,
+    ConsentRecord,
+    Guardian,
+    LedgerEntry,
+    LedgerPseudonym,
+    ThirdParty,
+)
 
 
 def consent_for_child(*, child: Any) -> ConsentRecord | None:
@@ -153,3 +164,19 @@ def parents_to_ask(*, child: Any) -> list[tuple[str, str]]:
             known.add(guardian.email.lower())
             found.append((guardian.email, guardian.language))
     return found
+
+
+def ledger_rows_of_child(child_id: int) -> QuerySet[LedgerEntry]:
+    """``ledger.entries_for_subject`` of the child's pseudonym with the pseudonym as a subquery: no query of its
+    own, so the parent's page reads it (and the summary counts it) in the registry's one statement."""
+    pseudonym = LedgerPseudonym.objects.filter(child_id=child_id, role=LedgerPseudonym.Role.CHILD).values("pseudonym")
+    named_in_batch = Func(
+        F("detail__subjects"),
+        Func(Subquery(pseudonym[:1]), function="jsonb_build_array"),
+        template="%(expressions)s",
+        arg_joiner=" @> ",
+        output_field=BooleanField(),
+    )
+    return LedgerEntry.objects.filter(
+        Q(subject__in=pseudonym) | (Q(subject="", kind__in=ledger.INDEXED_BATCH_KINDS) & Q(named_in_batch))
+    )

@@ -12,17 +12,16 @@ from mindomo import privacy
 from mindomo.privacy import registry
 from schools.models import SchoolMembership
 
-from .. import hooks, ledger
+from .. import hooks
 from ..models import (
     ConsentMethod,
     ConsentRecord,
     DisclosureConsent,
     Guardian,
     LedgerEntry,
-    LedgerPseudonym,
     ParentalControl,
 )
-from ..selectors import third_parties_needing_separate_consent
+from ..selectors import ledger_rows_of_child, third_parties_needing_separate_consent
 from .present import ledger_lines, sections_for
 
 STAFF_ACCESSES_SHOWN = 50
@@ -76,16 +75,9 @@ def guardian_addresses(record: ConsentRecord) -> list[tuple[str, str]]:
 
 
 def ledger_for_child(record: ConsentRecord) -> QuerySet[LedgerEntry]:
-    """The child's consent events, oldest first: its own rows and the batches naming it (ledger.entries_for_subject).
-    Reading the pseudonym creates none (a GET writes nothing)."""
-    pseudonym = (
-        LedgerPseudonym.objects.filter(child_id=record.child_id, role=LedgerPseudonym.Role.CHILD)
-        .values_list("pseudonym", flat=True)
-        .first()
-    )
-    if pseudonym is None:
-        return LedgerEntry.objects.none()
-    return ledger.entries_for_subject(pseudonym)
+    """The child's consent events, oldest first: its own rows and the batches naming it (as
+    ``ledger.entries_for_subject``), the pseudonym a subquery (read in the page's one statement, creating none)."""
+    return ledger_rows_of_child(record.child_id).order_by("seq")
 
 
 def child_page(*, record: ConsentRecord, email: str) -> dict[str, Any]:

@@ -9,6 +9,8 @@ import pytest
 from django.utils import timezone
 
 from consent import age_gate, services
+from consent.models import ConsentRecord
+from consent.portal import reads
 from consent.reference_data import ensure_loaded
 from mindomo.privacy import registry
 from tests.consent.helpers import birth_date_for_age
@@ -46,6 +48,9 @@ def test_a_reminded_then_approved_childs_summary_counts_what_the_export_holds(
     events = exported["consent"]["consent_ledger"]
     assert "reminded" in [e["event"] for e in events]
     assert summarised["consent"]["consent_ledger"] == len(events)
+    record = ConsentRecord.objects.get(child=child)
+    page = reads.child_page(record=record, email="summary.mum@example.org")
+    assert [line.kind for line in page["ledger"]] == [e["event"] for e in events]  # the page's history too
     for provider in registry.providers():
         for key, value in summarised[provider.name].items():
             if key in exported[provider.name]:
