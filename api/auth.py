@@ -10,11 +10,16 @@ from typing import Any, cast
 from allauth.headless.contrib.ninja.security import XSessionTokenAuth
 from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja.security import APIKeyHeader, SessionAuth
 
 from accounts.models import User
 from consent.portal import session as portal_session
+from consent.portal.reads import age_up_due
+from consent.selectors import is_child_account, is_school_consented
+from privacy import services as privacy_services
 
+from .errors import ApiError
 from .limits import session_store
 
 
@@ -31,7 +36,29 @@ class SessionTokenAuth(XSessionTokenAuth):
         if user is None or not user.is_active:
             return None
         request.user = user
+        _pages_first(user)
         return user
+
+
+def _pages_first(user: Any) -> None:
+    """What the pages ask before anything else (privacy.middleware, consent.middleware) refuses the API too: a
+    browser session meets those middlewares' redirects; an app's token gets this 403 (answer on the website)."""
+    if age_up_due(user):
+        raise ApiError.one(
+            403,
+            "age_up_required",
+            _("You are old enough to decide for yourself now: accept the privacy policy on the website first."),
+        )
+    if (
+        not is_child_account(user)
+        and not is_school_consented(user)
+        and privacy_services.policy_version_requiring_acceptance(user) is not None
+    ):
+        raise ApiError.one(
+            403,
+            "policy_acceptance_required",
+            _("Our privacy policy changed: accept the new version on the website first."),
+        )
 
 
 class BrowserSessionAuth(SessionAuth):

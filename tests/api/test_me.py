@@ -165,3 +165,27 @@ def test_the_browser_client_needs_csrf_for_writes(ada: User) -> None:
     ada.refresh_from_db()
     assert ada.first_name == "Ada"
     assert DataExport.objects.count() == 0
+
+
+def test_after_a_material_policy_change_a_token_is_refused_until_the_policy_is_accepted(
+    client: Client, ada: User
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from privacy import services as privacy_services
+    from privacy.models import PolicyVersion
+
+    token = {"X-Session-Token": app_login(client, "ada")}
+    assert call(client, "get", "/api/v1/me/profile/", **token).status_code == 200
+    version = PolicyVersion.objects.create(
+        version="2026-api", effective_at=timezone.now() - timedelta(minutes=1), material=True, summary="Change."
+    )
+    privacy_services.policy_state_forget()
+
+    refused = call(client, "get", "/api/v1/me/profile/", **token)
+    assert (refused.status_code, refused.json()["errors"][0]["code"]) == (403, "policy_acceptance_required")
+
+    privacy_services.policy_accept(user=ada, version=version)
+    assert call(client, "get", "/api/v1/me/profile/", **token).status_code == 200
