@@ -13,7 +13,8 @@ from playwright.sync_api import Page, Request, expect
 
 from analytics.cookies import CHOICE_COOKIE
 from analytics.models import PageViewCount
-from tests.analytics.helpers import CHILD_PASSWORD, make_parental_child
+from tests.analytics.helpers import make_parental_child
+from tests.consent.portal_helpers import CHILD_PASSWORD
 
 pytestmark = pytest.mark.e2e
 
