@@ -44,7 +44,7 @@ class NetworkLog:
 def test_no_page_view_is_sent_before_opt_in_and_one_per_page_after(page: Page, site: str) -> None:
     log = NetworkLog(page)
     page.goto(f"{site}/privacy/", wait_until="networkidle")
-    banner = page.get_by_role("region", name="Cookies")
+    banner = page.get_by_role("region", name="Cookies", exact=True)
     expect(banner).to_be_visible()
     page.goto(f"{site}/cookies/", wait_until="networkidle")
     page.goto(f"{site}/accounts/login/", wait_until="networkidle")
@@ -91,7 +91,7 @@ def test_a_signed_in_child_never_sends_a_page_view_even_when_forcing_the_cookie(
 
     for path in ("/privacy/", "/account/profile/", "/cookies/"):
         page.goto(f"{site}{path}", wait_until="networkidle")
-        expect(page.get_by_role("region", name="Cookies")).to_have_count(0)
+        expect(page.get_by_role("region", name="Cookies", exact=True)).to_have_count(0)
         assert page.locator("script[src*='analytics']").count() == 0, path
     expect(page.get_by_text("Analytics are never used here for children's and school accounts")).to_be_visible()
 
