@@ -87,8 +87,9 @@ def test_unused_accounts_are_announced_then_erased_unless_someone_signs_in(
     assert '"sleepy.student", registered by Maple Grove' in school_letter
     smtp_sink.wait_for(to="principal@maple.example", subject_contains="lack of use")
     smtp_sink.wait_for(to="dad.of.returning@example.org", subject_contains="lack of use")
-    assert smtp_sink.received(to="mum.of.busy@example.org") == []
-    assert smtp_sink.received(to="quiet.adult@example.org") == []
+    # (the sign-ups' own confirmation emails may still be arriving from the worker: only this notice counts)
+    for quiet in ("mum.of.busy@example.org", "quiet.adult@example.org"):
+        assert [m for m in smtp_sink.received(to=quiet) if "lack of use" in str(m["Subject"])] == []
     announced = set(
         ParentalControl.objects.filter(inactivity_notice_at__isnull=False).values_list("record__child_id", flat=True)
     )

@@ -9,6 +9,8 @@ import pytest
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from consent import emails as consent_emails
+
 ROOT = Path(settings.BASE_DIR)
 APPS = ["accounts", "consent", "billing", "grading", "privacy", "analytics", "mindomo"]
 NOUNS = (
@@ -49,10 +51,13 @@ def test_no_translated_string_in_the_code_interpolates_a_count_without_ngettext(
     assert offenders == []
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize("template", ["emails/consent/request.txt", "emails/consent/request.html"])
 def test_the_consent_request_says_1_day_and_7_days(template: str) -> None:
-    one = render_to_string(template, {"ttl_days": 1})
-    seven = render_to_string(template, {"ttl_days": 7})
+    # the context every consent email is rendered with (the direct notice needs it), then the TTL varied
+    common = consent_emails._common()
+    one = render_to_string(template, {**common, "ttl_days": 1})
+    seven = render_to_string(template, {**common, "ttl_days": 7})
     assert "stays open for 1 day." in one
     assert "1 days" not in one
     assert "stays open for 7 days." in seven
