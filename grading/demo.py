@@ -22,6 +22,30 @@ STUDENTS = [("Mia", "Khan"), ("Leo", "Okafor"), ("Zoe", "Novak"), ("Sam", "Ito")
 DEMO_JOIN_CODE = "SCIENCE6"  # shown as SCIE-NCE6
 
 
+# A class of last school year: its grades are deleted PAST_CLASS_ENDED + the school's period (12 months) later.
+PAST_CLASS = "Year 5 Science"
+PAST_CLASS_ENDED = datetime.date(2026, 6, 19)
+
+
+def _past_class(*, teacher: User, school_class: SchoolClass) -> None:
+    """Last year's class of the same students, ended on PAST_CLASS_ENDED, with its grades (idempotent)."""
+    if SchoolClass.objects.filter(school=school_class.school, teacher=teacher, name=PAST_CLASS).exists():
+        return
+    past = services.class_create(teacher=teacher, school=school_class.school, name=PAST_CLASS)
+    students = list(User.objects.filter(enrollments__school_class=school_class).order_by("enrollments__number"))
+    services.class_enroll_students(teacher=teacher, school_class=past, student_ids=[s.pk for s in students])
+    rocks = services.assignment_create(
+        teacher=teacher, school_class=past, title="Rocks and soils", due_date=PAST_CLASS_ENDED, max_score=Decimal("10")
+    )
+    services.grades_save(
+        teacher=teacher,
+        school_class=past,
+        entries=[services.GradeEntry(s.pk, rocks.pk, Decimal("8"), "") for s in students],
+    )
+    # ended last school year (the service accepts only today or later: a past end is the demo's own history)
+    SchoolClass.objects.filter(pk=past.pk).update(ends_on=PAST_CLASS_ENDED)
+
+
 @transaction.atomic
 def load() -> list[DemoLogin]:
     school, _created = School.objects.get_or_create(
@@ -71,6 +95,7 @@ def load() -> list[DemoLogin]:
                 for s, score in zip(students, scores, strict=True)
             ],
         )
+    _past_class(teacher=teacher, school_class=school_class)
     first_student = User.objects.filter(enrollments__school_class=school_class).order_by("enrollments__number").first()
     assert first_student is not None
     assert Assignment.objects.filter(school_class=school_class).exists()

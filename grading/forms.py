@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
-from schools.models import School
+from schools.models import GRADE_RETENTION_MONTHS_MAX, GRADE_RETENTION_MONTHS_MIN, School
 from schools.services import NAME_MAX, USERNAME_MAX, USERNAME_RE, StudentRow
 
 from .models import Assignment
@@ -288,4 +288,21 @@ class JoinClassForm(forms.Form):
         max_length=20,
         help_text=gettext_lazy("Your teacher gives it to you, for example ABCD-EFGH."),
         widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}),
+    )
+
+
+class ClassEndForm(forms.Form):
+    ends_on = forms.DateField(
+        label=gettext_lazy("Last day of the class"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=gettext_lazy("For example the last day of the term."),
+    )
+
+
+class GradeRetentionForm(forms.Form):
+    months = forms.IntegerField(
+        label=gettext_lazy("Months the grades of a class are kept after it ends"),
+        min_value=GRADE_RETENTION_MONTHS_MIN,
+        max_value=GRADE_RETENTION_MONTHS_MAX,
     )

@@ -30,6 +30,9 @@ class SchoolClass(models.Model):
     roster_sourced_id = models.CharField(
         _("OneRoster sourcedId"), max_length=255, blank=True, help_text=_("Empty for a class a teacher created.")
     )
+    # The last day of the class (its term): its grades are deleted the school's grade_retention_months later
+    # (grading.privacy's retention rules). Empty while the teacher has not said; "archive" sets it to today.
+    ends_on = models.DateField(_("ends on"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     # What a student with their own account types to ask to join (grading.services.class_join); the teacher
     # can replace it at any time. Letters without the ones people confuse (0/O, 1/I/L).
@@ -39,6 +42,11 @@ class SchoolClass(models.Model):
         verbose_name = _("class")
         verbose_name_plural = _("classes")
         ordering = ["name", "pk"]
+        indexes = [
+            models.Index(
+                fields=["ends_on", "school"], condition=models.Q(ends_on__isnull=False), name="grading_class_ended"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["school", "roster_sourced_id"],

@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.models import User
 from mindomo import privacy
+from schools.models import GRADE_RETENTION_MONTHS_DEFAULT, GRADE_RETENTION_MONTHS_MAX, GRADE_RETENTION_MONTHS_MIN
 
+from . import retention
 from .models import (
     ClassJoinRequest,
     Enrollment,
@@ -19,6 +23,20 @@ from .models import (
     ReportNoticeAcknowledgement,
     SchoolClass,
 )
+
+
+def _school_period() -> str:
+    return ngettext(
+        "deleted when the school's grade retention period has passed since the class ended: %(months)d month "
+        "unless the school chose another period (from %(min)d to %(max)d months)",
+        "deleted when the school's grade retention period has passed since the class ended: %(months)d months "
+        "unless the school chose another period (from %(min)d to %(max)d months)",
+        GRADE_RETENTION_MONTHS_DEFAULT,
+    ) % {"months": GRADE_RETENTION_MONTHS_DEFAULT, "min": GRADE_RETENTION_MONTHS_MIN, "max": GRADE_RETENTION_MONTHS_MAX}
+
+
+# Rendered in the reader's language when a page shows it.
+SCHOOL_PERIOD = lazy(_school_period, str)()
 
 # The parent's page lists a child's newest grades; the download holds them all.
 LATEST_GRADES_SHOWN = 10
@@ -39,7 +57,10 @@ class GradingPrivacyProvider(privacy.PrivacyProvider):
                     "Let a teacher grade a student's work. Only the teacher of the class and the graded "
                     "student see a grade; a parent sees their child's grades in the parent portal."
                 ),
-                retention=_("Until the student's account is deleted."),
+                retention=_(
+                    "Until the school's grade retention period has passed since the class ended (see below), or "
+                    "until the student's account is deleted."
+                ),
             ),
             privacy.DataCategory(
                 model="grading.GradeAudit",
@@ -54,7 +75,7 @@ class GradingPrivacyProvider(privacy.PrivacyProvider):
                     "changed_at",
                 ),
                 purpose=_("Keep a record of every grade change (who changed what, and when)."),
-                retention=_("As long as the grade: deleted with the student's account."),
+                retention=_("As long as the grade: deleted with it, or with the student's account."),
             ),
             privacy.DataCategory(
                 model="grading.Enrollment",
@@ -62,7 +83,10 @@ class GradingPrivacyProvider(privacy.PrivacyProvider):
                 purpose=_(
                     "Place a student in a teacher's class; the number replaces the name in pseudonymous reports."
                 ),
-                retention=_("Until the student leaves the class or the account is deleted."),
+                retention=_(
+                    "Until the student leaves the class, the school's grade retention period has passed since the "
+                    "class ended, or the account is deleted."
+                ),
             ),
             privacy.DataCategory(
                 model="grading.ClassJoinRequest",
@@ -155,6 +179,28 @@ class GradingPrivacyProvider(privacy.PrivacyProvider):
             "classes_taught": privacy.Count(SchoolClass.objects.filter(teacher_id=user.pk)),
             "grade_report_downloads": privacy.Count(GradeExport.objects.filter(teacher_id=user.pk)),
         }
+
+    def retention_rules(self) -> list[privacy.RetentionRule]:
+        return [
+            privacy.RetentionRule(
+                name="grading.past_class_grades",
+                description=_("Grades of a school's past classes"),
+                period=SCHOOL_PERIOD,
+                expired=retention.past_class_grades_expired,
+            ),
+            privacy.RetentionRule(
+                name="grading.past_class_grade_changes",
+                description=_("The history of changes to those grades"),
+                period=SCHOOL_PERIOD,
+                expired=retention.past_class_grade_changes_expired,
+            ),
+            privacy.RetentionRule(
+                name="grading.past_class_enrollments",
+                description=_("The list of students of those classes (with their numbers in pseudonymous reports)"),
+                period=SCHOOL_PERIOD,
+                expired=retention.past_class_enrollments_expired,
+            ),
+        ]
 
     @transaction.atomic
     def erase(self, user: User) -> None:

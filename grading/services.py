@@ -32,6 +32,7 @@ from schools import selectors as school_selectors
 from schools import services as school_services
 from schools.models import School, SchoolMembership
 
+from . import retention
 from .models import (
     Assignment,
     ClassJoinRequest,
@@ -451,3 +452,28 @@ def class_join_answer(*, token: str, approve: bool, now: datetime.datetime | Non
     join_request.save(update_fields=["status", "decided_at"])
     outbox.deliveries_forget(references=[f"grading.join:{join_request.pk}"])
     return join_request
+
+
+@transaction.atomic
+def class_end_set(*, actor: User, school_class: SchoolClass, ends_on: datetime.date | None) -> SchoolClass:
+    """Set (or clear) the last day of a class: its teacher or an administrator of its school. Its grades are
+    deleted the school's grade retention period after that day (``grading.retention``).
+
+    The end is today or later ("archive" ends the class today): a past end would delete grades sooner than the
+    school's period promises. Once the grades are deleted, the end stays as it is.
+    """
+    roles = school_selectors.roles_of(user=actor, school=school_class.school)
+    is_teacher = school_class.teacher_id == actor.pk and SchoolMembership.Role.TEACHER in roles
+    if not is_teacher and SchoolMembership.Role.ADMIN not in roles:
+        raise ValidationError(_("Only the class's teacher or an administrator of its school can do this."))
+    today = timezone.localdate()
+    if ends_on is not None and ends_on < today:
+        raise ValidationError(_("A class cannot end in the past. To end it now, archive it."))
+    locked = SchoolClass.objects.select_for_update().select_related("school").get(pk=school_class.pk)
+    deleted_on = retention.grades_deleted_on(locked)
+    if deleted_on is not None and deleted_on <= today:
+        raise ValidationError(_("This class's grades have been deleted; its end can no longer change."))
+    locked.ends_on = ends_on
+    locked.save(update_fields=["ends_on"])
+    school_class.ends_on = ends_on
+    return locked

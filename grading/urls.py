@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import retention_views, views
 
 app_name = "grading"
 
@@ -27,4 +27,10 @@ urlpatterns = [
     path("join/", views.class_join, name="class_join"),
     path("join/answer/<str:token>/", views.class_join_answer, name="class_join_answer"),
     path("classes/<int:class_id>/code/", views.class_join_code_renew, name="class_join_code_renew"),
+    path("classes/<int:class_id>/end/", retention_views.class_end, name="class_end"),
+    path(
+        "schools/<int:school_id>/grade-retention/",
+        retention_views.school_grade_retention,
+        name="school_grade_retention",
+    ),
 ]

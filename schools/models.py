@@ -8,9 +8,16 @@ state-only migrations, so no row was copied. Classes, enrolments and grades stay
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
+
+# How long the grades of a class are kept after the class ends (grading's retention rule), in months: the school
+# chooses within these bounds on its grade retention page.
+GRADE_RETENTION_MONTHS_DEFAULT = 12
+GRADE_RETENTION_MONTHS_MIN = 1
+GRADE_RETENTION_MONTHS_MAX = 120
 
 
 class School(models.Model):
@@ -25,6 +32,12 @@ class School(models.Model):
         blank=True,
         help_text=_("The school's sourcedId in its OneRoster files (orgs.csv), kept from the first import."),
     )
+    grade_retention_months = models.PositiveSmallIntegerField(
+        _("grade retention (months)"),
+        default=GRADE_RETENTION_MONTHS_DEFAULT,
+        validators=[MinValueValidator(GRADE_RETENTION_MONTHS_MIN), MaxValueValidator(GRADE_RETENTION_MONTHS_MAX)],
+        help_text=_("How long the grades of a class are kept after the class ends; then they are deleted."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -32,6 +45,15 @@ class School(models.Model):
         verbose_name = _("school")
         verbose_name_plural = _("schools")
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    grade_retention_months__gte=GRADE_RETENTION_MONTHS_MIN,
+                    grade_retention_months__lte=GRADE_RETENTION_MONTHS_MAX,
+                ),
+                name="schools_grade_retention_months_bounded",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

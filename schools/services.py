@@ -37,7 +37,14 @@ from mindomo.i18n import language_for, override
 from mindomo.outbox import services as outbox
 
 from . import hooks
-from .models import School, SchoolMembership, SchoolStudentAccount, TeacherInvitation
+from .models import (
+    GRADE_RETENTION_MONTHS_MAX,
+    GRADE_RETENTION_MONTHS_MIN,
+    School,
+    SchoolMembership,
+    SchoolStudentAccount,
+    TeacherInvitation,
+)
 from .selectors import roles_of
 
 NAME_MAX = 150
@@ -523,3 +530,19 @@ def student_membership_ensure(*, school: School, user: User) -> SchoolMembership
         school=school, user=user, role=SchoolMembership.Role.STUDENT
     )
     return membership
+
+
+@transaction.atomic
+def school_grade_retention_set(*, admin: User, school: School, months: int) -> School:
+    """The school's period for keeping the grades of its past classes, in months after each class ends: only an
+    administrator of the school, within the bounds of ``School.grade_retention_months``."""
+    if SchoolMembership.Role.ADMIN not in _roles(user=admin, school=school):
+        raise ValidationError(_("Only an administrator of this school can do this."))
+    if not GRADE_RETENTION_MONTHS_MIN <= months <= GRADE_RETENTION_MONTHS_MAX:
+        raise ValidationError(
+            _("Choose between %(min)d and %(max)d months.")
+            % {"min": GRADE_RETENTION_MONTHS_MIN, "max": GRADE_RETENTION_MONTHS_MAX}
+        )
+    school.grade_retention_months = months
+    school.save(update_fields=["grade_retention_months"])
+    return school
