@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from mindomo import bulk, files
+from mindomo import bulk, cascade, files
 from mindomo import cache as shared_cache
 from mindomo.i18n import supported
 from mindomo.privacy import registry
@@ -384,9 +384,14 @@ def _export_files_delete(names: list[str]) -> None:
 
 
 def data_exports_erase(*, user: User) -> None:
-    """Delete a user's export rows and their files (part of the accounts provider's erase)."""
-    names = list(DataExport.objects.filter(user=user).exclude(file_name="").values_list("file_name", flat=True))
-    DataExport.objects.filter(user=user).delete()
+    """Delete a user's export rows and their files (part of the accounts provider's erase): one DELETE ...
+    RETURNING the file names (nothing points at an export row), the files once the transaction commits."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {DataExport._meta.db_table} WHERE user_id = %s RETURNING file_name",  # noqa: S608
+            [user.pk],
+        )
+        names = [name for (name,) in cursor.fetchall() if name]
     transaction.on_commit(lambda: _export_files_delete(names))
 
 
@@ -481,58 +486,95 @@ def account_erasure_run(*, request_id: int, now: datetime | None = None) -> Acco
     providers = registry.providers()
     with transaction.atomic():
         deletion = AccountDeletionRequest.objects.select_for_update(skip_locked=True).filter(pk=request_id).first()
-        if deletion is None or deletion.state in (
-            AccountDeletionRequest.State.CANCELLED,
-            AccountDeletionRequest.State.ERASED,
-        ):
+        if deletion is None or not _erasure_start(deletion, providers=providers, now=now):
             return deletion
-        if deletion.state == AccountDeletionRequest.State.SCHEDULED and deletion.erase_after > now:
-            return deletion  # still in its grace period
-        # A run lives at most CELERY_TASK_TIME_LIMIT (the worker kills it then; a request is shorter still): a run
-        # that started longer ago is dead (its worker was killed) and this one, say its redelivered message,
-        # resumes it from the steps not done.
-        lease = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-        if (
-            deletion.state == AccountDeletionRequest.State.ERASING
-            and deletion.last_attempt_at is not None
-            and deletion.last_attempt_at > lease
-        ):
-            return deletion  # another run is in progress
-        deletion.state = AccountDeletionRequest.State.ERASING
-        deletion.attempts += 1
-        deletion.last_attempt_at = now
-        deletion.save(update_fields=["state", "attempts", "last_attempt_at"])
-        ErasureStep.objects.bulk_create(
-            [ErasureStep(request=deletion, provider=p.name, position=i) for i, p in enumerate(providers)],
-            ignore_conflicts=True,
+    return _erasure_execute(deletion, providers=providers, now=now)
+
+
+def _erasure_start(
+    deletion: AccountDeletionRequest, *, providers: list[Any], now: datetime, at_once: bool = False
+) -> bool:
+    """In the caller's transaction, with ``deletion`` locked: mark it ``erasing`` (one more attempt) and make sure
+    it has one step per provider. False when there is nothing to run now: cancelled, erased, still in its grace
+    period (unless ``at_once``), another run in progress, or the user row deleted outside the pipeline (then
+    every step not done is marked failed, where staff look)."""
+    if deletion.state in (AccountDeletionRequest.State.CANCELLED, AccountDeletionRequest.State.ERASED):
+        return False
+    if deletion.state == AccountDeletionRequest.State.SCHEDULED and deletion.erase_after > now and not at_once:
+        return False  # still in its grace period
+    # A run lives at most CELERY_TASK_TIME_LIMIT (the worker kills it then; a request is shorter still): a run
+    # that started longer ago is dead (its worker was killed) and this one, say its redelivered message,
+    # resumes it from the steps not done.
+    lease = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    if (
+        deletion.state == AccountDeletionRequest.State.ERASING
+        and deletion.last_attempt_at is not None
+        and deletion.last_attempt_at > lease
+    ):
+        return False  # another run is in progress
+    deletion.state = AccountDeletionRequest.State.ERASING
+    deletion.attempts += 1
+    deletion.last_attempt_at = now
+    deletion.save(update_fields=["state", "attempts", "last_attempt_at"])
+    _erasure_steps_create(deletion, providers)
+    if deletion.user_id is None:
+        # The user row was deleted outside this pipeline (say, by hand in the admin): the providers
+        # that erase by user cannot run any more. Say so where staff look, never report it done.
+        deletion.steps.exclude(state=ErasureStep.State.DONE).update(
+            state=ErasureStep.State.FAILED,
+            attempts=F("attempts") + 1,
+            error=gettext("The account was deleted outside the erasure pipeline; check each provider by hand."),
         )
-        if deletion.user_id is None:
-            # The user row was deleted outside this pipeline (say, by hand in the admin): the providers
-            # that erase by user cannot run any more. Say so where staff look, never report it done.
-            deletion.steps.exclude(state=ErasureStep.State.DONE).update(
-                state=ErasureStep.State.FAILED,
-                attempts=F("attempts") + 1,
-                error=gettext("The account was deleted outside the erasure pipeline; check each provider by hand."),
-            )
-            deletion.state = AccountDeletionRequest.State.FAILED
-            deletion.save(update_fields=["state"])
-            return deletion
-    steps = {step.provider: step for step in deletion.steps.all()}
-    user = User.objects.get(pk=deletion.user_id)
+        deletion.state = AccountDeletionRequest.State.FAILED
+        deletion.save(update_fields=["state"])
+        return False
+    return True
+
+
+def _erasure_steps_create(deletion: AccountDeletionRequest, providers: list[Any]) -> None:
+    """One step per provider (one INSERT; the steps a request already has stay as they are)."""
+    ErasureStep.objects.bulk_create(
+        [ErasureStep(request=deletion, provider=p.name, position=i) for i, p in enumerate(providers)],
+        ignore_conflicts=True,
+    )
+
+
+def _erasure_execute(
+    deletion: AccountDeletionRequest,
+    *,
+    providers: list[Any],
+    now: datetime,
+    user: User | None = None,
+    fresh: bool = False,
+) -> AccountDeletionRequest:
+    """The providers of a started request (:func:`_erasure_start`), then the last email. ``user``: the account,
+    when the caller has just read and locked it; ``fresh``: the request's steps were all created pending in the
+    transaction that started it (nothing to read back)."""
+    if fresh:
+        steps = {p.name: ErasureStep(request=deletion, provider=p.name) for p in providers}
+    else:
+        steps = {step.provider: step for step in deletion.steps.all()}
+    user = user or User.objects.get(pk=deletion.user_id)  # type: ignore[misc]  # started: the user is there
     needles = [user.username, user.email, user.first_name, user.last_name, user.get_full_name()]
     ordered = [p for p in providers if p.name != ACCOUNTS_PROVIDER] + [
         p for p in providers if p.name == ACCOUNTS_PROVIDER
     ]
     address, name, language = user.email, user.get_short_name() or user.username, user.language
     pending = [provider for provider in ordered if steps[provider.name].state != ErasureStep.State.DONE]
+    if not pending:  # every step done already (another run finished): what the request says now
+        deletion.refresh_from_db()
+        return deletion
     if _erase_at_once(deletion=deletion, user=user, providers=pending, now=now):
         pending = []
     # Only after a failure of the single transaction: each provider in its own transaction, so the steps done
-    # stay done and the failing one is recorded (a retry resumes exactly there).
+    # stay done and the failing one is recorded (a retry resumes exactly there). The user row then goes through
+    # Django's deletion collector (never the one-statement cascade that may be what failed).
+    if pending and fresh:  # the fallback updates steps by id
+        steps = {step.provider: step for step in deletion.steps.all()}
     for provider in pending:
         step = steps[provider.name]
         try:
-            with transaction.atomic():
+            with transaction.atomic(), cascade.collector_only():
                 provider.erase(user)
                 ErasureStep.objects.filter(pk=step.pk).update(
                     state=ErasureStep.State.DONE, done_at=now, attempts=F("attempts") + 1, error=""
@@ -552,7 +594,7 @@ def account_erasure_run(*, request_id: int, now: datetime | None = None) -> Acco
                 AccountDeletionRequest.objects.filter(pk=deletion.pk).update(state=AccountDeletionRequest.State.FAILED)
             deletion.refresh_from_db()
             return deletion
-    deletion.refresh_from_db()
+    deletion.state, deletion.erased_at, deletion.user_id = AccountDeletionRequest.State.ERASED, now, None
     if address:
         emails.account_erased_send(email=address, name=name, language=language)
     return deletion
@@ -560,8 +602,9 @@ def account_erasure_run(*, request_id: int, now: datetime | None = None) -> Acco
 
 def _erase_at_once(*, deletion: AccountDeletionRequest, user: User, providers: list[Any], now: datetime) -> bool:
     """Every provider not done yet in one transaction, with one update of their steps (and the request marked
-    erased when the accounts provider, last, has run). False, with nothing changed, when one fails: the caller
-    then runs them one transaction each to record which."""
+    erased when the accounts provider, last, has run). False, with nothing changed, when one fails (the
+    commit included: a row still pointing at the user): the caller then runs them one transaction each to
+    record which."""
     if not providers:
         return True
     names = [provider.name for provider in providers]
@@ -599,8 +642,13 @@ def account_erase_now(
     identifiers, since the request outlives them. The request is returned ``erased``, or ``failed`` when a
     provider failed (the beat task retries it). ``before`` runs in the transaction that opens the request, so
     what the caller records about it (a consent ledger entry) exists exactly when the request does.
+
+    One transaction opens the request already ``erasing`` (the account deactivated, its sessions ended, one step
+    per provider: committed, so a run that dies later is resumed by the beat task), a second one erases
+    (:func:`account_erasure_run`'s rules). No "will be deleted" email: the person gets the one saying it is done.
     """
     now = now or timezone.now()
+    providers = registry.providers()
     with transaction.atomic():
         if before is not None:
             before()
@@ -610,17 +658,49 @@ def account_erase_now(
             .first()
         )
         if deletion is None:
-            deletion = account_deletion_request(user=user, reauthenticated_by=requested_by, reason=reason, now=now)
-        elif reason not in deletion.reason:
-            deletion.reason = _reason_field(f"{deletion.reason}; then at once: {reason}" if deletion.reason else reason)
-            deletion.save(update_fields=["reason"])
+            _deactivate(user)
+            deletion = AccountDeletionRequest.objects.create(
+                reference=uuid.uuid4(),
+                user=user,
+                reauthenticated_by=requested_by,
+                reason=_reason_field(reason),
+                erase_after=now,
+                state=AccountDeletionRequest.State.ERASING,
+                attempts=1,
+                last_attempt_at=now,
+            )
+            user_sessions_end(user=user)
+            _erasure_steps_create(deletion, providers)
+            run = fresh = True
+        else:
+            if reason not in deletion.reason:
+                deletion.reason = _reason_field(
+                    f"{deletion.reason}; then at once: {reason}" if deletion.reason else reason
+                )
+                deletion.save(update_fields=["reason"])
+            run, fresh = _erasure_start(deletion, providers=providers, now=now, at_once=True), False
     logger.info("erasure %s requested at once by %s: %s", deletion.reference, requested_by, reason)
-    # No grace period: run it as at the end of the grace period.
-    result = account_erasure_run(request_id=deletion.pk, now=max(now, deletion.erase_after))
-    if result is None:  # another run holds the request: it finishes the erasure
+    if not run:  # erased meanwhile, or another run holds the request: it finishes the erasure
         deletion.refresh_from_db()
         return deletion
-    return result
+    return _erasure_execute(deletion, providers=providers, now=now, user=user, fresh=fresh)
+
+
+def _deactivate(user: User) -> None:
+    """Lock the account's row and deactivate it (one statement); staff accounts are closed by an administrator."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {User._meta.db_table} SET is_active = false WHERE id = %s "  # noqa: S608
+            "RETURNING is_staff OR is_superuser, username, email, first_name, last_name, language",
+            [user.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise User.DoesNotExist(f"user {user.pk}")
+    staff, user.username, user.email, user.first_name, user.last_name, user.language = row
+    if staff:
+        raise ValidationError(_("Staff accounts are closed by an administrator."), code="staff")
+    user.is_active = False
 
 
 def _reason_field(reason: str) -> str:

@@ -1,9 +1,9 @@
-"""Benchmark: the data export and the erasure pipeline for one heavy user, against the bare registry calls.
+"""Benchmark: the data export for one heavy user, against the bare registry calls.
 
 Export: ``data_export_build`` (per-provider progress rows, the zip with a JSON per provider and the HTML
-index) against ``json.dumps(registry.export_user(user))`` of the same user. Erasure: ``account_erasure_run``
-(one recorded step per provider) against each provider's bare ``erase`` of an identical user built the same way
-before each sample (untimed). BENCH_DSR_GRADES sets the grades of each user (default 10,000).
+index) against ``json.dumps(registry.export_user(user))`` of the same user. BENCH_DSR_GRADES sets the user's
+grades (default 10,000). The erasure is measured once, in ``bench_erasure.py`` (the real path,
+``account_erase_now``, against the raw statements).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from django.core import mail  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts import services  # noqa: E402
-from accounts.models import AccountDeletionRequest, DataExport, User  # noqa: E402
+from accounts.models import DataExport, User  # noqa: E402
 from grading.models import Assignment, Grade, SchoolClass  # noqa: E402
 from mindomo.privacy import registry  # noqa: E402
 from schools.models import School  # noqa: E402
@@ -83,36 +83,9 @@ def jobs() -> Iterator[Job]:
             export_baseline,
             baseline_label="json.dumps(export_user)",
         )
-
-        victim: list[User] = []
-
-        def fresh() -> None:
-            victim[:] = [heavy_user(assignments)]
-
-        def erase_pipeline() -> None:
-            deletion = AccountDeletionRequest.objects.create(
-                reference=uuid.uuid4(), user=victim[0], reauthenticated_by="bench", erase_after=timezone.now()
-            )
-            services.account_erasure_run(request_id=deletion.pk)
-            deletion.refresh_from_db()
-            assert deletion.state == AccountDeletionRequest.State.ERASED, deletion.state
-
-        def erase_baseline() -> None:
-            for provider in registry.providers():
-                provider.erase(victim[0])
-
-        yield Job(
-            f"erasure, {GRADES:,} grades",
-            erase_pipeline,
-            erase_baseline,
-            prepare_project=fresh,
-            prepare_baseline=fresh,
-            baseline_label="each provider's erase",
-        )
     finally:
         school.delete()
         User.objects.filter(username__startswith="bench-dsr-").delete()
-        AccountDeletionRequest.objects.filter(reauthenticated_by="bench").delete()
         media.cleanup()
 
 

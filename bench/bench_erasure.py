@@ -6,6 +6,10 @@ Before each sample, untimed, a fresh user is built with BENCH_ERASURE_GRADES gra
 BENCH_ERASURE_INVOICES invoices (default 100), an email address and two sign-in sessions. The raw side: DELETE
 the grades, the sessions, the email address and the user, and detach the invoices (UPDATE ... SET user_id =
 NULL), as the erasure does.
+
+Celery is not eager here: as in production, the erasure puts its confirmation email into the outbox and
+publishes the send task to the broker (``REDIS_URL``'s database); the mail worker's sending is not part of the
+erasure, so it is not timed (the benchmark's deliveries and their task messages are removed afterwards).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from accounts import services  # noqa: E402
 from accounts.models import AccountDeletionRequest, User, UserSession  # noqa: E402
 from billing.models import Invoice  # noqa: E402
 from grading.models import Assignment, Grade, SchoolClass  # noqa: E402
+from mindomo.outbox.models import Delivery  # noqa: E402
 from schools.models import School  # noqa: E402
 
 GRADES = env_int("BENCH_ERASURE_GRADES", 10_000)
@@ -93,7 +98,8 @@ def build(assignments: list[Assignment]) -> User:
 
 def jobs() -> Iterator[Job]:
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    eager = settings.CELERY_TASK_ALWAYS_EAGER
+    settings.CELERY_TASK_ALWAYS_EAGER = False
     mail.outbox = []
     school = School.objects.create(name="Bench erasure school", country="FR", contact_email="bench@school.example")
     victim: list[User] = []
@@ -133,10 +139,13 @@ def jobs() -> Iterator[Job]:
             baseline_label="the raw statements",
         )
     finally:
+        settings.CELERY_TASK_ALWAYS_EAGER = eager
         school.delete()
         Invoice.objects.filter(series=SERIES).delete()
         User.objects.filter(username__startswith="bench-erase-").delete()
         AccountDeletionRequest.objects.filter(reauthenticated_by="bench").delete()
+        # the confirmation emails never sent: without their rows, the send tasks left on the broker do nothing
+        Delivery.objects.filter(to_email__startswith="bench-erase-").delete()
 
 
 if __name__ == "__main__":

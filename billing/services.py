@@ -514,7 +514,7 @@ def invoices_purge(*, today: date | None = None, batch_size: int = BATCH_SIZE, d
     return PurgeResult(cutoff_year, [], deleted)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def billing_user_erase(*, user: User) -> None:
     """Account deletion: invoices are detached and kept as issued (a legal duty); everything else goes."""
     Invoice.objects.filter(user_id=user.pk).update(user=None)

@@ -220,7 +220,7 @@ class ConsentPrivacyProvider(privacy.PrivacyProvider):
             ),
         ]
 
-    @transaction.atomic
+    @transaction.atomic(savepoint=False)
     def erase(self, user: User) -> None:
         # The pseudonym mapping goes: the ledger's rows stay, naming no one. Guardians and controls go
         # with the record (CASCADE).

@@ -202,7 +202,7 @@ class GradingPrivacyProvider(privacy.PrivacyProvider):
             ),
         ]
 
-    @transaction.atomic
+    @transaction.atomic(savepoint=False)
     def erase(self, user: User) -> None:
         Grade.objects.filter(student=user).delete()
         GradeAudit.objects.filter(student=user).delete()

@@ -5,7 +5,7 @@ from typing import Any
 
 from allauth.mfa.models import Authenticator
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -134,9 +134,10 @@ class PrivacyOperationsProvider(privacy.PrivacyProvider):
 
     def erase(self, user: User) -> None:
         PolicyAcceptance.objects.filter(user=user).delete()
-        NoticeDelivery.objects.filter(user=user).delete()
+        notices = Q(user=user)
         if user.email:
-            NoticeDelivery.objects.filter(user__isnull=True, address__iexact=user.email).delete()
+            notices |= Q(user__isnull=True, address__iexact=user.email)
+        NoticeDelivery.objects.filter(notices).delete()  # one DELETE: both indexes, OR-ed
         PolicyReconsent.objects.filter(child=user).delete()
         Authenticator.objects.filter(user=user).delete()
         StaffBrowser.objects.filter(user=user).delete()

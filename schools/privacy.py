@@ -74,7 +74,7 @@ class SchoolsPrivacyProvider(privacy.PrivacyProvider):
             ),
         }
 
-    @transaction.atomic
+    @transaction.atomic(savepoint=False)
     def erase(self, user: User) -> None:
         SchoolStudentAccount.objects.filter(user=user).delete()
         RosteredPerson.objects.filter(user=user).delete()

@@ -100,7 +100,7 @@ class OutboxPrivacyProvider(privacy.PrivacyProvider):
             mine |= Q(to_lower=user.email.lower())
         return {"emails": privacy.Count(Delivery.objects.annotate(to_lower=Lower("to_email")).filter(mine))}
 
-    @transaction.atomic
+    @transaction.atomic(savepoint=False)
     def erase(self, user: User) -> None:
         _of(user).delete()
 
