@@ -43,8 +43,8 @@ def build() -> tuple[User, Assignment]:
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email, is_staff, "
-            "is_active, date_joined, country, product_updates) SELECT '!', false, %s || g, 'Zoë' || g, "
-            "'Dupré-' || g, '', false, true, now(), 'US', false FROM generate_series(1, %s) g",
+            "is_active, date_joined, country, product_updates, language) SELECT '!', false, %s || g, 'Zoë' || g, "
+            "'Dupré-' || g, '', false, true, now(), 'US', false, '' FROM generate_series(1, %s) g",
             [PREFIX, ROWS],
         )
         cursor.execute(

@@ -17,6 +17,11 @@ class BillingConfig(AppConfig):
         consent_hooks.card_charge.register(services.card_charge_refunded)
         consent_hooks.card_check_client_token.register(services.card_check_client_token)
 
+        # Invoices in bulk (a zip of PDFs), prepared off the request (mindomo.downloads)
+        from . import downloads
+
+        downloads.register()
+
         # The main menu: plans for adults who may buy, invoices for those who bought.
         from mindomo.navigation import registry as navigation
 

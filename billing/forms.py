@@ -48,3 +48,28 @@ class BillingDetailsForm(forms.Form):
 
 class BraintreePaymentForm(forms.Form):
     payment_method_nonce = forms.CharField(max_length=200, widget=forms.HiddenInput)
+
+
+class InvoicePeriodForm(forms.Form):
+    """The period whose invoices a billing clerk downloads (a month, a quarter, a year: both days included)."""
+
+    MAX_DAYS = 366
+
+    start = forms.DateField(
+        label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"), input_formats=["%Y-%m-%d"]
+    )
+    end = forms.DateField(
+        label=_("To (included)"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d"],
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            if end < start:
+                raise ValidationError(_("The period ends before it starts."))
+            if (end - start).days >= self.MAX_DAYS:
+                raise ValidationError(_("Choose a period of at most one year."))
+        return data

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING, Any
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from consent.selectors import user_may_purchase
 
@@ -43,6 +46,23 @@ def invoice_list_visible_to(*, viewer: User | Any) -> QuerySet[Invoice]:
     if not getattr(viewer, "is_authenticated", False):
         return Invoice.objects.none()
     return Invoice.objects.filter(user=viewer).order_by("-issued_at", "-pk")
+
+
+def retention_cutoff_year(today: datetime.date | None = None) -> int:
+    """Invoices of tax years before this one are past their retention (INVOICE_RETENTION_YEARS after the end of
+    their tax year): the purge deletes them, and nothing reads them meanwhile."""
+    return (today or timezone.localdate()).year - settings.INVOICE_RETENTION_YEARS
+
+
+def invoice_list_retained(invoices: QuerySet[Invoice], *, today: datetime.date | None = None) -> QuerySet[Invoice]:
+    """``invoices`` without those past their retention (not yet purged: the purge runs monthly)."""
+    return invoices.filter(year__gte=retention_cutoff_year(today))
+
+
+def invoice_years(*, viewer: User | Any) -> list[int]:
+    """The tax years of the viewer's invoices within retention, newest first (the zip's choice of year)."""
+    invoices = invoice_list_retained(invoice_list_visible_to(viewer=viewer))
+    return list(invoices.order_by("-year").values_list("year", flat=True).distinct())
 
 
 def last_billing_details(*, user: User) -> dict[str, str]:

@@ -473,7 +473,7 @@ class PurgeResult:
 def invoices_expired(now: Any = None) -> QuerySet[Invoice]:
     """Invoices whose retention ended: INVOICE_RETENTION_YEARS after the end of their tax year."""
     today = timezone.localdate(now) if now is not None else timezone.localdate()
-    return Invoice.objects.filter(year__lt=today.year - settings.INVOICE_RETENTION_YEARS)
+    return Invoice.objects.filter(year__lt=selectors.retention_cutoff_year(today))
 
 
 # The purge's keyset: the (year, id) index matches "year < cutoff" (billing_invoice_year_id).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 
 from django.conf import settings
@@ -11,12 +12,13 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import selectors, services, vat
-from .forms import BillingDetailsForm, BraintreePaymentForm
+from . import downloads, selectors, services, vat
+from .forms import BillingDetailsForm, BraintreePaymentForm, InvoicePeriodForm
 from .gateways import GatewayError, InvalidSignature
 from .gateways import braintree_gateway as braintree
 from .models import Invoice, Order
@@ -145,7 +147,47 @@ def order_status(request: HttpRequest, reference: str) -> HttpResponse:
 @require_GET
 def invoice_list(request: HttpRequest) -> HttpResponse:
     invoices = selectors.invoice_list_visible_to(viewer=request.user)
-    return render(request, "billing/invoice_list.html", {"invoices": invoices})
+    years = selectors.invoice_years(viewer=request.user)
+    return render(request, "billing/invoice_list.html", {"invoices": invoices, "years": years})
+
+
+@login_required
+@require_POST
+def invoice_zip(request: HttpRequest) -> HttpResponse:
+    """The account holder asks for their invoices (all, or one tax year) as one zip of PDFs: a Celery job draws
+    them (billing/downloads.py) and the page it leads to follows its progress, then offers the zip."""
+    raw = request.POST.get("year", "")
+    year = int(raw) if raw.isdigit() else None
+    if raw and year not in selectors.invoice_years(viewer=request.user):
+        year = -1  # a year without invoices of theirs (or not a year): nothing to prepare
+    count = downloads.my_invoices(user=request.user, year=year).count()
+    if not count:
+        messages.error(request, _("There are no invoices to download."))
+        return redirect("billing:invoice_list")
+    prepared = downloads.my_invoices_request(user=request.user, year=year, count=count)
+    return redirect("downloads:progress", public_id=prepared.public_id)
+
+
+@login_required
+@permission_required(downloads.STAFF_PERMISSION, raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def invoice_period(request: HttpRequest) -> HttpResponse:
+    """A billing clerk downloads every invoice and credit note issued in a period (for the accountant, an audit)
+    as one zip of PDFs, prepared by a job like the account holder's."""
+    today = timezone.localdate()
+    last_month_end = today.replace(day=1) - datetime.timedelta(days=1)
+    form = InvoicePeriodForm(
+        request.POST if request.method == "POST" else None,
+        initial={"start": last_month_end.replace(day=1), "end": last_month_end},
+    )
+    if request.method == "POST" and form.is_valid():
+        start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+        count = downloads.period_invoices(start=start, end=end).count()
+        if count:
+            prepared = downloads.period_invoices_request(user=request.user, start=start, end=end, count=count)
+            return redirect("downloads:progress", public_id=prepared.public_id)
+        form.add_error(None, _("No invoices were issued in this period."))
+    return render(request, "billing/invoice_period.html", {"form": form}, status=400 if form.errors else 200)
 
 
 @login_required

@@ -1,6 +1,10 @@
-"""Login cards for a whole class, prepared off the request (mindomo.downloads): one Argon2 hash per student is
-seconds of CPU for a class, so a Celery job issues the passwords and draws the PDF while the teacher's page
-shows its progress."""
+"""Files of the grading app prepared off the request (mindomo.downloads), each followed on its progress page:
+
+- login cards for a whole class: one Argon2 hash per student is seconds of CPU for a class, so a Celery job issues
+  the passwords and draws the PDF;
+- a large grade report as XLSX (more than ``REPORT_INLINE_MAX_ROWS`` rows): the same query (through
+  ``grade_list_visible_to`` with the teacher as viewer), header and neutralisation as the streamed report,
+  written by the job in the teacher's language."""
 
 from __future__ import annotations
 
@@ -16,13 +20,17 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from mindomo.downloads import registry
 from mindomo.downloads.models import PreparedFile
+from mindomo.downloads.services import prepared_file_request
 from schools import services as school_services
 from schools.models import School
 
-from . import selectors
+from . import reports, selectors, services
 from .cards import login_cards_pdf
+from .models import Assignment, GradeExport
 
 LOGIN_CARDS = "grading.login_cards"
+REPORT_XLSX = "grading.report_xlsx"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Students whose passwords are issued (and committed) together: the progress moves after each group.
 CARDS_PER_PART = 10
 
@@ -65,7 +73,86 @@ def _back(prepared: PreparedFile) -> str:
     return reverse("grading:school_roster", args=[prepared.params["school_id"]])
 
 
+def report_is_inline(row_count: int) -> bool:
+    """Whether a report of ``row_count`` rows is streamed by the request (else a job writes it)."""
+    return row_count <= settings.REPORT_INLINE_MAX_ROWS
+
+
+def report_xlsx_request(
+    *, teacher: User, assignment: Assignment, pseudonymous: bool, row_count: int, download_name: str
+) -> PreparedFile:
+    """A large XLSX report asked for: the job writes it (the row count is the progress's total)."""
+    return prepared_file_request(
+        kind=REPORT_XLSX,
+        user=teacher,
+        params={"assignment_id": assignment.pk, "pseudonymous": pseudonymous},
+        download_name=download_name,
+        content_type=XLSX,
+        parts_total=row_count,
+    )
+
+
+def _report_assignment(prepared: PreparedFile) -> Assignment | None:
+    """The report's assignment while the teacher who asked still teaches its class."""
+    if prepared.user is None:
+        return None
+    return (
+        selectors.assignment_list_taught_by(viewer=prepared.user)
+        .select_related("school_class")
+        .filter(pk=prepared.params.get("assignment_id"))
+        .first()
+    )
+
+
+def _report_build(prepared: PreparedFile, handle: IO[bytes], progress: registry.Progress) -> None:
+    assignment = _report_assignment(prepared)
+    teacher = prepared.user
+    if assignment is None or teacher is None:
+        raise ValidationError(gettext("You no longer teach this class."))
+    total = reports.report_row_count(viewer=teacher, assignment=assignment)
+    step = max(total // 50, 1)  # about fifty progress writes, whatever the size
+    last = [0]
+
+    def rows_done(rows: int) -> None:
+        if rows - last[0] >= step:
+            last[0] = rows
+            progress(rows, total)
+
+    pseudonymous = bool(prepared.params.get("pseudonymous"))
+    rows = reports.xlsx_write(
+        handle, viewer=teacher, assignment=assignment, pseudonymous=pseudonymous, rows_done=rows_done
+    )
+    # the teacher's download history: who, when, which assignment, how many rows (as for a streamed report)
+    xlsx = GradeExport.Format.XLSX
+    services.grade_export_log(
+        teacher=teacher, assignment=assignment, format=xlsx, pseudonymous=pseudonymous, row_count=rows
+    )
+
+
+def _report_allowed(request: HttpRequest, prepared: PreparedFile) -> bool:
+    """Only the teacher who asked, while they still teach the assignment's class."""
+    user: Any = request.user
+    return (
+        user.is_authenticated
+        and prepared.user_id == user.pk
+        and selectors.assignment_list_taught_by(viewer=user).filter(pk=prepared.params.get("assignment_id")).exists()
+    )
+
+
+def _report_back(prepared: PreparedFile) -> str:
+    return reverse("grading:assignment_report", args=[prepared.params["assignment_id"]])
+
+
 def register() -> None:
     registry.register(
         registry.Kind(name=LOGIN_CARDS, build=_build, allowed=_allowed, back_url=_back, title=_("Login cards"))
+    )
+    registry.register(
+        registry.Kind(
+            name=REPORT_XLSX,
+            build=_report_build,
+            allowed=_report_allowed,
+            back_url=_report_back,
+            title=_("Grade report (XLSX)"),
+        )
     )

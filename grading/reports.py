@@ -9,7 +9,9 @@ leading apostrophe) and the grading time formatted by PostgreSQL. That query run
   a Python object.
 - **XLSX**: the same COPY output parsed by the csv module and written as the worksheet's XML, row by row,
   into a zip stream (deflate, data descriptors, no seeking): the first bytes (the zip's other parts and the
-  sheet's header) leave before the first row is read, and memory holds one chunk.
+  sheet's header) leave before the first row is read, and memory holds one chunk. A report of more than
+  ``REPORT_INLINE_MAX_ROWS`` rows costs seconds of CPU: it is written by a background job instead
+  (``xlsx_write``, grading/downloads.py) from the same query, header and neutralisation.
 
 The header is written by us (translated) rather than by COPY's ``HEADER`` option, whose column names
 would have to be SQL identifiers (at most 63 bytes, so a long translation would be cut).
@@ -20,9 +22,10 @@ from __future__ import annotations
 import csv
 import io
 import re
+import tempfile
 import zipfile
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 from xml.sax.saxutils import escape as xml_escape
 
 from django.db import connection
@@ -227,9 +230,46 @@ def _zip_entry(name: str) -> zipfile.ZipInfo:
 
 def xlsx_stream(*, viewer: User, assignment: Assignment, pseudonymous: bool) -> Iterator[bytes]:
     """The report as an .xlsx, streamed: the zip's fixed parts and the sheet's header row go out first, then
-    the rows as COPY delivers them. Text cells are inline strings (no shared-string table to build first);
-    score and maximum score are numbers."""
-    header = report_header(pseudonymous=pseudonymous)
+    the rows as COPY delivers them."""
+    chunks = _copy_chunks(viewer=viewer, assignment=assignment, pseudonymous=pseudonymous)
+    return _xlsx_chunks(report_header(pseudonymous=pseudonymous), chunks)
+
+
+def xlsx_write(
+    handle: IO[bytes],
+    *,
+    viewer: User,
+    assignment: Assignment,
+    pseudonymous: bool,
+    rows_done: Callable[[int], None] | None = None,
+) -> int:
+    """The same .xlsx written into ``handle`` by a background job (a report too large for a request): COPY's
+    output first spooled to a temporary file (COPY is cheap, and the connection is free again afterwards, so
+    ``rows_done(n)`` may write the job's progress between chunks), then the sheet written from it. Returns the
+    number of rows."""
+    with tempfile.SpooledTemporaryFile(max_size=8 * CHUNK_BYTES) as spool:
+        for chunk in _copy_chunks(viewer=viewer, assignment=assignment, pseudonymous=pseudonymous):
+            spool.write(chunk)
+        spool.seek(0)
+        counted = [0]
+
+        def counting(rows: int) -> None:
+            counted[0] = rows
+            if rows_done is not None:
+                rows_done(rows)
+
+        spooled = iter(lambda: spool.read(CHUNK_BYTES), b"")
+        for part in _xlsx_chunks(report_header(pseudonymous=pseudonymous), spooled, counting):
+            handle.write(part)
+    return counted[0]
+
+
+def _xlsx_chunks(
+    header: list[str], chunks: Iterator[bytes], rows_done: Callable[[int], None] | None = None
+) -> Iterator[bytes]:
+    """A SpreadsheetML package of ``header`` and the CSV records of ``chunks``, written as a stream. Text cells
+    are inline strings (no shared-string table to build first); score and maximum score are numbers.
+    ``rows_done(n)`` hears the rows written so far after each chunk."""
     numeric = {len(header) - 4, len(header) - 3}  # score, maximum score
     columns = [chr(ord("A") + i) for i in range(len(header))]
     sink = _Sink()
@@ -248,7 +288,7 @@ def xlsx_stream(*, viewer: User, assignment: Assignment, pseudonymous: bool) -> 
             yield sink.take()
             number = 1
             pending = io.StringIO()
-            for chunk in _copy_chunks(viewer=viewer, assignment=assignment, pseudonymous=pseudonymous):
+            for chunk in chunks:
                 pending.write(chunk.decode())
                 pending.seek(0)
                 text = pending.read()
@@ -269,6 +309,8 @@ def xlsx_stream(*, viewer: User, assignment: Assignment, pseudonymous: bool) -> 
                             out.append(f'<c r="{columns[i]}{number}" t="inlineStr"><is><t>{_text(value)}</t></is></c>')
                     out.append("</row>")
                 sheet.write("".join(out).encode())
+                if rows_done is not None:
+                    rows_done(number - 1)
                 if sink.size >= CHUNK_BYTES:
                     yield sink.take()
             sheet.write(_SHEET_END.encode())

@@ -23,6 +23,7 @@ urlpatterns = [
     path("classes/<int:class_id>/assignments/", views.assignment_create, name="assignment_create"),
     path("assignments/<int:assignment_id>/report/", views.assignment_report, name="assignment_report"),
     path("assignments/<int:assignment_id>/report.<str:fmt>", views.assignment_download, name="assignment_download"),
+    path("assignments/<int:assignment_id>/report/prepare/", views.assignment_report_prepare, name="assignment_prepare"),
     path("exports/", views.export_history, name="export_history"),
     path("join/", views.class_join, name="class_join"),
     path("join/answer/<str:token>/", views.class_join_answer, name="class_join_answer"),

@@ -20,7 +20,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.http import AuthenticatedRequest
 from accounts.models import User
@@ -493,19 +493,29 @@ def assignment_report(request: AuthenticatedRequest, assignment_id: int) -> Http
     if request.method == "POST" and form.is_valid():
         services.report_notice_acknowledge(teacher=request.user)
         return redirect("grading:assignment_report", assignment_id=assignment.pk)
+    row_count = reports.report_row_count(viewer=request.user, assignment=assignment)
     context = {
         "assignment": assignment,
         "form": form,
         "acknowledged": services.report_notice_acknowledged(teacher=request.user),
-        "row_count": reports.report_row_count(viewer=request.user, assignment=assignment),
+        "row_count": row_count,
+        "xlsx_inline": downloads.report_is_inline(row_count),
     }
     return render(request, "grading/assignment_report.html", context, status=400 if form.errors else 200)
 
 
+def _report_name(assignment: Assignment, fmt: str, pseudonymous: bool) -> str:
+    stem = slugify(f"{assignment.school_class.name} {assignment.title}") or "grades"
+    return f"{stem}{'-pseudonymous' if pseudonymous else ''}.{fmt}"
+
+
 @login_required
+@require_GET
 def assignment_download(
     request: AuthenticatedRequest, assignment_id: int, fmt: str
 ) -> HttpResponse | StreamingHttpResponse:
+    """The report streamed by the request: CSV always (PostgreSQL's COPY does the work), XLSX up to
+    REPORT_INLINE_MAX_ROWS rows. A larger XLSX is prepared by a job (``assignment_report_prepare``)."""
     assignment = get_object_or_404(
         selectors.assignment_list_taught_by(viewer=request.user).select_related("school_class"), pk=assignment_id
     )
@@ -516,6 +526,9 @@ def assignment_download(
         return redirect("grading:assignment_report", assignment_id=assignment.pk)
     pseudonymous = request.GET.get("pseudonymous") == "1"
     row_count = reports.report_row_count(viewer=request.user, assignment=assignment)
+    if fmt == GradeExport.Format.XLSX and not downloads.report_is_inline(row_count):
+        messages.info(request, _("This report is large: prepare the XLSX file below and download it when it is ready."))
+        return redirect("grading:assignment_report", assignment_id=assignment.pk)
     services.grade_export_log(
         teacher=request.user, assignment=assignment, format=fmt, pseudonymous=pseudonymous, row_count=row_count
     )
@@ -527,13 +540,36 @@ def assignment_download(
     else:
         response = StreamingHttpResponse(
             reports.xlsx_stream(viewer=viewer, assignment=assignment, pseudonymous=pseudonymous),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            content_type=downloads.XLSX,
         )
-    stem = slugify(f"{assignment.school_class.name} {assignment.title}") or "grades"
-    suffix = "-pseudonymous" if pseudonymous else ""
-    response["Content-Disposition"] = content_disposition_header(True, f"{stem}{suffix}.{fmt}")
+    response["Content-Disposition"] = content_disposition_header(True, _report_name(assignment, fmt, pseudonymous))
     response["Cache-Control"] = "no-store"
     return response
+
+
+@login_required
+@require_POST
+def assignment_report_prepare(request: AuthenticatedRequest, assignment_id: int) -> HttpResponse:
+    """A report too large to stream as XLSX: a Celery job writes it (grading/downloads.py); the teacher follows
+    its progress and downloads it from the page it leads to. Asking twice while it is prepared gives one job; the
+    job records the download in the teacher's history when it writes the file."""
+    assignment = get_object_or_404(
+        selectors.assignment_list_taught_by(viewer=request.user).select_related("school_class"), pk=assignment_id
+    )
+    if not services.report_notice_acknowledged(teacher=request.user):
+        messages.warning(request, _("Read and acknowledge the privacy notice before downloading a grade report."))
+        return redirect("grading:assignment_report", assignment_id=assignment.pk)
+    pseudonymous = request.POST.get("pseudonymous") == "1"
+    row_count = reports.report_row_count(viewer=request.user, assignment=assignment)
+    fmt = GradeExport.Format.XLSX
+    prepared = downloads.report_xlsx_request(
+        teacher=request.user,
+        assignment=assignment,
+        pseudonymous=pseudonymous,
+        row_count=row_count,
+        download_name=_report_name(assignment, fmt, pseudonymous),
+    )
+    return redirect("downloads:progress", public_id=prepared.public_id)
 
 
 @login_required

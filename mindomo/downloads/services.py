@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from datetime import datetime, timedelta
@@ -9,7 +10,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -22,6 +23,8 @@ from .models import PreparedFile
 logger = logging.getLogger(__name__)
 
 FOLDER = "prepared"
+# the first key of the advisory lock taken while asking for a file (the second: a hash of the file's key)
+ADVISORY_LOCK_CLASS = 7_331
 
 
 def prepared_file_request(
@@ -36,23 +39,48 @@ def prepared_file_request(
     parts_total: int = 1,
     language: str = "",
 ) -> PreparedFile:
-    """Ask for a file: the row now, the build on the ``bulk`` queue after the commit."""
+    """Ask for a file: the row now, the build on the ``bulk`` queue after the commit.
+
+    A second ask for the same file (same kind, owner and parameters: a double submit, a reload of the POST) while
+    the first is still waiting or being built gets that first file: one job, never two. The asks of one owner for
+    one file are serialised by a transaction-level advisory lock on their key, so two at once cannot both create.
+    A file still waiting after twice the task time limit lost its job (its message): asking again starts a new one."""
     from . import tasks
 
     if registry.get(kind) is None:
         raise ValueError(f"no prepared-file kind {kind!r}")
-    prepared = PreparedFile.objects.create(
-        kind=kind,
-        user=user,
-        owner_email=owner_email.strip().lower(),
-        subject=subject,
-        params=params,
-        download_name=download_name,
-        content_type=content_type,
-        parts_total=max(parts_total, 1),
-        language=language or translation.get_language() or settings.LANGUAGE_CODE,
-    )
-    transaction.on_commit(lambda: tasks.prepared_file_build_task.delay(prepared.pk))
+    owner_email = owner_email.strip().lower()
+    user_id = getattr(user, "pk", None)
+    key = json.dumps([kind, user_id, owner_email, params], sort_keys=True, default=str)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [ADVISORY_LOCK_CLASS, key])
+        in_flight = (
+            PreparedFile.objects.filter(
+                Q(user__isnull=True) if user_id is None else Q(user_id=user_id),
+                kind=kind,
+                owner_email=owner_email,
+                params=params,
+                state__in=(PreparedFile.State.PENDING, PreparedFile.State.BUILDING),
+                created_at__gte=timezone.now() - timedelta(seconds=2 * settings.CELERY_TASK_TIME_LIMIT),
+            )
+            .order_by("pk")
+            .first()
+        )
+        if in_flight is not None:
+            return in_flight
+        prepared = PreparedFile.objects.create(
+            kind=kind,
+            user=user,
+            owner_email=owner_email,
+            subject=subject,
+            params=params,
+            download_name=download_name,
+            content_type=content_type,
+            parts_total=max(parts_total, 1),
+            language=language or translation.get_language() or settings.LANGUAGE_CODE,
+        )
+        transaction.on_commit(lambda: tasks.prepared_file_build_task.delay(prepared.pk))
     return prepared
 
 

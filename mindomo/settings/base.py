@@ -539,6 +539,9 @@ ROSTER_PREVIEW_TTL_HOURS = env.int("ROSTER_PREVIEW_TTL_HOURS", default=24)
 UNVERIFIED_ACCOUNT_TTL_DAYS = env.int("UNVERIFIED_ACCOUNT_TTL_DAYS", default=7)
 # Hours a file prepared in the background (login cards, a child's data) can be downloaded; then it is deleted.
 PREPARED_FILE_TTL_HOURS = env.int("PREPARED_FILE_TTL_HOURS", default=24)
+# Grade reports of up to this many rows are streamed as XLSX by the request; a larger one is prepared by a background
+# job (the CPU of writing the sheet stays off the request). CSV is always streamed (PostgreSQL's COPY writes it).
+REPORT_INLINE_MAX_ROWS = env.int("REPORT_INLINE_MAX_ROWS", default=20_000)
 # Days a finished data export can be downloaded; then the file is deleted.
 DATA_EXPORT_TTL_DAYS = env.int("DATA_EXPORT_TTL_DAYS", default=7)
 # Days between a deletion request (account deactivated at once) and the erasure; signing in cancels.

@@ -146,6 +146,13 @@ ACTIONS: dict[str, Action] = {
         {"teacher"},
         changes=("exports",),
     ),
+    # a report too large to stream as XLSX: a background job is asked for (mindomo.downloads)
+    "download_xlsx_prepared": Action(
+        "post",
+        lambda w: reverse("grading:assignment_prepare", args=[w.assignment.pk]),
+        {"teacher"},
+        changes=("prepared_files",),
+    ),
     "my_grades": Action(
         "get", lambda w: reverse("grading:my_grades"), {"student"}, shows_secret=True, denied_status=200
     ),
