@@ -163,11 +163,14 @@ class Gradebook:
     def header_html(self, start: int = 0, end: int | None = None) -> SafeString:
         """The column headers of the assignments ``start:end``: title (the cells' accessible names point at
         it), due date, maximum score, the column's save button and its report link. Built in Python like
-        the grid: each translated pattern is looked up once per page, not once per column."""
+        the grid: each translated pattern is looked up, and the report's URL reversed, once per page, not
+        once per column."""
         due_pattern = _("due %(due)s · out of %(max)s")
         save_pattern = _("Save “%(title)s”")
         report = escape(_("Report"))
         short_date = get_format("SHORT_DATE_FORMAT")
+        # one reverse() for the page: the URL of assignment 0, its id swapped for each column's
+        url_head, _zero, url_tail = reverse("grading:assignment_report", args=[0]).rpartition("/0/")
         cells = []
         for a in self.assignments[start:end]:
             title = escape(a.title)
@@ -175,7 +178,7 @@ class Gradebook:
                 due_pattern % {"due": dateformat.format(a.due_date, short_date), "max": format_score(a.max_score)}
             )
             save = escape(save_pattern % {"title": a.title})
-            url = reverse("grading:assignment_report", args=[a.pk])
+            url = f"{url_head}/{a.pk}/{url_tail}"
             cells.append(
                 f'<th scope="col"><span id="gb-a{a.pk}">{title}</span><br><span class="muted">{due}</span><br>'
                 f'<button type="submit" name="save_column" value="{a.pk}" class="small secondary">{save}</button> '
@@ -196,24 +199,32 @@ class Gradebook:
         data = self.data
         grades = self.grades
         placeholder = escape(_("feedback"))
+        # A cell is one f-string. The same feedback is often given to many students: each distinct stored
+        # text is escaped once per page.
+        escaped: dict[str, str] = {"": ""}
         lines = []
         for student in enrollments:
             sid = student.student_id
             cells = []
             for aid in columns:
-                name_score = f"score-{sid}-{aid}"
-                name_feedback = f"feedback-{sid}-{aid}"
-                if data is not None and name_score in data:
-                    score, feedback = escape(data.get(name_score, "")), escape(data.get(name_feedback, ""))
+                if data is not None and f"score-{sid}-{aid}" in data:
+                    score = escape(data.get(f"score-{sid}-{aid}", ""))
+                    feedback = escape(data.get(f"feedback-{sid}-{aid}", ""))
                 else:
                     stored = grades.get((sid, aid))
-                    score, feedback = ("", "") if stored is None else (stored[0], escape(stored[1]))
-                labels = f"gb-s{sid} gb-a{aid}"
+                    if stored is None:
+                        score = feedback = ""
+                    else:
+                        score, text = stored
+                        known = escaped.get(text)
+                        if known is None:
+                            known = escaped[text] = escape(text)
+                        feedback = known
                 cells.append(
-                    f'<td><input type="text" inputmode="decimal" name="{name_score}" value="{score}" size="5" '
-                    f'aria-labelledby="gb-score {labels}">'
-                    f'<input type="text" name="{name_feedback}" value="{feedback}" maxlength="2000" '
-                    f'placeholder="{placeholder}" aria-labelledby="gb-feedback {labels}"></td>'
+                    f'<td><input type="text" inputmode="decimal" name="score-{sid}-{aid}" value="{score}" size="5" '
+                    f'aria-labelledby="gb-score gb-s{sid} gb-a{aid}">'
+                    f'<input type="text" name="feedback-{sid}-{aid}" value="{feedback}" maxlength="2000" '
+                    f'placeholder="{placeholder}" aria-labelledby="gb-feedback gb-s{sid} gb-a{aid}"></td>'
                 )
             name = escape(f"{student.last_name}, {student.first_name}")
             lines.append(f'<tr><th scope="row" id="gb-s{sid}">{name}</th>{"".join(cells)}</tr>')

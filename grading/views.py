@@ -13,9 +13,11 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header, urlencode
+from django.utils.safestring import mark_safe
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -423,11 +425,25 @@ def _gradebook_page(
         "school_class": school_class,
         "book": book,
         "assignment_form": form,
-        "header": book.header_html(window["window_from"], window["window_to"]),
-        "grid": book.grid_html(window["students"], window["window_from"], window["window_to"]),
+        "header": mark_safe(_HEADER_MARK),  # noqa: S308 -- our own constant
+        "grid": mark_safe(_GRID_MARK),  # noqa: S308 -- our own constant
         **window,
     }
-    return render(request, "grading/gradebook.html", context, status=status)
+    page = render_to_string("grading/gradebook.html", context, request)
+    before, header_found, rest = page.partition(_HEADER_MARK)
+    middle, grid_found, after = rest.partition(_GRID_MARK)
+    if not (header_found and grid_found):  # no grid on this page (no student or no assignment yet)
+        return HttpResponse(page, status=status)
+    header = book.header_html(window["window_from"], window["window_to"])
+    grid = book.grid_html(window["students"], window["window_from"], window["window_to"])
+    return HttpResponse(b"".join(part.encode() for part in (before, header, middle, grid, after)), status=status)
+
+
+# The grid (hundreds of KB) is put into the rendered page once, where these marks stand, instead of being copied
+# by every level of the template (each block and tag joins its output into a new string). Nothing a person
+# typed can hold them: the template escapes "<" in every value.
+_HEADER_MARK = "<!--gradebook:header-->"
+_GRID_MARK = "<!--gradebook:grid-->"
 
 
 @login_required

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -20,6 +21,8 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.utils.functional import Promise
 from django.utils.module_loading import autodiscover_modules
+
+from mindomo import statements
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -158,56 +161,129 @@ class PrivacyRegistry:
     def export_user(self, user: User) -> dict[str, dict[str, Any]]:
         return {p.name: p.export(user) for p in self.providers()}
 
-    def summarise_user(self, user: User, *, also: list[SummaryItem] | None = None) -> dict[str, dict[str, Any]]:
+    def summarise_user(
+        self, user: User, *, also: list[SummaryItem] | Callable[[Subject], list[SummaryItem]] | None = None
+    ) -> dict[str, dict[str, Any]]:
         """Every provider's summary with its items read: counts as ints, rows as dicts (dates as ISO text).
 
         The items of all providers become scalar subqueries of one ``SELECT``: one round trip whatever the
         number of providers or of the user's rows. ``also``: more items the caller needs in the same round
-        trip, read into ``summaries[""]`` in their order (key = position)."""
-        summaries = {p.name: p.summary(user) for p in self.providers()}
-        summaries[""] = {str(n): item for n, item in enumerate(also or [])}
-        items = [
-            (name, key, item)
-            for name, summary in summaries.items()
-            for key, item in summary.items()
-            if isinstance(item, (Count, First, Rows))
-        ]
-        values = read_items([item for _, _, item in items])
-        for (name, key, _item), value in zip(items, values, strict=True):
-            summaries[name][key] = value
+        trip, read into ``summaries[""]`` in their order (key = position): a list, or a module-level function of
+        a :class:`Subject` (the person by primary key: then compiled once per process, as below).
+
+        A provider whose summary uses only ``user.pk`` and holds only items is compiled once per process
+        (``mindomo.statements``, given a :class:`Subject` instead of the user); any other (plain values, other
+        attributes of the user) is built and compiled for each call, with the real user."""
+        parts: list[tuple[str, tuple[str, list[Any], Any]]] = []
+        summaries: dict[str, dict[str, Any]] = {}
+        for provider in self.providers():
+            compiled = statements.bind(
+                ("privacy.summary", provider.name), partial(_summary_statement, provider.summary), user.pk
+            )
+            if compiled is None:
+                summaries[provider.name] = provider.summary(user)
+                compiled = _items_statement(summaries[provider.name])
+            else:
+                summaries[provider.name] = {}
+            parts.append((provider.name, compiled))
+        summaries[""] = {}
+        if callable(also):
+            key = ("privacy.also", getattr(also, "__module__", ""), getattr(also, "__qualname__", ""))
+            compiled_also = statements.bind(key, partial(_summary_statement, also), user.pk)
+            if compiled_also is None:
+                compiled_also = _items_statement(_positions(also(Subject(user.pk))))
+        else:
+            compiled_also = _items_statement(_positions(also or []))
+        parts.append(("", compiled_also))
+        columns = [sql for _name, (sql, _params, _meta) in parts if sql]
+        params = [value for _name, (_sql, part_params, _meta) in parts for value in part_params]
+        database = next((meta[0] for _name, (_sql, _params, meta) in parts if meta[1]), "default")
+        values = iter(_execute(database, columns, params))
+        for name, (_sql, _params, meta) in parts:
+            for key in meta[1]:
+                summaries[name][key] = next(values)
         return summaries
+
+
+class Subject:
+    """A person known by primary key only: what a provider's summary is given to be compiled once per process
+    (any other attribute it reads raises, and that provider is then summarised from the real user each time)."""
+
+    __slots__ = ("pk",)
+
+    def __init__(self, pk: int) -> None:
+        self.pk = pk
+
+    @property
+    def id(self) -> int:
+        return self.pk
+
+
+class _PlainValue(Exception):
+    """A summary holding a plain value (not an item): built from the real user on every call."""
+
+
+def _positions(items: list[SummaryItem]) -> dict[str, SummaryItem]:
+    return {str(n): item for n, item in enumerate(items)}
+
+
+def _summary_statement(summary: Callable[[Any], Any], pk: int) -> tuple[str, list[Any], Any]:
+    """The columns of ``summary(Subject(pk))``: a dict of items (a provider's summary) or a list (``also``)."""
+    found = summary(Subject(pk))
+    items = _positions(found) if isinstance(found, list) else found
+    if not all(isinstance(item, (Count, First, Rows)) for item in items.values()):
+        raise _PlainValue
+    return _items_statement(items)
+
+
+def _items_statement(summary: dict[str, Any]) -> tuple[str, list[Any], Any]:
+    """``(columns joined, their parameters, (database, the keys of the items in column order))`` of a summary's
+    items; plain values are left where they are."""
+    keys = [key for key, item in summary.items() if isinstance(item, (Count, First, Rows))]
+    columns: list[str] = []
+    params: list[Any] = []
+    database = "default"
+    for key in keys:
+        item = summary[key]
+        database = item.rows.db
+        sql, item_params = _column(item)
+        columns.append(sql)
+        params.extend(item_params)
+    return ", ".join(columns), params, (database, tuple(keys))
+
+
+def _column(item: SummaryItem) -> tuple[str, list[Any]]:
+    """One item as a scalar subquery (Django-compiled SQL with its parameters apart: nothing of the user's is in
+    the text)."""
+    rows = item.rows
+    if isinstance(item, Count):
+        rows = rows.order_by().values("pk")
+    elif isinstance(item, First):
+        rows = rows[:1]
+    elif item.limit is not None:
+        rows = rows[: item.limit]
+    try:
+        sql, params = rows.query.get_compiler(using=item.rows.db).as_sql()
+    except EmptyResultSet:  # .none(): nothing to read
+        return ("0" if isinstance(item, Count) else "NULL::json" if isinstance(item, First) else "'[]'::json"), []
+    if isinstance(item, Count):
+        return f"(SELECT COUNT(*) FROM ({sql}) AS s)", list(params)  # noqa: S608
+    if isinstance(item, First):
+        return f"(SELECT row_to_json(s) FROM ({sql}) AS s)", list(params)  # noqa: S608
+    return f"(SELECT COALESCE(json_agg(row_to_json(s)), '[]'::json) FROM ({sql}) AS s)", list(params)  # noqa: S608
 
 
 def read_items(items: list[SummaryItem]) -> list[Any]:
     """The items' values (ints, dicts or None, lists of dicts), all read by one ``SELECT``."""
     if not items:
         return []
-    columns: list[str] = []
-    params: list[Any] = []
-    database = items[0].rows.db
-    for item in items:
-        rows = item.rows
-        if isinstance(item, Count):
-            rows = rows.order_by().values("pk")
-        elif isinstance(item, First):
-            rows = rows[:1]
-        elif item.limit is not None:
-            rows = rows[: item.limit]
-        # Django-compiled SQL with its parameters apart: nothing of the user's is in the text
-        try:
-            sql, row_params = rows.query.get_compiler(using=database).as_sql()
-        except EmptyResultSet:  # .none(): nothing to read
-            columns.append(
-                "0" if isinstance(item, Count) else "NULL::json" if isinstance(item, First) else "'[]'::json"
-            )
-            continue
-        if isinstance(item, Count):
-            columns.append(f"(SELECT COUNT(*) FROM ({sql}) AS s)")  # noqa: S608
-        elif isinstance(item, First):
-            columns.append(f"(SELECT row_to_json(s) FROM ({sql}) AS s)")  # noqa: S608
-        else:
-            columns.append(f"(SELECT COALESCE(json_agg(row_to_json(s)), '[]'::json) FROM ({sql}) AS s)")  # noqa: S608
-        params.extend(row_params)
+    sql, params, (database, _keys) = _items_statement(_positions(items))
+    return _execute(database, [sql], params)
+
+
+def _execute(database: str, columns: list[str], params: list[Any]) -> list[Any]:
+    if not columns:
+        return []
     connection = connections[database]
     connection.ensure_connection()
     # A prepared statement: its text is the same for every user (only the parameters differ), so PostgreSQL

@@ -80,6 +80,18 @@ def ledger_for_child(record: ConsentRecord) -> QuerySet[LedgerEntry]:
     return ledger_rows_of_child(record.child_id).order_by("seq")
 
 
+def _child_page_extra(child: privacy.Subject) -> list[privacy.SummaryItem]:
+    """What the child's page reads with the providers' summaries, by the child's id only (the registry compiles
+    it once per process): the guardians invited, the consent history, the separate consents given and the
+    staff's accesses. A child has one consent record (``ConsentRecord.child`` is one-to-one)."""
+    return [
+        privacy.Rows(Guardian.objects.filter(record__child_id=child.pk).order_by("pk").values("email"), limit=None),
+        privacy.Rows(ledger_rows_of_child(child.pk).order_by("seq").values("at", "kind"), limit=None),
+        privacy.Rows(DisclosureConsent.objects.filter(record__child_id=child.pk).values("third_party_id"), limit=None),
+        privacy.Rows(hooks.staff_accesses.implementation()(subject_id=child.pk), limit=STAFF_ACCESSES_SHOWN),
+    ]
+
+
 def child_page(*, record: ConsentRecord, email: str) -> dict[str, Any]:
     """What the child's page shows: the consent, its ledger and the guardians, every provider's data that
     applies to a child (a school-registered child's school, classes and grades included), the staff's accesses,
@@ -87,15 +99,7 @@ def child_page(*, record: ConsentRecord, email: str) -> dict[str, Any]:
 
     # One statement reads every provider's summary and, with it, the guardians, the consent history, the
     # separate consents given and the staff's accesses (mindomo.privacy.read_items).
-    summaries = registry.summarise_user(
-        record.child,
-        also=[
-            privacy.Rows(Guardian.objects.filter(record=record).order_by("pk").values("email"), limit=None),
-            privacy.Rows(ledger_for_child(record).values("at", "kind"), limit=None),
-            privacy.Rows(DisclosureConsent.objects.filter(record=record).values("third_party_id"), limit=None),
-            privacy.Rows(hooks.staff_accesses.implementation()(subject_id=record.child_id), limit=STAFF_ACCESSES_SHOWN),
-        ],
-    )
+    summaries = registry.summarise_user(record.child, also=_child_page_extra)
     extra = summaries.pop("")
     guardians, history, given, accesses = extra["0"], extra["1"], extra["2"], extra["3"]
     page: dict[str, Any] = {

@@ -1,0 +1,166 @@
+"""Reads compiled once per process (mindomo.statements): the same rows as compiling every time, for every person,
+and no reuse where the SQL depends on more than ids."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+
+from accounts.models import User
+from consent.services import consent_record_school
+from grading import selectors as grading_selectors
+from grading.models import Assignment, Grade
+from mindomo import privacy, statements
+from mindomo.privacy import registry
+from privacy.models import AccessLog
+from schools.models import SchoolMembership
+from tests.grading.conftest import World
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_statements() -> Iterator[None]:
+    statements.forget()
+    yield
+    statements.forget()
+
+
+def _by_pk(pk: int, ids: list[int]) -> tuple[str, list[Any], Any]:
+    sql, params = User.objects.filter(pk=pk).exclude(pk__in=ids).values("username").query.sql_with_params()
+    return sql, list(params), "meta"
+
+
+def test_a_reused_statement_binds_each_calls_ids_as_compiling_would() -> None:
+    first = statements.bind("t.by_pk", _by_pk, 7, [1, 2, 3])
+    assert first == _by_pk(7, [1, 2, 3])
+    again = statements.bind("t.by_pk", _by_pk, 11, [4, 5, 6])
+    assert again == _by_pk(11, [4, 5, 6])
+    # another length of the list is another shape, compiled for itself
+    assert statements.bind("t.by_pk", _by_pk, 11, [4]) == _by_pk(11, [4])
+
+
+def test_a_read_that_uses_an_id_other_than_as_a_parameter_is_not_reused() -> None:
+    def derived(pk: int) -> tuple[str, list[Any], Any]:
+        sql, params = User.objects.filter(username=f"user-{pk}").query.sql_with_params()
+        return sql, list(params), None
+
+    def dated(pk: int) -> tuple[str, list[Any], Any]:
+        sql, params = User.objects.filter(pk=pk, date_joined__lt=timezone.now()).query.sql_with_params()
+        return sql, list(params), None
+
+    def reads_more_than_the_id(pk: int) -> tuple[str, list[Any], Any]:
+        subject = privacy.Subject(pk)
+        sql, params = User.objects.filter(email=subject.email).query.sql_with_params()  # type: ignore[attr-defined]
+        return sql, list(params), None
+
+    assert statements.bind("t.derived", derived, 7) is None
+    assert statements.bind("t.dated", dated, 7) is None
+    assert statements.bind("t.more", reads_more_than_the_id, 7) is None
+
+
+def test_translated_text_in_the_parameters_follows_the_active_language() -> None:
+    def labelled(pk: int) -> tuple[str, list[Any], Any]:
+        sql, params = User.objects.filter(pk=pk, last_name=gettext("Report")).query.sql_with_params()
+        return sql, list(params), None
+
+    with translation.override("en"):
+        english = statements.bind("t.labelled", labelled, 3)
+    with translation.override("de"):
+        german = statements.bind("t.labelled", labelled, 3)
+    assert english is not None
+    assert german is not None
+    assert sorted(map(str, english[1])) == ["3", "Report"]
+    assert gettext_in("de", "Report") in german[1]
+    assert german[1] != english[1]
+
+
+def gettext_in(language: str, text: str) -> str:
+    with translation.override(language):
+        return gettext(text)
+
+
+def test_the_integer_type_the_database_is_given_is_kept() -> None:
+    def accesses(pk: int) -> tuple[str, list[Any], Any]:
+        sql, params = AccessLog.objects.filter(subject_id=pk).query.sql_with_params()
+        return sql, list(params), None
+
+    statements.bind("t.accesses", accesses, 5)
+    bound = statements.bind("t.accesses", accesses, 9)
+    assert bound is not None
+    assert bound[1] == accesses(9)[1]
+    assert [type(p) for p in bound[1]] == [type(p) for p in accesses(9)[1]]
+
+
+def _grade(world: World, student: User, score: str) -> None:
+    assignment = Assignment.objects.create(
+        school_class=world.school_class, title="Essay", due_date=datetime.date(2026, 3, 1), max_score=Decimal("20")
+    )
+    Grade.objects.create(
+        assignment=assignment, student=student, score=Decimal(score), graded_by=world.teacher, graded_at=timezone.now()
+    )
+
+
+def test_each_child_summarised_from_the_reused_statement_gets_their_own_data(world: World) -> None:
+    _grade(world, world.other_student, "17.5")
+    consent_record_school(child=world.student, school=world.school, granted_by=world.admin)
+
+    def extra(child: privacy.Subject) -> list[privacy.SummaryItem]:
+        return [privacy.Rows(Grade.objects.filter(student_id=child.pk).values("score"), limit=None)]
+
+    cached = {u.pk: registry.summarise_user(u, also=extra) for u in (world.student, world.other_student)}
+    reused = {key[0] for key, value in statements._templates.items() if value is not statements._UNUSABLE}
+    assert {("privacy.summary", "grading"), ("privacy.summary", "consent")} <= reused
+    statements.forget()
+    original_template = statements._template
+    statements._template = lambda build, shape: statements._UNUSABLE  # type: ignore[assignment]
+    try:
+        compiled = {u.pk: registry.summarise_user(u, also=extra) for u in (world.student, world.other_student)}
+    finally:
+        statements._template = original_template  # type: ignore[assignment]
+    assert cached == compiled
+    assert cached[world.student.pk] != cached[world.other_student.pk]
+    assert (
+        cached[world.other_student.pk]["grading"]["grades"] == Grade.objects.filter(student=world.other_student).count()
+    )
+    assert cached[world.other_student.pk][""]["0"] == [{"score": 17.5}]
+    assert cached[world.student.pk]["consent"]["consent"]["method"] == "school"
+    assert cached[world.other_student.pk]["consent"]["consent"] is None
+
+
+def test_the_gradebooks_reused_statement_keeps_the_access_rule(world: World) -> None:
+    """A teacher who no longer teaches at the school reads nothing, even after another teacher's page compiled
+    the statement of the same shape."""
+    assignment_ids = list(Assignment.objects.filter(school_class=world.school_class).values_list("pk", flat=True))
+    student_ids = [world.student.pk]
+    shown = grading_selectors.gradebook_grades(
+        viewer=world.teacher, school_class=world.school_class, assignment_ids=assignment_ids, student_ids=student_ids
+    )
+    assert list(shown) == [(world.student.pk, world.assignment.pk)]
+    assert shown[(world.student.pk, world.assignment.pk)][1] == world.grade.feedback
+    SchoolMembership.objects.filter(user=world.teacher, school=world.school).delete()
+    assert (
+        grading_selectors.gradebook_grades(
+            viewer=world.teacher,
+            school_class=world.school_class,
+            assignment_ids=assignment_ids,
+            student_ids=student_ids,
+        )
+        == {}
+    )
+    # another teacher of the school, not the class's: nothing either
+    assert (
+        grading_selectors.gradebook_grades(
+            viewer=world.other_teacher,
+            school_class=world.school_class,
+            assignment_ids=assignment_ids,
+            student_ids=student_ids,
+        )
+        == {}
+    )
