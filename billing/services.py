@@ -151,8 +151,10 @@ def order_pay_braintree(*, user: User, order_reference: str, nonce: str) -> Paym
             return PaymentOutcome(order=order, invoice=order.invoices.filter(kind=Invoice.Kind.INVOICE).first())
         _refuse_unless_allowed(user)
         try:
-            found = braintree.find_sale(order_id=str(order.reference)) if order.charge_outcome_unknown else None
-            result = found or braintree.sale(amount=order.total, order_id=str(order.reference), nonce=nonce)
+            found = (
+                braintree.find_sale(order_id=str(order.reference), payer=user) if order.charge_outcome_unknown else None
+            )
+            result = found or braintree.sale(amount=order.total, order_id=str(order.reference), nonce=nonce, payer=user)
         except GatewayTimeout:
             order.charge_outcome_unknown = True
             order.save(update_fields=["charge_outcome_unknown"])
@@ -449,7 +451,7 @@ def invoice_refund(*, invoice_id: int, actor: User) -> Invoice:
                 code="refund_elsewhere",
             )
         try:
-            result = braintree.refund(transaction_id=invoice.gateway_transaction_id)
+            result = braintree.refund(transaction_id=invoice.gateway_transaction_id, payer=invoice.user)
         except GatewayError as exc:
             raise ValidationError(
                 _("The payment service could not refund this invoice: %(error)s") % {"error": str(exc)},
@@ -533,7 +535,7 @@ def card_verify(*, nonce: str) -> braintree.CardVerification:
     """A zero-amount verification of the card behind a Drop-in nonce (the parent portal's stronger consent
     method): nothing is charged, nothing is stored. ValidationError when Braintree cannot be reached."""
     try:
-        return braintree.verify_card(nonce=nonce)
+        return braintree.verify_card(nonce=nonce, payer=None)  # the parent's card; no account's data
     except GatewayError as exc:
         raise ValidationError(
             _("The card check is unavailable right now. Nothing was recorded; please try again later."),
@@ -559,7 +561,7 @@ def card_charge_refunded(*, nonce: str, reference: str) -> ChargeRefunded:
     for staff (the charge stands verified). ValidationError when Braintree cannot be reached."""
     amount = Decimal(settings.CONSENT_CARD_CHARGE_AMOUNT)
     try:
-        sale = braintree.sale(amount=amount, order_id=reference, nonce=nonce)
+        sale = braintree.sale(amount=amount, order_id=reference, nonce=nonce, payer=None)  # the parent's card
     except GatewayError as exc:
         raise ValidationError(
             _("The card check is unavailable right now. Nothing was recorded; please try again later."),
@@ -568,7 +570,7 @@ def card_charge_refunded(*, nonce: str, reference: str) -> ChargeRefunded:
     if not sale.success:
         return ChargeRefunded(success=False, message=sale.message)
     try:
-        refund = braintree.refund(transaction_id=sale.transaction_id)
+        refund = braintree.refund(transaction_id=sale.transaction_id, payer=None)
     except GatewayError as exc:
         logger.error("consent charge %s: refund failed (%s); refund it in Braintree", sale.transaction_id, exc)
         refund = None

@@ -328,6 +328,7 @@ class LedgerEntry(models.Model):
         GUARDIAN_REMOVED = "guardian_removed", _("Parent or guardian removed by the school")
         CLASS_APPROVED = "class_approved", _("Parent approved joining a school's class")
         CLASS_DECLINED = "class_declined", _("Parent declined joining a school's class")
+        DISCLOSED = "disclosed", _("Data sent to a third party with the parent's separate consent")
 
     seq = models.PositiveBigIntegerField(_("number"), unique=True)
     at = models.DateTimeField(_("at"))

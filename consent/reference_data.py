@@ -134,6 +134,41 @@ THIRD_PARTIES: list[tuple[str, str, str, bool]] = [
 ]
 NOT_FOR_CHILDREN = {"Braintree (PayPal)", "2Checkout (Verifone)"}
 
+# The modules of ours that open a network connection to each provider: the only ones that may import a network
+# client (OUTBOUND_CLIENTS, checked by tests/consent/test_outbound.py and by the import-linter contract "Only the
+# declared integrations import a network client" in pyproject.toml, whose ignore_imports name these modules).
+# A module of a provider that is not integral passes consent.services.disclosure_authorize before it sends
+# anything. Providers without a module are reached by no code of ours: 2Checkout's checkout is a page the buyer's
+# browser opens (its notifications come to us); Amazon Web Services keeps the operator's encrypted backups.
+# The outgoing mail server (EMAIL_URL, Django's SMTP backend, whose errors mindomo.mail reads) is the operator's,
+# in the main data centre: a mail provider instead must be added to THIRD_PARTIES first.
+INTEGRATIONS: dict[str, tuple[str, ...]] = {
+    "Hetzner Online GmbH": ("mindomo.mail",),
+    "Braintree (PayPal)": ("billing.gateways.braintree_gateway",),
+}
+
+# Modules that open network connections to other machines (top-level packages, or the exact stdlib modules).
+OUTBOUND_CLIENTS = (
+    "aiohttp",
+    "boto3",
+    "botocore",
+    "braintree",
+    "ftplib",
+    "grpc",
+    "http.client",
+    "httpx",
+    "paramiko",
+    "pycurl",
+    "requests",
+    "smtplib",
+    "socket",
+    "urllib.request",
+    "urllib3",
+    "websocket",
+    "websockets",
+    "xmlrpc.client",
+)
+
 
 def load(age_rule_model: Any, third_party_model: Any) -> None:
     """Insert the rows that are missing (idempotent); never touches a row that exists."""

@@ -13,7 +13,7 @@ from allauth.account.models import EmailAddress
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
@@ -39,10 +39,12 @@ from .models import (
     AgeRule,
     ConsentMethod,
     ConsentRecord,
+    DisclosureConsent,
     Guardian,
     LedgerEntry,
     ParentalControl,
     PendingSignup,
+    ThirdParty,
 )
 
 if TYPE_CHECKING:
@@ -787,3 +789,63 @@ def inactive_children_erase(pks: list[Any]) -> int:
         )
         erased += 1
     return erased
+
+
+# --- the disclosure gate ----------------------------------------------------------------------------------------
+class DisclosureRefused(PermissionDenied):
+    """The gate refused a disclosure: nothing may be sent (a page that meets it answers 403)."""
+
+
+# The parental consent methods strong enough for a disclosure (the zero-amount card check of older rows is not).
+DISCLOSURE_METHODS = (DisclosureConsent.Method.CARD_CHARGE, DisclosureConsent.Method.SIGNED_FORM)
+
+
+def disclosure_authorize(
+    *, third_party: str, subject: User | None, purpose: str, now: datetime.datetime | None = None
+) -> DisclosureConsent | None:
+    """The one gate every call to a third party passes before it sends anything: each module that talks to a
+    provider is declared in ``consent.reference_data.INTEGRATIONS``, only those modules may import a network
+    client, and those of a provider that is not integral call this (tests/consent/test_outbound.py checks both).
+
+    ``subject``: the account whose personal data the call carries (None: nobody's, e.g. a payment form's token,
+    or a person with no account here such as a parent proving consent with a card).
+
+    A child's data (an account under a parent's or a school's consent, or a child by its age decision) goes to a
+    provider that is not integral only while it may receive children's data (``ThirdParty.active``), collection
+    is not stopped or paused, and a parent gave the separate consent for that provider by a strong method
+    (``DisclosureConsent``: a card charge refunded at once, or a signed form staff approved); the disclosure is
+    then appended to the consent ledger before the data leaves, and the consent returned. Anything else about a
+    child raises :class:`DisclosureRefused` and records nothing. An adult's data, or nobody's, passes (None).
+    """
+    provider = ThirdParty.objects.filter(name=third_party).first()
+    if provider is None:
+        raise DisclosureRefused(f"{third_party!r} is not in the third-party registry")
+    if subject is None or (provider.integral and provider.active):
+        return None
+    record = (
+        ConsentRecord.objects.filter(child_id=subject.pk)
+        .exclude(control__ended_at__isnull=False)
+        .select_related("control")
+        .first()
+    )
+    if record is None:
+        if selectors.is_child_account(subject):  # a child without a consent record: nobody may consent for it
+            raise DisclosureRefused(f"no parental consent covers account {subject.pk}")
+        return None
+    control = getattr(record, "control", None)
+    if control is not None and (control.suspended_at or control.policy_paused_at):
+        raise DisclosureRefused(f"collection is stopped for account {subject.pk}")
+    if not provider.active:
+        raise DisclosureRefused(f"{provider.name} does not receive children's data")
+    consent = DisclosureConsent.objects.filter(
+        record=record, third_party=provider, method__in=DISCLOSURE_METHODS
+    ).first()
+    if consent is None:
+        raise DisclosureRefused(f"no separate parental consent to disclose account {subject.pk} to {provider.name}")
+    ledger.record_event(
+        kind=LedgerEntry.Kind.DISCLOSED,
+        record=record,
+        detail={"disclosure_to": provider.name, "purpose": purpose, "verification": consent.method},
+        now=now,
+    )
+    return consent

@@ -1,15 +1,22 @@
-"""Braintree through its official SDK (the only module importing ``braintree``)."""
+"""Braintree through its official SDK (the only module importing ``braintree``).
+
+Braintree is not integral to the service (consent.reference_data): every call that reaches it passes
+``consent.services.disclosure_authorize`` first (:func:`_connection`), naming whose data it carries.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import braintree
 from braintree.exceptions.braintree_error import BraintreeError
 from braintree.exceptions.invalid_signature_error import InvalidSignatureError
 from django.conf import settings
+
+from consent import services as consent_services
 
 from . import GatewayError, GatewayTimeout, InvalidSignature, RefundResult, SaleResult, WebhookEvent
 
@@ -29,7 +36,18 @@ def _environment() -> braintree.Environment:
     return braintree.Environment.parse_environment(name)
 
 
+PROVIDER = "Braintree (PayPal)"  # its name in the third-party registry
+
+
+def _connection(*, payer: Any, purpose: str) -> braintree.BraintreeGateway:
+    """The SDK's gateway for a call to Braintree, once the disclosure gate let ``payer``'s data (an account, or
+    None for nobody's) go there: a child's data never does (consent.services.DisclosureRefused)."""
+    consent_services.disclosure_authorize(third_party=PROVIDER, subject=payer, purpose=purpose)
+    return _gateway()
+
+
 def _gateway() -> braintree.BraintreeGateway:
+    """The SDK's gateway: for local work only (webhook signatures); calls to Braintree use :func:`_connection`."""
     return braintree.BraintreeGateway(
         braintree.Configuration(
             environment=_environment(),
@@ -44,7 +62,7 @@ def _gateway() -> braintree.BraintreeGateway:
 
 def client_token() -> str:
     try:
-        return str(_gateway().client_token.generate())
+        return str(_connection(payer=None, purpose="payment form").client_token.generate())
     except TIMEOUT_ERRORS as exc:
         raise GatewayTimeout(str(exc)) from exc
     except (BraintreeError, ValueError) as exc:
@@ -70,8 +88,9 @@ def _sale_result(transaction: braintree.Transaction) -> SaleResult:
     )
 
 
-def sale(*, amount: Decimal, order_id: str, nonce: str) -> SaleResult:
-    """Charge ``amount`` with the Drop-in's nonce; ``order_id`` is unique per order (Braintree keeps it)."""
+def sale(*, amount: Decimal, order_id: str, nonce: str, payer: Any) -> SaleResult:
+    """Charge ``amount`` with the Drop-in's nonce; ``order_id`` is unique per order (Braintree keeps it).
+    ``payer``: the account paying (None: a person without an account, such as a parent proving consent)."""
     try:
         params: dict[str, object] = {
             "amount": str(amount),
@@ -81,7 +100,7 @@ def sale(*, amount: Decimal, order_id: str, nonce: str) -> SaleResult:
         }
         if settings.BRAINTREE_MERCHANT_ACCOUNT_ID:
             params["merchant_account_id"] = settings.BRAINTREE_MERCHANT_ACCOUNT_ID
-        result = _gateway().transaction.sale(params)
+        result = _connection(payer=payer, purpose="payment").transaction.sale(params)
     except TIMEOUT_ERRORS as exc:
         raise GatewayTimeout(str(exc)) from exc
     except BraintreeError as exc:
@@ -96,10 +115,12 @@ def sale(*, amount: Decimal, order_id: str, nonce: str) -> SaleResult:
     return SaleResult(success=False, message=result.message or "", validation_errors=errors)
 
 
-def find_sale(*, order_id: str) -> SaleResult | None:
+def find_sale(*, order_id: str, payer: Any) -> SaleResult | None:
     """The successful sale already made for ``order_id`` (after a timeout), or None."""
     try:
-        collection = _gateway().transaction.search(braintree.TransactionSearch.order_id == order_id)
+        collection = _connection(payer=payer, purpose="payment").transaction.search(
+            braintree.TransactionSearch.order_id == order_id
+        )
         for transaction in collection.items:
             found = _sale_result(transaction)
             if found.success:
@@ -111,9 +132,9 @@ def find_sale(*, order_id: str) -> SaleResult | None:
     return None
 
 
-def refund(*, transaction_id: str) -> RefundResult:
+def refund(*, transaction_id: str, payer: Any) -> RefundResult:
     try:
-        result = _gateway().transaction.refund(transaction_id)
+        result = _connection(payer=payer, purpose="refund").transaction.refund(transaction_id)
     except TIMEOUT_ERRORS as exc:
         raise GatewayTimeout(str(exc)) from exc
     except BraintreeError as exc:
@@ -161,13 +182,13 @@ class CardVerification:
     message: str = ""
 
 
-def verify_card(*, nonce: str) -> CardVerification:
+def verify_card(*, nonce: str, payer: Any) -> CardVerification:
     """Verify the card behind a Drop-in nonce for a zero amount: nothing is charged and nothing is stored."""
     try:
         params: dict[str, object] = {"payment_method_nonce": nonce, "options": {"amount": "0.00"}}
         if settings.BRAINTREE_MERCHANT_ACCOUNT_ID:
             params["options"] = {"amount": "0.00", "merchant_account_id": settings.BRAINTREE_MERCHANT_ACCOUNT_ID}
-        result = _gateway().verification.create(params)
+        result = _connection(payer=payer, purpose="card verification").verification.create(params)
     except TIMEOUT_ERRORS as exc:
         raise GatewayTimeout(str(exc)) from exc
     except BraintreeError as exc:
