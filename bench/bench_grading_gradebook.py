@@ -5,7 +5,8 @@ page, ``/accounts/login/?next=/admin/``, which is measured).
 One class of BENCH_GRADEBOOK_STUDENTS students (default 200) and BENCH_GRADEBOOK_ASSIGNMENTS assignments
 (default 30), every cell graded with feedback; the teacher's session is made in the database the server
 reads. Each sample is BENCH_HTTP_REQUESTS sequential GETs (default 20) of the page. Goal (issue 15): at least
-half the admin login page's requests per second, i.e. a time ratio of at most 2.
+half the admin login page's requests per second, i.e. a time ratio of at most 2. A second line measures the
+floor under every signed-in page in the same run: the teacher's empty export history against the same login page.
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ def jobs() -> Iterator[Job]:
     client.force_login(teacher)
     cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
     path = reverse("grading:gradebook", args=[school_class.pk])
+    empty = reverse("grading:export_history")
     try:
         with gunicorn() as port:
             size = get(port, path, count=1, cookie=cookie)
@@ -112,6 +114,13 @@ def jobs() -> Iterator[Job]:
                 lambda: get(port, path, count=REQUESTS, cookie=cookie),
                 lambda: get(port, "/accounts/login/?next=/admin/", count=REQUESTS),
                 goal=2.0,
+                baseline_label="admin login page (allauth)",
+            )
+            # The floor under any signed-in page: the teacher's (empty) export history, one query of its own.
+            yield Job(
+                f"the emptiest signed-in page (a teacher's export history), {REQUESTS} GETs",
+                lambda: get(port, empty, count=REQUESTS, cookie=cookie),
+                lambda: get(port, "/accounts/login/?next=/admin/", count=REQUESTS),
                 baseline_label="admin login page (allauth)",
             )
     finally:

@@ -195,21 +195,22 @@ class Gradebook:
         (the student) and the column header's title (the assignment): no translated sentence per cell.
         Every value that comes from a person (names, submitted or stored text) is escaped.
         """
-        columns = [a.pk for a in self.assignments[start:end]]
+        columns = [(a.pk, str(a.pk)) for a in self.assignments[start:end]]
         data = self.data
         grades = self.grades
         placeholder = escape(_("feedback"))
-        # A cell is one f-string. The same feedback is often given to many students: each distinct stored
-        # text is escaped once per page.
+        # A cell is one f-string of ready-made pieces (the ids as text once per row and column). The same
+        # feedback is often given to many students: each distinct stored text is escaped once per page.
         escaped: dict[str, str] = {"": ""}
         lines = []
         for student in enrollments:
             sid = student.student_id
+            s = str(sid)
             cells = []
-            for aid in columns:
-                if data is not None and f"score-{sid}-{aid}" in data:
-                    score = escape(data.get(f"score-{sid}-{aid}", ""))
-                    feedback = escape(data.get(f"feedback-{sid}-{aid}", ""))
+            for aid, a in columns:
+                if data is not None and f"score-{s}-{a}" in data:
+                    score = escape(data.get(f"score-{s}-{a}", ""))
+                    feedback = escape(data.get(f"feedback-{s}-{a}", ""))
                 else:
                     stored = grades.get((sid, aid))
                     if stored is None:
@@ -221,13 +222,13 @@ class Gradebook:
                             known = escaped[text] = escape(text)
                         feedback = known
                 cells.append(
-                    f'<td><input type="text" inputmode="decimal" name="score-{sid}-{aid}" value="{score}" size="5" '
-                    f'aria-labelledby="gb-score gb-s{sid} gb-a{aid}">'
-                    f'<input type="text" name="feedback-{sid}-{aid}" value="{feedback}" maxlength="2000" '
-                    f'placeholder="{placeholder}" aria-labelledby="gb-feedback gb-s{sid} gb-a{aid}"></td>'
+                    f'<td><input type="text" inputmode="decimal" name="score-{s}-{a}" value="{score}" size="5" '
+                    f'aria-labelledby="gb-score gb-s{s} gb-a{a}">'
+                    f'<input type="text" name="feedback-{s}-{a}" value="{feedback}" maxlength="2000" '
+                    f'placeholder="{placeholder}" aria-labelledby="gb-feedback gb-s{s} gb-a{a}"></td>'
                 )
             name = escape(f"{student.last_name}, {student.first_name}")
-            lines.append(f'<tr><th scope="row" id="gb-s{sid}">{name}</th>{"".join(cells)}</tr>')
+            lines.append(f'<tr><th scope="row" id="gb-s{s}">{name}</th>{"".join(cells)}</tr>')
         return mark_safe("\n".join(lines))  # noqa: S308 -- every interpolated person's value is escaped above
 
     def entries(self, *, column: int | None = None) -> list[GradeEntry] | None:

@@ -135,13 +135,24 @@ class GradebookStudent(NamedTuple):
 
 
 def gradebook_students(*, school_class: SchoolClass) -> list[GradebookStudent]:
-    """The class's students in the gradebook's order (last name, first name, class number)."""
+    """The class's students in the gradebook's order (last name, first name, class number); compiled once per
+    process (``mindomo.statements``)."""
+    sql, params, _meta = statements.bind(
+        "grading.gradebook_students", _gradebook_students_sql, school_class.pk
+    ) or _gradebook_students_sql(school_class.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [GradebookStudent(*row) for row in cursor.fetchall()]
+
+
+def _gradebook_students_sql(class_id: int) -> tuple[str, list[Any], None]:
     rows = (
-        Enrollment.objects.filter(school_class=school_class)
+        Enrollment.objects.filter(school_class_id=class_id)
         .order_by("student__last_name", "student__first_name", "number")
         .values_list("student_id", "student__first_name", "student__last_name")
     )
-    return [GradebookStudent(*row) for row in rows]
+    sql, params = rows.query.sql_with_params()
+    return sql, list(params), None
 
 
 def export_list_by(*, viewer: Any) -> QuerySet[GradeExport]:
