@@ -12,13 +12,11 @@ from django.test import Client
 from accounts.models import User
 from grading.models import Assignment, Grade, SchoolClass
 from mindomo.roles import BILLING_CLERK_GROUP, PRIVACY_OFFICER_GROUP, SUPPORT_GROUP
-from schools.models import School, SchoolMembership, SchoolStudentAccount
-from tests.accounts.factories import UserFactory
+from schools.models import School
 from tests.grading.factories import (
     AssignmentFactory,
     EnrollmentFactory,
     GradeFactory,
-    MembershipFactory,
     SchoolClassFactory,
     SchoolFactory,
 )
@@ -73,21 +71,14 @@ def accept_policy(*users: User) -> None:
 def world(db: Any) -> World:
     school = SchoolFactory(name="Maple Grove")
     other_school = SchoolFactory(name="Oak Hill")
-    admin = UserFactory(first_name="Rosa", last_name="Parks")
-    teacher = UserFactory(first_name="Alan", last_name="Turing")
-    other_teacher = UserFactory()
-    foreign_teacher = UserFactory()
-    student = UserFactory(first_name="Mia", last_name="Khan", email="", verified_email=False)
-    other_student = UserFactory(first_name="Leo", last_name="Okafor", email="", verified_email=False)
-    newcomer = UserFactory(first_name="Zoe", last_name="Novak", email="", verified_email=False)
-    MembershipFactory(school=school, user=admin, role=SchoolMembership.Role.ADMIN)
-    MembershipFactory(school=school, user=teacher, role=SchoolMembership.Role.TEACHER)
-    MembershipFactory(school=school, user=other_teacher, role=SchoolMembership.Role.TEACHER)
-    MembershipFactory(school=other_school, user=foreign_teacher, role=SchoolMembership.Role.TEACHER)
-    MembershipFactory(school=school, user=student, role=SchoolMembership.Role.STUDENT)
-    MembershipFactory(school=school, user=other_student, role=SchoolMembership.Role.STUDENT)
-    MembershipFactory(school=school, user=newcomer, role=SchoolMembership.Role.STUDENT)
-    SchoolStudentAccount.objects.create(user=student, school=school, registered_by=admin)
+    # every role made as the other tests make it (tests/support/roles.py)
+    admin = roles.make_school_admin(school, first_name="Rosa", last_name="Parks")
+    teacher = roles.make_teacher(school, first_name="Alan", last_name="Turing")
+    other_teacher = roles.make_teacher(school)
+    foreign_teacher = roles.make_teacher(other_school)
+    student = roles.make_school_student(school, registered_by=admin, first_name="Mia", last_name="Khan")
+    other_student = roles.make_class_member(school, first_name="Leo", last_name="Okafor")
+    newcomer = roles.make_class_member(school, first_name="Zoe", last_name="Novak")
     school_class = SchoolClassFactory(school=school, teacher=teacher, name="Year 6 Science")
     EnrollmentFactory(school_class=school_class, student=student, number=1)
     EnrollmentFactory(school_class=school_class, student=other_student, number=2)
@@ -95,8 +86,7 @@ def world(db: Any) -> World:
     grade = GradeFactory(
         assignment=assignment, student=student, score=Decimal("17.5"), feedback=SECRET_FEEDBACK, graded_by=teacher
     )
-    # adults and staff as every other test makes them (tests/support/roles.py); UserFactory's people accepted the
-    # privacy policy in force, as anyone who signed up under it
+    # UserFactory's people accepted the privacy policy in force, as anyone who signed up under it
     adult = roles.make("adult")
     superuser = roles.make_superuser()
     staff = {

@@ -17,7 +17,7 @@ from accounts.models import User
 from consent.models import ConsentRecord, Guardian, LedgerEntry
 from grading import selectors, services
 from grading.models import ClassJoinRequest, Enrollment, SchoolClass
-from schools.models import SchoolMembership, SchoolStudentAccount
+from schools.models import SchoolMembership
 from tests.accounts.factories import UserFactory
 from tests.consent.portal_helpers import consented_child
 from tests.grading.factories import MembershipFactory, SchoolFactory
@@ -206,8 +206,7 @@ def test_an_unknown_code_says_so_and_creates_nothing(
 
 
 def test_a_school_registered_account_is_sent_to_its_teacher(school_class: SchoolClass) -> None:
-    student = make_school_student(email="")
-    SchoolStudentAccount.objects.create(user=student, school=school_class.school)
+    student = make_school_student(school_class.school)
     with pytest.raises(Exception, match="Your school looks after your classes"):
         services.class_join(student=student, code=school_class.join_code or "")
     response = _client(student).get(reverse("grading:class_join"))

@@ -19,7 +19,6 @@ from accounts.models import User
 from consent.models import ThirdParty
 from consent.portal import session as portal
 from mindomo.roles import BILLING_CLERK_GROUP, PRIVACY_OFFICER_GROUP, SUPPORT_GROUP
-from schools.models import SchoolMembership, SchoolStudentAccount
 from tests.accounts.factories import PASSWORD, UserFactory
 from tests.billing.factories import PlanFactory
 from tests.billing.helpers import paid_invoice
@@ -28,7 +27,6 @@ from tests.grading.factories import (
     AssignmentFactory,
     EnrollmentFactory,
     GradeFactory,
-    MembershipFactory,
     SchoolClassFactory,
     SchoolFactory,
 )
@@ -80,13 +78,9 @@ def build_world() -> World:
     invoice = paid_invoice(member)
     child = consented_child("fuzzy.child", PARENT_EMAIL)
     school = SchoolFactory(name="Maple Grove")
-    school_admin = UserFactory()
-    teacher = UserFactory()
-    student = UserFactory(email="", verified_email=False)
-    MembershipFactory(school=school, user=school_admin, role=SchoolMembership.Role.ADMIN)
-    MembershipFactory(school=school, user=teacher, role=SchoolMembership.Role.TEACHER)
-    MembershipFactory(school=school, user=student, role=SchoolMembership.Role.STUDENT)
-    SchoolStudentAccount.objects.create(user=student, school=school, registered_by=school_admin)
+    school_admin = roles.make_school_admin(school)
+    teacher = roles.make_teacher(school)
+    student = roles.make_school_student(school, registered_by=school_admin)
     school_class = SchoolClassFactory(school=school, teacher=teacher, name="Year 6 Science")
     EnrollmentFactory(school_class=school_class, student=student, number=1)
     assignment = AssignmentFactory(school_class=school_class, title="Plant cells", max_score=Decimal("20"))

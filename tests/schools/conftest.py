@@ -10,9 +10,10 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
-from schools.models import School, SchoolMembership
+from schools.models import School
 from schools.oneroster_sample import SampleClass, SampleEnrollment, SampleUser, write_zip
 from tests.accounts.factories import UserFactory
+from tests.support import roles
 
 
 @dataclass
@@ -31,9 +32,9 @@ class SchoolWorld:
 def sw(db: Any, settings: Any, tmp_path: Any) -> SchoolWorld:
     settings.MEDIA_ROOT = str(tmp_path / "media")  # the kept zips, per test
     school = School.objects.create(name="Maple Grove", country="US", contact_email="office@maple.example")
-    admin = UserFactory(email="principal@maple.example", first_name="Rosa", last_name="Parks")
+    admin = roles.make_school_admin(school, email="principal@maple.example", first_name="Rosa", last_name="Parks")
+    # an adult with an account of their own whom the roster below names as a teacher (not yet a member)
     teacher = UserFactory(email="turing@maple.example", first_name="Alan", last_name="Turing")
-    SchoolMembership.objects.create(school=school, user=admin, role=SchoolMembership.Role.ADMIN)
     return SchoolWorld(school=school, admin=admin, teacher=teacher)
 
 
