@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import translation
+from django.utils.translation import gettext_noop
 
 
 def supported(code: str | None) -> str | None:
@@ -52,3 +53,22 @@ def override(language: str | None) -> Iterator[str]:
 def babel_locale(language: str | None = None) -> str:
     """The Babel locale name of ``language`` (default: the current one), e.g. "de", "pt_BR"."""
     return translation.to_locale(supported(language) or current_language())
+
+
+# The month names Django's date formats write ("F": 25 May 2018), in our catalogues so that each language writes
+# them as it should: Romanian months take no capital ("25 mai 2018"), where Django's own Romanian catalogue has
+# "Mai". Our catalogues come first (settings.LOCALE_PATHS); the other languages keep Django's spelling.
+MONTH_NAMES = (
+    gettext_noop("January"),
+    gettext_noop("February"),
+    gettext_noop("March"),
+    gettext_noop("April"),
+    gettext_noop("May"),
+    gettext_noop("June"),
+    gettext_noop("July"),
+    gettext_noop("August"),
+    gettext_noop("September"),
+    gettext_noop("October"),
+    gettext_noop("November"),
+    gettext_noop("December"),
+)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+import unicodedata
 from collections import Counter
 from typing import Any
 
@@ -145,7 +146,9 @@ def retention_sections() -> list[dict[str, Any]]:
 
 
 def age_table() -> list[dict[str, Any]]:
-    """The age table in force, in the reader's language: jurisdiction, age, source, since, legal review."""
+    """The age table in force, in the reader's language: jurisdiction, age, source, since, legal review; in the
+    alphabetical order of the names the reader reads (accents ignored: "Österreich" among the O), the default
+    row last."""
 
     rows = []
     for rule in age_rules_current():
@@ -161,7 +164,12 @@ def age_table() -> list[dict[str, Any]]:
                 "code": rule.country,
             }
         )
+    rows.sort(key=lambda row: (row["default"], _folded(row["country"]), row["subdivision"]))
     return rows
+
+
+def _folded(name: str) -> str:
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold()
 
 
 def age_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 /* Mindomo Accounts: small progressive enhancements, no inline script anywhere (Content-Security-Policy).
    - "Show password" toggles next to every password field (labels come from <body data-*> in the page language);
    - a live status region that follows a job's progress by polling a status URL (data-poll-url);
-   - the device's time zone in the mindomo_tz cookie, so times show in the reader's zone. */
+   - the device's time zone in the mindomo_tz cookie, so times show in the reader's zone;
+   - a search box that narrows a long table to the rows whose header matches (data-table-filter). */
 (function () {
   "use strict";
 
@@ -82,6 +83,38 @@
     document.cookie = "mindomo_tz=" + zone + "; Path=/; Max-Age=31536000; SameSite=Lax" + secure;
   }
 
-  function ready() { passwordToggles(); pollers(); timeZone(); }
+  // Narrow a table to the rows whose row header contains what was typed (accents and case ignored); the row
+  // marked data-default stays, since it applies to every place not listed. Without script the box stays hidden.
+  function fold(text) {
+    return (text || "").normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase().trim();
+  }
+  function tableFilters() {
+    var boxes = document.querySelectorAll("[data-table-filter]");
+    Array.prototype.forEach.call(boxes, function (box) {
+      var table = document.getElementById(box.getAttribute("data-table-filter"));
+      var input = box.querySelector("input");
+      var count = box.querySelector("[aria-live]");
+      if (!table || !input) { return; }
+      var rows = table.querySelectorAll("tbody tr");
+      function apply() {
+        var wanted = fold(input.value);
+        var shown = 0;
+        Array.prototype.forEach.call(rows, function (row) {
+          var header = row.querySelector("th");
+          var match = !wanted || fold(header ? header.textContent : "").indexOf(wanted) !== -1;
+          row.hidden = !match && !row.hasAttribute("data-default");
+          if (match && !row.hasAttribute("data-default")) { shown += 1; }
+        });
+        if (!count) { return; }
+        if (!wanted) { count.textContent = ""; }
+        else if (shown === 0) { count.textContent = count.getAttribute("data-count-none"); }
+        else { count.textContent = count.getAttribute("data-count").replace("{count}", String(shown)); }
+      }
+      input.addEventListener("input", apply);
+      box.hidden = false;
+    });
+  }
+
+  function ready() { passwordToggles(); pollers(); timeZone(); tableFilters(); }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", ready); } else { ready(); }
 })();
