@@ -164,7 +164,7 @@ def age_table() -> list[dict[str, Any]]:
                 "code": rule.country,
             }
         )
-    rows.sort(key=lambda row: (row["default"], _folded(row["country"]), row["subdivision"]))
+    rows.sort(key=lambda row: (bool(row["default"]), _folded(str(row["country"])), str(row["subdivision"])))
     return rows
 
 

@@ -61,7 +61,7 @@ def make_school_student(school: School | None = None, *, registered_by: User | N
     if school is None:
         school = School.objects.create(name="Lycée Émile Zola", country="FR", contact_email="office@school.example")
     if registered_by is None:
-        registered_by = UserFactory(is_superuser=True, is_staff=True)
+        registered_by = make_superuser()
     MembershipFactory(school=school, user=user, role=SchoolMembership.Role.STUDENT)
     SchoolStudentAccount.objects.create(user=user, school=school, registered_by=registered_by)
     consent_record_school(child=user, school=school, granted_by=registered_by)
