@@ -33,6 +33,11 @@ def _profile(user: User) -> dict[str, Any]:
 class AccountsPrivacyProvider(privacy.PrivacyProvider):
     name = "accounts"
     label = _("Account")
+    legal_basis = _(
+        "Contract (GDPR Art. 6(1)(b)): the account the person asked for; for a child, the parent's or the school's "
+        "consent (Art. 6(1)(a) and 8; COPPA)."
+    )
+    data_subjects = _("Adults, children whose parent consented, and students a school registered.")
     erase_order = 1000  # deletes the user row itself: last
 
     def declarations(self) -> list[privacy.DataCategory]:
@@ -165,6 +170,11 @@ class SupportPrivacyProvider(privacy.PrivacyProvider):
 
     name = "support"
     label = _("Messages to support")
+    legal_basis = _(
+        "Legitimate interest in answering the messages people send (GDPR Art. 6(1)(f)); legal obligation where a "
+        "message exercises a data protection right (Art. 6(1)(c))."
+    )
+    data_subjects = _("People who write to support, with or without an account.")
     erase_order = 900
 
     def declarations(self) -> list[privacy.DataCategory]:
@@ -232,6 +242,10 @@ class SessionsPrivacyProvider(privacy.PrivacyProvider):
 
     name = "sessions"
     label = _("Sign-in sessions")
+    legal_basis = _(
+        "Contract (GDPR Art. 6(1)(b)): staying signed in; legitimate interest in the account's security (Art. 6(1)(f))."
+    )
+    data_subjects = _("Account holders.")
     erase_order = 950  # after everything that might still need them, before the user row
 
     def declarations(self) -> list[privacy.DataCategory]:

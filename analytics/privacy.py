@@ -22,6 +22,11 @@ from .selectors import cookie_choices_expired
 class AnalyticsPrivacyProvider(privacy.PrivacyProvider):
     name = "analytics"
     label = _("Cookie choice")
+    legal_basis = _(
+        "Consent (GDPR Art. 6(1)(a); ePrivacy Directive Art. 5(3)): only after the visitor opts in; the choice "
+        "itself, legal obligation (Art. 7(1))."
+    )
+    data_subjects = _("Visitors who opted in; every visitor's choice.")
     erase_order = 60
 
     def declarations(self) -> list[privacy.DataCategory]:

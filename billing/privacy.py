@@ -16,6 +16,12 @@ from .models import Invoice, Order
 class BillingPrivacyProvider(privacy.PrivacyProvider):
     name = "billing"
     label = _("Purchases and invoices")
+    legal_basis = _(
+        "Contract (GDPR Art. 6(1)(b)): the plan the buyer pays for; legal obligation to keep invoices "
+        "(Art. 6(1)(c), tax law)."
+    )
+    data_subjects = _("Adults who buy a plan.")
+    recipients = ("Braintree (PayPal)", "2Checkout (Verifone)")
     erase_order = 50  # before the accounts provider deletes the user row
 
     def declarations(self) -> list[privacy.DataCategory]:

@@ -33,6 +33,10 @@ def _ttl_days() -> int:
 class ConsentPrivacyProvider(privacy.PrivacyProvider):
     name = "consent"
     label = _("Age and consent")
+    legal_basis = _(
+        "Legal obligation (GDPR Art. 6(1)(c), Art. 8 and COPPA): asking a parent's consent for a child, and proving it."
+    )
+    data_subjects = _("Children who sign up, their parents and guardians.")
     erase_order = 40
 
     def declarations(self) -> list[privacy.DataCategory]:

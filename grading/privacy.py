@@ -46,6 +46,11 @@ LATEST_GRADES_SHOWN = 10
 class GradingPrivacyProvider(privacy.PrivacyProvider):
     name = "grading"
     label = _("Classes and grades")
+    legal_basis = _(
+        "Contract with the school and the teacher (GDPR Art. 6(1)(b)); for a child, the parent's or the school's "
+        "consent (Art. 8; COPPA)."
+    )
+    data_subjects = _("Students and teachers.")
     erase_order = 200
 
     def declarations(self) -> list[privacy.DataCategory]:

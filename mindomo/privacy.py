@@ -109,6 +109,12 @@ class PrivacyProvider:
     name: str = ""
     label: str | Promise = ""
     erase_order: int = 100
+    # The record of processing (GDPR Art. 30; privacy.selectors.processing_records): why the law allows this
+    # processing, whose data it is, and the registered third parties (consent.ThirdParty names) that receive it
+    # besides the data centres, which receive everything.
+    legal_basis: str | Promise = ""
+    data_subjects: str | Promise = ""
+    recipients: tuple[str, ...] = ()
 
     def declarations(self) -> Iterable[DataCategory]:
         raise NotImplementedError

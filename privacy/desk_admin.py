@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -21,12 +22,13 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 
-from . import desk, desk_selectors, services
+from . import desk, desk_selectors, selectors, services
 from .funnel_chart import funnel_context
 from .models import AccessLog, CaseAction, DataRequestCase
 
 PERSON_PERMISSIONS = ("accounts.view_user", "consent.view_consentrecord")
 FUNNEL_PERMISSION = "consent.view_consentrecord"
+RECORDS_PERMISSION = "privacy.change_datarequestcase"  # the privacy officer's
 
 
 def _account_by_login(value: str) -> User | None:
@@ -222,6 +224,8 @@ class DataRequestCaseAdmin(admin.ModelAdmin):
             path("person/", wrap(self.person_search_view), name="privacy_person_search"),
             path("person/<int:user_id>/", wrap(self.person_view), name="privacy_person"),
             path("funnel/", wrap(self.funnel_view), name="privacy_consent_funnel"),
+            path("records/", wrap(self.records_view), name="privacy_processing_records"),
+            path("records.md", wrap(self.records_download), name="privacy_processing_records_download"),
             *super().get_urls(),
         ]
 
@@ -290,3 +294,23 @@ class DataRequestCaseAdmin(admin.ModelAdmin):
             **funnel_context(desk_selectors.consent_funnel()),
         }
         return TemplateResponse(request, "admin/privacy/funnel.html", context)
+
+    # --- the record of processing activities (GDPR Art. 30) ---------------------------------------------
+    def _records_context(self, request: HttpRequest) -> dict[str, Any]:
+        if not request.user.has_perm(RECORDS_PERMISSION):
+            raise PermissionDenied
+        return {"records": selectors.processing_records(), "generated_on": timezone.localdate()}
+
+    def records_view(self, request: HttpRequest) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Record of processing activities (GDPR Art. 30)"),
+            **self._records_context(request),
+        }
+        return TemplateResponse(request, "admin/privacy/records.html", context)
+
+    def records_download(self, request: HttpRequest) -> HttpResponse:
+        text = render_to_string("privacy/records_of_processing.md", self._records_context(request))
+        response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="records-of-processing.md"'
+        return response

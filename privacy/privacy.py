@@ -32,6 +32,11 @@ def _notice_copies_expired(now: datetime) -> QuerySet[Any]:
 class PrivacyOperationsProvider(privacy.PrivacyProvider):
     name = "privacy"
     label = _("Privacy records")
+    legal_basis = _(
+        "Legal obligation (GDPR Art. 6(1)(c)): accountability (Art. 5(2)), answering people's requests about their "
+        "data (Art. 12-22), notices and the record of staff access."
+    )
+    data_subjects = _("People who exercise their rights or accept the privacy policy; staff.")
 
     def declarations(self) -> list[privacy.DataCategory]:
         return [

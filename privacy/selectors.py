@@ -209,3 +209,50 @@ def policy_notice_context() -> dict[str, Any]:
         "reconsent_days": settings.POLICY_RECONSENT_DAYS,
         "inactivity_days": settings.CHILD_INACTIVITY_DAYS,
     }
+
+
+# --- the record of processing activities (GDPR Art. 30) ---------------------------------------------------------
+# Locations as the third-party registry writes them that are in the EU or the EEA: a recipient elsewhere is a
+# transfer to a third country (Art. 30(1)(e)).
+EEA_LOCATIONS = frozenset(
+    {
+        "Austria", "Belgium", "Bulgaria", "Croatia", "Cyprus", "Czechia", "Denmark", "Estonia", "Finland", "France",
+        "Germany", "Greece", "Hungary", "Iceland", "Ireland", "Italy", "Latvia", "Liechtenstein", "Lithuania",
+        "Luxembourg", "Malta", "Netherlands", "Norway", "Poland", "Portugal", "Romania", "Slovakia", "Slovenia",
+        "Spain", "Sweden", "European Union",
+    }
+)  # fmt: skip
+
+
+def processing_records() -> dict[str, Any]:
+    """The record of processing activities (GDPR Art. 30(1)), generated from the declarations the code keeps: the
+    controller (settings), and per activity (each privacy provider) its legal basis, data subjects, the categories
+    of data with their purposes and retention (its declarations), what the retention engine deletes (its rules),
+    its recipients (the data centres, which hold everything, and the third parties it names) and the transfers
+    outside the EEA among them. The privacy officer's page and its download render this."""
+    parties = {party.name: party for party in third_parties_published()}
+    hosting = [party for party in parties.values() if party.integral]
+    activities = []
+    for provider in registry.providers():
+        recipients = hosting + [parties[name] for name in provider.recipients if name in parties]
+        activities.append(
+            {
+                "name": provider.name,
+                "label": provider.label,
+                "legal_basis": provider.legal_basis,
+                "data_subjects": provider.data_subjects,
+                "categories": list(provider.declarations()),
+                "rules": list(provider.retention_rules()),
+                "recipients": recipients,
+                "transfers": [party for party in recipients if party.location not in EEA_LOCATIONS],
+            }
+        )
+    return {
+        "controller": {
+            "name": settings.SELLER_NAME,
+            "address": settings.SELLER_ADDRESS,
+            "vat_id": settings.SELLER_VAT_ID,
+            "contact_email": settings.CONSENT_SUPPORT_EMAIL,
+        },
+        "activities": activities,
+    }

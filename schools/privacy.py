@@ -18,6 +18,11 @@ from .models import RosteredPerson, RosterImport, SchoolStudentAccount, TeacherI
 class SchoolsPrivacyProvider(privacy.PrivacyProvider):
     name = "schools"
     label = _("Schools")
+    legal_basis = _(
+        "Contract with the school (GDPR Art. 6(1)(b)), which authorizes its students' accounts for educational "
+        "use only (COPPA)."
+    )
+    data_subjects = _("A school's students, teachers and administrators.")
     erase_order = 210  # after grading's classes and grades
 
     def declarations(self) -> list[privacy.DataCategory]:

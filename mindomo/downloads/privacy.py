@@ -29,6 +29,11 @@ def _of(user: User) -> QuerySet[PreparedFile]:
 class DownloadsPrivacyProvider(privacy.PrivacyProvider):
     name = "downloads"
     label = _("Files prepared for you")
+    legal_basis = _(
+        "Legal obligation (GDPR Art. 6(1)(c)) for the copies people ask of their data (Art. 15 and 20); contract "
+        "(Art. 6(1)(b)) for the reports and invoices they download."
+    )
+    data_subjects = _("Account holders, and the students named in their teachers' reports.")
 
     def declarations(self) -> list[privacy.DataCategory]:
         return [

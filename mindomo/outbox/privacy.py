@@ -49,6 +49,11 @@ def failed_expired(now: datetime) -> QuerySet[Delivery]:
 class OutboxPrivacyProvider(privacy.PrivacyProvider):
     name = "outbox"
     label = _("Emails we sent you")
+    legal_basis = _(
+        "The basis of each email's purpose: contract (GDPR Art. 6(1)(b)) or legal obligation (Art. 6(1)(c)) for "
+        "consent requests and notices; consent (Art. 6(1)(a)) for product news."
+    )
+    data_subjects = _("The people we email: account holders, parents and schools' contacts.")
 
     def declarations(self) -> list[privacy.DataCategory]:
         return [
