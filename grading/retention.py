@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import datetime
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db.models import DateField, F, Func, QuerySet
@@ -82,3 +83,26 @@ def class_retention(school_class: SchoolClass, *, today: datetime.date | None = 
         "grades_deleted": deleted_on is not None and deleted_on <= today,
         "months": school_class.school.grade_retention_months,
     }
+
+
+def class_ends_from_roster(
+    *, classes: Iterable[tuple[str, Sequence[str]]], sessions: Iterable[tuple[str, str]]
+) -> dict[str, datetime.date]:
+    """{class sourcedId: its last day} from a OneRoster export: each class's ``termSourcedIds`` (classes.csv) and
+    each academic session's ``endDate`` (academicSessions.csv, an ISO date): the latest end among the class's
+    terms. A class whose terms are unknown or undated is left out; an unreadable date is ignored.
+
+    For the roster import (schools.roster), which reads these columns but keeps nothing of them today: it passes
+    them here and hands the result to ``grading.services.class_ends_from_roster_set``."""
+    ends: dict[str, datetime.date] = {}
+    for sourced_id, end in sessions:
+        try:
+            ends[sourced_id] = datetime.date.fromisoformat(end.strip()[:10])
+        except ValueError:
+            continue
+    result: dict[str, datetime.date] = {}
+    for class_id, terms in classes:
+        known = [ends[term] for term in terms if term in ends]
+        if known:
+            result[class_id] = max(known)
+    return result

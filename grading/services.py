@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Case, Max, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -477,3 +477,15 @@ def class_end_set(*, actor: User, school_class: SchoolClass, ends_on: datetime.d
     locked.save(update_fields=["ends_on"])
     school_class.ends_on = ends_on
     return locked
+
+
+def class_ends_from_roster_set(*, school: School, ends: dict[str, datetime.date]) -> int:
+    """The school's rostered classes (``roster_sourced_id``) get the last day of their OneRoster terms
+    (``retention.class_ends_from_roster``) where they have no end yet: an end a teacher or an administrator chose
+    stays. A past term's end is the class's real end: its grades then follow the school's period from it. One
+    UPDATE; returns how many classes got an end."""
+    if not ends:
+        return 0
+    return SchoolClass.objects.filter(school=school, ends_on__isnull=True, roster_sourced_id__in=list(ends)).update(
+        ends_on=Case(*(When(roster_sourced_id=key, then=Value(day)) for key, day in ends.items()))
+    )

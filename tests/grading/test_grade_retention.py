@@ -264,3 +264,22 @@ def test_another_schools_class_cannot_be_ended_from_this_schools_page(world: Wor
     assert response.status_code == 404
     foreign.refresh_from_db()
     assert foreign.ends_on is None
+
+
+def test_a_roster_gives_its_classes_the_end_of_their_terms_where_nobody_chose_one() -> None:
+    ends = retention.class_ends_from_roster(
+        classes=[("c1", ("fall", "spring")), ("c2", ("undated",)), ("c3", ()), ("c4", ("fall",))],
+        sessions=[("fall", "2027-01-31"), ("spring", "2027-06-30"), ("undated", "soon")],
+    )
+    assert ends == {"c1": datetime.date(2027, 6, 30), "c4": datetime.date(2027, 1, 31)}
+
+    school, other = SchoolFactory(), SchoolFactory()
+    rostered = SchoolClassFactory(school=school, roster_sourced_id="c1")
+    chosen = SchoolClassFactory(school=school, roster_sourced_id="c4", ends_on=datetime.date(2027, 2, 14))
+    elsewhere = SchoolClassFactory(school=other, roster_sourced_id="c1")
+    assert services.class_ends_from_roster_set(school=school, ends=ends) == 1
+    for school_class in (rostered, chosen, elsewhere):
+        school_class.refresh_from_db()
+    assert rostered.ends_on == datetime.date(2027, 6, 30)
+    assert chosen.ends_on == datetime.date(2027, 2, 14)  # the teacher's choice stays
+    assert elsewhere.ends_on is None
