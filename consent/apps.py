@@ -41,7 +41,7 @@ class ConsentConfig(AppConfig):
 
         from . import selectors, services
 
-        school_hooks.student_registered.register(services.school_student_registered)
+        school_hooks.students_registered.register(services.school_students_registered)
         school_hooks.guardian_emails_clean.register(services.school_guardian_emails_clean)
         school_hooks.guardians_set.register(services.school_guardians_set)
         school_hooks.guardians_by_child.register(selectors.school_guardians_by_child)

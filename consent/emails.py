@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -56,8 +58,6 @@ def _enqueue(*, to: str, subject: str, template: str, context: dict[str, Any], *
 def _send(*, to: str, subject: str, template: str, context: dict[str, Any], **options: Any) -> None:
     """Called inside ``override(<the recipient's language>)``: the subject is already in it, and the outbox
     renders the body (and sends, even after a retry) in the same language."""
-    from django.utils.translation import get_language
-
     _enqueue(to=to, subject=subject, template=template, context=context, language=get_language(), **options)
 
 
@@ -186,19 +186,29 @@ def send_guardian_invited(*, guardian: Guardian) -> None:
 
 
 def send_school_guardian_added(*, guardian: Guardian) -> None:
-    record = guardian.record
-    with override(guardian.language):
-        _send(
-            to=guardian.email,
-            subject=_("%(school)s registered your child on Mindomo")
-            % {"school": record.school.name if record.school else ""},
-            template="school_guardian_added",
-            context={
-                "login": record.child.username,
-                "school": record.school,
-                "portal_url": portal_url(),
-            },
-        )
+    send_school_guardians_added(guardians=[guardian])
+
+
+def send_school_guardians_added(*, guardians: Sequence[Guardian]) -> None:
+    """Each parent's address a school gave: the school registered their child, and how to open the parent
+    portal. Each email in the guardian's language; all of them one INSERT into the outbox (a OneRoster batch
+    gives hundreds)."""
+    if not guardians:
+        return
+    common = _common()
+    messages = []
+    for guardian in guardians:
+        record = guardian.record
+        with override(guardian.language):
+            subject = _("%(school)s registered your child on Mindomo") % {
+                "school": record.school.name if record.school else ""
+            }
+            context = {**common, "login": record.child.username, "school": record.school, "portal_url": portal_url()}
+            message = mail.templated_message(
+                to=guardian.email, subject=subject, template="emails/consent/school_guardian_added", context=context
+            )
+            messages.append((message, get_language()))
+    outbox.deliveries_enqueue(kind="consent.school_guardian_added", messages=messages)
 
 
 def send_school_request(

@@ -296,12 +296,15 @@ def proof_verify(proof: SubjectProof, entry: LedgerEntry) -> bool:
     return node.hex() == proof.root
 
 
-INDEXED_BATCH_KINDS = ("reminded",)  # batch entries in the subjects index (migration 0010)
+# batch entries in the subjects index (migrations 0010 and 0017): a reminder, a school's consent for many
+# children and the parents' addresses it gave with them (a OneRoster import), all in a child's history
+INDEXED_BATCH_KINDS = ("reminded", "granted", "guardian_added")
 
 
 def batch_entry_for(subject: str, *, kind: str) -> LedgerEntry | None:
-    """The batch entry of ``kind`` naming ``subject``. Reminders are found through their index; expiry
-    batches (looked up only to prove one expiry) by reading the batch entries after the subject's first row."""
+    """The batch entry of ``kind`` naming ``subject``. Reminders and a school's consent (and the parents it
+    gave) are found through their index; expiry batches (looked up only to prove one expiry) by reading the
+    batch entries after the subject's first row."""
     entries = LedgerEntry.objects.filter(subject="", kind=kind, detail__subjects__contains=[subject])
     if kind not in INDEXED_BATCH_KINDS:
         first = LedgerEntry.objects.filter(subject=subject).order_by("seq").values_list("seq", flat=True).first()
@@ -410,6 +413,42 @@ def child_pseudonym(child_id: int) -> str:
     if row is None:
         row = LedgerPseudonym.objects.create(child_id=child_id, role=LedgerPseudonym.Role.CHILD)
     return row.pseudonym
+
+
+def child_pseudonyms(child_ids: Sequence[int]) -> dict[int, str]:
+    """:func:`child_pseudonym` for many children: one query for those that exist, one INSERT for the others."""
+    found = dict(
+        LedgerPseudonym.objects.filter(child_id__in=child_ids, role=LedgerPseudonym.Role.CHILD).values_list(
+            "child_id", "pseudonym"
+        )
+    )
+    new = [
+        LedgerPseudonym(child_id=child_id, role=LedgerPseudonym.Role.CHILD)
+        for child_id in dict.fromkeys(child_ids)
+        if child_id not in found
+    ]
+    LedgerPseudonym.objects.bulk_create(new)
+    found.update((row.child_id, row.pseudonym) for row in new)
+    return found
+
+
+def parent_pseudonyms(pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], str]:
+    """:func:`parent_pseudonym` for many (child id, email) pairs: one query, one INSERT for the new ones."""
+    wanted = list(dict.fromkeys((child_id, email.strip().lower()) for child_id, email in pairs))
+    found = {
+        (child_id, email.lower()): pseudonym
+        for child_id, email, pseudonym in LedgerPseudonym.objects.filter(
+            child_id__in={child_id for child_id, _email in wanted}, role=LedgerPseudonym.Role.PARENT
+        ).values_list("child_id", "email", "pseudonym")
+    }
+    new = [
+        LedgerPseudonym(child_id=child_id, role=LedgerPseudonym.Role.PARENT, email=email)
+        for child_id, email in wanted
+        if (child_id, email) not in found
+    ]
+    LedgerPseudonym.objects.bulk_create(new)
+    found.update(((row.child_id, row.email), row.pseudonym) for row in new)
+    return found
 
 
 def adopt_pending_pseudonym(*, pending: PendingSignup, child_id: int) -> str:

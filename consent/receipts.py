@@ -41,6 +41,8 @@ def receipt_build(*, record: ConsentRecord, now: Any = None) -> dict[str, Any]:
     now = now or timezone.now()
     subject = ledger.child_pseudonym(record.child_id)
     granted = LedgerEntry.objects.filter(subject=subject, kind="granted").order_by("seq").first()
+    if granted is None:  # a school's consent for a batch of children (a OneRoster import): its batch entry
+        granted = ledger.batch_entry_for(subject, kind="granted")
     third_parties = integral_third_parties()
     site = settings.SITE_URL.rstrip("/")
     methods: dict[str, str] = {

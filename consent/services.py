@@ -48,7 +48,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
 BATCH_SIZE = 1000
 BULK_BATCH_SIZE = bulk.BATCH_SIZE
@@ -419,31 +419,78 @@ def _school_staff(user: User, school: School) -> bool:
 
 @transaction.atomic
 def consent_record_school(*, child: User, school: School, granted_by: User) -> ConsentRecord:
-    """A school registers a child: consent limited to the educational context, naming the school.
+    """A school registers a child: :func:`consent_records_school` for one child."""
+    (record,) = consent_records_school(children=[child], school=school, granted_by=granted_by)
+    return record
+
+
+def _ledger_about(
+    kind: str, subjects: list[str], *, detail: dict[str, Any], batch_detail: dict[str, Any], **fields: Any
+) -> list[ledger.Event]:
+    """One child: its own row (``detail``), as for any consent event. Several: one batch entry naming them all
+    (their Merkle root, so each stays provable: ``consent.ledger.subject_proof``), with ``batch_detail``."""
+    if len(subjects) == 1:
+        return [ledger.Event(kind=kind, subject=subjects[0], detail=detail, **fields)]
+    event = ledger.batch_event(kind=kind, subjects=subjects, **fields)
+    event.detail.update(batch_detail)
+    return [event]
+
+
+@transaction.atomic
+def consent_records_school(
+    *, children: Sequence[User], school: School, granted_by: User, also: Sequence[ledger.Event] = ()
+) -> list[ConsentRecord]:
+    """A school registers children: consent limited to the educational context, naming the school (the one
+    rule of a school's consent, for one child or a OneRoster batch of many).
 
     Idempotent for the same school; a child already under another consent gets a ValidationError.
-    ``granted_by`` must be an administrator or teacher of the school (or a superuser).
+    ``granted_by`` must be an administrator or teacher of the school (or a superuser). Set-based whatever
+    the number of children: one read of their records, one INSERT, one ledger append (the child's own row for
+    one child, one batch entry for several; ``also``, e.g. the parents the school gave, in the same append).
+    Returns the records in the children's order.
     """
     if not _school_staff(granted_by, school):
         raise ValidationError(
             _("Only the school's administrators and teachers can register a child through the school."),
             code="not_school_staff",
         )
-    existing = ConsentRecord.objects.select_for_update().filter(child=child).first()
-    if existing is not None:
-        if existing.method == ConsentMethod.SCHOOL and existing.school_id == school.pk:
-            return existing
-        raise ValidationError(_("This child's account already has a consent record."), code="already_consented")
-    record = ConsentRecord.objects.create(
-        child=child,
-        method=ConsentMethod.SCHOOL,
-        school=school,
-        granted_by=granted_by,
-        policy_version=policy_version_in_force(),
-        granted_at=timezone.now(),
-    )
-    ledger.record_event(kind="granted", record=record, actor="school", detail={"school": school.pk})
-    return record
+    existing = {
+        record.child_id: record
+        for record in ConsentRecord.objects.select_for_update().filter(child_id__in=[c.pk for c in children])
+    }
+    for record in existing.values():
+        if record.method != ConsentMethod.SCHOOL or record.school_id != school.pk:
+            raise ValidationError(_("This child's account already has a consent record."), code="already_consented")
+    version, now = policy_version_in_force(), timezone.now()
+    new = [
+        ConsentRecord(
+            child=child,
+            method=ConsentMethod.SCHOOL,
+            school=school,
+            granted_by=granted_by,
+            policy_version=version,
+            granted_at=now,
+        )
+        for child in dict.fromkeys(children)
+        if child.pk not in existing
+    ]
+    ConsentRecord.objects.bulk_create(new)
+    events = list(also)
+    if new:
+        pseudonyms = ledger.child_pseudonyms([record.child_id for record in new])
+        granted = _ledger_about(
+            "granted",
+            [pseudonyms[record.child_id] for record in new],
+            detail={"school": school.pk},
+            batch_detail={"school": school.pk},
+            actor="school",
+            method=ConsentMethod.SCHOOL,
+            policy_version=version,
+        )
+        events = granted + events
+    ledger.append(events, now=now)
+    existing.update((record.child_id, record) for record in new)
+    return [existing[child.pk] for child in children]
 
 
 SCHOOL_GUARDIANS_MAX = 2
@@ -528,13 +575,57 @@ def school_guardians_set(*, child: User, school: School, actor: User, emails: It
     return added
 
 
-def school_student_registered(*, child: User, school: School, actor: User, guardian_emails: Iterable[str] = ()) -> None:
-    """A school registered ``child`` (``schools.hooks.student_registered``): the school's consent, then the
-    parents' addresses it gave, in the caller's transaction."""
-    consent_record_school(child=child, school=school, granted_by=actor)
-    emails = tuple(guardian_emails)
-    if emails:
-        school_guardians_set(child=child, school=school, actor=actor, emails=emails)
+def school_students_registered(
+    *, children: Sequence[User], school: School, actor: User, guardian_emails: Sequence[Iterable[str]] = ()
+) -> None:
+    """A school registered ``children`` (``schools.hooks.students_registered``; one child from the roster page's
+    form, or a batch of a CSV upload or a OneRoster import): the school's consent and the parents' addresses it
+    gave (``guardian_emails[i]`` for ``children[i]``), in the caller's transaction. Set-based: one INSERT per
+    table, one ledger append (the children's consent and their parents'), and each parent's email (through the
+    outbox) whatever the number of children."""
+    wanted = [
+        (child, school_guardian_emails_clean(emails))
+        for child, emails in zip(children, guardian_emails or [()] * len(children), strict=True)
+    ]
+    wanted = [(child, emails) for child, emails in wanted if emails]
+    if wanted and not _school_admin(actor, school):
+        raise ValidationError(
+            _("Only the school's administrators can record a student's parents."), code="not_school_admin"
+        )
+    pairs = [(child.pk, email) for child, emails in wanted for email in emails]
+    parents = ledger.parent_pseudonyms(pairs)
+    subjects = ledger.child_pseudonyms([child.pk for child, _emails in wanted]) if wanted else {}
+    also: list[ledger.Event] = []
+    if len(wanted) == 1:  # one child: a row per parent, as the roster page's "Parents of" form writes
+        also = [
+            ledger.Event(
+                kind="guardian_added",
+                subject=subjects[child_id],
+                actor="school",
+                method=ConsentMethod.SCHOOL,
+                detail={"guardian": parents[(child_id, email)]},
+            )
+            for child_id, email in pairs
+        ]
+    elif wanted:
+        also = _ledger_about(
+            "guardian_added",
+            [subjects[child.pk] for child, _emails in wanted],
+            detail={},
+            batch_detail={"guardians": sorted(parents[pair] for pair in pairs)},
+            actor="school",
+            method=ConsentMethod.SCHOOL,
+        )
+    records = consent_records_school(children=children, school=school, granted_by=actor, also=also)
+    by_child = {record.child_id: record for record in records}
+    language = current_language()  # the school's (the staff member's page) until the parent uses the portal
+    guardians = [
+        Guardian(record=by_child[child.pk], email=email, language=language)
+        for child, emails in wanted
+        for email in emails
+    ]
+    Guardian.objects.bulk_create(guardians)
+    consent_emails.send_school_guardians_added(guardians=guardians)  # through the outbox, in this transaction
 
 
 def school_guardians_of(*, child: User) -> list[str]:

@@ -6,14 +6,15 @@ grading ends a departing student's enrolments in the school's classes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from mindomo.hooks import Hook
 
-# student_registered(*, child, school, actor, guardian_emails) -> None: the school registered ``child``; consent
-# records the school's consent (method "school") and the parents' addresses given, in the caller's transaction.
-student_registered: Hook[Callable[..., None]] = Hook("schools.student_registered", single=True)
+# students_registered(*, children, school, actor, guardian_emails) -> None: the school registered ``children`` (one or
+# a batch); consent records the school's consent (method "school") and the parents' addresses given
+# (``guardian_emails[i]`` for ``children[i]``), set-based, in the caller's transaction.
+students_registered: Hook[Callable[..., None]] = Hook("schools.students_registered", single=True)
 # guardian_emails_clean(emails) -> the addresses, cleaned; raises ValidationError naming what is wrong.
 guardian_emails_clean: Hook[Callable[[Iterable[str]], list[str]]] = Hook("schools.guardian_emails_clean", single=True)
 # guardians_set(*, child, school, actor, emails) -> the parents' addresses now recorded for a registered student.
@@ -28,8 +29,12 @@ guardians_by_child: Hook[Callable[..., dict[int, list[str]]]] = Hook("schools.gu
 roster_classes: Hook[Callable[..., list[tuple[str, str]]]] = Hook("schools.roster_classes", single=True)
 
 
-def record_student(*, child: Any, school: Any, actor: Any, guardian_emails: Iterable[str] = ()) -> None:
-    student_registered.implementation()(child=child, school=school, actor=actor, guardian_emails=tuple(guardian_emails))
+def record_students(
+    *, children: Sequence[Any], school: Any, actor: Any, guardian_emails: Sequence[Iterable[str]] = ()
+) -> None:
+    students_registered.implementation()(
+        children=children, school=school, actor=actor, guardian_emails=[tuple(e) for e in guardian_emails]
+    )
 
 
 def clean_guardian_emails(emails: Iterable[str]) -> list[str]:

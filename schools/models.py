@@ -192,6 +192,12 @@ class RosterImport(models.Model):
     error = models.TextField(_("error"), blank=True)
     created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # The job's last sign of life on this row (queued, started, written, each erasure); while it writes, its
+    # progress in the cache carries the time too. None moves for ROSTER_IMPORT_STALL_SECONDS: "Interrupted".
+    heartbeat_at = models.DateTimeField(_("last progress at"), null=True, blank=True)
+    # Set in the transaction that writes the roster: a run after it only finishes the erasures.
+    written_at = models.DateTimeField(_("written at"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("runs started"), default=0)
 
     class Meta:
         verbose_name = _("roster import")

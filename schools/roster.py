@@ -21,15 +21,15 @@ import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -41,11 +41,22 @@ from accounts.models import AccountDeletionRequest, User
 from . import hooks, oneroster
 from .models import RosteredPerson, RosterImport, School, SchoolMembership, SchoolStudentAccount, TeacherInvitation
 from .selectors import roles_of
-from .services import INVITATION_TTL, USERNAME_MAX, USERNAME_RE, StudentRow, _assign_usernames, teacher_invitation_send
+from .services import (
+    INVITATION_TTL,
+    USERNAME_MAX,
+    USERNAME_RE,
+    StudentRow,
+    _assign_usernames,
+    students_create,
+    teacher_invitation_send,
+)
 
 logger = logging.getLogger(__name__)
 
 PROGRESS_TTL = 24 * 3600
+# New students are written this many at a time: each batch costs the same few statements whatever its size
+# (schools.services.students_create), and the page's progress moves once per batch.
+IMPORT_BATCH = 500
 ROLE = SchoolMembership.Role
 # What each line of the preview is about, as the page names it.
 KIND_LABELS = {
@@ -329,11 +340,42 @@ def roster_plan(*, school: School, source: str | IO[bytes], actor: User | None =
 
 # --- writing -------------------------------------------------------------------------------------------------
 def _progress(import_id: int, done: int, total: int, state: str) -> None:
-    cache.set(f"schools:roster-import:{import_id}", {"done": done, "total": total, "state": state}, PROGRESS_TTL)
+    """The page's progress, with the time: inside the import's transaction the job's only sign of life."""
+    cache.set(
+        f"schools:roster-import:{import_id}",
+        {"done": done, "total": total, "state": state, "at": timezone.now().timestamp()},
+        PROGRESS_TTL,
+    )
 
 
 def roster_progress(*, import_id: int) -> dict[str, Any]:
     return cache.get(f"schools:roster-import:{import_id}") or {"done": 0, "total": 0, "state": ""}
+
+
+def _last_sign_of_life(roster_import: RosterImport) -> datetime | None:
+    at = roster_import.heartbeat_at
+    stamp = roster_progress(import_id=roster_import.pk).get("at")
+    if stamp:
+        seen = datetime.fromtimestamp(stamp, tz=UTC)
+        at = seen if at is None or seen > at else at
+    return at
+
+
+def roster_import_interrupted(roster_import: RosterImport, *, now: datetime | None = None) -> bool:
+    """Queued or running, and no progress for ROSTER_IMPORT_STALL_SECONDS: the worker running it died (or its
+    message was lost). Nothing is half-written (the roster is written in one transaction), so it can run again."""
+    if roster_import.state not in (RosterImport.State.QUEUED, RosterImport.State.RUNNING):
+        return False
+    last = _last_sign_of_life(roster_import)
+    stall = timedelta(seconds=settings.ROSTER_IMPORT_STALL_SECONDS)
+    return last is None or last < (now or timezone.now()) - stall
+
+
+def roster_import_state_label(roster_import: RosterImport) -> str:
+    """The state as the school's pages name it ("Interrupted" for a job whose worker died)."""
+    if roster_import_interrupted(roster_import):
+        return _("Interrupted")
+    return str(roster_import.get_state_display())
 
 
 def _username_for(person: oneroster.Person, taken: set[str]) -> str:
@@ -344,6 +386,8 @@ def _username_for(person: oneroster.Person, taken: set[str]) -> str:
 
 
 def _create_students(school: School, actor: User, people: list[oneroster.Person], plan: Plan) -> None:
+    """One batch of new students: school-registered accounts through ``schools.services.students_create`` (the
+    one definition of such an account, its consent and its parents), set-based, and their roster links."""
     if not people:
         return
     wanted = [p.username.lower() for p in people if p.username]
@@ -354,36 +398,22 @@ def _create_students(school: School, actor: User, people: list[oneroster.Person]
     for person in people:
         username = _username_for(person, taken)
         taken.add(username)
-        rows.append(StudentRow(person.given_name[:150], person.family_name[:150], username))
-    usernames = _assign_usernames(rows)
-    users = [
-        User(
-            username=username,
-            first_name=row.first_name,
-            last_name=row.last_name,
-            email="",
-            country=school.country,
-            product_updates=False,
-            password=make_password(None),
+        rows.append(
+            StudentRow(
+                person.given_name[:150],
+                person.family_name[:150],
+                username,
+                tuple(plan.guardians.pop(person.sourced_id, ())),
+            )
         )
-        for row, username in zip(rows, usernames, strict=True)
-    ]
-    User.objects.bulk_create(users)
-    SchoolMembership.objects.bulk_create([SchoolMembership(school=school, user=u, role=ROLE.STUDENT) for u in users])
-    SchoolStudentAccount.objects.bulk_create(
-        [SchoolStudentAccount(user=u, school=school, registered_by=actor) for u in users]
-    )
+    users = students_create(actor=actor, school=school, rows=rows, usernames=_assign_usernames(rows))
     RosteredPerson.objects.bulk_create(
         [
             RosteredPerson(school=school, sourced_id=p.sourced_id, user=u, role=ROLE.STUDENT, email=p.email)
             for p, u in zip(people, users, strict=True)
         ]
     )
-    for person, user in zip(people, users, strict=True):
-        plan.user_ids[person.sourced_id] = user.pk
-        hooks.record_student(
-            child=user, school=school, actor=actor, guardian_emails=plan.guardians.pop(person.sourced_id, ())
-        )
+    plan.user_ids.update((p.sourced_id, u.pk) for p, u in zip(people, users, strict=True))
 
 
 def _apply(school: School, actor: User, plan: Plan, roster: oneroster.Roster, import_id: int | None) -> None:
@@ -392,9 +422,10 @@ def _apply(school: School, actor: User, plan: Plan, roster: oneroster.Roster, im
     if school.roster_org_id != plan.org_id:
         school.roster_org_id = plan.org_id
         school.save(update_fields=["roster_org_id"])
-    for start in range(0, len(plan.new_students), 200):
-        _create_students(school, actor, plan.new_students[start : start + 200], plan)
-        done += len(plan.new_students[start : start + 200])
+    for start in range(0, len(plan.new_students), IMPORT_BATCH):
+        batch = plan.new_students[start : start + IMPORT_BATCH]
+        _create_students(school, actor, batch, plan)
+        done += len(batch)
         if import_id:
             _progress(import_id, done, total, RosterImport.State.RUNNING)
     for user_id, person in plan.link_existing:
@@ -502,15 +533,53 @@ def roster_import_start(*, actor: User, roster_import: RosterImport, confirm_era
     if roster_import.erase_user_ids and not confirm_erase:
         raise ValidationError(_("Confirm that the accounts listed will be deleted."))
     updated = RosterImport.objects.filter(pk=roster_import.pk, state=RosterImport.State.PREVIEWED).update(
-        state=RosterImport.State.QUEUED
+        state=RosterImport.State.QUEUED, heartbeat_at=timezone.now()
     )
     if not updated:
         raise ValidationError(_("This import was already started or cancelled."))
     _progress(roster_import.pk, 0, 0, RosterImport.State.QUEUED)
     if queue:
-        from .tasks import roster_import_task  # the task module imports this one
+        _queue(roster_import.pk)
 
-        transaction.on_commit(lambda: roster_import_task.delay(roster_import.pk))
+
+def _queue(import_id: int) -> None:
+    from .tasks import roster_import_task  # the task module imports this one
+
+    transaction.on_commit(lambda: roster_import_task.delay(import_id))
+
+
+def _requeue(roster_import: RosterImport, now: datetime) -> bool:
+    """Queue an interrupted import again (once: two callers at once, one wins). Its next run starts over."""
+    if not roster_import_interrupted(roster_import, now=now):
+        return False
+    updated = RosterImport.objects.filter(
+        pk=roster_import.pk, state=roster_import.state, heartbeat_at=roster_import.heartbeat_at
+    ).update(state=RosterImport.State.QUEUED, heartbeat_at=now)
+    if updated:
+        _progress(roster_import.pk, 0, 0, RosterImport.State.QUEUED)
+        _queue(roster_import.pk)
+    return bool(updated)
+
+
+def roster_import_retry(*, actor: User, roster_import: RosterImport) -> None:
+    """ "Try again" on an interrupted import: queued again; it imports exactly what an uninterrupted run would."""
+    _require_admin(actor, roster_import.school)
+    if not _requeue(roster_import, timezone.now()):
+        raise ValidationError(_("This import is not interrupted: it is still running or has finished."))
+
+
+def roster_imports_resume(*, now: datetime | None = None) -> int:
+    """Beat: queue again each interrupted import that has had fewer than ROSTER_IMPORT_MAX_ATTEMPTS runs (the
+    message of a killed worker may come back too: whichever run comes first imports, the other finds it done
+    or running). Returns how many were queued."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.ROSTER_IMPORT_STALL_SECONDS)
+    candidates = RosterImport.objects.filter(
+        state__in=[RosterImport.State.QUEUED, RosterImport.State.RUNNING],
+        attempts__lt=settings.ROSTER_IMPORT_MAX_ATTEMPTS,
+        heartbeat_at__lt=stale,
+    )
+    return sum(_requeue(roster_import, now) for roster_import in candidates)
 
 
 def roster_import_cancel(*, actor: User, roster_import: RosterImport) -> None:
@@ -540,47 +609,88 @@ def _finish(roster_import: RosterImport, state: str, **fields: Any) -> None:
     roster_import.finished_at = timezone.now()
     for name, value in fields.items():
         setattr(roster_import, name, value)
-    roster_import.save()
+    # only these: the run's bookkeeping (written_at, heartbeat_at, attempts) was written by statements of its own
+    roster_import.save(update_fields=sorted({"state", "finished_at", "file_name", "summary", *fields}))
     _progress(roster_import.pk, 1, 1, state)
+
+
+LOCK_KEY = 0x726F7374  # "rost": pg_try_advisory_xact_lock(LOCK_KEY, import id) while a run writes the roster
+
+
+def _claim(import_id: int) -> bool:
+    """Take the import for this run: queued, or running with no progress for ROSTER_IMPORT_STALL_SECONDS (the
+    worker that ran it died; a redelivered message or "Try again"). One short statement, committed at once."""
+    roster_import = RosterImport.objects.filter(pk=import_id).first()
+    if roster_import is None:
+        return False
+    if roster_import.state == RosterImport.State.RUNNING and not roster_import_interrupted(roster_import):
+        return False
+    updated = RosterImport.objects.filter(
+        pk=import_id,
+        state__in=[RosterImport.State.QUEUED, RosterImport.State.RUNNING],
+        heartbeat_at=roster_import.heartbeat_at,
+    ).update(state=RosterImport.State.RUNNING, heartbeat_at=timezone.now(), attempts=F("attempts") + 1)
+    return bool(updated)
+
+
+def _write(roster_import: RosterImport, school: School, actor: User) -> Plan | None:
+    """The roster's one transaction, under the import's advisory lock: a run that finds it held leaves the
+    import to the run still writing (None). ``written_at`` is set in the same transaction, so a later run
+    (after a crash) knows whether anything was written: either all of it or nothing."""
+    import_id = roster_import.pk
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_KEY, import_id])
+            if not cursor.fetchone()[0]:
+                return None
+        if RosterImport.objects.filter(pk=import_id, written_at__isnull=False).exists():
+            return Plan()  # another run wrote it meanwhile: only the erasures may be left
+        path = _storage_dir() / roster_import.file_name
+        plan, roster = roster_plan(school=school, source=str(path), actor=actor)
+        if [user_id for user_id, _name in plan.erase] != roster_import.erase_user_ids:
+            raise ValidationError(
+                _("The roster changed since the preview (other accounts would be deleted). Upload the file again.")
+            )
+        _apply(school, actor, plan, roster, import_id)
+        RosterImport.objects.filter(pk=import_id).update(written_at=timezone.now(), heartbeat_at=timezone.now())
+    return plan
 
 
 def roster_import_run(*, import_id: int) -> RosterImport:
     """The job: read the zip again, check it against the preview, write it all in one transaction, then erase
-    the school-registered students no longer on the roster (each through the accounts erasure pipeline)."""
-    updated = RosterImport.objects.filter(pk=import_id, state=RosterImport.State.QUEUED).update(
-        state=RosterImport.State.RUNNING
-    )
+    the school-registered students no longer on the roster (each through the accounts erasure pipeline).
+
+    Safe to run again (a redelivered task message, "Try again", beat's resume): a run whose worker died wrote
+    nothing (its transaction rolled back) and the next one starts over; after the write only the erasures of
+    the accounts still there are left; a run still alive is never doubled (its advisory lock)."""
+    claimed = _claim(import_id)
     roster_import = RosterImport.objects.select_related("school", "uploaded_by").get(pk=import_id)
-    if not updated:
+    if not claimed:
         return roster_import
     school, actor = roster_import.school, roster_import.uploaded_by
     _progress(import_id, 0, 0, RosterImport.State.RUNNING)
     try:
         _require_admin(actor, school)
         assert actor is not None
-        path = _storage_dir() / roster_import.file_name
-        with transaction.atomic():
-            plan, roster = roster_plan(school=school, source=str(path), actor=actor)
-            if [user_id for user_id, _name in plan.erase] != roster_import.erase_user_ids:
-                raise ValidationError(
-                    _("The roster changed since the preview (other accounts would be deleted). Upload the file again.")
-                )
-            _apply(school, actor, plan, roster, import_id)
+        if roster_import.written_at is None:
+            plan = _write(roster_import, school, actor)
+            if plan is None:
+                return roster_import
     except ValidationError as exc:
         _finish(roster_import, RosterImport.State.FAILED, error=" ".join(exc.messages))
         return roster_import
-    erased = failed = 0
-    for user_id, _name in plan.erase:
+    failed = 0
+    for user_id in roster_import.erase_user_ids:
         user = User.objects.filter(pk=user_id).first()
         if user is None:
-            continue
+            continue  # erased by an earlier run
         deletion = account_services.account_erase_now(
             user=user, requested_by="school", reason="no longer on the school's OneRoster roster"
         )
-        if deletion.state == AccountDeletionRequest.State.ERASED:
-            erased += 1
-        else:
+        if deletion.state != AccountDeletionRequest.State.ERASED:
             failed += 1  # the erasure pipeline retries it
+        RosterImport.objects.filter(pk=import_id).update(heartbeat_at=timezone.now())
+    erased = len(roster_import.erase_user_ids) - User.objects.filter(pk__in=roster_import.erase_user_ids).count()
     summary = dict(roster_import.summary)
     summary["result"] = {"erased": erased, "erase_retrying": failed}
     _finish(roster_import, RosterImport.State.DONE, summary=summary)
@@ -599,12 +709,22 @@ def roster_import_timed_out(*, import_id: int) -> RosterImport:
 
 
 def roster_previews_expired_delete(*, now: Any = None) -> int:
-    """Zips previewed but never imported are deleted after ROSTER_PREVIEW_TTL_HOURS."""
+    """Zips previewed but never imported are deleted after ROSTER_PREVIEW_TTL_HOURS, and so are those of
+    imports interrupted and not tried again for as long (they fail: the file must be uploaded again)."""
     now = now or timezone.now()
+    before = now - timedelta(hours=settings.ROSTER_PREVIEW_TTL_HOURS)
     count = 0
-    for roster_import in RosterImport.objects.filter(
-        state=RosterImport.State.PREVIEWED, created_at__lt=now - timedelta(hours=settings.ROSTER_PREVIEW_TTL_HOURS)
-    ):
+    for roster_import in RosterImport.objects.filter(state=RosterImport.State.PREVIEWED, created_at__lt=before):
         _finish(roster_import, RosterImport.State.CANCELLED)
         count += 1
+    for roster_import in RosterImport.objects.filter(
+        state__in=[RosterImport.State.QUEUED, RosterImport.State.RUNNING], heartbeat_at__lt=before
+    ):
+        if roster_import_interrupted(roster_import, now=now):
+            _finish(
+                roster_import,
+                RosterImport.State.FAILED,
+                error=_("The import was interrupted and not tried again in time. Upload the file again."),
+            )
+            count += 1
     return count

@@ -15,6 +15,7 @@ import io
 import re
 import secrets
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -426,9 +427,46 @@ def parse_student_csv(*, data: bytes) -> list[tuple[int, StudentRow]]:
     return rows
 
 
+def students_create(*, actor: User, school: School, rows: Sequence[StudentRow], usernames: Sequence[str]) -> list[User]:
+    """What a school-registered student is, for one student or a batch: an account with no email (so no email
+    login, no social link by email, no mail at all), no usable password until a login card is printed,
+    ``product_updates`` False, the school's country; a student of the school, registered by it; the school's
+    consent (method "school") and the parents' addresses the rows give, recorded by the consent app in the
+    caller's transaction.
+
+    Set-based: one INSERT per table and one consent append whatever the number of rows (the roster page's
+    form, a CSV upload, a batch of a OneRoster import). Rows are not validated here (the callers did);
+    a username taken meanwhile raises IntegrityError with nothing written.
+    """
+    users = [
+        User(
+            username=username,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            email="",
+            country=school.country,
+            product_updates=False,
+            password=make_password(None),  # unusable: "!" and random characters, nothing hashed
+        )
+        for row, username in zip(rows, usernames, strict=True)
+    ]
+    with transaction.atomic():
+        User.objects.bulk_create(users)
+    SchoolMembership.objects.bulk_create(
+        [SchoolMembership(school=school, user=u, role=SchoolMembership.Role.STUDENT) for u in users]
+    )
+    SchoolStudentAccount.objects.bulk_create(
+        [SchoolStudentAccount(user=u, school=school, registered_by=actor) for u in users]
+    )
+    hooks.record_students(
+        children=users, school=school, actor=actor, guardian_emails=[row.parent_emails for row in rows]
+    )
+    return users
+
+
 @transaction.atomic
 def students_register(*, actor: User, school: School, rows: list[StudentRow]) -> list[User]:
-    """Create school-registered student accounts (no email, no usable password until a login card is printed).
+    """Create school-registered student accounts (:func:`students_create`) from the roster page's form or CSV.
 
     All or nothing: any invalid row raises and nothing is written.
     """
@@ -438,33 +476,10 @@ def students_register(*, actor: User, school: School, rows: list[StudentRow]) ->
     errors = _validate_rows(list(enumerate(rows, start=1)), school=school)
     if errors:
         raise CsvImportError(errors)
-    usernames = _assign_usernames(rows)
-    users = [
-        User(
-            username=username,
-            first_name=row.first_name,
-            last_name=row.last_name,
-            email="",
-            country=school.country,
-            product_updates=False,
-            password=make_password(None),
-        )
-        for row, username in zip(rows, usernames, strict=True)
-    ]
     try:
-        with transaction.atomic():
-            User.objects.bulk_create(users)
+        return students_create(actor=actor, school=school, rows=rows, usernames=_assign_usernames(rows))
     except IntegrityError as exc:
         raise CsvImportError(_("A username was taken a moment ago. Upload the file again.")) from exc
-    SchoolMembership.objects.bulk_create(
-        [SchoolMembership(school=school, user=u, role=SchoolMembership.Role.STUDENT) for u in users]
-    )
-    SchoolStudentAccount.objects.bulk_create(
-        [SchoolStudentAccount(user=u, school=school, registered_by=actor) for u in users]
-    )
-    for user, row in zip(users, rows, strict=True):
-        hooks.record_student(child=user, school=school, actor=actor, guardian_emails=row.parent_emails)
-    return users
 
 
 def student_parents_set(*, admin: User, school: School, student_id: int, emails: list[str]) -> list[str]:

@@ -10,7 +10,8 @@ def roster_import_task(import_id: int) -> str:
     """Import a previewed and confirmed OneRoster zip (progress in the cache, shown on the import's page).
 
     Longer than other tasks (ROSTER_IMPORT_TIME_LIMIT): the file is written in one transaction. Out of time, the
-    transaction rolls back and the import is marked failed."""
+    transaction rolls back and the import is marked failed. A message that comes back (its worker died: acks late)
+    runs it again safely: see ``roster.roster_import_run``."""
     try:
         return roster.roster_import_run(import_id=import_id).state
     except SoftTimeLimitExceeded:
@@ -20,3 +21,9 @@ def roster_import_task(import_id: int) -> str:
 @shared_task
 def roster_previews_expired_delete_task() -> int:
     return roster.roster_previews_expired_delete()
+
+
+@shared_task
+def roster_imports_resume_task() -> int:
+    """Beat: imports whose worker died (no progress for ROSTER_IMPORT_STALL_SECONDS) are queued again."""
+    return roster.roster_imports_resume()

@@ -10,4 +10,5 @@ urlpatterns = [
     path("<int:school_id>/roster/import/", views.roster_upload, name="roster_upload"),
     path("<int:school_id>/roster/import/<int:import_id>/", views.roster_import, name="roster_import"),
     path("<int:school_id>/roster/import/<int:import_id>/cancel/", views.roster_import_cancel, name="roster_cancel"),
+    path("<int:school_id>/roster/import/<int:import_id>/retry/", views.roster_import_retry, name="roster_retry"),
 ]

@@ -30,7 +30,9 @@ def roster_upload(request: AuthenticatedRequest, school_id: int) -> HttpResponse
             actor=request.user, school=school, upload=upload.chunks(), size=upload.size
         )
         return redirect("schools:roster_import", school_id=school.pk, import_id=roster_import.pk)
-    imports = RosterImport.objects.filter(school=school)[:10]
+    imports = [
+        (item, roster.roster_import_state_label(item)) for item in RosterImport.objects.filter(school=school)[:10]
+    ]
     status = 400 if request.method == "POST" else 200
     return render(
         request, "schools/roster_upload.html", {"school": school, "form": form, "imports": imports}, status=status
@@ -61,13 +63,16 @@ def roster_import(request: AuthenticatedRequest, school_id: int, import_id: int)
     for key in ("add", "change", "remove"):
         if key in summary:
             summary[key] = [(roster.kind_label(kind), label) for kind, label in summary[key]]
+    interrupted = roster.roster_import_interrupted(roster_import)
     context = {
         "school": roster_import.school,
         "roster_import": roster_import,
+        "state_label": roster.roster_import_state_label(roster_import),
         "summary": summary,
         "form": form,
         "progress": roster.roster_progress(import_id=roster_import.pk),
-        "running": roster_import.state in (RosterImport.State.QUEUED, RosterImport.State.RUNNING),
+        "running": roster_import.state in (RosterImport.State.QUEUED, RosterImport.State.RUNNING) and not interrupted,
+        "interrupted": interrupted,
         "counts": summary.get("counts")
         or {key: len(summary.get(key, [])) for key in ("add", "change", "remove", "erase", "problems")},
     }
@@ -86,6 +91,22 @@ def roster_import_cancel(request: AuthenticatedRequest, school_id: int, import_i
         messages.error(request, " ".join(exc.messages))
     else:
         messages.info(request, _("The import was cancelled and the file deleted."))
+    return redirect("schools:roster_import", school_id=school_id, import_id=import_id)
+
+
+@login_required
+@require_POST
+def roster_import_retry(request: AuthenticatedRequest, school_id: int, import_id: int) -> HttpResponse:
+    """ "Try again" on an interrupted import."""
+    roster_import = get_object_or_404(
+        selectors.roster_imports_visible_to(viewer=request.user), pk=import_id, school_id=school_id
+    )
+    try:
+        roster.roster_import_retry(actor=request.user, roster_import=roster_import)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.info(request, _("The import was queued again."))
     return redirect("schools:roster_import", school_id=school_id, import_id=import_id)
 
 

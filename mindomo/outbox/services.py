@@ -16,7 +16,7 @@ server: the SMTP timeout (``MAIL_SEND_TIMEOUT_SECONDS``) is much shorter than th
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -71,47 +71,85 @@ def delivery_enqueue(
     The send task is published once the transaction commits (at ``due_at`` when it is soon; a later
     delivery is published by the beat task when it falls due).
     """
-    if len(message.to) != 1 or message.cc or message.bcc:
+    (delivery,) = deliveries_enqueue(
+        kind=kind,
+        messages=[(message, language)],
+        user=user,
+        reference=reference,
+        due_at=due_at,
+        expires_at=expires_at,
+        forget_when_sent=forget_when_sent,
+    )
+    return delivery
+
+
+def deliveries_enqueue(
+    *,
+    kind: str,
+    messages: Sequence[tuple[EmailMessage, str | None]],
+    user: Any = None,
+    reference: str = "",
+    due_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    forget_when_sent: bool = False,
+) -> list[Delivery]:
+    """:func:`delivery_enqueue` for many messages (each with its language) of one kind: one INSERT of the
+    deliveries (and one of their attachments) whatever their number, their tasks published once it commits."""
+    if any(len(message.to) != 1 or message.cc or message.bcc for message, _language in messages):
         raise ValueError("a delivery has exactly one recipient")
     now = timezone.now()
     due_at = due_at or now
-    html = ""
-    if isinstance(message, EmailMultiAlternatives):
-        html = next((str(content) for content, mimetype in message.alternatives if mimetype == "text/html"), "")
     publish = _within_horizon(due_at, now)
-    delivery = Delivery.objects.create(
-        kind=kind,
-        user=user if getattr(user, "pk", None) else None,
-        to_email=message.to[0],
-        from_email=message.from_email or settings.DEFAULT_FROM_EMAIL,
-        reply_to=list(message.reply_to),
-        headers=dict(message.extra_headers),
-        subject=str(message.subject),
-        text_body=str(message.body),
-        html_body=html,
-        language=language or translation.get_language() or settings.LANGUAGE_CODE,
-        reference=reference,
-        forget_when_sent=forget_when_sent,
-        due_at=due_at,
-        next_attempt_at=due_at,
-        expires_at=expires_at,
-        queued_for=due_at if publish else None,
-    )
-    attachments = []
-    for attachment in message.attachments:
-        filename, content, mimetype = attachment  # MIMEBase attachments are not used by the product
-        if isinstance(content, str):
-            content = content.encode()
-        attachments.append(
-            DeliveryAttachment(
-                delivery=delivery, filename=filename, mimetype=mimetype or "application/octet-stream", content=content
+    deliveries = []
+    for message, language in messages:
+        html = ""
+        if isinstance(message, EmailMultiAlternatives):
+            html = next((str(content) for content, mimetype in message.alternatives if mimetype == "text/html"), "")
+        deliveries.append(
+            Delivery(
+                kind=kind,
+                user=user if getattr(user, "pk", None) else None,
+                to_email=message.to[0],
+                from_email=message.from_email or settings.DEFAULT_FROM_EMAIL,
+                reply_to=list(message.reply_to),
+                headers=dict(message.extra_headers),
+                subject=str(message.subject),
+                text_body=str(message.body),
+                html_body=html,
+                language=language or translation.get_language() or settings.LANGUAGE_CODE,
+                reference=reference,
+                forget_when_sent=forget_when_sent,
+                due_at=due_at,
+                next_attempt_at=due_at,
+                expires_at=expires_at,
+                queued_for=due_at if publish else None,
             )
         )
+    Delivery.objects.bulk_create(deliveries)
+    attachments = []
+    for delivery, (message, _language) in zip(deliveries, messages, strict=True):
+        for attachment in message.attachments:
+            filename, content, mimetype = attachment  # MIMEBase attachments are not used by the product
+            if isinstance(content, str):
+                content = content.encode()
+            attachments.append(
+                DeliveryAttachment(
+                    delivery=delivery,
+                    filename=filename,
+                    mimetype=mimetype or "application/octet-stream",
+                    content=content,
+                )
+            )
     DeliveryAttachment.objects.bulk_create(attachments)
-    if publish:
-        pk = delivery.pk
-        transaction.on_commit(lambda: _publish(pk, at=due_at, now=timezone.now()))
-    return delivery
+    if publish and deliveries:
+        ids = [delivery.pk for delivery in deliveries]
+
+        def publish_all() -> None:
+            for pk in ids:
+                _publish(pk, at=due_at, now=timezone.now())
+
+        transaction.on_commit(publish_all)
+    return deliveries
 
 
 def email_enqueue(

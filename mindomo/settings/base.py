@@ -509,6 +509,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "schools.tasks.roster_previews_expired_delete_task",
         "schedule": crontab(minute=50),
     },
+    # OneRoster imports whose worker died (no progress for ROSTER_IMPORT_STALL_SECONDS) queued again
+    "schools-resume-roster-imports": {
+        "task": "schools.tasks.roster_imports_resume_task",
+        "schedule": crontab(minute="*/5"),
+    },
     "consent-children-inactivity": {
         "task": "consent.tasks.children_inactivity_announce_task",
         "schedule": crontab(minute=40, hour=1),
@@ -523,8 +528,8 @@ ROSTER_MEMBER_MAX_BYTES = env.int("ROSTER_MEMBER_MAX_BYTES", default=64 * 1024 *
 ROSTER_TOTAL_MAX_BYTES = env.int("ROSTER_TOTAL_MAX_BYTES", default=256 * 1024 * 1024)
 ROSTER_MAX_RATIO = env.int("ROSTER_MAX_RATIO", default=200)
 # A roster import writes the whole file in one transaction, so its job may run longer than other tasks (a 5,000-
-# student district file takes minutes: every student's school consent is a ledger entry); still under the broker's
-# visibility timeout, so a message is never handed to a second worker while the first one runs it.
+# student district file takes a minute or two); still under the broker's visibility timeout, so a message is never
+# handed to a second worker while the first one runs it.
 ROSTER_IMPORT_TIME_LIMIT = env.int(
     "ROSTER_IMPORT_TIME_LIMIT", default=max(CELERY_TASK_TIME_LIMIT, CELERY_VISIBILITY_TIMEOUT - 60)
 )
@@ -532,6 +537,13 @@ if not CELERY_TASK_TIME_LIMIT <= ROSTER_IMPORT_TIME_LIMIT < CELERY_VISIBILITY_TI
     raise ImproperlyConfigured(
         "CELERY_TASK_TIME_LIMIT <= ROSTER_IMPORT_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT must hold"
     )
+# A queued or running roster import that showed no progress for this many seconds (its worker died) is shown
+# to the school's administrators as "Interrupted" with "Try again", and beat (schools-resume-roster-imports)
+# queues it again by itself up to ROSTER_IMPORT_MAX_ATTEMPTS runs. A run writes once a batch, every few seconds.
+ROSTER_IMPORT_STALL_SECONDS = env.int("ROSTER_IMPORT_STALL_SECONDS", default=300)
+ROSTER_IMPORT_MAX_ATTEMPTS = env.int("ROSTER_IMPORT_MAX_ATTEMPTS", default=3)
+if ROSTER_IMPORT_STALL_SECONDS < 60 or ROSTER_IMPORT_MAX_ATTEMPTS < 1:
+    raise ImproperlyConfigured("ROSTER_IMPORT_STALL_SECONDS >= 60 and ROSTER_IMPORT_MAX_ATTEMPTS >= 1 must hold")
 # Hours an uploaded roster zip is kept for its preview before it is deleted unimported.
 ROSTER_PREVIEW_TTL_HOURS = env.int("ROSTER_PREVIEW_TTL_HOURS", default=24)
 

@@ -157,15 +157,16 @@ def test_a_failure_late_in_the_upload_rolls_back_every_row(world: World, monkeyp
 
     def failing(**kwargs: Any) -> None:
         calls.append(kwargs)
-        if len(calls) == 2:
-            raise ValidationError("refused")
+        raise ValidationError("refused")
 
     from consent import services as consent_services
 
-    monkeypatch.setattr(consent_services, "consent_record_school", failing)
+    # the school's consent is recorded for the whole upload at once, after its accounts were inserted
+    monkeypatch.setattr(consent_services, "consent_records_school", failing)
     before = _state()
     response = _upload(world.client("admin"), world, b"first_name,last_name\nGrace,Hopper\nAda,Lovelace\n")
     assert response.status_code == 400
+    assert [len(c["children"]) for c in calls] == [2]
     assert _state() == before
 
 

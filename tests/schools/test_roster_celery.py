@@ -46,6 +46,7 @@ def test_the_worker_imports_with_progress(
         seen.append(roster.roster_progress(import_id=import_id))
 
     monkeypatch.setattr(roster, "_progress", recording)
+    monkeypatch.setattr(roster, "IMPORT_BATCH", 200)  # the worker is a thread of this process
     roster_import = roster.roster_preview(actor=sw.admin, school=sw.school, upload=[data], size=len(data))
     page = reverse("schools:roster_import", args=[sw.school.pk, roster_import.pk])
     response = sw.client(sw.admin).post(page, {})
