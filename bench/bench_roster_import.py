@@ -3,7 +3,8 @@ each with a guardian) previewed and imported, and the memory the reading takes.
 
 - "preview": ``schools.roster.roster_plan`` on the zip (the page's preview), budget 5 s.
 - "import": the Celery job's body, ``roster_import_run``, for a fresh school each time (accounts, memberships,
-  school consent and its ledger entries, guardians, classes, enrolments), budget 120 s, 1 run per pair.
+  school consent and its ledger entries, guardians and their emails into the outbox, classes, enrolments), in
+  batches of ``schools.roster.IMPORT_BATCH``, budget 120 s, 1 run per pair.
 - the note: the peak of Python's allocations while reading zips of 1,000 and of BENCH_ROSTER_STUDENTS students
   (tracemalloc) next to the CSVs' unpacked size. The CSVs are streamed row by row: the peak follows what is kept
   per person (a few hundred bytes), never the files' size; the ratio per student stays flat as the file grows.
@@ -27,6 +28,7 @@ setup_django()
 
 from accounts.demo import ensure_user  # noqa: E402
 from accounts.models import User  # noqa: E402
+from mindomo.outbox.models import Delivery  # noqa: E402
 from schools import oneroster, roster  # noqa: E402
 from schools.models import RosterImport, School, SchoolMembership  # noqa: E402
 from schools.oneroster_sample import SampleClass, SampleEnrollment, SampleUser, write_zip  # noqa: E402
@@ -67,6 +69,8 @@ def _unpacked(path: Path) -> int:
 def cleanup() -> None:
     User.objects.filter(username__startswith=PREFIX).delete()
     School.objects.filter(name__startswith=PREFIX).delete()
+    # the parents' emails the imports queued (their task messages find them gone)
+    Delivery.objects.filter(to_email__startswith=PREFIX).delete()
 
 
 def jobs() -> Iterator[Job]:

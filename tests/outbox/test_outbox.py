@@ -403,3 +403,34 @@ def test_with_the_worker_an_email_due_during_an_outage_arrives_once_when_the_ser
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.SENT
     assert len(smtp_sink.received(to="outage@example.org")) == 1
+
+
+def test_deliveries_enqueued_together_are_one_insert_and_one_message_per_chunk_each_sent_once(
+    smtp_sink: SmtpSink, django_capture_on_commit_callbacks: Any, monkeypatch: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from mindomo.outbox import tasks
+
+    published: list[list[int]] = []
+    original = tasks.deliveries_send_task.apply_async
+
+    def counting(args: Any, **options: Any) -> Any:
+        published.append(list(args[0]))
+        return original(args, **options)
+
+    monkeypatch.setattr(tasks.deliveries_send_task, "apply_async", counting)
+    monkeypatch.setattr(services, "PUBLISH_CHUNK", 2)
+    messages = [
+        (EmailMessage(subject="Hello", body="The body.", to=[f"parent{n}@example.org"]), "en") for n in range(5)
+    ]
+    with django_capture_on_commit_callbacks(execute=True), CaptureQueriesContext(connection) as queries:
+        deliveries = services.deliveries_enqueue(kind="test.hello", messages=messages)
+    inserts = [q for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "outbox_delivery"')]
+    assert len(inserts) == 1
+    assert published == [[d.pk for d in deliveries[i : i + 2]] for i in (0, 2, 4)]
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.SENT}
+    for delivery in deliveries:  # a duplicate message sends nothing twice
+        assert services.delivery_send(delivery_id=delivery.pk) == Delivery.Status.SENT
+    assert [len(smtp_sink.received(to=f"parent{n}@example.org")) for n in range(5)] == [1] * 5
