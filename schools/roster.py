@@ -698,8 +698,12 @@ def roster_import_run(*, import_id: int) -> RosterImport:
 
 
 def roster_import_timed_out(*, import_id: int) -> RosterImport:
-    """The job ran out of time: its transaction rolled back, nothing was written."""
+    """The job ran out of time. While writing: its transaction rolled back, nothing was written, the import
+    failed. During the erasures (the roster written): it stays running, and once it has shown no progress for
+    ROSTER_IMPORT_STALL_SECONDS the next run (beat's resume, "Try again") erases the accounts still left."""
     roster_import = RosterImport.objects.get(pk=import_id)
+    if roster_import.written_at is not None:
+        return roster_import
     _finish(
         roster_import,
         RosterImport.State.FAILED,

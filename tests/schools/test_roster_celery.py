@@ -70,3 +70,34 @@ def test_the_page_of_a_queued_import_refreshes_itself(sw: SchoolWorld) -> None:
     html = sw.client(sw.admin).get(reverse("schools:roster_import", args=[sw.school.pk, roster_import.pk])).content
     assert b'http-equiv="refresh"' in html
     assert b"Waiting for the import to start" in html
+
+
+def test_an_import_whose_worker_died_is_queued_again_by_beat_and_the_worker_finishes_it(
+    sw: SchoolWorld, real_celery_worker: Any, finished: threading.Event, settings: Any
+) -> None:
+    import datetime
+
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from consent.models import ConsentRecord
+
+    data = roster_zip()
+    roster_import = roster.roster_preview(actor=sw.admin, school=sw.school, upload=[data], size=len(data))
+    roster.roster_import_start(actor=sw.admin, roster_import=roster_import, confirm_erase=False, queue=False)
+    # a worker took it and died before its transaction committed: running, no sign of life since
+    past = timezone.now() - datetime.timedelta(seconds=settings.ROSTER_IMPORT_STALL_SECONDS + 1)
+    RosterImport.objects.filter(pk=roster_import.pk).update(
+        state=RosterImport.State.RUNNING, heartbeat_at=past, attempts=1
+    )
+    key = f"schools:roster-import:{roster_import.pk}"
+    cache.set(key, {**roster.roster_progress(import_id=roster_import.pk), "at": past.timestamp()})
+
+    assert roster.roster_imports_resume() == 1  # the task goes to the worker through Redis
+    assert finished.wait(60)
+    roster_import.refresh_from_db()
+    assert (roster_import.state, roster_import.attempts) == (RosterImport.State.DONE, 2)
+    students = RosteredPerson.objects.filter(school=sw.school, role="student").values_list("user_id", flat=True)
+    assert len(students) == 4
+    assert ConsentRecord.objects.filter(child_id__in=list(students)).count() == 4
+    assert roster.roster_imports_resume() == 0

@@ -242,3 +242,13 @@ def test_an_interrupted_import_not_tried_again_fails_and_its_file_goes(
     roster_import.refresh_from_db()
     assert (roster_import.state, roster_import.file_name) == (RosterImport.State.FAILED, "")
     assert "Upload the file again" in roster_import.error
+
+
+def test_out_of_time_while_writing_fails_and_during_the_erasures_resumes(sw: SchoolWorld) -> None:
+    writing, erasing = _queued(sw, roster_zip()), _queued(sw, roster_zip())
+    RosterImport.objects.filter(pk__in=[writing.pk, erasing.pk]).update(state=RosterImport.State.RUNNING)
+    RosterImport.objects.filter(pk=erasing.pk).update(written_at=timezone.now())
+    assert roster.roster_import_timed_out(import_id=writing.pk).state == RosterImport.State.FAILED
+    assert roster.roster_import_timed_out(import_id=erasing.pk).state == RosterImport.State.RUNNING
+    erasing.refresh_from_db()
+    assert erasing.file_name != ""  # kept for the run that finishes it
