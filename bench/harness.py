@@ -60,6 +60,8 @@ class Job:
     baseline_label: str = ""
     note: str = ""
     pairs: int = PAIRS
+    # what a sample measures: wall time by default; e.g. a server process's CPU seconds (bench/server.py)
+    clock: Callable[[], float] = time.perf_counter
 
 
 @dataclass
@@ -79,12 +81,12 @@ class Result:
         return None if self.job.goal is None else self.ratio <= self.job.goal
 
 
-def _timed(prepare: Callable[[], Any] | None, call: Callable[[], Any]) -> float:
+def _timed(prepare: Callable[[], Any] | None, call: Callable[[], Any], clock: Callable[[], float]) -> float:
     if prepare is not None:
         prepare()
-    started = time.perf_counter()
+    started = clock()
     call()
-    return time.perf_counter() - started
+    return clock() - started
 
 
 def measure(job: Job) -> Result:
@@ -92,9 +94,9 @@ def measure(job: Job) -> Result:
     project: list[float] = []
     baseline: list[float] = []
     for _pair in range(job.pairs):
-        project.append(_timed(job.prepare_project, job.project))
+        project.append(_timed(job.prepare_project, job.project, job.clock))
         if job.baseline is not None:
-            baseline.append(_timed(job.prepare_baseline, job.baseline))
+            baseline.append(_timed(job.prepare_baseline, job.baseline, job.clock))
     if job.baseline is None:
         assert job.budget_seconds is not None, f"{job.name}: a job needs a baseline or a budget"
         baseline = [job.budget_seconds]

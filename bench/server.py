@@ -13,10 +13,27 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from bench.harness import ROOT
+
+_servers: list[subprocess.Popen[bytes]] = []
+
+
+def worker_cpu_seconds() -> float:
+    """The CPU time (user + system) the running gunicorn's worker processes have used so far (Linux /proc): a job
+    with ``clock=worker_cpu_seconds`` measures what its requests cost the server, not the wall time."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for server in _servers:
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        for pid in children:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (fields 14 and 15 of stat)
+    return total
 
 
 def _free_port() -> int:
@@ -50,6 +67,7 @@ def gunicorn(settings_module: str = "mindomo.settings.base") -> Iterator[int]:
         cwd=ROOT,
         env=env,
     )
+    _servers.append(process)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -63,6 +81,7 @@ def gunicorn(settings_module: str = "mindomo.settings.base") -> Iterator[int]:
         get(port, "/accounts/login/", count=3)  # warm up: imports, templates, the database connection
         yield port
     finally:
+        _servers.remove(process)
         process.terminate()
         process.wait(timeout=30)
 
@@ -80,3 +99,22 @@ def get(port: int, path: str, *, count: int, cookie: str = "") -> int:
         assert response.status == 200, (path, response.status, body[:300])
         total += len(body)
     return total
+
+
+def post(port: int, path: str, *, cookie: str, csrf_token: str, data: dict[str, str] | None = None) -> str:
+    """POST a form to ``path`` as a signed-in browser (``cookie`` holds the session; ``csrf_token`` is the csrftoken
+    cookie's value, sent in the header too); the answer must be a redirect. Returns where it leads."""
+    body = urllib.parse.urlencode(data or {})
+    headers = {
+        "Host": "127.0.0.1",
+        "Cookie": f"{cookie}; csrftoken={csrf_token}",
+        "X-CSRFToken": csrf_token,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection.request("POST", path, body=body, headers=headers)
+    response = connection.getresponse()
+    content = response.read()
+    connection.close()
+    assert response.status == 302, (path, response.status, content[:300])
+    return response.getheader("Location") or ""

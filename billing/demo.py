@@ -1,4 +1,4 @@
-"""Demo billing data: plans on sale and a buyer with a paid invoice (idempotent)."""
+"""Demo billing data: plans on sale and a buyer with several paid invoices (idempotent)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ PLANS = [
 ]
 
 
+# the buyer's purchases, in order: one invoice each
+DEMO_PURCHASES = ["Premium yearly", "Premium monthly", "Premium monthly", "Team yearly"]
+
+
 @transaction.atomic
 def load() -> list[DemoLogin]:
     for name, description, price, days in PLANS:
@@ -30,10 +34,12 @@ def load() -> list[DemoLogin]:
             name=name, defaults={"description": description, "price": price, "currency": "EUR", "duration_days": days}
         )
     buyer = ensure_user(username="buyer", email="buyer@example.com", first_name="Zoë", last_name="Dupré", country="FR")
-    if not Invoice.objects.filter(user=buyer).exists():
+    # several paid orders, so "Download as zip" on /billing/invoices/ is worth trying
+    done = Invoice.objects.filter(user=buyer).count()
+    for plan_name in DEMO_PURCHASES[done:]:
         order = services.order_create(
             user=buyer,
-            plan=Plan.objects.get(name="Premium yearly"),
+            plan=Plan.objects.get(name=plan_name),
             full_name="Zoë Dupré",
             country="FR",
             vat_id="",
@@ -63,11 +69,16 @@ def load() -> list[DemoLogin]:
     if group is not None:
         clerk.groups.add(group)
     return [
-        DemoLogin("billing clerk (staff)", "clerk", DEMO_PASSWORD, "/admin/ orders, invoices, refund action"),
         DemoLogin(
-            "buyer (adult with a paid invoice)",
+            "billing clerk (staff)",
+            "clerk",
+            DEMO_PASSWORD,
+            "/admin/ orders, invoices, refund action, the invoices of a period as one zip",
+        ),
+        DemoLogin(
+            "buyer (adult with four paid invoices)",
             "buyer@example.com",
             DEMO_PASSWORD,
-            "/billing/ plans, /billing/invoices/ invoice and PDF",
+            "/billing/ plans, /billing/invoices/ invoices, PDFs, all as one zip",
         ),
     ]

@@ -79,16 +79,15 @@ def report_is_inline(row_count: int) -> bool:
 
 
 def report_xlsx_request(
-    *, teacher: User, assignment: Assignment, pseudonymous: bool, row_count: int, download_name: str
+    *, teacher: User, assignment: Assignment, pseudonymous: bool, download_name: str
 ) -> PreparedFile:
-    """A large XLSX report asked for: the job writes it (the row count is the progress's total)."""
+    """A large XLSX report asked for: the job counts its rows (the progress's total), then writes it."""
     return prepared_file_request(
         kind=REPORT_XLSX,
         user=teacher,
         params={"assignment_id": assignment.pk, "pseudonymous": pseudonymous},
         download_name=download_name,
         content_type=XLSX,
-        parts_total=row_count,
     )
 
 
@@ -110,6 +109,7 @@ def _report_build(prepared: PreparedFile, handle: IO[bytes], progress: registry.
     if assignment is None or teacher is None:
         raise ValidationError(gettext("You no longer teach this class."))
     total = reports.report_row_count(viewer=teacher, assignment=assignment)
+    progress(0, total)
     step = max(total // 50, 1)  # about fifty progress writes, whatever the size
     last = [0]
 

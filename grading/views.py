@@ -576,14 +576,12 @@ def assignment_report_prepare(request: AuthenticatedRequest, assignment_id: int)
         messages.warning(request, _("Read and acknowledge the privacy notice before downloading a grade report."))
         return redirect("grading:assignment_report", assignment_id=assignment.pk)
     pseudonymous = request.POST.get("pseudonymous") == "1"
-    row_count = reports.report_row_count(viewer=request.user, assignment=assignment)
-    fmt = GradeExport.Format.XLSX
+    # no row count here (a count of a large report is a scan): the job counts, then writes
     prepared = downloads.report_xlsx_request(
         teacher=request.user,
         assignment=assignment,
         pseudonymous=pseudonymous,
-        row_count=row_count,
-        download_name=_report_name(assignment, fmt, pseudonymous),
+        download_name=_report_name(assignment, GradeExport.Format.XLSX, pseudonymous),
     )
     return redirect("downloads:progress", public_id=prepared.public_id)
 
