@@ -128,7 +128,12 @@ class PrivacyProvider:
         ``export`` that may hold something, a :class:`Count`, :class:`First` or :class:`Rows` item (all
         providers' items are read in one statement by :meth:`PrivacyRegistry.summarise_user`) or a plain value.
 
-        Without its own summary a provider is summarised by its full export (correct, not cheap)."""
+        Without its own summary a provider is summarised by its full export (correct, not cheap).
+
+        The registry first asks for it with a :class:`Subject` (the person by primary key only) and, when that
+        gives items only, compiles them once per process (``mindomo.statements``): the items' querysets must then
+        depend on ``user.pk`` alone (and the active language), never on the database's state or the time of day
+        except through parameters (a date parameter is never reused)."""
         return self.export(user)
 
     def erase(self, user: User) -> None:
@@ -194,8 +199,11 @@ class PrivacyRegistry:
             parts.append((provider.name, compiled))
         summaries[""] = {}
         if callable(also):
-            key = ("privacy.also", getattr(also, "__module__", ""), getattr(also, "__qualname__", ""))
-            compiled_also = statements.bind(key, partial(_summary_statement, also), user.pk)
+            # only a module-level function is one statement: a closure may hold other values on each call
+            qualname = getattr(also, "__qualname__", "<locals>")
+            reusable = getattr(also, "__closure__", None) is None and "<" not in qualname
+            key = ("privacy.also", getattr(also, "__module__", ""), qualname)
+            compiled_also = statements.bind(key, partial(_summary_statement, also), user.pk) if reusable else None
             if compiled_also is None:
                 compiled_also = _items_statement(_positions(also(Subject(user.pk))))
         else:

@@ -164,3 +164,23 @@ def test_the_gradebooks_reused_statement_keeps_the_access_rule(world: World) -> 
         )
         == {}
     )
+
+
+def test_a_closure_given_as_the_pages_own_items_is_read_for_each_call(world: World) -> None:
+    """A function holding values of its caller (here: whose grades) is not one statement: never reused."""
+
+    def grades_of(student: User) -> Any:
+        def extra(_child: privacy.Subject) -> list[privacy.SummaryItem]:
+            return [privacy.Count(Grade.objects.filter(student_id=student.pk))]
+
+        return extra
+
+    for score in ("12", "13", "14"):
+        _grade(world, world.other_student, score)
+    assert (
+        Grade.objects.filter(student=world.student).count() != Grade.objects.filter(student=world.other_student).count()
+    )
+    first = registry.summarise_user(world.student, also=grades_of(world.student))[""]["0"]
+    second = registry.summarise_user(world.student, also=grades_of(world.other_student))[""]["0"]
+    assert first == Grade.objects.filter(student=world.student).count()
+    assert second == Grade.objects.filter(student=world.other_student).count()
