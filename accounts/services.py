@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
+from allauth.utils import generate_unique_username
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import password_validation
@@ -59,6 +60,26 @@ def user_create_with_password_hash(*, login: str, password_hash: str, country: s
     user.save()
     if is_email:
         EmailAddress.objects.create(user=user, email=login, primary=True, verified=False)
+    return user
+
+
+@transaction.atomic
+def user_create_verified(*, email: str, first_name: str, last_name: str, country: str, language: str = "") -> User:
+    """An active account for an address another party proved the person holds: a school's Google or Microsoft
+    sign-in that the school's administrators approved (schools). The address is verified and primary; there is
+    no usable password (the person signs in with the school's account, or sets one through password reset)."""
+    user = User(
+        username=generate_unique_username([first_name, last_name, email, "teacher"]),
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        country=country,
+        language=supported(language) or "",
+        product_updates=False,
+    )
+    user.set_unusable_password()
+    user.save()
+    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
     return user
 
 

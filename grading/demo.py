@@ -7,12 +7,13 @@ from decimal import Decimal
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.demo import ensure_user
 from accounts.models import User
 from mindomo.demo import DEMO_PASSWORD, DemoLogin
 from schools import services as school_services
-from schools.models import School, SchoolMembership
+from schools.models import School, SchoolDomain, SchoolMembership, TeacherJoinRequest
 
 from . import services
 from .models import Assignment, SchoolClass
@@ -20,6 +21,7 @@ from .models import Assignment, SchoolClass
 SCHOOL_NAME = "Maple Grove Primary School"
 STUDENTS = [("Mia", "Khan"), ("Leo", "Okafor"), ("Zoe", "Novak"), ("Sam", "Ito")]
 DEMO_JOIN_CODE = "SCIENCE6"  # shown as SCIE-NCE6
+DEMO_JOIN_REQUEST_EMAIL = "katherine.johnson@maplegrove.example"
 
 
 # A class of last school year: its grades are deleted PAST_CLASS_ENDED + the school's period (12 months) later.
@@ -59,6 +61,28 @@ def load() -> list[DemoLogin]:
     )
     SchoolMembership.objects.get_or_create(school=school, user=admin, role=SchoolMembership.Role.ADMIN)
     SchoolMembership.objects.get_or_create(school=school, user=teacher, role=SchoolMembership.Role.TEACHER)
+
+    # the school signs in with Google Workspace (verified by DNS), and a teacher on no roster asked to join: the
+    # principal sees the request on the roster page (README, Schools)
+    domain, _created = SchoolDomain.objects.get_or_create(
+        domain="maplegrove.example",
+        defaults={
+            "school": school,
+            "provider": SchoolDomain.Provider.GOOGLE,
+            "txt_token": "demo-maple-grove",
+            "verified_at": timezone.now(),
+            "verified_how": "dns",
+        },
+    )
+    if not TeacherJoinRequest.objects.filter(school=school, email=DEMO_JOIN_REQUEST_EMAIL).exists():
+        TeacherJoinRequest.objects.create(
+            school=school,
+            domain=domain,
+            email=DEMO_JOIN_REQUEST_EMAIL,
+            first_name="Katherine",
+            last_name="Johnson",
+            language="en",
+        )
 
     school_class = SchoolClass.objects.filter(school=school, teacher=teacher, name="Year 6 Science").first()
     if school_class is not None and not school_class.join_code:

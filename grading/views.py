@@ -86,6 +86,9 @@ def _roster_context(request: AuthenticatedRequest, school: Any, **extra: Any) ->
         "teachers": [m for m in members if m.role == SchoolMembership.Role.TEACHER],
         "students": students,
         "is_admin": is_admin,
+        "join_requests": (
+            list(school_selectors.teacher_join_requests_pending(viewer=request.user, school=school)) if is_admin else []
+        ),
         "student_form": extra.pop("student_form", None) or StudentForm(may_record_parents=is_admin),
         "csv_form": extra.pop("csv_form", None) or StudentCsvForm(),
         "invite_form": extra.pop("invite_form", None) or InviteTeacherForm(),

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy
@@ -48,3 +50,21 @@ class DomainForm(forms.Form):
 
 class SchoolSignInForm(forms.Form):
     email = forms.EmailField(label=gettext_lazy("Your school email address"))
+
+
+class TeacherJoinForm(forms.Form):
+    """Someone whose school account matched nobody asks to join the school as a teacher."""
+
+    first_name = forms.CharField(label=gettext_lazy("First name"), max_length=150)
+    last_name = forms.CharField(label=gettext_lazy("Last name"), max_length=150)
+    teacher = forms.BooleanField(
+        error_messages={"required": gettext_lazy("Tick the box if you are a teacher at this school.")},
+    )
+
+    def __init__(self, *args: Any, school_name: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["teacher"].label = gettext_lazy("I am a teacher at %(school)s") % {"school": school_name}
+
+
+class JoinAnswerForm(forms.Form):
+    answer = forms.ChoiceField(choices=[("approve", "approve"), ("decline", "decline")])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
@@ -242,3 +243,56 @@ class SchoolDomain(models.Model):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class TeacherJoinRequest(models.Model):
+    """Someone signed in with the account of a school's verified domain, is on no roster and asks to join as a
+    teacher (schools/signin.py). The provider vouches for the school email, not for the role: the school's
+    administrators approve or decline. Only the name and the school email are kept (nothing of the provider),
+    and every request is deleted ``JOIN_REQUEST_RETENTION_DAYS`` after it was made (schools.privacy)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for an answer")
+        APPROVED = "approved", _("Approved")
+        DECLINED = "declined", _("Declined")
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="teacher_join_requests")
+    domain = models.ForeignKey(SchoolDomain, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    email = models.EmailField(_("school email"))
+    first_name = models.CharField(_("first name"), max_length=150)
+    last_name = models.CharField(_("last name"), max_length=150)
+    language = models.CharField(_("language"), max_length=16, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(_("asked at"), auto_now_add=True)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    teacher = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("request to join as a teacher")
+        verbose_name_plural = _("requests to join as a teacher")
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                "school",
+                condition=models.Q(status="pending"),
+                name="schools_join_one_pending_per_address",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "approved", "declined"]), name="schools_join_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="pending", answered_at__isnull=True)
+                | (~models.Q(status="pending") & models.Q(answered_at__isnull=False)),
+                name="schools_join_answered_has_date",
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at", "id"], name="schools_join_created_key")]
+
+    def __str__(self) -> str:
+        return f"{self.email} · {self.school}"

@@ -7,11 +7,13 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.models import User
 from mindomo import privacy
 
-from .models import RosteredPerson, RosterImport, SchoolStudentAccount, TeacherInvitation
+from . import services
+from .models import RosteredPerson, RosterImport, SchoolStudentAccount, TeacherInvitation, TeacherJoinRequest
 
 
 @privacy.register
@@ -60,11 +62,54 @@ class SchoolsPrivacyProvider(privacy.PrivacyProvider):
                 purpose=_("Invite a teacher to a school by email."),
                 retention=_("Until the school or the invited person's account is deleted."),
             ),
+            privacy.DataCategory(
+                model="schools.TeacherJoinRequest",
+                fields=("school", "email", "first_name", "last_name", "language", "status", "answered_by", "teacher"),
+                purpose=_(
+                    "Ask a school's administrators whether someone who signed in with the school's account may join "
+                    "as a teacher, and tell the person their answer."
+                ),
+                retention=ngettext(
+                    "Deleted %(days)d day after the request, answered or not.",
+                    "Deleted %(days)d days after the request, answered or not.",
+                    services.JOIN_REQUEST_RETENTION_DAYS,
+                )
+                % {"days": services.JOIN_REQUEST_RETENTION_DAYS},
+            ),
+        ]
+
+    def retention_rules(self) -> list[privacy.RetentionRule]:
+        return [
+            privacy.RetentionRule(
+                name="schools.teacher_join_requests",
+                description=_("Requests to join a school as a teacher (name and school email)"),
+                period=ngettext(
+                    "deleted %(days)d day after the request, answered or not",
+                    "deleted %(days)d days after the request, answered or not",
+                    services.JOIN_REQUEST_RETENTION_DAYS,
+                )
+                % {"days": services.JOIN_REQUEST_RETENTION_DAYS},
+                expired=services.teacher_join_requests_expired,
+                key=services.JOIN_REQUEST_KEY,
+            )
         ]
 
     def export(self, user: User) -> dict[str, Any]:
         registration = SchoolStudentAccount.objects.filter(user=user).select_related("school").first()
+        join_requests = Q(teacher=user) | (Q(email__iexact=user.email) if user.email else Q(pk__in=[]))
         return {
+            "teacher_join_requests": [
+                {
+                    "school": r.school.name,
+                    "email": r.email,
+                    "first_name": r.first_name,
+                    "last_name": r.last_name,
+                    "status": r.status,
+                    "asked_at": r.created_at.isoformat(),
+                    "answered_at": r.answered_at.isoformat() if r.answered_at else None,
+                }
+                for r in TeacherJoinRequest.objects.filter(join_requests).select_related("school").order_by("pk")
+            ],
             "school_registration": (
                 {"school": registration.school.name, "registered_at": registration.created_at.isoformat()}
                 if registration
@@ -88,3 +133,8 @@ class SchoolsPrivacyProvider(privacy.PrivacyProvider):
         if user.email:
             invitations |= Q(email__iexact=user.email)
         TeacherInvitation.objects.filter(invitations).delete()
+        join_requests = Q(teacher=user)
+        if user.email:
+            join_requests |= Q(email__iexact=user.email)
+        TeacherJoinRequest.objects.filter(join_requests).delete()
+        TeacherJoinRequest.objects.filter(answered_by=user).update(answered_by=None)

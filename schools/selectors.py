@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from .models import RosterImport, School, SchoolMembership, SchoolStudentAccount
+from .models import RosterImport, School, SchoolMembership, SchoolStudentAccount, TeacherJoinRequest
 
 
 def roles_of(*, user: Any, school: School) -> set[str]:
@@ -31,3 +31,12 @@ def schools_administered_by(*, viewer: Any) -> QuerySet[School]:
 def roster_imports_visible_to(*, viewer: Any) -> QuerySet[RosterImport]:
     """Roster imports of the schools ``viewer`` administers."""
     return RosterImport.objects.filter(school__in=schools_administered_by(viewer=viewer)).select_related("school")
+
+
+def teacher_join_requests_pending(*, viewer: Any, school: School) -> QuerySet[TeacherJoinRequest]:
+    """The requests to join ``school`` as a teacher that wait for an answer, for its administrators (else none)."""
+    if not schools_administered_by(viewer=viewer).filter(pk=school.pk).exists():
+        return TeacherJoinRequest.objects.none()
+    return TeacherJoinRequest.objects.filter(school=school, status=TeacherJoinRequest.Status.PENDING).order_by(
+        "created_at", "pk"
+    )

@@ -11,30 +11,35 @@ and ``product_updates`` stays False.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 import secrets
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from accounts import hooks as account_hooks
 from accounts import services as account_services
 from accounts.models import AccountDeletionRequest, User
-from mindomo.i18n import language_for, override
+from mindomo import cache as shared_cache
+from mindomo.i18n import language_for, override, supported
 from mindomo.outbox import services as outbox
 
 from . import hooks
@@ -42,9 +47,11 @@ from .models import (
     GRADE_RETENTION_MONTHS_MAX,
     GRADE_RETENTION_MONTHS_MIN,
     School,
+    SchoolDomain,
     SchoolMembership,
     SchoolStudentAccount,
     TeacherInvitation,
+    TeacherJoinRequest,
 )
 from .selectors import roles_of
 
@@ -148,15 +155,254 @@ def teacher_invitation_accept(*, token: str, user: User) -> SchoolMembership:
             _("This invitation was sent to another email address. Sign in with the account of %(email)s.")
             % {"email": invitation.email}
         )
-    if hasattr(user, "school_student_account"):
-        raise ValidationError(_("A school-registered student account cannot become a teacher."))
-    membership, _created = SchoolMembership.objects.get_or_create(
-        school=invitation.school, user=user, role=SchoolMembership.Role.TEACHER
-    )
+    membership = teacher_membership_grant(school=invitation.school, user=user)
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
     return membership
+
+
+def teacher_membership_grant(*, school: School, user: User) -> SchoolMembership:
+    """The one path by which a person becomes a teacher of ``school``: an accepted invitation
+    (``teacher_invitation_accept``) or an approved request to join (``teacher_join_answer``)."""
+    if SchoolStudentAccount.objects.filter(user_id=user.pk).exists():
+        raise ValidationError(_("A school-registered student account cannot become a teacher."))
+    membership, _created = SchoolMembership.objects.get_or_create(
+        school=school, user=user, role=SchoolMembership.Role.TEACHER
+    )
+    return membership
+
+
+# --- requests to join as a teacher (signed in with a verified school domain's account, on no roster) -------
+JOIN_REQUEST_RETENTION_DAYS = 30
+JOIN_REQUESTS_PER_ADDRESS_PER_DAY = 3
+JOIN_REQUESTS_PER_IP_PER_HOUR = 10
+
+
+def _join_rate_limited(*, email: str, client_ip: str) -> bool:
+    """Count one request against the address (a day) and the network address (an hour); True when over."""
+    now = timezone.now()
+    address = hashlib.sha256(email.encode()).hexdigest()[:32]  # no readable address in the cache
+    per_address = shared_cache.count(f"schools:join:address:{address}:{now:%Y%m%d}", timeout=90_000)
+    per_ip = shared_cache.count(f"schools:join:ip:{client_ip}:{now:%Y%m%d%H}", timeout=3_700)
+    return per_address > JOIN_REQUESTS_PER_ADDRESS_PER_DAY or per_ip > JOIN_REQUESTS_PER_IP_PER_HOUR
+
+
+def _join_expires_at(join_request: TeacherJoinRequest) -> datetime:
+    return join_request.created_at + timedelta(days=JOIN_REQUEST_RETENTION_DAYS)
+
+
+def _site_link(name: str, *args: Any) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse(name, args=args)
+
+
+def _clean_name(value: str) -> str:
+    value = " ".join(value.split())
+    if not value:
+        raise ValidationError(_("Please enter your first and last name."), code="name")
+    if len(value) > NAME_MAX:
+        raise ValidationError(
+            ngettext(
+                "A name may have at most %(limit)d character.",
+                "A name may have at most %(limit)d characters.",
+                NAME_MAX,
+            )
+            % {"limit": NAME_MAX},
+            code="name",
+        )
+    return value
+
+
+@transaction.atomic
+def teacher_join_request(
+    *, domain_id: int, email: str, first_name: str, last_name: str, language: str, client_ip: str
+) -> TeacherJoinRequest:
+    """Someone whose school account (of the verified domain ``domain_id``) matched nobody asks to join the school
+    as a teacher. Keeps their name and school email only; emails each administrator of the school, in the
+    administrator's language. Refused: a domain no longer verified, an address of another domain, someone who is
+    already a teacher or administrator there, a second request while one waits, too many requests."""
+    domain = SchoolDomain.objects.select_related("school").filter(pk=domain_id, verified_at__isnull=False).first()
+    if domain is None:
+        raise ValidationError(
+            _("This school's sign-in is not verified any more. Please ask the school's administrator."),
+            code="domain",
+        )
+    school = domain.school
+    email = email.strip().lower()
+    if not email.endswith("@" + domain.domain):
+        raise ValidationError(
+            _("This account is not a %(domain)s school account. Sign in with your school account.")
+            % {"domain": domain.domain},
+            code="domain",
+        )
+    first_name = _clean_name(first_name)
+    last_name = _clean_name(last_name)
+    if SchoolMembership.objects.filter(
+        school=school,
+        role__in=[SchoolMembership.Role.TEACHER, SchoolMembership.Role.ADMIN],
+        user__email__iexact=email,
+    ).exists():
+        raise ValidationError(
+            _("You are already a teacher of %(school)s. Sign in with your school account.") % {"school": school.name},
+            code="member",
+        )
+    already = ValidationError(
+        _(
+            "You have already asked to join %(school)s as a teacher. Its administrators will answer you by email "
+            "at %(email)s."
+        )
+        % {"school": school.name, "email": email},
+        code="duplicate",
+    )
+    if TeacherJoinRequest.objects.filter(
+        school=school, email__iexact=email, status=TeacherJoinRequest.Status.PENDING
+    ).exists():
+        raise already
+    admins = list(
+        User.objects.filter(
+            school_memberships__school=school, school_memberships__role=SchoolMembership.Role.ADMIN, is_active=True
+        )
+        .exclude(email="")
+        .order_by("pk")
+    )
+    if not admins:
+        raise ValidationError(
+            _("%(school)s has no administrator on Mindomo who could answer. Please talk to your school.")
+            % {"school": school.name},
+            code="no_admin",
+        )
+    try:
+        limited = _join_rate_limited(email=email, client_ip=client_ip)
+    except shared_cache.CacheUnavailable as exc:
+        raise shared_cache.unavailable_error() from exc
+    if limited:
+        raise ValidationError(_("Too many requests to join. Please wait an hour and try again."), code="rate_limited")
+    try:
+        with transaction.atomic():
+            join_request = TeacherJoinRequest.objects.create(
+                school=school,
+                domain=domain,
+                email=email,
+                first_name=first_name,
+                last_name=last_name,
+                language=supported(language) or "",
+            )
+    except IntegrityError as exc:  # the same request submitted twice at once
+        raise already from exc
+    for admin in admins:
+        with override(language_for(admin)) as admin_language:
+            outbox.email_enqueue(
+                kind="schools.teacher_join_request",
+                to=admin.email,
+                subject=_("%(name)s asks to join %(school)s as a teacher")
+                % {"name": f"{first_name} {last_name}", "school": school.name},
+                template="schools/emails/teacher_join_request",
+                html=False,
+                language=admin_language,
+                context={
+                    "name": f"{first_name} {last_name}",
+                    "email": email,
+                    "school": school.name,
+                    "domain": domain.domain,
+                    "service": domain.get_provider_display(),
+                    "link": _site_link("grading:school_roster", school.pk) + "#join-requests",
+                    "expires_at": _join_expires_at(join_request),
+                },
+                user=admin,
+                reference=f"schools.join:{join_request.pk}",
+                expires_at=_join_expires_at(join_request),
+            )
+    return join_request
+
+
+def _teacher_account(join_request: TeacherJoinRequest) -> User:
+    """The account of the approved teacher: the one already holding the school email (when its owner confirmed
+    it and it may be a teacher's), else a new one with the name and school email only."""
+    existing = User.objects.filter(email__iexact=join_request.email).first()
+    if existing is None:
+        return account_services.user_create_verified(
+            email=join_request.email,
+            first_name=join_request.first_name,
+            last_name=join_request.last_name,
+            country=str(join_request.school.country or ""),
+            language=join_request.language,
+        )
+    confirmed = EmailAddress.objects.filter(user=existing, email__iexact=join_request.email, verified=True).exists()
+    if not existing.is_active or not confirmed or account_hooks.is_restricted(existing):
+        raise ValidationError(
+            _(
+                "%(email)s belongs to a Mindomo account that cannot become a teacher's account (a child's or a "
+                "student's account, or one whose address was never confirmed). Invite the teacher by email instead."
+            )
+            % {"email": join_request.email},
+            code="account",
+        )
+    return existing
+
+
+@transaction.atomic
+def teacher_join_answer(*, admin: User, school: School, join_request_id: int, approve: bool) -> TeacherJoinRequest:
+    """An administrator of the school approves (the person becomes a teacher of the school, through the same path
+    as an accepted invitation, and their next school sign-in lands in that account) or declines a request to join.
+    The person is told by email either way, in the language they asked in."""
+    if SchoolMembership.Role.ADMIN not in _roles(user=admin, school=school):
+        raise ValidationError(_("Only an administrator of this school can answer requests to join."), code="forbidden")
+    join_request = (
+        TeacherJoinRequest.objects.select_for_update()
+        .select_related("school")
+        .filter(pk=join_request_id, school=school)
+        .first()
+    )
+    if join_request is None:
+        raise ValidationError(_("This request to join does not exist any more."), code="missing")
+    if join_request.status == TeacherJoinRequest.Status.APPROVED:
+        raise ValidationError(_("This request was already approved."), code="answered")
+    if join_request.status == TeacherJoinRequest.Status.DECLINED:
+        raise ValidationError(_("This request was already declined."), code="answered")
+    if approve:
+        domain = join_request.domain
+        if domain is None or domain.verified_at is None or domain.school_id != school.pk:
+            raise ValidationError(
+                _(
+                    "The school's sign-in domain of %(email)s is not verified any more: verify it again on the "
+                    'page "Sign-in with the school\'s accounts" before approving.'
+                )
+                % {"email": join_request.email},
+                code="domain",
+            )
+        teacher = _teacher_account(join_request)
+        teacher_membership_grant(school=school, user=teacher)
+        join_request.teacher = teacher
+    join_request.status = TeacherJoinRequest.Status.APPROVED if approve else TeacherJoinRequest.Status.DECLINED
+    join_request.answered_at = timezone.now()
+    join_request.answered_by = admin
+    join_request.save(update_fields=["status", "answered_at", "answered_by", "teacher"])
+    with override(join_request.language) as language:
+        outbox.email_enqueue(
+            kind="schools.teacher_join_answer",
+            to=join_request.email,
+            subject=(
+                _("You are now a teacher of %(school)s on Mindomo")
+                if approve
+                else _("Your request to join %(school)s on Mindomo was declined")
+            )
+            % {"school": school.name},
+            template="schools/emails/teacher_join_" + ("approved" if approve else "declined"),
+            html=False,
+            language=language,
+            context={"name": join_request.first_name, "school": school.name, "link": _site_link("schools:sign_in")},
+            reference=f"schools.join:{join_request.pk}",
+            expires_at=_join_expires_at(join_request),
+        )
+    return join_request
+
+
+def teacher_join_requests_expired(now: datetime) -> QuerySet[TeacherJoinRequest]:
+    """Requests made more than JOIN_REQUEST_RETENTION_DAYS before ``now``, answered or not (retention rule)."""
+    return TeacherJoinRequest.objects.filter(created_at__lt=now - timedelta(days=JOIN_REQUEST_RETENTION_DAYS))
+
+
+JOIN_REQUEST_KEY = ("created_at", "id")  # the index schools_join_created_key
 
 
 @transaction.atomic

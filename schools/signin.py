@@ -9,9 +9,10 @@ expects. When the provider answers, accounts' social adapter asks :func:`social_
 school sign-in under way it does nothing (personal sign-ins go on as before). Otherwise it checks the answer
 (Google: the ``hd`` claim equals the domain and the email is verified and of the domain; Microsoft: the tenant id
 of the token equals the school's and the email is of the domain) and signs the person into their school account:
-the rostered person with that school email, or a teacher or administrator of the school with that email. No
-provider link, token or profile is stored; a personal account (no ``hd``, another domain or tenant) never lands in
-a school account.
+the rostered person with that school email, or a teacher or administrator of the school with that email. Someone
+of the domain who matches nobody is sent to the page where they may ask to join the school as a teacher
+(``services.teacher_join_request``; nobody is created before an administrator approves). No provider link, token
+or profile is stored; a personal account (no ``hd``, another domain or tenant) never lands in a school account.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import base64
 import binascii
 import json
 import secrets
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -39,6 +41,8 @@ from .models import RosteredPerson, School, SchoolDomain, SchoolMembership
 from .selectors import roles_of
 
 SESSION_KEY = "schools.sign_in"
+JOIN_SESSION_KEY = "schools.join"
+JOIN_SESSION_SECONDS = 30 * 60
 TXT_PREFIX = "mindomo-school-verification="
 BACKEND = "allauth.account.auth_backends.AuthenticationBackend"
 
@@ -194,17 +198,43 @@ def social_login_intercept(request: HttpRequest, sociallogin: Any) -> HttpRespon
         return _refused(request, domain, _("This school's domain is not verified yet."))
     user = _school_account(domain, email)
     if user is None:
-        return _refused(
-            request,
-            domain,
-            _(
-                "No account of %(school)s uses %(email)s. If you teach there, ask the school's administrator to "
-                "invite you; students are added by the school."
-            )
-            % {"school": domain.school.name, "email": email},
-        )
+        # The provider vouched for the school email, not for a role: the person may ask to join as a teacher
+        # (schools.views.teacher_join). Only the name and the school email wait in the session, briefly.
+        person = getattr(sociallogin, "user", None)
+        request.session[JOIN_SESSION_KEY] = {
+            "domain": domain.pk,
+            "email": email,
+            "first_name": str(getattr(person, "first_name", "") or "")[:150],
+            "last_name": str(getattr(person, "last_name", "") or "")[:150],
+            "until": int(time.time()) + JOIN_SESSION_SECONDS,
+        }
+        return redirect("schools:join")
     login(request, user, backend=BACKEND)
     return redirect("grading:index")
+
+
+def join_intent(request: HttpRequest) -> dict[str, Any] | None:
+    """The school sign-in that matched nobody, while it is fresh: the domain, school email and name."""
+    intent = request.session.get(JOIN_SESSION_KEY)
+    if not isinstance(intent, dict) or int(intent.get("until", 0)) < time.time():
+        request.session.pop(JOIN_SESSION_KEY, None)
+        return None
+    return intent
+
+
+def join_intent_forget(request: HttpRequest) -> None:
+    request.session.pop(JOIN_SESSION_KEY, None)
+
+
+def join_intent_sent(request: HttpRequest) -> None:
+    """The request was made: the session keeps only which school and address, until the intent expires."""
+    intent = request.session.get(JOIN_SESSION_KEY) or {}
+    request.session[JOIN_SESSION_KEY] = {
+        "domain": intent.get("domain"),
+        "email": intent.get("email", ""),
+        "until": intent.get("until", 0),
+        "sent": True,
+    }
 
 
 def domains_of_school(school: School) -> list[SchoolDomain]:

@@ -1,20 +1,25 @@
-"""The school's OneRoster import pages: only the school's administrators (anyone else gets 404)."""
+"""The school's pages: OneRoster import, sign-in domains and answers to requests to join (only the school's
+administrators: anyone else gets 404); the school sign-in and the request to join as a teacher (anyone)."""
 
 from __future__ import annotations
 
+from allauth.account.adapter import get_adapter as get_account_adapter
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.http import AuthenticatedRequest
 
-from . import roster, selectors, signin
-from .forms import DomainForm, RosterConfirmForm, RosterUploadForm, SchoolSignInForm
-from .models import RosterImport, SchoolDomain
+from . import roster, selectors, services, signin
+from .forms import DomainForm, JoinAnswerForm, RosterConfirmForm, RosterUploadForm, SchoolSignInForm, TeacherJoinForm
+from .models import RosterImport, SchoolDomain, TeacherJoinRequest
 
 
 @login_required
@@ -160,3 +165,78 @@ def school_sign_in(request: HttpRequest) -> HttpResponse:
         form.add_error("email", _("No school signs in with this address here. Use your username and password."))
     status = 400 if request.method == "POST" else 200
     return render(request, "schools/sign_in.html", {"form": form, "domain": None}, status=status)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def teacher_join(request: HttpRequest) -> HttpResponse:
+    """After a school sign-in that matched nobody: ask to join the school as a teacher (students cannot)."""
+    intent = signin.join_intent(request)
+    domain = (
+        SchoolDomain.objects.select_related("school").filter(pk=intent["domain"]).first()
+        if intent is not None
+        else None
+    )
+    if intent is None or domain is None:
+        signin.join_intent_forget(request)
+        messages.info(request, _("Sign in with your school account first."))
+        return redirect("schools:sign_in")
+    school = domain.school
+    if intent.get("sent"):  # asked already (a double submit, the page reloaded): the same answer, nothing written
+        return render(request, "schools/teacher_join_sent.html", {"school": school, "email": intent["email"]})
+    initial = {"first_name": intent.get("first_name", ""), "last_name": intent.get("last_name", "")}
+    form = TeacherJoinForm(request.POST if request.method == "POST" else None, initial=initial, school_name=school.name)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                services.teacher_join_request(
+                    domain_id=domain.pk,
+                    email=intent["email"],
+                    first_name=form.cleaned_data["first_name"],
+                    last_name=form.cleaned_data["last_name"],
+                    language=get_language(),
+                    client_ip=get_account_adapter(request).get_client_ip(request),
+                )
+            except ValidationError as exc:
+                for message in exc.messages:
+                    form.add_error(None, message)
+            else:
+                signin.join_intent_sent(request)
+                return render(request, "schools/teacher_join_sent.html", {"school": school, "email": intent["email"]})
+    context = {
+        "school": school,
+        "email": intent["email"],
+        "form": form,
+        "retention_days": services.JOIN_REQUEST_RETENTION_DAYS,
+    }
+    return render(request, "schools/teacher_join.html", context, status=status)
+
+
+@login_required
+@require_POST
+def teacher_join_answer(request: AuthenticatedRequest, school_id: int, request_id: int) -> HttpResponse:
+    """An administrator approves or declines a request to join as a teacher (from the roster page)."""
+    school = get_object_or_404(selectors.schools_administered_by(viewer=request.user), pk=school_id)
+    join_request = get_object_or_404(TeacherJoinRequest, pk=request_id, school=school)
+    form = JoinAnswerForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose Approve or Decline."))
+        return redirect(reverse("grading:school_roster", args=[school.pk]) + "#join-requests")
+    approve = form.cleaned_data["answer"] == "approve"
+    try:
+        services.teacher_join_answer(
+            admin=request.user, school=school, join_request_id=join_request.pk, approve=approve
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        name = f"{join_request.first_name} {join_request.last_name}"
+        messages.success(
+            request,
+            _("%(name)s is now a teacher of %(school)s. We told them by email.") % {"name": name, "school": school.name}
+            if approve
+            else _("You declined the request of %(name)s. We told them by email.") % {"name": name},
+        )
+    return redirect(reverse("grading:school_roster", args=[school.pk]) + "#join-requests")

@@ -1,5 +1,5 @@
 """One parametrized access matrix: every role against every grading page and action, and the school's roster
-import pages (schools app: only the school's administrators).
+import, sign-in domain and join-request answer pages (schools app: only the school's administrators).
 
 Allowed: the action works. Not allowed: 404 for a signed-in user (exactly like a page that does not
 exist), the sign-in page for an anonymous visitor, and nothing in the database changed.
@@ -32,7 +32,7 @@ from grading.models import (
 )
 from grading.services import REPORT_NOTICE_VERSION
 from mindomo.downloads.models import PreparedFile
-from schools.models import RosterImport, SchoolMembership, TeacherInvitation
+from schools.models import RosterImport, SchoolDomain, SchoolMembership, TeacherInvitation, TeacherJoinRequest
 from tests.grading.conftest import SECRET_FEEDBACK, World
 
 ROLES = [
@@ -68,6 +68,7 @@ def snapshot(w: World) -> dict[str, Any]:
         "consents": ConsentRecord.objects.count(),
         "invitations": TeacherInvitation.objects.count(),
         "roster_imports": sorted(RosterImport.objects.values_list("pk", "state")),
+        "join_requests": sorted(TeacherJoinRequest.objects.values_list("pk", "status")),
         "student_password": w.student.password,
         # login cards are a background job: an allowed POST asks for it (the job changes the password)
         "prepared_files": PreparedFile.objects.count(),
@@ -209,6 +210,21 @@ ACTIONS: dict[str, Action] = {
         {"admin"},
         changes=("roster_imports",),
     ),
+    "domains": Action("get", lambda w: reverse("schools:domains", args=[w.school.pk]), {"admin"}),
+    "join_approve": Action(
+        "post",
+        lambda w: reverse("schools:join_answer", args=[w.school.pk, _join_request(w).pk]),
+        {"admin"},
+        data=lambda w, r: {"answer": "approve"},
+        changes=("join_requests", "users", "memberships"),
+    ),
+    "join_decline": Action(
+        "post",
+        lambda w: reverse("schools:join_answer", args=[w.school.pk, _join_request(w).pk]),
+        {"admin"},
+        data=lambda w, r: {"answer": "decline"},
+        changes=("join_requests",),
+    ),
     "teacher_remove": Action(
         "post",
         lambda w: reverse("grading:teacher_remove", args=[w.school.pk, w.other_teacher.pk]),
@@ -231,6 +247,37 @@ def _a_previewed_roster_import(world: World, settings: Any, tmp_path: Any) -> No
         uploaded_by=world.user("admin"),
         summary={"marker": "access-matrix", "add": [], "change": [], "remove": [], "erase": [], "notes": []},
     )
+
+
+JOIN_EMAIL = "katherine.johnson@maple-grove.example"
+
+
+def _join_request(w: World) -> TeacherJoinRequest:
+    """The pending request to join the school as a teacher (made by the fixture below, before the snapshot)."""
+    return TeacherJoinRequest.objects.get(school=w.school, email=JOIN_EMAIL)
+
+
+@pytest.fixture(autouse=True)
+def _a_pending_request_to_join_as_a_teacher(world: World) -> None:
+    from django.utils import timezone
+
+    domain = SchoolDomain.objects.create(
+        school=world.school,
+        domain="maple-grove.example",
+        provider=SchoolDomain.Provider.GOOGLE,
+        txt_token="t",
+        verified_at=timezone.now(),
+        verified_how="dns",
+    )
+    TeacherJoinRequest.objects.create(
+        school=world.school, domain=domain, email=JOIN_EMAIL, first_name="Katherine", last_name="Johnson"
+    )
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_pending_requests_to_join_are_shown_only_to_the_schools_administrators(world: World, role: str) -> None:
+    response = world.client(role).get(reverse("grading:school_roster", args=[world.school.pk]))
+    assert (JOIN_EMAIL.encode() in response.content) is (role == "admin")
 
 
 def _roster_upload() -> Any:

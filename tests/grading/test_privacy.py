@@ -22,6 +22,7 @@ def test_grades_are_declared_in_the_registry() -> None:
         "schools.TeacherInvitation",
         "schools.RosteredPerson",
         "schools.RosterImport",
+        "schools.TeacherJoinRequest",
     }
 
 

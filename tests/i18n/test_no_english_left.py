@@ -295,6 +295,25 @@ def _emails_of_every_kind(language: str) -> None:
     )
     teacher_invitation_send(invitation=invitation)
 
+    # a request to join as a teacher: the administrator is told; the person is told the answer (both kinds)
+    from schools import services as school_services
+    from schools.models import SchoolDomain
+
+    domain = SchoolDomain.objects.create(
+        school=school_record.school,
+        domain="join.maplegrove.example",
+        provider="google",
+        txt_token="t",
+        verified_at=timezone.now(),
+    )
+    for email, approve in (("grace@join.maplegrove.example", True), ("kay@join.maplegrove.example", False)):
+        asked = school_services.teacher_join_request(
+            domain_id=domain.pk, email=email, first_name="Grace", last_name="Hopper", language=language, client_ip="ip"
+        )
+        school_services.teacher_join_answer(
+            admin=principal, school=school_record.school, join_request_id=asked.pk, approve=approve
+        )
+
 
 @pytest.mark.parametrize("language", OTHER_LANGUAGES)
 def test_every_email_is_written_in_the_recipients_language(
@@ -305,8 +324,9 @@ def test_every_email_is_written_in_the_recipients_language(
     with translation.override("en"), django_capture_on_commit_callbacks(execute=True):
         _emails_of_every_kind(language)
     messages = list(mail.outbox)
-    assert len(messages) == 21  # every kind of email (the portal-erased one twice: deleted, withdrawn; notices to an
-    # account and to a parent; the policy letter, its reminder, the pause and the schools' notice)
+    assert len(messages) == 25  # every kind of email (the portal-erased one twice: deleted, withdrawn; notices to an
+    # account and to a parent; the policy letter, its reminder, the pause and the schools' notice; a request to join
+    # as a teacher twice, approved and declined)
     for message in messages:
         parts = [message.subject, message.body]
         parts += [

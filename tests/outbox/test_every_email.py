@@ -160,6 +160,34 @@ def _teacher_invitation(env: Env) -> None:
         school_services.teacher_invite(admin=admin, school=school, email="new.teacher@example.org")
 
 
+def _teacher_join(env: Env, *, answer: bool | None) -> None:
+    """Someone of the school's verified domain asks to join as a teacher (each administrator is told); with
+    ``answer``, an administrator approves or declines (the person is told)."""
+    from schools import services as school_services
+    from schools.models import SchoolDomain, SchoolMembership
+    from tests.grading.factories import MembershipFactory
+
+    admin = MembershipFactory(role=SchoolMembership.Role.ADMIN, user__email="admin.outage@school.example").user
+    school = SchoolMembership.objects.get(user=admin).school
+    domain = SchoolDomain.objects.create(
+        school=school, domain="school.example", provider="google", txt_token="t", verified_at=timezone.now()
+    )
+    with env.capture(execute=True):
+        join_request = school_services.teacher_join_request(
+            domain_id=domain.pk,
+            email="asking.teacher@school.example",
+            first_name="Grace",
+            last_name="Hopper",
+            language="en",
+            client_ip="127.0.0.1",
+        )
+    if answer is not None:
+        with env.capture(execute=True):
+            school_services.teacher_join_answer(
+                admin=admin, school=school, join_request_id=join_request.pk, approve=answer
+            )
+
+
 # --- consent ------------------------------------------------------------------------------------------
 def _child_request(parent: str) -> Any:
     """A child's sealed sign-up (its request email, sent outside the outbox, is not what these cases test)."""
@@ -274,6 +302,24 @@ CASES = [
     Case("privacy.notice", _notice, "reader.of.notices@example.com", "We are joining Example Corp"),
     Case("privacy.policy_reconsent", _policy_reconsent, "parent.policy@example.com", "privacy policy"),
     Case("schools.teacher_invitation", _teacher_invitation, "new.teacher@example.org", "invited to teach"),
+    Case(
+        "schools.teacher_join_request",
+        lambda env: _teacher_join(env, answer=None),
+        "admin.outage@school.example",
+        "asks to join",
+    ),
+    Case(
+        "schools.teacher_join_answer",
+        lambda env: _teacher_join(env, answer=True),
+        "asking.teacher@school.example",
+        "You are now a teacher",
+    ),
+    Case(
+        "schools.teacher_join_answer",
+        lambda env: _teacher_join(env, answer=False),
+        "asking.teacher@school.example",
+        "was declined",
+    ),
     Case("consent.reminder", _reminder, "parent.reminded@example.com", "Reminder"),
     Case("consent.confirmation", _approval, "parent.approving@example.com", "You approved"),
     Case("consent.follow_up", _approval, "parent.approving@example.com", "About your consent"),  # due a day later

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import requests
+from allauth.socialaccount.models import SocialAccount, SocialToken
+from allauth.socialaccount.providers.google.views import GoogleOAuth2Adapter
 from django.test import Client
+from django.urls import reverse
 
 from accounts.models import User
-from schools.models import School
+from schools import roster, signin
+from schools.models import School, SchoolDomain
 from schools.oneroster_sample import SampleClass, SampleEnrollment, SampleUser, write_zip
 from tests.accounts.factories import UserFactory
 from tests.support import roles
+from tests.support.dbscan import tables_containing
+from tests.support.fake_oauth import FakeGoogle
 
 
 @dataclass
@@ -84,3 +93,62 @@ def roster_zip(
         extra=extra,
     )
     return buffer.getvalue()
+
+
+# --- the school sign-in through local fakes of Google and Microsoft (tests/support/fake_oauth.py) -------------
+TENANT = "6f1c2d3e-0000-4000-8000-00000000cafe"
+PROFILE_SECRETS = ("photo-7f3a.jpg", "fr-CA-x-secret", "Physicist-3d")
+
+
+@pytest.fixture
+def fake_google(settings: Any, monkeypatch: Any) -> Iterator[FakeGoogle]:
+    fake = FakeGoogle(client_id="mindomo-google-test")
+    providers = {**settings.SOCIALACCOUNT_PROVIDERS}
+    providers["google"] = {**providers["google"], "APPS": [{"client_id": fake.client_id, "secret": "s"}]}
+    settings.SOCIALACCOUNT_PROVIDERS = providers
+    monkeypatch.setattr(GoogleOAuth2Adapter, "authorize_url", f"{fake.url}/o/oauth2/v2/auth")
+    monkeypatch.setattr(GoogleOAuth2Adapter, "access_token_url", f"{fake.url}/token")
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def rostered(sw: SchoolWorld) -> SchoolWorld:
+    """The school's roster, with school email addresses, imported."""
+    students = [
+        SampleUser(u.sourced_id, u.role, u.given, u.family, u.username, f"{u.given.lower()}@school.example", u.agents)
+        for u in STUDENTS
+    ]
+    data = roster_zip(users=[*students, *STAFF, *GUARDIANS], classes=CLASSES, enrollments=ENROLLMENTS)
+    preview = roster.roster_preview(actor=sw.admin, school=sw.school, upload=[data], size=len(data))
+    roster.roster_import_start(actor=sw.admin, roster_import=preview, confirm_erase=False, queue=False)
+    roster.roster_import_run(import_id=preview.pk)
+    return sw
+
+
+def school_domain(sw: SchoolWorld, provider: str, *, verified: bool = True) -> SchoolDomain:
+    domain = signin.domain_add(
+        admin=sw.admin, school=sw.school, domain="school.example", provider=provider, tenant_id=TENANT
+    )
+    return signin.domain_verify(domain=domain, how="dns") if verified else domain
+
+
+def through_provider(client: Client, email: str, fake_url: str) -> Any:
+    """The school sign-in page, its provider button, the provider, and back to allauth's callback."""
+    page = client.post(reverse("schools:sign_in"), {"email": email})
+    assert page.status_code == 200
+    html = page.content.decode()
+    action = html.split('action="', 2)[2].split('"', 1)[0].replace("&amp;", "&")  # the provider button's form
+    response = client.post(action, {"process": "login"})
+    assert response.status_code == 302
+    assert response["Location"].startswith(fake_url)
+    provider_redirect = requests.get(response["Location"], allow_redirects=False, timeout=5)
+    callback = urlsplit(provider_redirect.headers["Location"])
+    return client.get(f"{callback.path}?{callback.query}")
+
+
+def nothing_of_the_provider_is_stored() -> None:
+    assert SocialAccount.objects.count() == 0
+    assert SocialToken.objects.count() == 0
+    for secret in PROFILE_SECRETS:
+        assert tables_containing(secret) == {}, secret

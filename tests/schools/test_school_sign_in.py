@@ -4,85 +4,30 @@ does; nothing of the provider's profile is stored."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from allauth.socialaccount.models import SocialAccount, SocialToken
-from allauth.socialaccount.providers.google.views import GoogleOAuth2Adapter
 from django.test import Client
 from django.urls import reverse
 
-from schools import roster, signin
+from schools import signin
 from schools.models import RosteredPerson, SchoolDomain, SchoolMembership
-from schools.oneroster_sample import SampleUser
 from tests.accounts.factories import UserFactory
-from tests.schools.conftest import CLASSES, ENROLLMENTS, GUARDIANS, STAFF, STUDENTS, SchoolWorld, roster_zip
-from tests.support.dbscan import tables_containing
+from tests.schools.conftest import (
+    PROFILE_SECRETS,
+    TENANT,
+    SchoolWorld,
+    nothing_of_the_provider_is_stored,
+    school_domain,
+    through_provider,
+)
 from tests.support.fake_oauth import FakeGoogle
-
-TENANT = "6f1c2d3e-0000-4000-8000-00000000cafe"
-PROFILE_SECRETS = ("photo-7f3a.jpg", "fr-CA-x-secret", "Physicist-3d")
-
-
-@pytest.fixture
-def fake_google(settings: Any, monkeypatch: Any) -> Iterator[FakeGoogle]:
-    fake = FakeGoogle(client_id="mindomo-google-test")
-    providers = {**settings.SOCIALACCOUNT_PROVIDERS}
-    providers["google"] = {**providers["google"], "APPS": [{"client_id": fake.client_id, "secret": "s"}]}
-    settings.SOCIALACCOUNT_PROVIDERS = providers
-    monkeypatch.setattr(GoogleOAuth2Adapter, "authorize_url", f"{fake.url}/o/oauth2/v2/auth")
-    monkeypatch.setattr(GoogleOAuth2Adapter, "access_token_url", f"{fake.url}/token")
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def rostered(sw: SchoolWorld) -> SchoolWorld:
-    """The school's roster, with school email addresses, imported."""
-    students = [
-        SampleUser(u.sourced_id, u.role, u.given, u.family, u.username, f"{u.given.lower()}@school.example", u.agents)
-        for u in STUDENTS
-    ]
-    data = roster_zip(users=[*students, *STAFF, *GUARDIANS], classes=CLASSES, enrollments=ENROLLMENTS)
-    preview = roster.roster_preview(actor=sw.admin, school=sw.school, upload=[data], size=len(data))
-    roster.roster_import_start(actor=sw.admin, roster_import=preview, confirm_erase=False, queue=False)
-    roster.roster_import_run(import_id=preview.pk)
-    return sw
-
-
-def _domain(sw: SchoolWorld, provider: str, *, verified: bool = True) -> SchoolDomain:
-    domain = signin.domain_add(
-        admin=sw.admin, school=sw.school, domain="school.example", provider=provider, tenant_id=TENANT
-    )
-    return signin.domain_verify(domain=domain, how="dns") if verified else domain
-
-
-def _through_provider(client: Client, email: str, fake_url: str) -> Any:
-    """The school sign-in page, its provider button, the provider, and back to allauth's callback."""
-    page = client.post(reverse("schools:sign_in"), {"email": email})
-    assert page.status_code == 200
-    html = page.content.decode()
-    action = html.split('action="', 2)[2].split('"', 1)[0].replace("&amp;", "&")  # the provider button's form
-    response = client.post(action, {"process": "login"})
-    assert response.status_code == 302
-    assert response["Location"].startswith(fake_url)
-    provider_redirect = requests.get(response["Location"], allow_redirects=False, timeout=5)
-    callback = urlsplit(provider_redirect.headers["Location"])
-    return client.get(f"{callback.path}?{callback.query}")
-
-
-def _nothing_of_the_provider_is_stored() -> None:
-    assert SocialAccount.objects.count() == 0
-    assert SocialToken.objects.count() == 0
-    for secret in PROFILE_SECRETS:
-        assert tables_containing(secret) == {}, secret
 
 
 def test_a_student_signs_in_with_the_schools_google_account(rostered: SchoolWorld, fake_google: FakeGoogle) -> None:
-    _domain(rostered, "google")
+    school_domain(rostered, "google")
     fake_google.claims = {
         "sub": "1098",
         "hd": "school.example",
@@ -94,7 +39,7 @@ def test_a_student_signs_in_with_the_schools_google_account(rostered: SchoolWorl
         "locale": PROFILE_SECRETS[1],
     }
     client = Client()
-    response = _through_provider(client, "mia@school.example", fake_google.url)
+    response = through_provider(client, "mia@school.example", fake_google.url)
 
     assert response.status_code == 302
     assert response["Location"] == reverse("grading:index")
@@ -104,7 +49,7 @@ def test_a_student_signs_in_with_the_schools_google_account(rostered: SchoolWorl
     assert fake_google.authorize_queries[-1]["login_hint"] == "mia@school.example"
     mia.refresh_from_db()
     assert mia.email == ""  # a school account keeps no email of its own
-    _nothing_of_the_provider_is_stored()
+    nothing_of_the_provider_is_stored()
 
 
 @pytest.mark.parametrize(
@@ -119,17 +64,17 @@ def test_a_student_signs_in_with_the_schools_google_account(rostered: SchoolWorl
 def test_a_personal_or_foreign_google_account_never_lands_in_a_school_account(
     rostered: SchoolWorld, fake_google: FakeGoogle, claims: dict[str, Any]
 ) -> None:
-    _domain(rostered, "google")
+    school_domain(rostered, "google")
     fake_google.claims = {"sub": "555", "picture": PROFILE_SECRETS[0], **claims}
     client = Client()
-    response = _through_provider(client, "mia@school.example", fake_google.url)
+    response = through_provider(client, "mia@school.example", fake_google.url)
     assert response.status_code == 403
     assert "_auth_user_id" not in client.session
-    _nothing_of_the_provider_is_stored()
+    nothing_of_the_provider_is_stored()
 
 
 def test_a_teacher_signs_in_with_the_schools_microsoft_tenant(rostered: SchoolWorld, fake_microsoft: Any) -> None:
-    _domain(rostered, "microsoft")
+    school_domain(rostered, "microsoft")
     teacher = UserFactory(email="curie@school.example")
     SchoolMembership.objects.create(school=rostered.school, user=teacher, role="teacher")
     fake_microsoft.tenant = TENANT
@@ -140,40 +85,41 @@ def test_a_teacher_signs_in_with_the_schools_microsoft_tenant(rostered: SchoolWo
         "jobTitle": PROFILE_SECRETS[2],
     }
     client = Client()
-    response = _through_provider(client, "curie@school.example", fake_microsoft.url)
+    response = through_provider(client, "curie@school.example", fake_microsoft.url)
     assert response.status_code == 302
     assert client.session["_auth_user_id"] == str(teacher.pk)
-    _nothing_of_the_provider_is_stored()
+    nothing_of_the_provider_is_stored()
 
 
 @pytest.mark.parametrize("tenant", ["", "11111111-2222-4333-8444-555555555555"])
 def test_another_microsoft_tenant_is_refused(rostered: SchoolWorld, fake_microsoft: Any, tenant: str) -> None:
-    _domain(rostered, "microsoft")
+    school_domain(rostered, "microsoft")
     teacher = UserFactory(email="curie@school.example")
     SchoolMembership.objects.create(school=rostered.school, user=teacher, role="teacher")
     fake_microsoft.tenant = tenant
     fake_microsoft.profile = {**fake_microsoft.profile, "mail": "curie@school.example", "jobTitle": PROFILE_SECRETS[2]}
     client = Client()
-    response = _through_provider(client, "curie@school.example", fake_microsoft.url)
+    response = through_provider(client, "curie@school.example", fake_microsoft.url)
     assert response.status_code == 403
     assert "_auth_user_id" not in client.session
-    _nothing_of_the_provider_is_stored()
+    nothing_of_the_provider_is_stored()
 
 
-def test_someone_of_the_domain_who_is_not_on_the_roster_is_refused(
+def test_someone_of_the_domain_who_is_not_on_the_roster_is_signed_in_nowhere_and_may_ask_to_join(
     rostered: SchoolWorld, fake_google: FakeGoogle
 ) -> None:
-    _domain(rostered, "google")
+    school_domain(rostered, "google")
     fake_google.claims = {"sub": "9", "hd": "school.example", "email": "nobody@school.example", "email_verified": True}
     client = Client()
-    response = _through_provider(client, "nobody@school.example", fake_google.url)
-    assert response.status_code == 403
-    assert "ask the school" in response.content.decode()
+    response = through_provider(client, "nobody@school.example", fake_google.url)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("schools:join")  # tests/schools/test_teacher_join.py
     assert "_auth_user_id" not in client.session
+    nothing_of_the_provider_is_stored()
 
 
 def test_an_unverified_domain_offers_no_school_sign_in(rostered: SchoolWorld) -> None:
-    _domain(rostered, "google", verified=False)
+    school_domain(rostered, "google", verified=False)
     response = Client().post(reverse("schools:sign_in"), {"email": "mia@school.example"})
     assert response.status_code == 400
     assert "/accounts/google/login/" not in response.content.decode()
@@ -182,7 +128,7 @@ def test_an_unverified_domain_offers_no_school_sign_in(rostered: SchoolWorld) ->
 def test_an_administrator_verifies_the_domain_by_signing_in_with_it(
     rostered: SchoolWorld, fake_google: FakeGoogle
 ) -> None:
-    domain = _domain(rostered, "google", verified=False)
+    domain = school_domain(rostered, "google", verified=False)
     client = rostered.client(rostered.admin)
     page = client.get(reverse("schools:domains", args=[rostered.school.pk]))
     assert signin.txt_value(domain) in page.content.decode()  # the DNS TXT value an operator checks
@@ -197,12 +143,12 @@ def test_an_administrator_verifies_the_domain_by_signing_in_with_it(
     domain.refresh_from_db()
     assert (domain.verified_how, domain.verified_at is not None) == ("sign_in", True)
     assert client.session["_auth_user_id"] == str(rostered.admin.pk)  # still the administrator
-    _nothing_of_the_provider_is_stored()
+    nothing_of_the_provider_is_stored()
 
 
 @pytest.mark.parametrize("role", ["teacher", "member"])
 def test_only_the_schools_administrators_manage_its_domains(rostered: SchoolWorld, role: str) -> None:
-    domain = _domain(rostered, "google")
+    domain = school_domain(rostered, "google")
     other = UserFactory()
     if role == "teacher":
         SchoolMembership.objects.create(school=rostered.school, user=other, role="teacher")
@@ -219,7 +165,7 @@ def test_only_the_schools_administrators_manage_its_domains(rostered: SchoolWorl
 
 
 def test_the_sign_in_page_sends_the_domains_provider_hints(rostered: SchoolWorld, fake_google: FakeGoogle) -> None:
-    _domain(rostered, "google")
+    school_domain(rostered, "google")
     page = Client().post(reverse("schools:sign_in"), {"email": "mia@school.example"}).content.decode()
     assert "/accounts/google/login/" in page
     action = page.split('action="', 2)[2].split('"', 1)[0].replace("&amp;", "&")
@@ -228,7 +174,7 @@ def test_the_sign_in_page_sends_the_domains_provider_hints(rostered: SchoolWorld
 
 
 def test_an_operator_confirms_the_dns_value_in_the_admin(rostered: SchoolWorld, superuser_client: Client) -> None:
-    domain = _domain(rostered, "google", verified=False)
+    domain = school_domain(rostered, "google", verified=False)
     changelist = reverse("admin:schools_schooldomain_changelist")
     assert signin.txt_value(domain) in superuser_client.get(changelist).content.decode()
     response = superuser_client.post(
