@@ -79,6 +79,7 @@ def class_retention(school_class: SchoolClass, *, today: datetime.date | None = 
     return {
         "ends_on": school_class.ends_on,
         "ended": school_class.ends_on is not None and school_class.ends_on < today,
+        "ends_by_today": school_class.ends_on is not None and school_class.ends_on <= today,
         "grades_deleted_on": deleted_on,
         "grades_deleted": deleted_on is not None and deleted_on <= today,
         "months": school_class.school.grade_retention_months,

@@ -172,6 +172,7 @@ def test_the_teacher_sees_when_the_grades_will_be_deleted_and_sets_the_end(world
     assert world.school_class.ends_on == timezone.localdate()
     students_page = client.get(reverse("grading:class_students", args=[world.school_class.pk])).content.decode()
     assert "will be deleted on " + formats.date_format(retention.add_months(timezone.localdate(), 12)) in students_page
+    assert "Archive the class (it ends today)" not in students_page  # archived: nothing left to archive
 
 
 def test_a_class_cannot_end_in_the_past(world: World) -> None:
