@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from allauth.socialaccount.providers.google.views import GoogleOAuth2Adapter
+from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
@@ -51,6 +52,19 @@ def fake_google(settings: Any, monkeypatch: Any) -> Iterator[FakeGoogle]:
     fake.stop()
 
 
+def _check(page: Page, name: str) -> None:
+    """No serious or critical axe-core violation, nothing wider than the viewport, and a screenshot if asked."""
+    violations = [
+        f"{v['id']}: {v['help']}"
+        for v in Axe().run(page).response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert violations == [], name
+    width = page.evaluate("Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
+    assert width <= page.viewport_size["width"], f"{name}: {width} px wide"  # type: ignore[index]
+    _shot(page, name)
+
+
 def _shot(page: Page, name: str) -> None:
     folder = os.environ.get("E2E_SCREENSHOTS")
     if folder:
@@ -86,16 +100,16 @@ def test_a_teacher_on_no_roster_asks_to_join_and_signs_in_after_the_approval(
     expect(heading).to_be_visible()
     expect(teacher.get_by_label("First name")).to_have_value("Katherine")
     expect(teacher.get_by_role("heading", name="Are you a student?")).to_be_visible()
-    _shot(teacher, "join-390")
+    _check(teacher, "join-390")
     teacher.set_viewport_size(DESKTOP)
-    _shot(teacher, "join-1280")
+    _check(teacher, "join-1280")
     teacher.set_viewport_size(PHONE)
     teacher.get_by_role("button", name="Ask to join as a teacher").click()
     expect(teacher.get_by_text("Tick the box if you are a teacher at this school.")).to_be_visible()  # not ticked
     teacher.get_by_label("I am a teacher at Maple Grove Primary School").check()
     teacher.get_by_role("button", name="Ask to join as a teacher").click()
     expect(teacher.get_by_role("heading", name="Your request was sent")).to_be_visible()
-    _shot(teacher, "join-sent-390")
+    _check(teacher, "join-sent-390")
     assert not User.objects.filter(email=EMAIL).exists()
 
     message = smtp_sink.wait_for(to=principal.email, subject_contains="asks to join Maple Grove Primary School")
@@ -106,9 +120,9 @@ def test_a_teacher_on_no_roster_asks_to_join_and_signs_in_after_the_approval(
     admin.get_by_role("button", name="Sign In").click()
     approve = admin.get_by_role("button", name="Approve Katherine Johnson as teacher")
     expect(approve).to_be_visible()
-    _shot(admin, "roster-requests-390")
+    _check(admin, "roster-requests-390")
     admin.set_viewport_size(DESKTOP)
-    _shot(admin, "roster-requests-1280")
+    _check(admin, "roster-requests-1280")
     approve.click()
     expect(admin.get_by_text("Katherine Johnson is now a teacher of Maple Grove Primary School.")).to_be_visible()
     _shot(admin, "roster-approved-1280")
