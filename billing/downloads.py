@@ -17,6 +17,7 @@ import zipfile
 from typing import IO, Any
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -27,7 +28,7 @@ from mindomo.downloads import registry
 from mindomo.downloads.models import PreparedFile
 from mindomo.downloads.services import prepared_file_request
 
-from . import selectors
+from . import selectors, services
 from .models import Invoice
 from .pdf import invoice_pdf
 
@@ -67,7 +68,10 @@ def my_invoices_request(*, user: Any, year: int | None, count: int) -> PreparedF
     )
 
 
+@transaction.atomic
 def period_invoices_request(*, user: Any, start: datetime.date, end: datetime.date, count: int) -> PreparedFile:
+    """A billing clerk asks for the invoices of a period: the job, and an audit row naming who asked (BillingEvent)."""
+    services.invoices_download_record(actor=user, start=start, end=end, count=count)
     return prepared_file_request(
         kind=PERIOD_INVOICES,
         user=user,

@@ -295,6 +295,7 @@ class BillingEvent(models.Model):
         DISPUTE = "dispute", _("Dispute update")
         SETTLEMENT = "settlement", _("Settlement update")
         INVOICES_PURGED = "invoices_purged", _("Invoices purged after retention")
+        INVOICES_DOWNLOADED = "invoices_downloaded", _("Invoices of a period downloaded by staff")
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     order = models.ForeignKey(Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
@@ -322,6 +323,7 @@ class BillingEvent(models.Model):
                         "dispute",
                         "settlement",
                         "invoices_purged",
+                        "invoices_downloaded",
                     ]
                 ),
                 name="billing_event_kind_valid",

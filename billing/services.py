@@ -516,6 +516,11 @@ def invoices_purge(*, today: date | None = None, batch_size: int = BATCH_SIZE, d
     return PurgeResult(cutoff_year, [], deleted)
 
 
+def invoices_download_record(*, actor: User, start: date, end: date, count: int) -> None:
+    """A staff member asked for the invoices of a period (every buyer's billing details): one audit row."""
+    _event(kind=BillingEvent.Kind.INVOICES_DOWNLOADED, actor=actor, detail=f"{start} to {end}: {count} invoices")
+
+
 @transaction.atomic(savepoint=False)
 def billing_user_erase(*, user: User) -> None:
     """Account deletion: invoices are detached and kept as issued (a legal duty); everything else goes."""

@@ -18,7 +18,7 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from accounts.models import User
-from billing.models import Invoice
+from billing.models import BillingEvent, Invoice
 from mindomo.downloads.models import PreparedFile
 from mindomo.roles import BILLING_CLERK_GROUP
 from tests.billing.helpers import paid_invoice
@@ -210,6 +210,7 @@ def test_period_page_matrix_only_the_billing_role(role: str, status: int, client
     assert page.status_code == status
     assert posted.status_code == (400 if status == 200 else status)  # allowed: no invoices in that quarter
     assert not PreparedFile.objects.exists()
+    assert not BillingEvent.objects.filter(kind=BillingEvent.Kind.INVOICES_DOWNLOADED).exists()
 
 
 def test_the_clerk_downloads_a_quarter_of_every_buyers_invoices(
@@ -236,6 +237,8 @@ def test_the_clerk_downloads_a_quarter_of_every_buyers_invoices(
 
     archive = _zip(clerk, prepared)
     assert sorted(archive.namelist()) == sorted(f"{i.number}.pdf" for i in inside)
+    event = BillingEvent.objects.get(kind=BillingEvent.Kind.INVOICES_DOWNLOADED)  # who asked, for what: audited
+    assert (event.actor_id, event.detail) == (prepared.user_id, f"{year}-01-01 to {year}-03-31: 2 invoices")
     assert prepared.download_name == f"invoices-{year}-01-01-{year}-03-31.zip"
     assert member.email in _text(archive, f"{inside[0].number}.pdf")
 
