@@ -10,6 +10,7 @@ portal, another parent) are in test_parent_portal.py; "adult" here is an unrelat
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import User
 from consent.models import ConsentRecord
@@ -225,6 +227,12 @@ ACTIONS: dict[str, Action] = {
         data=lambda w, r: {"answer": "decline"},
         changes=("join_requests",),
     ),
+    "roster_import_retry": Action(
+        "post",
+        lambda w: reverse("schools:roster_retry", args=[w.school.pk, _interrupted(w).pk]),
+        {"admin"},
+        changes=("roster_imports",),
+    ),
     "teacher_remove": Action(
         "post",
         lambda w: reverse("grading:teacher_remove", args=[w.school.pk, w.other_teacher.pk]),
@@ -239,6 +247,11 @@ def _previewed(w: World) -> RosterImport:
     return RosterImport.objects.get(school=w.school, summary__marker="access-matrix")
 
 
+def _interrupted(w: World) -> RosterImport:
+    """The school's import whose worker died (running, no progress for a day): "Try again" queues it."""
+    return RosterImport.objects.get(school=w.school, summary__marker="access-matrix-interrupted")
+
+
 @pytest.fixture(autouse=True)
 def _a_previewed_roster_import(world: World, settings: Any, tmp_path: Any) -> None:
     settings.MEDIA_ROOT = str(tmp_path)
@@ -246,6 +259,13 @@ def _a_previewed_roster_import(world: World, settings: Any, tmp_path: Any) -> No
         school=world.school,
         uploaded_by=world.user("admin"),
         summary={"marker": "access-matrix", "add": [], "change": [], "remove": [], "erase": [], "notes": []},
+    )
+    RosterImport.objects.create(
+        school=world.school,
+        uploaded_by=world.user("admin"),
+        state=RosterImport.State.RUNNING,
+        heartbeat_at=timezone.now() - datetime.timedelta(days=1),
+        summary={"marker": "access-matrix-interrupted", "add": [], "change": [], "remove": [], "erase": []},
     )
 
 
