@@ -90,21 +90,26 @@ def append(events: Sequence[Event], *, now: datetime.datetime | None = None) -> 
             return append(events, now=now)
     chains = [_event_chain(event) for event in events]
     wanted = sorted(set(chains))
+    heads = dict.fromkeys(wanted, GENESIS)
     with connection.cursor() as cursor:
         for chain in wanted:
             # This chain's appends take turns until the transaction ends: each row links to the one before.
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_KEY, chain])
-        # Numbers are taken under the locks, so within a chain they grow with the links.
-        cursor.execute(f"SELECT nextval('{SEQUENCE}') FROM generate_series(1, %s)", [len(events)])  # noqa: S608
-        numbers = sorted(n for (n,) in cursor.fetchall())
-    heads = dict.fromkeys(wanted, GENESIS)
-    for chain, head in (
-        LedgerEntry.objects.filter(chain__in=wanted)
-        .order_by("chain", "-seq")
-        .distinct("chain")
-        .values_list("chain", "hash")
-    ):
-        heads[chain] = head
+        # One statement after the locks (its snapshot is taken once they are held): the numbers, taken under
+        # the locks so that within a chain they grow with the links, and each chain's head.
+        table = connection.ops.quote_name(LedgerEntry._meta.db_table)
+        cursor.execute(
+            f"SELECT ARRAY(SELECT nextval('{SEQUENCE}') FROM generate_series(1, %s)), "  # noqa: S608
+            f"ARRAY(SELECT DISTINCT ON (chain) chain::text || ':' || hash FROM {table} "
+            "WHERE chain = ANY(%s) ORDER BY chain, seq DESC)",
+            [len(events), wanted],
+        )
+        row = cursor.fetchone()
+    assert row is not None
+    numbers = sorted(row[0])
+    for head in row[1]:
+        chain, _colon, value = head.partition(":")
+        heads[int(chain)] = value
     rows = []
     for event, chain, seq in zip(events, chains, numbers, strict=True):
         row = LedgerEntry(

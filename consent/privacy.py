@@ -204,6 +204,7 @@ class ConsentPrivacyProvider(privacy.PrivacyProvider):
                 key=services.EXPIRY_KEY,
                 returning=services.EXPIRY_RETURNING,
                 after_delete=services.pending_signups_expired_logged,
+                lock=services.EXPIRY_LOCK,
             ),
             privacy.RetentionRule(
                 name="consent.inactive_children",

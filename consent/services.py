@@ -333,6 +333,9 @@ def pending_signups_expired(now: datetime.datetime) -> QuerySet[PendingSignup]:
 # The expiry's keyset: the (expires_at, id) index matches "expires_at <= now" (migration 0010).
 EXPIRY_KEY = ("expires_at", "id")
 EXPIRY_RETURNING = ("id", "ledger_subject")
+# The expiry's runs (this service and the retention rule) take turns on this advisory lock, batch by batch,
+# instead of locking each row (mindomo.bulk.delete_batch: why a parent's answer at the same moment stays safe).
+EXPIRY_LOCK = 0x65787069  # "expi"
 
 
 def pending_signups_expired_logged(batch: bulk.Batch) -> None:
@@ -355,8 +358,9 @@ def pending_signups_expired_logged(batch: bulk.Batch) -> None:
 def pending_signups_expire(*, now: datetime.datetime | None = None, batch_size: int = BULK_BATCH_SIZE) -> int:
     """Delete every pending sign-up past its expiry, parent email included: set-based and batched.
 
-    Each batch is one ``DELETE ... RETURNING`` (keyset order on the expiry index, SKIP LOCKED: idempotent,
-    safe to run twice at once) plus one ledger append (``mindomo.bulk``). The retention engine's rule
+    Each batch is one ``DELETE ... RETURNING`` (keyset order on the expiry index; runs take turns on
+    ``EXPIRY_LOCK``: idempotent, safe to run twice at once, and a parent answering while the batch runs either
+    wins or finds the request gone) plus one ledger append (``mindomo.bulk``). The retention engine's rule
     "consent.pending_signups" runs the same delete. Returns how many this run deleted.
     """
     now = now or timezone.now()
@@ -366,6 +370,7 @@ def pending_signups_expire(*, now: datetime.datetime | None = None, batch_size: 
         size=batch_size,
         returning=EXPIRY_RETURNING,
         after_delete=pending_signups_expired_logged,
+        lock=EXPIRY_LOCK,
     )
 
 

@@ -72,6 +72,7 @@ class RetentionRule:
     returning: tuple[str, ...] = ()
     after_delete: Callable[[Batch], Any] | None = None
     bare: bool = False  # after_delete handles the rows that point at the deleted ones (mindomo.bulk)
+    lock: int | None = None  # the rule's runs take turns on this advisory lock instead of locking rows (mindomo.bulk)
 
 
 @dataclass(frozen=True)

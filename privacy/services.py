@@ -123,6 +123,7 @@ def _retention_purge(rule: RetentionRule, *, now: datetime, batch_size: int) -> 
             returning=rule.returning,
             after_delete=rule.after_delete,
             bare=rule.bare,
+            lock=rule.lock,
         )
     purge = rule.purge
     deleted = 0

@@ -192,8 +192,9 @@ def email_enqueue(
 def deliveries_forget(*, references: Iterable[str]) -> int:
     """Delete every delivery (sent or not) of these references, e.g. with an expired child sign-up.
 
-    Two statements whatever the number of references (a batch of expiry passes 10,000): the attachments,
-    then the deliveries, each through the reference index, the references sent as one string."""
+    One statement whatever the number of references (a batch of expiry passes 10,000): the deliveries through
+    the reference index (the references sent as one string), and the attachments of the deleted ones (the
+    attachment's foreign key is checked at commit, so the order inside the statement does not matter)."""
     wanted = "\n".join(references)
     if not wanted:
         return 0
@@ -201,12 +202,13 @@ def deliveries_forget(*, references: Iterable[str]) -> int:
     attachment = connection.ops.quote_name(DeliveryAttachment._meta.db_table)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM {attachment} WHERE delivery_id IN "  # noqa: S608
-            f"(SELECT id FROM {delivery} WHERE reference = ANY(string_to_array(%s, E'\\n')))",
+            f"WITH gone AS (DELETE FROM {delivery} WHERE reference = ANY(string_to_array(%s, E'\\n')) "  # noqa: S608
+            f"RETURNING id), attached AS (DELETE FROM {attachment} WHERE delivery_id IN (SELECT id FROM gone)) "
+            "SELECT count(*) FROM gone",
             [wanted],
         )
-        cursor.execute(f"DELETE FROM {delivery} WHERE reference = ANY(string_to_array(%s, E'\\n'))", [wanted])  # noqa: S608
-        return int(cursor.rowcount)
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
 
 
 def _message(delivery: Delivery) -> EmailMessage:

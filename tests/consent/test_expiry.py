@@ -15,7 +15,7 @@ import pytest
 from celery.signals import task_postrun
 from django.core import mail
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -115,6 +115,92 @@ def test_two_expiry_runs_at_once_delete_each_request_once() -> None:
     assert sum(counts) == 400
     assert len(counts) == 2
     assert PendingSignup.objects.count() == 0
+
+
+def _someone_waits_for_a_row_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype IN ('transactionid', 'tuple')")
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+def _expiry_meets_a_parent(answer: str) -> tuple[int, set[str], PendingSignup]:
+    """A parent's answer holds one expired request's row (as ``pending_signup_approve`` does: the row locked
+    FOR UPDATE, then deleted, or left) while the expiry runs on another connection; the parent's transaction
+    ends (``answer``) only once the expiry waits for that row. Returns the expiry's count, the subjects its
+    ledger entries name, and the request the parent held."""
+    ensure_loaded()
+    now = timezone.now()
+    rows = make_pending(3, created=now - timedelta(days=9))
+    held = rows[1]
+    locked, go = threading.Event(), threading.Event()
+    counts: list[int] = []
+
+    def parent() -> None:
+        try:
+            with transaction.atomic():
+                pending = PendingSignup.objects.select_for_update().get(pk=held.pk)
+                locked.set()
+                go.wait(timeout=30)
+                if answer == "approved":
+                    pending.delete()  # the child's account is created, the request goes
+                elif answer == "resent":
+                    PendingSignup.objects.filter(pk=held.pk).update(expires_at=now + timedelta(days=7))
+                else:
+                    transaction.set_rollback(True)  # the approval failed (say, the login was taken)
+        finally:
+            connection.close()
+
+    def expiry() -> None:
+        try:
+            counts.append(services.pending_signups_expire(now=now))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=parent), threading.Thread(target=expiry)]
+    threads[0].start()
+    assert locked.wait(timeout=30)
+    threads[1].start()
+    waited = False
+    for _attempt in range(300):
+        if _someone_waits_for_a_row_lock():
+            waited = True
+            break
+        threading.Event().wait(0.05)
+    go.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert waited, "the expiry never waited for the parent's row"
+    expired = {subject for entry in LedgerEntry.objects.filter(kind="expired") for subject in entry.detail["subjects"]}
+    return counts[0], expired, held
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_parent_who_approves_while_the_expiry_waits_wins_and_the_ledger_does_not_say_expired() -> None:
+    count, expired, held = _expiry_meets_a_parent("approved")
+
+    assert count == 2
+    assert held.ledger_subject not in expired
+    assert len(expired) == 2
+    assert PendingSignup.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_parent_answer_that_rolled_back_leaves_the_request_to_the_expiry() -> None:
+    count, expired, held = _expiry_meets_a_parent("rolled back")
+
+    assert count == 3
+    assert held.ledger_subject in expired
+    assert PendingSignup.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_renewed_while_the_expiry_waits_is_not_deleted_on_its_old_date() -> None:
+    count, expired, held = _expiry_meets_a_parent("resent")
+
+    assert count == 2
+    assert held.ledger_subject not in expired
+    assert list(PendingSignup.objects.values_list("pk", flat=True)) == [held.pk]
 
 
 def test_the_management_command_runs_the_same_expiry() -> None:

@@ -42,9 +42,9 @@ def test_expiring_a_batch_is_one_delete_returning_and_one_ledger_insert() -> Non
     statements = [q["sql"] for q in queries.captured_queries]
     deletes = [sql for sql in statements if 'DELETE FROM "consent_pendingsignup"' in sql]
     inserts = [sql for sql in statements if sql.startswith('INSERT INTO "consent_ledgerentry"')]
-    assert len(deletes) == 2  # the batch, then the empty one that ends the run
-    assert "FOR UPDATE" in deletes[0]
-    assert "SKIP LOCKED" in deletes[0]
+    assert len(deletes) == 1  # the batch, short: nothing is left after it
+    assert "FOR UPDATE" not in deletes[0]  # each row written once: the expiry's runs take turns on a lock instead
+    assert "pg_advisory_xact_lock" in statements[statements.index(deletes[0]) - 1]
     assert "RETURNING" in deletes[0]
     assert len(inserts) == 1
     assert not PendingSignup.objects.exists()
@@ -174,3 +174,14 @@ def test_the_command_prints_a_proof_that_verifies_and_refuses_an_unknown_subject
     assert f"one of the 3 subjects of ledger row #{entry.seq}" in printed
     with pytest.raises(CommandError, match="No expired batch entry"):
         call_command("consent_prove_subject", "0" * 32)
+
+
+def test_a_run_whose_rows_fill_its_batches_exactly_ends_without_an_empty_batch() -> None:
+    ensure_loaded()
+    now = timezone.now()
+    make_pending(6, created=now - timedelta(days=8))
+    with CaptureQueriesContext(connection) as queries:
+        assert services.pending_signups_expire(now=now, batch_size=3) == 6
+    deletes = [q["sql"] for q in queries.captured_queries if 'DELETE FROM "consent_pendingsignup"' in q["sql"]]
+    assert len(deletes) == 2  # 3 + 3; the second saw no seventh row, so no third statement
+    assert [entry.detail["count"] for entry in LedgerEntry.objects.filter(kind="expired").order_by("seq")] == [3, 3]
