@@ -9,15 +9,18 @@ import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from ninja import Field, Query, Router, Schema
 from ninja.pagination import PageNumberPagination, paginate
 
 from grading import selectors, services
+from grading.downloads import report_is_inline
 from grading.forms import Gradebook
 from grading.models import Assignment, GradeExport, SchoolClass
 from grading.reports import csv_stream, report_row_count, xlsx_stream
@@ -311,6 +314,22 @@ def assignment_report(request: HttpRequest, assignment_id: int, query: Query[Rep
         )
     fmt = GradeExport.Format.CSV if query.format == "csv" else GradeExport.Format.XLSX
     row_count = report_row_count(viewer=viewer, assignment=assignment)
+    if fmt == GradeExport.Format.XLSX and not report_is_inline(row_count):
+        # writing a large sheet is seconds of CPU: the website prepares it as a background job (grading/downloads.py)
+        limit = settings.REPORT_INLINE_MAX_ROWS
+        raise ApiError.one(
+            400,
+            "report_too_large",
+            ngettext(
+                "An XLSX report of more than %(count)s row is prepared on the website: download this one as CSV, "
+                "or prepare the XLSX on the report's page.",
+                "An XLSX report of more than %(count)s rows is prepared on the website: download this one as CSV, "
+                "or prepare the XLSX on the report's page.",
+                limit,
+            )
+            % {"count": limit},
+            param="format",
+        )
     services.grade_export_log(
         teacher=viewer, assignment=assignment, format=fmt, pseudonymous=query.pseudonymous, row_count=row_count
     )

@@ -150,6 +150,25 @@ def test_the_report_needs_the_notice_then_is_logged(client: Client, world: dict[
     assert call(client, "get", url, **student).status_code == 404
 
 
+def test_a_report_too_large_for_a_request_is_refused_as_xlsx_and_streamed_as_csv(
+    client: Client, world: dict[str, Any], settings: Any
+) -> None:
+    """Above REPORT_INLINE_MAX_ROWS the sheet is seconds of CPU: the API sends no XLSX (the website prepares it as
+    a background job); the CSV (PostgreSQL's COPY) still streams."""
+    settings.REPORT_INLINE_MAX_ROWS = 0
+    auth = {"X-Session-Token": app_login(client, "teacher")}
+    url = f"/api/v1/teaching/assignments/{world['assignment'].pk}/report/"
+    assert call(client, "post", "/api/v1/teaching/report-notice/", {"acknowledged": True}, **auth).status_code == 200
+
+    refused = call(client, "get", url + "?format=xlsx", **auth)
+
+    error = refused.json()["errors"][0]
+    assert (refused.status_code, error["code"], error["param"]) == (400, "report_too_large", "format")
+    assert "more than 0 rows" in error["message"]
+    assert not GradeExport.objects.exists()
+    assert call(client, "get", url + "?format=csv", **auth).status_code == 200
+
+
 def test_a_school_administrator_reads_the_roster_and_adds_a_student(
     client: Client, world: dict[str, Any], django_capture_on_commit_callbacks: Any
 ) -> None:
