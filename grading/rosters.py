@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from schools.models import School, SchoolMembership
 
+from . import retention, services
 from .models import Enrollment, SchoolClass
 
 
@@ -123,4 +124,12 @@ def roster_classes_sync(
     changes: list[tuple[str, str]] = []
     linked, wanted = _sync_classes(school, roster, org_id, user_ids, apply, changes)
     _sync_enrolments(roster, linked, wanted, user_ids, apply, changes)
+    if apply:
+        # each rostered class without an end gets its terms' last day: its grades then follow the school's
+        # retention period from it (an end a teacher or an administrator chose stays)
+        ends = retention.class_ends_from_roster(
+            classes=[(c.sourced_id, c.terms) for c in roster.classes.values() if c.school == org_id and c.active],
+            sessions=roster.session_ends.items(),
+        )
+        services.class_ends_from_roster_set(school=school, ends=ends)
     return changes

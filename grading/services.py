@@ -486,6 +486,10 @@ def class_ends_from_roster_set(*, school: School, ends: dict[str, datetime.date]
     UPDATE; returns how many classes got an end."""
     if not ends:
         return 0
-    return SchoolClass.objects.filter(school=school, ends_on__isnull=True, roster_sourced_id__in=list(ends)).update(
-        ends_on=Case(*(When(roster_sourced_id=key, then=Value(day)) for key, day in ends.items()))
+    classes = SchoolClass.objects.filter(school=school, ends_on__isnull=True, roster_sourced_id__in=list(ends))
+    waiting = set(classes.values_list("roster_sourced_id", flat=True))
+    if not waiting:  # a roster imported again writes nothing
+        return 0
+    return classes.filter(roster_sourced_id__in=waiting).update(
+        ends_on=Case(*(When(roster_sourced_id=key, then=Value(ends[key])) for key in sorted(waiting)))
     )

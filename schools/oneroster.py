@@ -101,6 +101,7 @@ class RosterClass:
     school: str
     active: bool
     line: int
+    terms: tuple[str, ...] = ()  # termSourcedIds: the academic sessions the class runs in
 
 
 @dataclass
@@ -114,6 +115,9 @@ class Roster:
     primary_teachers: dict[str, str] = field(default_factory=dict)  # class -> teacher marked primary
     ignored_files: list[str] = field(default_factory=list)
     skipped_roles: dict[str, int] = field(default_factory=dict)
+    # academic session sourcedId -> its endDate as written (academicSessions.csv): a class's last day comes from
+    # its terms' ends (grading.retention.class_ends_from_roster); nothing else of the file is kept
+    session_ends: dict[str, str] = field(default_factory=dict)
 
 
 class _Limited(io.RawIOBase):
@@ -343,6 +347,7 @@ def _read_classes(rows: Iterator[tuple[int, dict[str, str]]], roster: Roster, pr
             school=row["schoolSourcedId"],
             active=row.get("status", "") != "tobedeleted",
             line=line,
+            terms=tuple(term.strip() for term in row.get("termSourcedIds", "").split(",") if term.strip()),
         )
 
 
@@ -371,11 +376,20 @@ def _read_enrollments(rows: Iterator[tuple[int, dict[str, str]]], roster: Roster
             roster.primary_teachers[klass] = user
 
 
-def _read_references(rows: Iterator[tuple[int, dict[str, str]]], name: str, problems: list[Problem]) -> None:
-    """academicSessions.csv and courses.csv: checked (sourcedIds, statuses), nothing kept."""
+def _read_references(
+    rows: Iterator[tuple[int, dict[str, str]]], name: str, problems: list[Problem], roster: Roster
+) -> None:
+    """academicSessions.csv and courses.csv: checked (sourcedIds, statuses); of the sessions, only each active
+    one's ``endDate`` is kept (a class's last day, for its grades' retention)."""
     seen: set[str] = set()
     for line, row in rows:
-        _common(name, line, row, seen, problems)
+        if (
+            _common(name, line, row, seen, problems)
+            and name == "academicSessions.csv"
+            and row.get("status", "") != "tobedeleted"
+            and row.get("endDate", "").strip()
+        ):
+            roster.session_ends[row["sourcedId"]] = row["endDate"].strip()
 
 
 def read(source: str | IO[bytes]) -> tuple[Roster, list[Problem]]:
@@ -414,7 +428,7 @@ def read(source: str | IO[bytes]) -> tuple[Roster, list[Problem]]:
             _read_enrollments(_rows(archive, members["enrollments.csv"], "enrollments.csv", problems), roster, problems)
             for name in ("academicSessions.csv", "courses.csv"):
                 if name in members:
-                    _read_references(_rows(archive, members[name], name, problems), name, problems)
+                    _read_references(_rows(archive, members[name], name, problems), name, problems, roster)
         except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
             raise RosterFileError(_("The zip is damaged and cannot be read.")) from exc
     return roster, problems

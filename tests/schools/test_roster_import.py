@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 import zipfile
 from pathlib import Path
@@ -102,6 +103,8 @@ def test_first_import_adds_students_classes_enrolments_guardians_under_the_schoo
     assert TeacherInvitation.objects.filter(school=sw.school, email="hopper@maple.example").exists()
     science = SchoolClass.objects.get(school=sw.school, roster_sourced_id="cls-sci")
     assert science.teacher == sw.teacher
+    # the class ends with its term (academicSessions.csv's endDate): its grades follow the school's period from it
+    assert science.ends_on == datetime.date(2027, 6, 30)
     assert _class_members(sw, "Year 6 Science") == {"Mia", "Leo", "Zoe"}
     assert _class_members(sw, "Year 6 Art") == {"Mia", "Sam"}
     sw.school.refresh_from_db()
@@ -361,3 +364,13 @@ def test_a_preview_never_imported_is_deleted_after_its_time(sw: SchoolWorld, set
     assert "Mia Khan" not in str(old.summary)  # the names were for the preview only
     assert fresh.state == RosterImport.State.PREVIEWED
     assert [p.name for p in (Path(_media()) / "rosters").glob("*.zip")] == [fresh.file_name]
+
+
+def test_an_end_chosen_at_the_school_stays_when_the_roster_is_imported_again(sw: SchoolWorld) -> None:
+    _import(sw, roster_zip())
+    chosen = datetime.date(2027, 3, 31)
+    SchoolClass.objects.filter(school=sw.school, roster_sourced_id="cls-art").update(ends_on=chosen)
+    SchoolClass.objects.filter(school=sw.school, roster_sourced_id="cls-sci").update(ends_on=None)
+    _import(sw, roster_zip())
+    ends = dict(SchoolClass.objects.filter(school=sw.school).values_list("roster_sourced_id", "ends_on"))
+    assert ends == {"cls-art": chosen, "cls-sci": datetime.date(2027, 6, 30)}
