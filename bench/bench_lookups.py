@@ -59,8 +59,8 @@ def build() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email, is_staff, "
-            "is_active, date_joined, country, product_updates) SELECT '!', false, %s || g, 'Zoë', 'Dupré', "
-            "%s || g || '@example.com', false, true, now(), 'US', false FROM generate_series(1, %s) g",
+            "is_active, date_joined, country, product_updates, language) SELECT '!', false, %s || g, 'Zoë', 'Dupré', "
+            "%s || g || '@example.com', false, true, now(), 'US', false, '' FROM generate_series(1, %s) g",
             [PREFIX, PREFIX, USERS],
         )
         cursor.execute(
@@ -69,8 +69,8 @@ def build() -> None:
             [f"{PREFIX}%"],
         )
         cursor.execute(
-            "INSERT INTO consent_consentrecord (method, parent_email, policy_version, granted_at, child_id, rule_id) "
-            "SELECT 'email_plus', 'Parent.' || id || '@Example.org', '2018-05-24', now(), id, %s "
+            "INSERT INTO consent_consentrecord (method, parent_email, policy_version, granted_at, child_id, rule_id, "
+            "parent_language) SELECT 'email_plus', 'Parent.' || id || '@Example.org', '2018-05-24', now(), id, %s, '' "
             "FROM accounts_user WHERE username LIKE %s",
             [rule.pk, f"{PREFIX}%"],
         )
