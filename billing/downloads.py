@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from mindomo import audit
 from mindomo.downloads import registry
 from mindomo.downloads.models import PreparedFile
 from mindomo.downloads.services import prepared_file_request
@@ -82,8 +83,10 @@ def period_invoices_request(*, user: Any, start: datetime.date, end: datetime.da
     )
 
 
-def _zip_pdfs(invoices: QuerySet[Invoice], language: str, handle: IO[bytes], progress: registry.Progress) -> None:
-    """One PDF per invoice, named by its number, into a zip written to ``handle``."""
+def _zip_pdfs(
+    invoices: QuerySet[Invoice], language: str, handle: IO[bytes], progress: registry.Progress
+) -> list[Invoice]:
+    """One PDF per invoice, named by its number, into a zip written to ``handle``; returns the invoices written."""
     rows = list(invoices)
     if not rows:
         raise ValidationError(gettext("There are no invoices to download."))
@@ -95,6 +98,7 @@ def _zip_pdfs(invoices: QuerySet[Invoice], language: str, handle: IO[bytes], pro
             archive.writestr(info, invoice_pdf(invoice, language=language))
             if done % PDFS_PER_PART == 0 or done == total:
                 progress(done, total)
+    return rows
 
 
 def _my_build(prepared: PreparedFile, handle: IO[bytes], progress: registry.Progress) -> None:
@@ -115,7 +119,14 @@ def _period_build(prepared: PreparedFile, handle: IO[bytes], progress: registry.
         raise ValidationError(gettext("You no longer have the billing role."))
     start = datetime.date.fromisoformat(prepared.params["start"])
     end = datetime.date.fromisoformat(prepared.params["end"])
-    _zip_pdfs(period_invoices(start=start, end=end), prepared.language, handle, progress)
+    written = _zip_pdfs(period_invoices(start=start, end=end), prepared.language, handle, progress)
+    # each buyer's invoice the clerk takes away is in the access log, as a look in the admin would be
+    audit.staff_accessed_record(
+        staff=prepared.user,
+        action=audit.EXPORT,
+        model=Invoice._meta.label,
+        rows=[(invoice.pk, invoice.user_id) for invoice in written],
+    )
 
 
 def _period_allowed(request: HttpRequest, prepared: PreparedFile) -> bool:

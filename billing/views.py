@@ -17,6 +17,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from mindomo import audit
+
 from . import downloads, selectors, services, vat
 from .forms import BillingDetailsForm, BraintreePaymentForm, InvoicePeriodForm
 from .gateways import GatewayError, InvalidSignature
@@ -215,7 +217,11 @@ def invoice_pdf(request: HttpRequest, number: str) -> HttpResponse:
 @permission_required("billing.view_invoice", raise_exception=True)
 @require_GET
 def invoice_pdf_staff(request: HttpRequest, pk: int) -> HttpResponse:
-    return _pdf_response(request, get_object_or_404(Invoice, pk=pk))
+    invoice = get_object_or_404(Invoice, pk=pk)
+    audit.staff_accessed_record(
+        staff=request.user, action=audit.VIEW, model=Invoice._meta.label, rows=[(invoice.pk, invoice.user_id)]
+    )
+    return _pdf_response(request, invoice)
 
 
 @csrf_exempt

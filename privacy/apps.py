@@ -23,6 +23,7 @@ class PrivacyConfig(AppConfig):
         # Imports here: models are loaded only once the app registry is ready.
         from accounts import hooks as account_hooks
         from consent import hooks as consent_hooks
+        from mindomo import audit as audit_hooks
 
         from . import audit, selectors, services
 
@@ -30,6 +31,7 @@ class PrivacyConfig(AppConfig):
         consent_hooks.policy_accept.register(services.policy_accept_version)
         consent_hooks.policy_version.register(services.policy_version_in_force)
         consent_hooks.staff_accesses.register(selectors.access_log_rows)
+        audit_hooks.staff_accessed.register(services.access_log_record_many)
 
         # After every migrate, roles get the permissions of models that exist now (as contrib.auth creates them).
         post_migrate.connect(_sync_roles, sender=self, dispatch_uid="privacy.sync_roles")

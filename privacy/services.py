@@ -81,6 +81,26 @@ def access_log_record(*, staff: User, action: str, obj: Model, subject_id: int |
     )
 
 
+def access_log_record_many(
+    *, staff: User, action: str, model: str, rows: list[tuple[object, int | None]]
+) -> list[AccessLog]:
+    """``mindomo.audit.staff_accessed``: one row per record a staff member looked at outside the admin."""
+    return AccessLog.objects.bulk_create(
+        [
+            AccessLog(
+                staff=staff,
+                staff_label=staff.get_username(),
+                action=action,
+                model=model,
+                object_id=str(object_id),
+                subject_id=subject_id,
+            )
+            for object_id, subject_id in rows
+        ],
+        batch_size=1000,
+    )
+
+
 # --- retention engine ------------------------------------------------------------------------------
 @dataclass
 class RetentionOutcome:

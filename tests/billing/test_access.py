@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from billing import selectors, services
 from billing.models import Order
+from privacy.models import AccessLog
 from tests.accounts.factories import UserFactory
 from tests.billing.factories import BILLING, PlanFactory
 from tests.billing.helpers import paid_invoice
@@ -152,6 +153,9 @@ def test_staff_pdf_needs_the_view_invoice_permission(member: Any, role: str, sta
     response = client.get(reverse("billing:invoice_pdf_staff", args=[invoice.pk]))
 
     assert response.status_code == status
+    # a look that was allowed is in the access log, with whose invoice it was; a refused one leaves nothing
+    looks = list(AccessLog.objects.values_list("action", "model", "object_id", "subject_id"))
+    assert looks == ([("view", "billing.Invoice", str(invoice.pk), member.pk)] if status == 200 else [])
 
 
 def test_invoice_list_shows_only_own_invoices_in_constant_queries(

@@ -21,6 +21,7 @@ from accounts.models import User
 from billing.models import BillingEvent, Invoice
 from mindomo.downloads.models import PreparedFile
 from mindomo.roles import BILLING_CLERK_GROUP
+from privacy.models import AccessLog
 from tests.billing.helpers import paid_invoice
 from tests.support.mfa import sign_in
 from tests.support.roles import make_staff
@@ -241,6 +242,9 @@ def test_the_clerk_downloads_a_quarter_of_every_buyers_invoices(
     assert (event.actor_id, event.detail) == (prepared.user_id, f"{year}-01-01 to {year}-03-31: 2 invoices")
     assert prepared.download_name == f"invoices-{year}-01-01-{year}-03-31.zip"
     assert member.email in _text(archive, f"{inside[0].number}.pdf")
+    # each buyer's invoice taken away is in the access log, by whose it is (what a privacy officer reads)
+    taken = set(AccessLog.objects.filter(staff_id=prepared.user_id).values_list("action", "object_id", "subject_id"))
+    assert taken == {("export", str(inside[0].pk), member.pk), ("export", str(inside[1].pk), other_member.pk)}
 
 
 def test_the_period_leaves_out_invoices_past_retention(
