@@ -150,6 +150,7 @@ class PortalSignInForm(forms.Form):
 
 
 class ChildPasswordForm(forms.Form):
+    fields_memo = True  # always empty on the child's page: see mindomo.templatetags.mindomo_forms
     password1 = forms.CharField(
         label=_("New password for your child"),
         strip=False,
@@ -179,10 +180,12 @@ class ChildDeleteForm(forms.Form):
 
 
 class GuardianInviteForm(forms.Form):
+    fields_memo = True  # always empty on the child's page: see mindomo.templatetags.mindomo_forms
     email = forms.EmailField(label=_("The second parent's or guardian's email address"))
 
 
 class SchoolRequestForm(forms.Form):
+    fields_memo = True  # fixed choices: see mindomo.templatetags.mindomo_forms
     field_order = ["message", "request_kind"]
 
     request_kind = forms.ChoiceField(

@@ -35,6 +35,7 @@ class ClassForm(forms.Form):
 
 
 class AssignmentForm(forms.Form):
+    fields_memo = True  # drawn on every gradebook: see mindomo.templatetags.mindomo_forms
     title = forms.CharField(label=gettext_lazy("Title"), max_length=200)
     # a native date picker: the browser shows it in the reader's locale and always sends ISO 8601
     due_date = forms.DateField(
@@ -172,7 +173,7 @@ class Gradebook:
         # one reverse() for the page: the URL of assignment 0, its id swapped for each column's
         url_head, _zero, url_tail = reverse("grading:assignment_report", args=[0]).rpartition("/0/")
         cells = []
-        for a in self.assignments[start:end]:
+        for j, a in enumerate(self.assignments[start:end]):
             title = escape(a.title)
             due = escape(
                 due_pattern % {"due": dateformat.format(a.due_date, short_date), "max": format_score(a.max_score)}
@@ -180,7 +181,7 @@ class Gradebook:
             save = escape(save_pattern % {"title": a.title})
             url = f"{url_head}/{a.pk}/{url_tail}"
             cells.append(
-                f'<th scope="col"><span id="gb-a{a.pk}">{title}</span><br><span class="muted">{due}</span><br>'
+                f'<th scope="col"><span id="gc{j}">{title}</span><br><span class="muted">{due}</span><br>'
                 f'<button type="submit" name="save_column" value="{a.pk}" class="small secondary">{save}</button> '
                 f'<a href="{url}">{report}</a></th>'
             )
@@ -191,11 +192,15 @@ class Gradebook:
 
         Built here in Python, not by the template language: 200 students x 30 assignments are 6,000 cells
         and 12,000 inputs, which Django templates render in seconds. Every cell is named for screen readers
-        through ``aria-labelledby`` to the page's one translated "Score"/"Feedback" label, the row header
-        (the student) and the column header's title (the assignment): no translated sentence per cell.
+        through ``aria-labelledby`` to the page's one translated "Score"/"Feedback" label (``gs``, ``gf``),
+        the row header (the student, ``gr`` and the row's place on the page) and the column header's title
+        (the assignment, ``gc`` and the column's place, ``header_html``): no translated sentence per cell.
+        A cell carries only what the browser, the save and the screen reader use (the inputs are text inputs
+        by default, their width is the style sheet's, an empty value is left out): 50 students x 30
+        assignments are about 1,500 cells, so each byte of a cell is 1.5 KB of the page.
         Every value that comes from a person (names, submitted or stored text) is escaped.
         """
-        columns = [(a.pk, str(a.pk)) for a in self.assignments[start:end]]
+        columns = [(a.pk, str(a.pk), f"gc{j}") for j, a in enumerate(self.assignments[start:end])]
         data = self.data
         grades = self.grades
         placeholder = escape(_("feedback"))
@@ -203,11 +208,12 @@ class Gradebook:
         # feedback is often given to many students: each distinct stored text is escaped once per page.
         escaped: dict[str, str] = {"": ""}
         lines = []
-        for student in enrollments:
+        for i, student in enumerate(enrollments):
             sid = student.student_id
             s = str(sid)
+            row = f"gr{i}"
             cells = []
-            for aid, a in columns:
+            for aid, a, column in columns:
                 if data is not None and f"score-{s}-{a}" in data:
                     score = escape(data.get(f"score-{s}-{a}", ""))
                     feedback = escape(data.get(f"feedback-{s}-{a}", ""))
@@ -221,15 +227,17 @@ class Gradebook:
                         if known is None:
                             known = escaped[text] = escape(text)
                         feedback = known
+                score_value = f' value="{score}"' if score else ""
+                feedback_value = f' value="{feedback}"' if feedback else ""
                 cells.append(
-                    f'<td><input type="text" inputmode="decimal" name="score-{s}-{a}" value="{score}" size="5" '
-                    f'aria-labelledby="gb-score gb-s{s} gb-a{a}">'
-                    f'<input type="text" name="feedback-{s}-{a}" value="{feedback}" maxlength="2000" '
-                    f'placeholder="{placeholder}" aria-labelledby="gb-feedback gb-s{s} gb-a{a}"></td>'
+                    f'<td><input inputmode="decimal" name="score-{s}-{a}"{score_value} '
+                    f'aria-labelledby="gs {row} {column}">'
+                    f'<input name="feedback-{s}-{a}"{feedback_value} maxlength="2000" placeholder="{placeholder}" '
+                    f'aria-labelledby="gf {row} {column}"></td>'
                 )
             name = escape(f"{student.last_name}, {student.first_name}")
-            lines.append(f'<tr><th scope="row" id="gb-s{s}">{name}</th>{"".join(cells)}</tr>')
-        return mark_safe("\n".join(lines))  # noqa: S308 -- every interpolated person's value is escaped above
+            lines.append(f'<tr><th scope="row" id="{row}">{name}</th>{"".join(cells)}</tr>')
+        return mark_safe("".join(lines))  # noqa: S308 -- every interpolated person's value is escaped above
 
     def entries(self, *, column: int | None = None) -> list[GradeEntry] | None:
         """The submitted cells (one assignment's column, or all); None and ``errors`` set when invalid."""
@@ -304,6 +312,7 @@ class JoinClassForm(forms.Form):
 
 
 class ClassEndForm(forms.Form):
+    fields_memo = True  # its only value is the initial end date: see mindomo.templatetags.mindomo_forms
     ends_on = forms.DateField(
         label=gettext_lazy("Last day of the class"),
         required=False,

@@ -110,8 +110,8 @@ TEMPLATES = [
                 # the main menu per role (mindomo/navigation.py)
                 "mindomo.navigation.main_menu",
             ],
-            # money, percent and when filters in every template (mindomo/formats.py)
-            "builtins": ["mindomo.templatetags.mindomo_i18n"],
+            # money, percent and when filters in every template (mindomo/formats.py); {% form_fields form %}
+            "builtins": ["mindomo.templatetags.mindomo_i18n", "mindomo.templatetags.mindomo_forms"],
         },
     },
 ]
