@@ -155,6 +155,26 @@ def _gradebook_students_sql(class_id: int) -> tuple[str, list[Any], None]:
     return sql, list(params), None
 
 
+_ASSIGNMENT_COLUMNS = [field.attname for field in Assignment._meta.concrete_fields]
+
+
+def gradebook_assignments(*, school_class: SchoolClass) -> list[Assignment]:
+    """The class's assignments in the gradebook's order (due date, then id), compiled once per process
+    (``mindomo.statements``): the instances are made from the rows (``Model.from_db``), as the ORM would."""
+    sql, params, _meta = statements.bind(
+        "grading.gradebook_assignments", _gradebook_assignments_sql, school_class.pk
+    ) or _gradebook_assignments_sql(school_class.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [Assignment.from_db(connection.alias, _ASSIGNMENT_COLUMNS, row) for row in cursor.fetchall()]
+
+
+def _gradebook_assignments_sql(class_id: int) -> tuple[str, list[Any], None]:
+    rows = Assignment.objects.filter(school_class_id=class_id).order_by("due_date", "pk")
+    sql, params = rows.query.sql_with_params()
+    return sql, list(params), None
+
+
 def export_list_by(*, viewer: Any) -> QuerySet[GradeExport]:
     """A teacher's own export history."""
     if not _is_real_user(viewer):

@@ -371,7 +371,7 @@ def class_join_code_renew(request: AuthenticatedRequest, class_id: int) -> HttpR
 def _gradebook(request: AuthenticatedRequest, school_class: Any, data: Any = None) -> Gradebook:
     """The class's students and assignments; the grades are read for the columns shown (``_gradebook_page``)."""
     enrollments = selectors.gradebook_students(school_class=school_class)
-    assignments = list(Assignment.objects.filter(school_class=school_class).order_by("due_date", "pk"))
+    assignments = selectors.gradebook_assignments(school_class=school_class)
     return Gradebook(enrollments=enrollments, assignments=assignments, grades={}, data=data)
 
 

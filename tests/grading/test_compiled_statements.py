@@ -21,6 +21,7 @@ from mindomo.privacy import registry
 from privacy.models import AccessLog
 from schools.models import SchoolMembership
 from tests.grading.conftest import World
+from tests.grading.factories import AssignmentFactory, SchoolClassFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -184,3 +185,18 @@ def test_a_closure_given_as_the_pages_own_items_is_read_for_each_call(world: Wor
     second = registry.summarise_user(world.student, also=grades_of(world.other_student))[""]["0"]
     assert first == Grade.objects.filter(student=world.student).count()
     assert second == Grade.objects.filter(student=world.other_student).count()
+
+
+def test_the_gradebooks_assignments_are_the_orms_for_each_class(world: World) -> None:
+    """Bound to each class's id: the same instances, in the same order, as the ORM's query."""
+    other_class = SchoolClassFactory(school=world.school, teacher=world.teacher, name="Other")
+    for school_class, titles in ((world.school_class, ["B", "A"]), (other_class, ["C"])):
+        for n, title in enumerate(titles):
+            AssignmentFactory(school_class=school_class, title=title, due_date=datetime.date(2026, 3, 1 + n))
+    for school_class in (world.school_class, other_class, world.school_class):
+        expected = list(Assignment.objects.filter(school_class=school_class).order_by("due_date", "pk"))
+        read = grading_selectors.gradebook_assignments(school_class=school_class)
+        assert read == expected
+        assert [(a.title, a.due_date, a.max_score, a.school_class_id) for a in read] == [
+            (a.title, a.due_date, a.max_score, a.school_class_id) for a in expected
+        ]
