@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import secrets
 from typing import Any
 from urllib.parse import quote
 
@@ -119,6 +120,13 @@ class AccountAdapter(DefaultAccountAdapter):
             raise ImmediateHttpResponse(response)
         return True
 
+    _username_taken = ""
+
+    def generate_unique_username(self, txts: list[str | None], regex: str | None = None) -> str:
+        if self._username_taken:
+            return _username_after_collision(self._username_taken)
+        return str(super().generate_unique_username(txts, regex))
+
     def save_user(self, request: HttpRequest, user: Any, form: BaseForm, commit: bool = True) -> Any:
         # The last line of defence: no account is ever saved without an adult decision from the gate
         # (consent's hook also copies the country the gate decided with, so it is never asked twice).
@@ -144,7 +152,12 @@ class AccountAdapter(DefaultAccountAdapter):
                     raise ImmediateHttpResponse(signup_flows.prevent_enumeration(request, email=user.email)) from exc
                 if constraint not in USERNAME_CONSTRAINTS or attempt == USERNAME_ATTEMPTS - 1:
                     raise
-                user.pk, user.username = None, ""  # the generated username was taken meanwhile: generate another
+                # The generated username was taken meanwhile. allauth offers the shortest free candidate, and
+                # every sign-up racing with this one computed the same candidate from the same table, so asking
+                # it again collides again; the retry takes a long random suffix instead (one in 10^8 to collide).
+                # (allauth's save_user resets the username from the form, so the choice is made where it asks.)
+                self._username_taken = user.username
+                user.pk, user.username = None, ""
         raise AssertionError("unreachable")
 
 
@@ -160,6 +173,12 @@ def _headless_listing_flows(request: HttpRequest, *signup_views: str) -> bool:
 EMAIL_CONSTRAINT = "accounts_user_email_ci_unique"
 USERNAME_CONSTRAINTS = ("accounts_user_username_ci_unique", "accounts_user_username_key")
 USERNAME_ATTEMPTS = 3
+
+
+def _username_after_collision(taken: str) -> str:
+    suffix = f"{secrets.randbelow(10**8):08d}"
+    max_length = User._meta.get_field("username").max_length or 150
+    return taken[: max_length - len(suffix)] + suffix
 
 
 def _violated_constraint(exc: IntegrityError) -> str:

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
@@ -159,3 +160,21 @@ def test_an_adult_who_signs_up_with_microsoft_keeps_the_gate_decision(client: Cl
     user = User.objects.get(email="marie.curie@example.org")
     assert user.country.code == "NL"
     assert AgeDecision.objects.get(user=user).outcome == AgeOutcome.ADULT
+
+
+def test_a_generated_username_taken_by_a_racing_sign_up_is_replaced_by_one_no_race_shares(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sign-ups racing on the same name all read the same table and are offered the same shortest free
+    username; the losers of the unique index must not be offered it again (three tries of one name: a 500)."""
+    User.objects.create_user(username="ada7", email="first@example.com", password="analytical-engine-1843")
+    # what every racing request computed before the winner committed "ada7"
+    monkeypatch.setattr(DefaultAccountAdapter, "generate_unique_username", lambda self, txts, regex=None: "ada7")
+    pass_age_gate(client, age=30, country="DE")
+
+    response = client.post(reverse("account_signup"), ADULT_SIGNUP)
+
+    assert response.status_code == 302
+    user = User.objects.get(email="ada@example.com")
+    assert re.fullmatch(r"ada7[0-9]{8}", user.username), user.username
+    assert User.objects.filter(username__iexact="ada7").count() == 1
