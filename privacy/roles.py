@@ -37,6 +37,7 @@ SUPPORT = Role(
         Grant("account", "emailaddress", ("view",)),
         Grant("schools", "school", ("view",)),
         Grant("schools", "schoolmembership", ("view",)),
+        Grant("schools", "teacherjoinrequest", ("view",)),
         Grant("accounts", "supportinquiry", ("view", "change", "delete")),
         Grant("outbox", "delivery", ("view",)),  # "did my email go out?"
         # the privacy desk: support opens data-request cases and follows them; acting on them is the officer's

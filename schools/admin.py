@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from mindomo.admin import ReadOnlyAdmin
 
 from . import signin
-from .models import School, SchoolDomain, SchoolMembership, TeacherInvitation
+from .models import School, SchoolDomain, SchoolMembership, TeacherInvitation, TeacherJoinRequest
 
 
 class MembershipInline(admin.TabularInline):
@@ -39,6 +39,17 @@ class SchoolMembershipAdmin(admin.ModelAdmin):
 class TeacherInvitationAdmin(ReadOnlyAdmin):
     list_display = ("email", "school", "created_at", "expires_at", "accepted_at")
     search_fields = ("email", "school__name")
+
+
+@admin.register(TeacherJoinRequest)
+class TeacherJoinRequestAdmin(ReadOnlyAdmin):
+    """Who asked to join which school as a teacher and what its administrators answered (support answers "where
+    is my request?"); only the school's administrators approve or decline, on the school's page."""
+
+    list_display = ("email", "first_name", "last_name", "school", "status", "created_at", "answered_at")
+    list_filter = ("status",)
+    search_fields = ("email", "school__name")
+    raw_id_fields = ("school", "answered_by", "teacher")
 
 
 @admin.register(SchoolDomain)

@@ -35,6 +35,7 @@ ALLOWED = {
         "account.emailaddress",
         "schools.school",
         "schools.schoolmembership",
+        "schools.teacherjoinrequest",  # "where is my request to join?" (read-only)
         "accounts.supportinquiry",
         "outbox.delivery",  # whether an email went out (read-only)
         "privacy.datarequestcase",  # opens data-request cases (acting on them is the privacy officer's)
