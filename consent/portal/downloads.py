@@ -62,6 +62,10 @@ def _allowed(request: HttpRequest, prepared: PreparedFile) -> bool:
     return _record(prepared) is not None
 
 
+def _in_portal(request: HttpRequest) -> bool:
+    return bool(session.portal_email(request))
+
+
 def _back(prepared: PreparedFile) -> str:
     return reverse("consent:portal_child", args=[prepared.params["child_id"]])
 
@@ -69,6 +73,12 @@ def _back(prepared: PreparedFile) -> str:
 def register() -> None:
     registry.register(
         registry.Kind(
-            name=CHILD_ARCHIVE, build=_build, allowed=_allowed, back_url=_back, title=_("Your child's data (zip)")
+            name=CHILD_ARCHIVE,
+            build=_build,
+            allowed=_allowed,
+            back_url=_back,
+            title=_("Your child's data (zip)"),
+            sign_in="consent:portal",  # the portal's sign-in by emailed link, not an account's
+            signed_in=_in_portal,
         )
     )

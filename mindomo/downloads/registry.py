@@ -26,6 +26,12 @@ class Kind:
     # where the progress page leads back to
     back_url: Callable[[PreparedFile], str]
     title: Any  # what the progress page calls the file (lazy translation)
+    # where a visitor who is not signed in is sent from the file's page (the link of the "ready" email): the
+    # account sign-in, or the parent portal's for a file a parent asked for there (a URL name)
+    sign_in: str = "account_login"
+    # signed_in(request): is the visitor signed in the way this kind's owners are? (else the file's page sends
+    # them to ``sign_in``; a signed-in visitor who is not allowed gets the 404)
+    signed_in: Callable[[HttpRequest], bool] = lambda request: bool(request.user.is_authenticated)
 
 
 _kinds: dict[str, Kind] = {}

@@ -12,10 +12,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from mindomo import files
+from mindomo.outbox import services as outbox
+from mindomo.site import absolute_url
 
 from . import registry
 from .models import PreparedFile
@@ -107,29 +110,88 @@ def prepared_file_build(*, prepared_id: int, now: datetime | None = None) -> Pre
             size = handle.tell()
             stored = files.save(files.new_name(FOLDER, suffix), handle)
     except ValidationError as error:
-        _failed(prepared, " ".join(error.messages))
+        _failed(prepared, " ".join(error.messages), now=now)
         return _fresh(prepared)
     except Exception:
         logger.exception("prepared file %s (%s) failed", prepared.pk, prepared.kind)
-        _failed(prepared, gettext("The file could not be prepared. Please try again."))
+        with translation.override(prepared.language or settings.LANGUAGE_CODE):
+            _failed(prepared, gettext("The file could not be prepared. Please try again."), now=now)
         return _fresh(prepared)
     now = now or timezone.now()
-    finished = PreparedFile.objects.filter(pk=prepared.pk, state=PreparedFile.State.BUILDING).update(
-        state=PreparedFile.State.READY,
-        file_name=stored,
-        file_size=size,
-        parts_done=F("parts_total"),
-        ready_at=now,
-        expires_at=now + timedelta(hours=settings.PREPARED_FILE_TTL_HOURS),
-    )
+    with transaction.atomic():
+        finished = PreparedFile.objects.filter(pk=prepared.pk, state=PreparedFile.State.BUILDING).update(
+            state=PreparedFile.State.READY,
+            file_name=stored,
+            file_size=size,
+            parts_done=F("parts_total"),
+            ready_at=now,
+            expires_at=now + timedelta(hours=settings.PREPARED_FILE_TTL_HOURS),
+        )
+        if finished:
+            _announce(prepared, ready=True, now=now)
     if not finished:  # deleted meanwhile (its owner erased): keep no orphan file
         files.delete([stored])
         return None
     return _fresh(prepared)
 
 
-def _failed(prepared: PreparedFile, message: str) -> None:
-    PreparedFile.objects.filter(pk=prepared.pk).update(state=PreparedFile.State.FAILED, error=message)
+def _failed(prepared: PreparedFile, message: str, *, now: datetime | None) -> None:
+    with transaction.atomic():
+        failed = PreparedFile.objects.filter(pk=prepared.pk, state=PreparedFile.State.BUILDING).update(
+            state=PreparedFile.State.FAILED, error=message
+        )
+        if failed:
+            prepared.error = message
+            _announce(prepared, ready=False, now=now or timezone.now())
+
+
+def prepared_file_recipient(prepared: PreparedFile) -> str:
+    """The address a file's "ready" email goes to: the account's of the person who asked, or the parent's the
+    portal knows them by; "" for an account without an address (no email then)."""
+    if prepared.user_id is not None:
+        return str(PreparedFile.objects.filter(pk=prepared.pk).values_list("user__email", flat=True).first() or "")
+    return prepared.owner_email
+
+
+def notify_after_minutes() -> int:
+    """What the file's page promises: "if it is not ready within N minutes, we email you"."""
+    return max(1, round(settings.PREPARED_FILE_NOTIFY_AFTER_SECONDS / 60))
+
+
+def _announce(prepared: PreparedFile, *, ready: bool, now: datetime) -> None:
+    """A build that outlasted ``PREPARED_FILE_NOTIFY_AFTER_SECONDS`` (or failed after it) is announced to the
+    person who asked, in the file's language, through the outbox in the transaction that finished it: one email
+    exactly when the state changed. A quick build is not: its page showed the result."""
+    if (now - prepared.created_at).total_seconds() < settings.PREPARED_FILE_NOTIFY_AFTER_SECONDS:
+        return
+    to = prepared_file_recipient(prepared)
+    kind = registry.get(prepared.kind)
+    if not to or kind is None:
+        return
+    language = prepared.language or settings.LANGUAGE_CODE
+    with translation.override(language):
+        name = prepared.download_name
+        if ready:
+            subject = gettext("Your file is ready: %(name)s") % {"name": name}
+        else:
+            subject = gettext("Your file could not be prepared: %(name)s") % {"name": name}
+        context = {
+            "ready": ready,
+            "title": str(kind.title),
+            "name": name,
+            "error": prepared.error,
+            "url": absolute_url(reverse("downloads:progress", args=[prepared.public_id])),
+            "back_url": absolute_url(kind.back_url(prepared)),
+            "hours": settings.PREPARED_FILE_TTL_HOURS,
+        }
+        outbox.email_enqueue(
+            kind="downloads.ready" if ready else "downloads.failed",
+            to=to,
+            subject=subject,
+            template="emails/downloads/ready",
+            context=context,
+            language=language,
+        )
 
 
 def _fresh(prepared: PreparedFile) -> PreparedFile | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from django.contrib.auth.views import redirect_to_login
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -59,12 +60,27 @@ def _status(prepared: PreparedFile) -> dict[str, object]:
 @never_cache
 @require_GET
 def progress(request: HttpRequest, public_id: UUID) -> HttpResponse:
-    prepared, kind = _visible(request, public_id)
+    try:
+        prepared, kind = _visible(request, public_id)
+    except Http404:
+        # The link of the "ready" email, opened where nobody is signed in: to the sign-in the file's kind uses
+        # (the account's, or the parent portal's), which leads back here. An unknown id goes to the account's.
+        found = PreparedFile.objects.filter(public_id=public_id).values_list("kind", flat=True).first()
+        found_kind = registry.get(found) if found else None
+        if found_kind is None:
+            if request.user.is_authenticated:
+                raise
+            return redirect_to_login(request.get_full_path(), reverse("account_login"))
+        if found_kind.signed_in(request):
+            raise
+        return redirect_to_login(request.get_full_path(), reverse(found_kind.sign_in))
     context = {
         "prepared": prepared,
         "title": kind.title,
         "back_url": kind.back_url(prepared),
         "status": _status(prepared),
+        "emailed": bool(services.prepared_file_recipient(prepared)),
+        "notify_minutes": services.notify_after_minutes(),
     }
     return render(request, "downloads/progress.html", context)
 

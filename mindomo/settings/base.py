@@ -551,6 +551,9 @@ ROSTER_PREVIEW_TTL_HOURS = env.int("ROSTER_PREVIEW_TTL_HOURS", default=24)
 UNVERIFIED_ACCOUNT_TTL_DAYS = env.int("UNVERIFIED_ACCOUNT_TTL_DAYS", default=7)
 # Hours a file prepared in the background (login cards, a child's data) can be downloaded; then it is deleted.
 PREPARED_FILE_TTL_HOURS = env.int("PREPARED_FILE_TTL_HOURS", default=24)
+# A file that took longer than this to prepare (or could not be prepared) is announced by email to the person who
+# asked, with the link to its page: they may have left the page long ago.
+PREPARED_FILE_NOTIFY_AFTER_SECONDS = env.int("PREPARED_FILE_NOTIFY_AFTER_SECONDS", default=60)
 # Grade reports of up to this many rows are streamed as XLSX by the request; a larger one is prepared by a background
 # job (the CPU of writing the sheet stays off the request). CSV is always streamed (PostgreSQL's COPY writes it).
 REPORT_INLINE_MAX_ROWS = env.int("REPORT_INLINE_MAX_ROWS", default=20_000)

@@ -126,6 +126,20 @@ def _invoice(env: Env) -> None:
         paid_invoice(buyer)
 
 
+def _file_ready(env: Env) -> None:
+    from tests.billing.helpers import paid_invoice
+
+    settings = env.request.getfixturevalue("settings")  # pytest-django's: restored after the test
+    settings.MEDIA_ROOT = str(env.request.getfixturevalue("tmp_path"))
+    settings.PREPARED_FILE_NOTIFY_AFTER_SECONDS = 0  # a build that took long: its owner is told by email
+    holder = UserFactory(email="zip.holder@example.com")
+    paid_invoice(holder)
+    browser = env.browser()
+    browser.force_login(holder)
+    response = browser.post(reverse("billing:invoice_zip"))
+    assert response.status_code == 302, response.status_code
+
+
 def _notice(env: Env) -> None:
     from privacy import services as privacy_services
     from privacy.models import Notice
@@ -299,6 +313,7 @@ CASES = [
     Case("accounts.deletion_scheduled", _deletion_scheduled, "leaving@example.com", "Your account will be deleted"),
     Case("accounts.account_erased", _account_erased, "erased@example.com", "Your account has been deleted"),
     Case("billing.invoice", _invoice, "buyer.outage@example.com", "INV-"),
+    Case("downloads.ready", _file_ready, "zip.holder@example.com", "Your file is ready"),
     Case("privacy.notice", _notice, "reader.of.notices@example.com", "We are joining Example Corp"),
     Case("privacy.policy_reconsent", _policy_reconsent, "parent.policy@example.com", "privacy policy"),
     Case("schools.teacher_invitation", _teacher_invitation, "new.teacher@example.org", "invited to teach"),
