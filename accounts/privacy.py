@@ -15,6 +15,17 @@ from mindomo import cascade, privacy
 from . import services
 from .models import AccountDeletionRequest, SupportInquiry, User
 
+_PROFILE_FIELDS = (
+    "username",
+    "first_name",
+    "last_name",
+    "email",
+    "country",
+    "product_updates",
+    "date_joined",
+    "last_login",
+)
+
 
 def _profile(user: User) -> dict[str, Any]:
     return {
@@ -111,8 +122,10 @@ class AccountsPrivacyProvider(privacy.PrivacyProvider):
         }
 
     def summary(self, user: User) -> dict[str, Any]:
+        # the profile read with the other items, by the user's id (the summary is then compiled once per process)
+        profile = User.objects.filter(pk=user.pk).values(*_PROFILE_FIELDS)
         return {
-            "profile": _profile(user),
+            "profile": privacy.First(profile),
             "email_addresses": privacy.Count(EmailAddress.objects.filter(user_id=user.pk)),
             "connected_services": privacy.Count(SocialAccount.objects.filter(user_id=user.pk)),
         }

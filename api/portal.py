@@ -115,7 +115,7 @@ def portal_children(request: HttpRequest) -> list[dict[str, Any]]:
 
 def _record(request: HttpRequest, child_id: int) -> ConsentRecord:
     portal = portal_of(request)
-    record = reads.records_visible_to_parent(email=portal.email).filter(child_id=child_id).first()
+    record = reads.visible_record(email=portal.email, child_id=child_id)
     if record is None:
         raise errors.not_found()
     return record

@@ -16,9 +16,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import psycopg
 from django.core.exceptions import EmptyResultSet
-from django.db import connections
 from django.utils.functional import Promise
 from django.utils.module_loading import autodiscover_modules
 
@@ -183,14 +181,15 @@ class PrivacyRegistry:
         trip, read into ``summaries[""]`` in their order (key = position): a list, or a module-level function of
         a :class:`Subject` (the person by primary key: then compiled once per process, as below).
 
-        A provider whose summary uses only ``user.pk`` and holds only items is compiled once per process
-        (``mindomo.statements``, given a :class:`Subject` instead of the user); any other (plain values, other
-        attributes of the user) is built and compiled for each call, with the real user."""
+        A provider whose summary uses only ``user.pk`` and ``user.email`` (as a parameter, as stored) and holds only
+        items is compiled once per process (``mindomo.statements``, given a :class:`Subject` instead of the user);
+        any other (plain values, other attributes of the user, the address transformed in Python) is built and
+        compiled for each call, with the real user."""
         parts: list[tuple[str, tuple[str, list[Any], Any]]] = []
         summaries: dict[str, dict[str, Any]] = {}
         for provider in self.providers():
             compiled = statements.bind(
-                ("privacy.summary", provider.name), partial(_summary_statement, provider.summary), user.pk
+                ("privacy.summary", provider.name), partial(_summary_statement, provider.summary), user.pk, user.email
             )
             if compiled is None:
                 summaries[provider.name] = provider.summary(user)
@@ -221,17 +220,25 @@ class PrivacyRegistry:
 
 
 class Subject:
-    """A person known by primary key only: what a provider's summary is given to be compiled once per process
-    (any other attribute it reads raises, and that provider is then summarised from the real user each time)."""
+    """A person known by primary key (and, for a provider's summary, email address) only: what a provider's
+    summary is given to be compiled once per process (any other attribute it reads raises, and that provider is
+    then summarised from the real user each time)."""
 
-    __slots__ = ("pk",)
+    __slots__ = ("_email", "pk")
 
-    def __init__(self, pk: int) -> None:
+    def __init__(self, pk: int, email: str | None = None) -> None:
         self.pk = pk
+        self._email = email
 
     @property
     def id(self) -> int:
         return self.pk
+
+    @property
+    def email(self) -> str:
+        if self._email is None:
+            raise AttributeError("email")
+        return self._email
 
 
 class _PlainValue(Exception):
@@ -242,9 +249,9 @@ def _positions(items: list[SummaryItem]) -> dict[str, SummaryItem]:
     return {str(n): item for n, item in enumerate(items)}
 
 
-def _summary_statement(summary: Callable[[Any], Any], pk: int) -> tuple[str, list[Any], Any]:
-    """The columns of ``summary(Subject(pk))``: a dict of items (a provider's summary) or a list (``also``)."""
-    found = summary(Subject(pk))
+def _summary_statement(summary: Callable[[Any], Any], pk: int, email: str | None = None) -> tuple[str, list[Any], Any]:
+    """The columns of ``summary(Subject(pk, email))``: a dict of items (a provider's summary) or a list (``also``)."""
+    found = summary(Subject(pk, email))
     items = _positions(found) if isinstance(found, list) else found
     if not all(isinstance(item, (Count, First, Rows)) for item in items.values()):
         raise _PlainValue
@@ -299,36 +306,11 @@ def read_items(items: list[SummaryItem]) -> list[Any]:
 def _execute(database: str, columns: list[str], params: list[Any]) -> list[Any]:
     if not columns:
         return []
-    connection = connections[database]
-    connection.ensure_connection()
-    # A prepared statement: its text is the same for every user (only the parameters differ), so PostgreSQL
-    # plans it once per connection instead of on every page (planning the subqueries costs several times
-    # their execution). The cursor goes through Django's wrappers: logged and counted like any query.
-    # Django turns psycopg's preparing off for the whole connection (prepare_threshold None, for poolers); it is
-    # on here only, for this statement, and never automatic (a threshold no statement reaches).
-    raw_connection = connection.connection
-    raw: Any = _PreparedCursor(raw_connection)
-    cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
-    threshold = raw_connection.prepare_threshold
-    raw_connection.prepare_threshold = 2**31 - 1
-    try:
-        with cursor:
-            cursor.execute("SELECT " + ", ".join(columns), params)
-            row = cursor.fetchone()
-    finally:
-        raw_connection.prepare_threshold = threshold
-    assert row is not None
-    return list(row)  # psycopg decodes the json columns
-
-
-class _PreparedCursor(psycopg.Cursor[Any]):
-    """psycopg's server-side binding cursor, every statement prepared (Django's own cursors bind client-side
-    and prepare nothing: DATABASES OPTIONS)."""
-
-    def execute(
-        self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: bool | None = None
-    ) -> Any:
-        return super().execute(query, params, prepare=True, binary=binary)
+    # A prepared statement (mindomo.statements.rows): its text is the same for every user (only the parameters
+    # differ), so PostgreSQL plans it once per connection instead of on every page (planning the subqueries costs
+    # several times their execution).
+    found = statements.rows("SELECT " + ", ".join(columns), params, using=database)
+    return list(found[0])  # psycopg decodes the json columns
 
 
 registry = PrivacyRegistry()

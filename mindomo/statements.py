@@ -7,19 +7,26 @@ shape (the length of each list of ids) and language (a build may put translated 
 calls put their ids into the remembered parameters.
 
 ``bind(key, build, *args)``: ``build(*args)`` returns ``(sql, params, meta)`` (``meta``: anything the caller
-needs back, compared as well). ``args`` are ids (ints) or sequences of ids. The first call of a shape builds twice
-with two sets of probe ids, negative numbers no row has, and keeps the result only when
+needs back, compared as well). ``args`` are ids (ints), sequences of ids, or strings (an email address: bound
+by position as given, never transformed). The first call of a shape builds twice with two sets of probes
+(negative ids no row has; two unlike strings, see ``_PROBE_TEXT``) and keeps the result only when
 
 - both builds give the same SQL text and ``meta``,
-- every parameter is either a probe id in both builds at the same argument position (an id slot), or the
+- every parameter is either a probe in both builds at the same argument position (a slot), or the
   same constant in both (a string, an integer or a boolean, a decimal, None: never a date or a time, which may
   be "now"),
 
-so a build that uses its ids in any other way (arithmetic, a branch on their value that changes the
-parameters, an exception) is not kept: ``bind`` answers None and the caller builds in full, as before. What
-no check can see is a branch on an id's value that changes the SQL text for some ids only: a ``build`` must
-not have one (the reads using this module build plain filters of the ids; access checks that look at the
-person stay outside, before the call).
+so a build that uses its arguments in any other way (arithmetic, a string lower-cased, stripped or put inside
+a pattern, a branch on their value that changes the parameters, an exception) is not kept: ``bind`` answers
+None and the caller builds in full, as before. A caller that needs a string normalised normalises it before
+the call and the build uses it as given. An empty string is a shape of its own (built with "" itself, so a
+build's ``if email:`` is right for both). What no check can see is a branch on an argument's value that
+changes the SQL text for some values only: a ``build`` must not have one (the reads using this module build
+plain filters of their arguments; access checks that look at the person stay outside, before the call, or
+are filters of the person's id or address in the statement itself).
+
+``rows(sql, params)`` runs such a statement as a prepared statement (planned once per connection: for a short
+read, PostgreSQL's planning costs several times its execution).
 """
 
 from __future__ import annotations
@@ -30,43 +37,61 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+import psycopg
+from django.db import connections
 from django.utils import translation
 
 Build = Callable[..., tuple[str, list[Any], Any]]
-Arg = int | Sequence[int]
+Arg = int | str | Sequence[int]
+Shape = tuple[int | str | None, ...]  # per argument: None (an id), the length of a list, "s" or "" (a string)
 
 # Probe ids: primary keys are positive, so no row has these; two sets tell an id slot from a constant.
 _PROBE_A = -(1 << 60)
 _PROBE_B = -(1 << 61)
+# Probe strings, unlike each other (length, case, text): each has surrounding white space, upper- and lower-case
+# letters, an "ß" (which upper-casing and case-folding change), a decomposed "é" and a ligature (which Unicode
+# normalisation changes), so a build that strips, changes the case of or normalises a string, or cuts it, or
+# puts it inside a pattern, gives back neither probe and is not reused.
+_PROBE_TEXT = (
+    " \tProbe.A-Stra\u00dfe-e\u0301\ufb01@Example.ORG\n",
+    "  QUUX_b\u00df\ufb01e\u0301.Two@probe-B.Invalid \t ",
+)
 _CONSTANT_TYPES = (str, int, Decimal, type(None))  # and their subclasses (bool, a model's choices)
 _MAX_SHAPES = 512  # per process: a shape is a key, the lengths of its lists of ids and the language
 
 _UNUSABLE = object()  # a shape whose build cannot be reused: it runs in full every time
-_templates: dict[tuple[Hashable, tuple[tuple[int | None, ...], str | None]], Any] = {}
+_templates: dict[tuple[Hashable, tuple[Shape, str | None]], Any] = {}
 _lock = threading.Lock()
 
 
-def _shape(args: tuple[Arg, ...]) -> tuple[int | None, ...]:
-    return tuple(None if isinstance(arg, int) else len(arg) for arg in args)
+def _shape(args: tuple[Arg, ...]) -> Shape:
+    return tuple(
+        None if isinstance(arg, int) else ("s" if arg else "") if isinstance(arg, str) else len(arg) for arg in args
+    )
 
 
-def _flatten(args: tuple[Arg, ...]) -> list[int]:
-    flat: list[int] = []
+def _flatten(args: tuple[Arg, ...]) -> list[int | str]:
+    flat: list[int | str] = []
     for arg in args:
-        if isinstance(arg, int):
+        if isinstance(arg, (int, str)):
             flat.append(arg)
         else:
             flat.extend(arg)
     return flat
 
 
-def _probe(shape: tuple[int | None, ...], base: int) -> tuple[Arg, ...]:
-    """Arguments of ``shape`` made of distinct probe ids ``base``, ``base - 1``..."""
+def _probe(shape: Shape, base: int) -> tuple[Arg, ...]:
+    """Arguments of ``shape`` made of distinct probes: ids ``base``, ``base - 1``..., strings from
+    ``_PROBE_TEXT`` (the first for ``_PROBE_A``, the second for ``_PROBE_B``) with the argument's position."""
     args: list[Arg] = []
     n = 0
     for length in shape:
         if length is None:
             args.append(base - n)
+            n += 1
+        elif isinstance(length, str):
+            text = _PROBE_TEXT[0 if base == _PROBE_A else 1]
+            args.append(f"{text}{n}{text}" if length else "")
             n += 1
         else:
             args.append([base - n - i for i in range(length)])
@@ -80,10 +105,17 @@ def _is_id(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, (bool, Enum))
 
 
-def _template(build: Build, shape: tuple[int | None, ...]) -> Any:
-    """``(sql, spec, meta)``, ``spec`` holding for each parameter an id slot (its position in the flattened
-    arguments and the integer type it is given as, as a tuple) or a constant; ``_UNUSABLE`` when the build
-    fails the checks."""
+def _slot(value: Any, slots: dict[int | str, int]) -> int | None:
+    """The position of a probe among the flattened arguments, None for any other value."""
+    if _is_id(value) or type(value) is str:
+        return slots.get(value)
+    return None
+
+
+def _template(build: Build, shape: Shape) -> Any:
+    """``(sql, spec, meta)``, ``spec`` holding for each parameter a slot (its position in the flattened
+    arguments and the type it is given as: an integer type, or ``str``, as a tuple) or a constant;
+    ``_UNUSABLE`` when the build fails the checks."""
     probe_a, probe_b = _probe(shape, _PROBE_A), _probe(shape, _PROBE_B)
     try:
         sql_a, params_a, meta_a = build(*probe_a)
@@ -96,11 +128,12 @@ def _template(build: Build, shape: tuple[int | None, ...]) -> Any:
     slots_b = {value: n for n, value in enumerate(_flatten(probe_b))}
     spec: list[Any] = []
     for a, b in zip(params_a, params_b, strict=True):
-        if _is_id(a) and _is_id(b) and a in slots_a and b in slots_b:
-            if slots_a[a] != slots_b[b] or type(a) is not type(b):
+        slot_a, slot_b = _slot(a, slots_a), _slot(b, slots_b)
+        if slot_a is not None or slot_b is not None:
+            if slot_a != slot_b or type(a) is not type(b):
                 return _UNUSABLE
-            spec.append((slots_a[a], type(a)))
-        elif isinstance(a, _CONSTANT_TYPES) and type(a) is type(b) and a == b and not (_is_id(a) and a in slots_a):
+            spec.append((slot_a, type(a)))
+        elif isinstance(a, _CONSTANT_TYPES) and type(a) is type(b) and a == b:
             spec.append(a)
         else:
             return _UNUSABLE
@@ -123,9 +156,41 @@ def bind(key: Hashable, build: Build, *args: Arg) -> tuple[str, list[Any], Any] 
     sql, spec, meta = template
     flat = _flatten(args)
     params = [
-        (flat[item[0]] if item[1] is int else item[1](flat[item[0]])) if type(item) is tuple else item for item in spec
+        (flat[item[0]] if item[1] is int or item[1] is str else item[1](flat[item[0]])) if type(item) is tuple else item
+        for item in spec
     ]
     return sql, params, meta
+
+
+def rows(sql: str, params: list[Any], *, using: str = "default") -> list[tuple[Any, ...]]:
+    """The rows of a statement whose text is the same for every call (``bind``'s), as a prepared statement:
+    PostgreSQL plans it once per connection instead of on every call. The cursor goes through Django's wrappers
+    (logged and counted like any query). Django turns psycopg's preparing off for the whole connection
+    (``prepare_threshold`` None, for poolers); it is on here only, for this statement, and never automatic (a
+    threshold no statement reaches)."""
+    connection = connections[using]
+    connection.ensure_connection()
+    raw_connection = connection.connection
+    raw: Any = _PreparedCursor(raw_connection)
+    cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+    threshold = raw_connection.prepare_threshold
+    raw_connection.prepare_threshold = 2**31 - 1
+    try:
+        with cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+    finally:
+        raw_connection.prepare_threshold = threshold
+
+
+class _PreparedCursor(psycopg.Cursor[Any]):
+    """psycopg's server-side binding cursor, every statement prepared (Django's own cursors bind client-side
+    and prepare nothing: DATABASES OPTIONS)."""
+
+    def execute(
+        self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: bool | None = None
+    ) -> Any:
+        return super().execute(query, params, prepare=True, binary=binary)
 
 
 def forget() -> None:

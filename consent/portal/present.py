@@ -10,17 +10,19 @@ one-line summary ("3 grades in 1 class").
 from __future__ import annotations
 
 import datetime
+import html
 from dataclasses import dataclass
 from typing import Any
 
-from django.utils import formats, timezone
+from django.core.signals import setting_changed
+from django.utils import formats, timezone, translation
 from django.utils.dateparse import parse_datetime
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from mindomo.privacy import registry
+from mindomo.privacy import PrivacyProvider, registry
 
 from ..models import AgeOutcome, ConsentMethod, LedgerEntry
 
@@ -114,7 +116,7 @@ class Section:
     label: str
     summary: str
     html: SafeString
-    declarations: list[Any]
+    small_print: SafeString  # the provider's declarations: what for, and for how long (declarations_line)
 
 
 def label_for(key: str) -> str:
@@ -160,14 +162,54 @@ def human_value(value: Any) -> str:
 
 def render(value: Any) -> SafeString:
     """Nested HTML for a provider's export, every string escaped, empty parts left out."""
+    parts: list[str] = []
+    _render_into(parts, value)
+    return mark_safe("".join(parts))  # noqa: S308 -- every label and value is escaped by _render_into
+
+
+def _render_into(parts: list[str], value: Any) -> None:
+    """``render``'s HTML appended to ``parts`` (one join for the whole tree instead of one per level)."""
     if isinstance(value, dict):
-        rows = [(label_for(k), render(v)) for k, v in value.items() if not _is_empty(v)]
-        return format_html('<dl class="facts">{}</dl>', format_html_join("", "<dt>{}</dt><dd>{}</dd>", rows))
-    if isinstance(value, list):
-        items = [v for v in value if not _is_empty(v)]
-        rendered = format_html_join("", "<li>{}</li>", ((render(v),) for v in items))
-        return format_html('<ul class="data-list">{}</ul>', rendered)
-    return format_html("{}", human_value(value))
+        parts.append('<dl class="facts">')
+        for key, item in value.items():
+            if not _is_empty(item):
+                parts += ("<dt>", html.escape(label_for(key)), "</dt><dd>")
+                _render_into(parts, item)
+                parts.append("</dd>")
+        parts.append("</dl>")
+    elif isinstance(value, list):
+        parts.append('<ul class="data-list">')
+        for item in value:
+            if not _is_empty(item):
+                parts.append("<li>")
+                _render_into(parts, item)
+                parts.append("</li>")
+        parts.append("</ul>")
+    else:
+        parts.append(html.escape(human_value(value)))
+
+
+# The declarations' line of each provider, per language: the same text on every page (declarations_line).
+_declarations_lines: dict[tuple[str, str | None], SafeString] = {}
+
+
+def declarations_line(provider: PrivacyProvider) -> SafeString:
+    """What the provider's data is for and how long it is kept, each declaration as "purpose (retention)",
+    separated by " · ": drawn once per process and language (declarations are code; their texts depend on the
+    language and on settings only, and a changed setting in tests forgets them)."""
+    key = (provider.name, translation.get_language())
+    line = _declarations_lines.get(key)
+    if line is None:
+        line = format_html_join(" · ", "{} ({})", ((d.purpose, d.retention) for d in provider.declarations()))
+        _declarations_lines[key] = line
+    return line
+
+
+def _forget_declarations_lines(**kwargs: Any) -> None:
+    _declarations_lines.clear()
+
+
+setting_changed.connect(_forget_declarations_lines)
 
 
 def summary_line(data: dict[str, Any]) -> str:
@@ -230,7 +272,7 @@ def sections_for(data: dict[str, dict[str, Any]]) -> list[Section]:
                 label=str(provider.label),
                 summary=summary_line(exported) if isinstance(exported, dict) else "",
                 html=render(exported),
-                declarations=list(provider.declarations()),
+                small_print=declarations_line(provider),
             )
         )
     return found

@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -53,7 +53,10 @@ def parent_required(view: Callable[..., HttpResponseBase]) -> Callable[..., Http
 
 
 def _record(request: HttpRequest, child_id: int) -> ConsentRecord:
-    return get_object_or_404(reads.records_visible_to_parent(email=request.parent_email), child_id=child_id)  # type: ignore[attr-defined]
+    record = reads.visible_record(email=request.parent_email, child_id=child_id)  # type: ignore[attr-defined]
+    if record is None:
+        raise Http404
+    return record
 
 
 def _form_errors(request: HttpRequest, form: Any) -> None:
