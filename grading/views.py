@@ -368,11 +368,15 @@ def class_join_code_renew(request: AuthenticatedRequest, class_id: int) -> HttpR
     return redirect("grading:class_students", class_id=school_class.pk)
 
 
-def _gradebook(request: AuthenticatedRequest, school_class: Any, data: Any = None) -> Gradebook:
-    """The class's students and assignments; the grades are read for the columns shown (``_gradebook_page``)."""
-    enrollments = selectors.gradebook_students(school_class=school_class)
-    assignments = selectors.gradebook_assignments(school_class=school_class)
-    return Gradebook(enrollments=enrollments, assignments=assignments, grades={}, data=data)
+def _gradebook(request: AuthenticatedRequest, class_id: int, data: Any = None) -> tuple[Any, Gradebook]:
+    """The class the viewer teaches (404 otherwise) and its gradebook: its students and assignments, read with
+    the class in one round trip (``selectors.gradebook_open``); the grades are read for the columns shown
+    (``_gradebook_page``)."""
+    opened = selectors.gradebook_open(viewer=request.user, class_id=class_id)
+    if opened is None:
+        raise Http404
+    book = Gradebook(enrollments=opened.students, assignments=opened.assignments, grades={}, data=data)
+    return opened.school_class, book
 
 
 GRADEBOOK_STUDENTS_PER_PAGE = 50
@@ -452,12 +456,10 @@ _GRID_MARK = "<!--gradebook:grid-->"
 @login_required
 @require_http_methods(["GET", "POST"])
 def gradebook(request: AuthenticatedRequest, class_id: int) -> HttpResponse:
-    school_class = get_object_or_404(
-        selectors.class_list_taught_by(viewer=request.user).select_related("school"), pk=class_id
-    )
     if request.method == "GET":
-        return _gradebook_page(request, school_class, _gradebook(request, school_class), AssignmentForm(), 200)
-    book = _gradebook(request, school_class, data=request.POST)
+        school_class, book = _gradebook(request, class_id)
+        return _gradebook_page(request, school_class, book, AssignmentForm(), 200)
+    school_class, book = _gradebook(request, class_id, data=request.POST)
     column: int | None = None
     if request.POST.get("save_column"):
         try:
@@ -498,7 +500,8 @@ def assignment_create(request: AuthenticatedRequest, class_id: int) -> HttpRespo
         else:
             messages.success(request, _("Assignment added to the gradebook."))
             return redirect("grading:gradebook", class_id=school_class.pk)
-    return _gradebook_page(request, school_class, _gradebook(request, school_class), form, 400)
+    school_class, book = _gradebook(request, class_id)
+    return _gradebook_page(request, school_class, book, form, 400)
 
 
 # --- grade reports ---------------------------------------------------------------------------------------------
