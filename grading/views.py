@@ -442,8 +442,9 @@ def _gradebook_page(
     if not (header_found and grid_found):  # no grid on this page (no student or no assignment yet)
         return HttpResponse(page, status=status)
     header = book.header_html(window["window_from"], window["window_to"])
-    grid = book.grid_html(window["students"], window["window_from"], window["window_to"])
-    return HttpResponse(b"".join(part.encode() for part in (before, header, middle, grid, after)), status=status)
+    grid = book.grid_parts(window["students"], window["window_from"], window["window_to"])
+    parts = (before, header, middle, *grid, after)  # encoded one by one: see Gradebook.grid_parts
+    return HttpResponse(b"".join(part.encode() for part in parts), status=status)
 
 
 # The grid (hundreds of KB) is put into the rendered page once, where these marks stand, instead of being copied
