@@ -204,8 +204,8 @@ class Gradebook:
         (the assignment, ``gc`` and the column's place, ``header_html``): no translated sentence per cell.
         A cell carries only what the browser, the save and the screen reader use (the inputs are text inputs
         by default, their width is the style sheet's, an empty value is left out, the "feedback" placeholder
-        only where it can show, in an empty feedback field): 50 students x 30
-        assignments are about 1,500 cells, so each byte of a cell is 1.5 KB of the page.
+        only where it can show, in an empty feedback field): a page of 35 students x 30 assignments is about
+        1,000 cells, so each byte of a cell is 1 KB of the page.
         Every value that comes from a person (names, submitted or stored text) is escaped.
         """
         columns = [(a.pk, str(a.pk), f"gc{j}") for j, a in enumerate(self.assignments[start:end])]

@@ -379,7 +379,9 @@ def _gradebook(request: AuthenticatedRequest, class_id: int, data: Any = None) -
     return opened.school_class, book
 
 
-GRADEBOOK_STUDENTS_PER_PAGE = 50
+# At most this many students on a page: a class of up to 35 is one page; a larger one is cut into pages of even
+# size (36 students: two of 18, 200: six of 33-34), never a last page of one or two students.
+GRADEBOOK_STUDENTS_PER_PAGE = 35
 
 
 def _int_param(request: AuthenticatedRequest, name: str, default: int) -> int:
@@ -390,10 +392,10 @@ def _int_param(request: AuthenticatedRequest, name: str, default: int) -> int:
 
 
 def _gradebook_window(request: AuthenticatedRequest, book: Gradebook) -> dict[str, Any]:
-    """The students shown (pages of GRADEBOOK_STUDENTS_PER_PAGE, in name order) and as many assignment
-    columns as one POST can carry (two fields per cell; the latest by default)."""
-    per_page_students = GRADEBOOK_STUDENTS_PER_PAGE
-    pages = max(1, -(-len(book.enrollments) // per_page_students))
+    """The students shown (as few pages as GRADEBOOK_STUDENTS_PER_PAGE allows, of even size, in name order) and
+    as many assignment columns as one POST can carry (two fields per cell; the latest by default)."""
+    pages = max(1, -(-len(book.enrollments) // GRADEBOOK_STUDENTS_PER_PAGE))
+    per_page_students = max(1, -(-len(book.enrollments) // pages))
     page = min(max(1, _int_param(request, "page", 1)), pages)
     first = (page - 1) * per_page_students
     shown = book.enrollments[first : first + per_page_students]

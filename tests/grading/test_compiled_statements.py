@@ -9,17 +9,18 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from accounts.models import User
 from consent.services import consent_record_school
 from grading import selectors as grading_selectors
-from grading.models import Assignment, Grade
+from grading.models import Assignment, Grade, SchoolClass
 from mindomo import privacy, statements
 from mindomo.privacy import registry
 from privacy.models import AccessLog
-from schools.models import SchoolMembership
+from schools.models import School, SchoolMembership
 from tests.grading.conftest import World
 from tests.grading.factories import AssignmentFactory, SchoolClassFactory
 
@@ -200,3 +201,37 @@ def test_the_gradebooks_assignments_are_the_orms_for_each_class(world: World) ->
         assert [(a.title, a.due_date, a.max_score, a.school_class_id) for a in read] == [
             (a.title, a.due_date, a.max_score, a.school_class_id) for a in expected
         ]
+
+
+def test_the_gradebooks_class_students_and_assignments_are_the_orms_for_each_teacher(
+    world: World, django_assert_num_queries: Any
+) -> None:
+    """One round trip, three statements compiled once: the class (with its school) only for the teacher who still
+    teaches it, its students and assignments as the ORM reads them, whoever compiled the statements first."""
+    other_class = SchoolClassFactory(school=world.school, teacher=world.other_teacher, name="Other")
+    AssignmentFactory(school_class=other_class, title="C", due_date=datetime.date(2026, 3, 1))
+    for viewer, school_class in ((world.teacher, world.school_class), (world.other_teacher, other_class)):
+        opened = grading_selectors.gradebook_open(viewer=viewer, class_id=school_class.pk)
+        assert opened is not None
+        expected = SchoolClass.objects.select_related("school").get(pk=school_class.pk)
+        assert opened.school_class == expected
+        assert [getattr(opened.school_class, f.attname) for f in SchoolClass._meta.concrete_fields] == [
+            getattr(expected, f.attname) for f in SchoolClass._meta.concrete_fields
+        ]
+        with django_assert_num_queries(0):
+            school = opened.school_class.school  # read with the class, as select_related does
+        assert [getattr(school, f.attname) for f in School._meta.concrete_fields] == [
+            getattr(expected.school, f.attname) for f in School._meta.concrete_fields
+        ]
+        assert opened.students == grading_selectors.gradebook_students(school_class=school_class)
+        assert opened.assignments == list(
+            Assignment.objects.filter(school_class=school_class).order_by("due_date", "pk")
+        )
+    # not the class's teacher, a teacher of another school, someone signed out: nothing
+    assert grading_selectors.gradebook_open(viewer=world.teacher, class_id=other_class.pk) is None
+    assert grading_selectors.gradebook_open(viewer=world.foreign_teacher, class_id=world.school_class.pk) is None
+    assert grading_selectors.gradebook_open(viewer=AnonymousUser(), class_id=world.school_class.pk) is None
+    assert grading_selectors.gradebook_open(viewer=world.teacher, class_id=10**20) is None  # no such class
+    # a teacher who left the school reads nothing, after their own page compiled the statements
+    SchoolMembership.objects.filter(user=world.teacher, school=world.school).delete()
+    assert grading_selectors.gradebook_open(viewer=world.teacher, class_id=world.school_class.pk) is None

@@ -24,7 +24,13 @@ from tests.grading.conftest import World, accept_policy
 from tests.grading.factories import AssignmentFactory, MembershipFactory, SchoolClassFactory, SchoolFactory
 
 GRADEBOOK_QUERIES = 2  # the class, its enrollments and assignments in one round trip; the grades: for 5 or 200 students
-GRADEBOOK_STUDENTS_PER_PAGE = 50
+GRADEBOOK_STUDENTS_PER_PAGE = 35  # at most; a larger class in pages of even size (200 students: six of 33-34)
+
+
+def _first_page(size: int) -> int:
+    """How many students the first page of a class of ``size`` shows."""
+    pages = -(-size // GRADEBOOK_STUDENTS_PER_PAGE)
+    return -(-size // pages)
 
 
 def _site_overhead(client: Client) -> int:
@@ -73,7 +79,7 @@ def test_gradebook_page_runs_constant_queries(db: Any, size: int, django_assert_
     with django_assert_num_queries(overhead + GRADEBOOK_QUERIES):
         response = client.get(reverse("grading:gradebook", args=[school_class.pk]))
     assert response.status_code == 200
-    assert response.content.count(b'name="score-') == min(size, GRADEBOOK_STUDENTS_PER_PAGE) * len(assignments)
+    assert response.content.count(b'name="score-') == _first_page(size) * len(assignments)
 
 
 @pytest.mark.parametrize("size", [5, 200])
@@ -327,34 +333,52 @@ def test_names_titles_and_feedback_are_escaped_in_the_grid(world: World) -> None
 
 
 def test_large_classes_are_paged_by_students_and_each_page_saves_its_own(db: Any) -> None:
-    school_class, assignments, students = _class_of(120)
+    school_class, assignments, students = _class_of(120)  # four pages of 30
     client = Client()
     client.force_login(school_class.teacher)
     url = reverse("grading:gradebook", args=[school_class.pk])
     by_name = sorted(students, key=lambda s: (s.last_name, s.first_name))
-    last_page = client.get(url + "?page=3").content.decode()
-    assert "Students 101–120 of 120" in last_page
-    assert f'name="score-{by_name[100].pk}-' in last_page
-    assert f'name="score-{by_name[99].pk}-' not in last_page
-    assert client.get(url + "?page=99").content.decode().count('name="score-') == 20 * len(assignments)
+    last_page = client.get(url + "?page=4").content.decode()
+    assert "Students 91–120 of 120" in last_page
+    assert f'name="score-{by_name[90].pk}-' in last_page
+    assert f'name="score-{by_name[89].pk}-' not in last_page
+    assert client.get(url + "?page=99").content.decode().count('name="score-') == 30 * len(assignments)
     first_page = client.get(url).content.decode()
     assert "Next students" in first_page
     assert "Previous students" not in first_page
-    data = {"save_all": "1", "page": "3", "from": "0"}
-    for s in by_name[100:]:
+    data = {"save_all": "1", "page": "4", "from": "0"}
+    for s in by_name[90:]:
         for a in assignments:
             data[f"score-{s.pk}-{a.pk}"] = "3" if a == assignments[2] else ("5" if a == assignments[0] else "")
             data[f"feedback-{s.pk}-{a.pk}"] = ""
     response = client.post(url, data)
     assert response.status_code == 302
-    assert "page=3" in response["Location"]
-    assert Grade.objects.filter(assignment=assignments[2], score=Decimal("3")).count() == 20
+    assert "page=4" in response["Location"]
+    assert Grade.objects.filter(assignment=assignments[2], score=Decimal("3")).count() == 30
     assert Grade.objects.filter(assignment=assignments[0]).count() == 120  # the other pages' grades untouched
 
 
+@pytest.mark.parametrize(
+    ("size", "pages"),
+    [(35, [35]), (36, [18, 18]), (71, [24, 24, 23]), (200, [34, 34, 34, 34, 34, 30])],
+)
+def test_a_class_is_paged_evenly_with_no_short_last_page(db: Any, size: int, pages: list[int]) -> None:
+    """Up to 35 students on one page; a larger class in as few pages as that allows, of even size."""
+    school_class, assignments, _students = _class_of(size)
+    client = Client()
+    client.force_login(school_class.teacher)
+    url = reverse("grading:gradebook", args=[school_class.pk])
+    shown = [
+        client.get(f"{url}?page={page}").content.decode().count('name="score-') // len(assignments)
+        for page in range(1, len(pages) + 1)
+    ]
+    assert shown == pages
+
+
 def test_a_cell_carries_only_what_is_used(world: Any) -> None:
-    """The grid's markup per cell (1,500 cells on a page of 50 students): no type (text is the default), no size
-    (the style sheet sets the width), short ids for the headers the cells are named by, no empty value."""
+    """The grid's markup per cell (about 1,000 cells on a page of 34 students): no type (text is the default), no
+    size (the style sheet sets the width), short ids for the headers the cells are named by, no empty value, the
+    "feedback" placeholder only where it can show (an empty feedback field)."""
     client = Client()
     client.force_login(world.teacher)
     html = client.get(reverse("grading:gradebook", args=[world.school_class.pk])).content.decode()
@@ -369,3 +393,9 @@ def test_a_cell_carries_only_what_is_used(world: Any) -> None:
     empty = f'<input inputmode="decimal" name="score-{world.other_student.pk}-{world.assignment.pk}" aria-labelledby='
     assert empty in grid
     assert max(len(cell) for cell in cells) < 240  # 245-280 bytes before, with the same ids and text
+    with_feedback = next(cell for cell in cells if f'name="feedback-{world.student.pk}-' in cell)
+    without = next(cell for cell in cells if f'name="feedback-{world.other_student.pk}-' in cell)
+    assert 'placeholder="feedback"' not in with_feedback
+    assert 'placeholder="feedback"' in without
+    assert 'maxlength="2000"' in without
+    assert 'maxlength="2000"' in with_feedback
