@@ -5,7 +5,6 @@ from typing import Any
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -161,17 +160,24 @@ class AccountsPrivacyProvider(privacy.PrivacyProvider):
             ),
         ]
 
-    @transaction.atomic(savepoint=False)
-    def erase(self, user: User) -> None:
-        # Data exports: the archives are deleted from disk once this transaction commits.
-        services.data_exports_erase(user=user)
-        # Earlier, cancelled deletion requests; the open one keeps only its reference (user set to NULL).
-        AccountDeletionRequest.objects.filter(user_id=user.pk, state=AccountDeletionRequest.State.CANCELLED).delete()
+    def erase_statements(self, user: User) -> list[privacy.ErasePart]:
         # EmailAddress, SocialAccount (and SocialToken) rows go with the user, and every other table's rows are
-        # deleted or detached as their foreign key's on_delete says: in one round trip when the cascade has a
-        # plan (mindomo.cascade), else through Django's collector.
-        if not cascade.delete(User, user.pk):
-            User.objects.filter(pk=user.pk).delete()
+        # deleted or detached as their foreign key's on_delete says: the cascade's statements when it has a plan
+        # (mindomo.cascade), else Django's collector.
+        user_row = cascade.row_statements(User, user.pk)
+        return [
+            # Data exports: the archives are deleted from disk once this transaction commits.
+            services.data_exports_erase_statement(user=user),
+            # Earlier, cancelled deletion requests; the open one keeps only its reference (user set to NULL).
+            *privacy.delete(
+                AccountDeletionRequest.objects.filter(user_id=user.pk, state=AccountDeletionRequest.State.CANCELLED)
+            ),
+            *(
+                [privacy.Statement(sql.replace("%", "%%")) for sql in user_row]
+                if user_row is not None
+                else [User.objects.filter(pk=user.pk).delete]
+            ),
+        ]
 
 
 # --- Data subject rights: the contact form's messages ---
@@ -244,9 +250,8 @@ class SupportPrivacyProvider(privacy.PrivacyProvider):
     def summary(self, user: User) -> dict[str, Any]:
         return {"inquiries": privacy.Count(self._inquiries(user))}
 
-    @transaction.atomic(savepoint=False)
-    def erase(self, user: User) -> None:
-        self._inquiries(user).delete()
+    def erase_statements(self, user: User) -> list[privacy.ErasePart]:
+        return privacy.delete(self._inquiries(user))
 
 
 @privacy.register
@@ -278,5 +283,5 @@ class SessionsPrivacyProvider(privacy.PrivacyProvider):
     def summary(self, user: User) -> dict[str, Any]:
         return self.export(user)  # no query
 
-    def erase(self, user: User) -> None:
-        services.user_sessions_end(user=user)
+    def erase_statements(self, user: User) -> list[privacy.ErasePart]:
+        return [services.user_sessions_end_statement(user=user)]

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from mindomo import bulk, cascade, files
+from mindomo import bulk, cascade, files, privacy
 from mindomo import cache as shared_cache
 from mindomo.i18n import supported
 from mindomo.privacy import registry
@@ -111,21 +111,40 @@ def user_sessions_end(*, user: User, keep: str | None = None) -> int:
     deletion, a new password set by anyone. A request of that account still in flight cannot save its session
     back: Django's store updates the row, finds it gone and answers 400 (SessionInterrupted).
     """
+    ended: list[str] = []
+    statement = user_sessions_end_statement(user=user, keep=keep, ended=ended)
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, statement.params)
+        rows = cursor.fetchall()
+    assert statement.rows is not None
+    statement.rows(rows)
+    return len(ended)
+
+
+def user_sessions_end_statement(
+    *, user: User, keep: str | None = None, ended: list[str] | None = None
+) -> privacy.Statement:
+    """:func:`user_sessions_end` as a statement (the sessions provider's erasure sends it with the others): one
+    DELETE ... RETURNING the keys, which its ``rows`` drops from the cache (and adds to ``ended``)."""
     sessions = UserSession.objects.filter(user_id=user.pk)
     if keep:
         sessions = sessions.exclude(session_key=keep)
-    with connection.cursor() as cursor:  # one DELETE ... RETURNING: the keys to drop from the cache
-        sql, params = sessions.values("session_key").query.sql_with_params()
-        cursor.execute(
-            f"DELETE FROM {UserSession._meta.db_table} WHERE session_key IN ({sql}) RETURNING session_key",  # noqa: S608
-            params,
-        )
-        ended = [row[0] for row in cursor.fetchall()]
-    # from the cache now and again after the commit: a request that read the row before the commit may have put
-    # the session back in the cache meanwhile
-    sessions_forget(ended)
-    transaction.on_commit(lambda: sessions_forget(ended))
-    return len(ended)
+    sql, params = sessions.values("session_key").query.sql_with_params()
+
+    def forget(rows: list[tuple[Any, ...]]) -> None:
+        keys = [row[0] for row in rows]
+        if ended is not None:
+            ended.extend(keys)
+        # from the cache now and again after the commit: a request that read the row before the commit may have
+        # put the session back in the cache meanwhile
+        sessions_forget(keys)
+        transaction.on_commit(lambda: sessions_forget(keys))
+
+    return privacy.Statement(
+        f"DELETE FROM {UserSession._meta.db_table} WHERE session_key IN ({sql}) RETURNING session_key",  # noqa: S608
+        list(params),
+        forget,
+    )
 
 
 def user_sessions_end_on_password_receiver(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
@@ -404,16 +423,20 @@ def _export_files_delete(names: list[str]) -> None:
     files.delete(f"{EXPORT_SUBDIR}/{name}" for name in names if name)
 
 
-def data_exports_erase(*, user: User) -> None:
+def data_exports_erase_statement(*, user: User) -> privacy.Statement:
     """Delete a user's export rows and their files (part of the accounts provider's erase): one DELETE ...
     RETURNING the file names (nothing points at an export row), the files once the transaction commits."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {DataExport._meta.db_table} WHERE user_id = %s RETURNING file_name",  # noqa: S608
-            [user.pk],
-        )
-        names = [name for (name,) in cursor.fetchall() if name]
-    transaction.on_commit(lambda: _export_files_delete(names))
+
+    def files_delete(rows: list[tuple[Any, ...]]) -> None:
+        names = [name for (name,) in rows if name]
+        if names:
+            transaction.on_commit(lambda: _export_files_delete(names))
+
+    return privacy.Statement(
+        f"DELETE FROM {DataExport._meta.db_table} WHERE user_id = %s RETURNING file_name",  # noqa: S608
+        [user.pk],
+        files_delete,
+    )
 
 
 # The reason of a deletion the account holder asked for on their own page.
@@ -625,21 +648,32 @@ def _erase_at_once(*, deletion: AccountDeletionRequest, user: User, providers: l
     """Every provider not done yet in one transaction, with one update of their steps (and the request marked
     erased when the accounts provider, last, has run). False, with nothing changed, when one fails (the
     commit included: a row still pointing at the user): the caller then runs them one transaction each to
-    record which."""
+    record which.
+
+    The providers' statements (``erase_statements``) and the updates of the steps and the request travel as
+    one string: one round trip for the whole erasure (a provider with its own ``erase()`` runs where it stands,
+    the statements before it sent first)."""
     if not providers:
         return True
     names = [provider.name for provider in providers]
     try:
         with transaction.atomic():
-            for provider in providers:
-                provider.erase(user)
-            deletion.steps.filter(provider__in=names).update(
-                state=ErasureStep.State.DONE, done_at=now, attempts=F("attempts") + 1, error=""
+            parts = [part for provider in providers for part in privacy.erase_parts(provider, user)]
+            parts += privacy.update(
+                deletion.steps.filter(provider__in=names),
+                state=ErasureStep.State.DONE,
+                done_at=now,
+                attempts=F("attempts") + 1,
+                error="",
             )
             if ACCOUNTS_PROVIDER in names:
-                AccountDeletionRequest.objects.filter(pk=deletion.pk).update(
-                    state=AccountDeletionRequest.State.ERASED, erased_at=now, user=None
+                parts += privacy.update(
+                    AccountDeletionRequest.objects.filter(pk=deletion.pk),
+                    state=AccountDeletionRequest.State.ERASED,
+                    erased_at=now,
+                    user=None,
                 )
+            privacy.erase_run(parts)
     except Exception:
         logger.warning("erasure %s: the single transaction failed; each provider on its own now", deletion.reference)
         return False

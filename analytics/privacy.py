@@ -73,5 +73,5 @@ class AnalyticsPrivacyProvider(privacy.PrivacyProvider):
             "cookie_choice": privacy.First(CookieConsent.objects.filter(user_id=user.pk).values("choice", "decided_at"))
         }
 
-    def erase(self, user: User) -> None:
-        CookieConsent.objects.filter(user=user).delete()
+    def erase_statements(self, user: User) -> list[privacy.ErasePart]:
+        return privacy.delete(CookieConsent.objects.filter(user_id=user.pk))

@@ -122,8 +122,8 @@ class BillingPrivacyProvider(privacy.PrivacyProvider):
             "invoices": privacy.Count(Invoice.objects.filter(user_id=user.pk)),
         }
 
-    def erase(self, user: Any) -> None:
-        services.billing_user_erase(user=user)
+    def erase_statements(self, user: Any) -> list[privacy.ErasePart]:
+        return services.billing_user_erase_statements(user=user)
 
     def retention_rules(self) -> list[privacy.RetentionRule]:
         return [

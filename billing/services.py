@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from mindomo import bulk
+from mindomo import bulk, privacy
 
 from . import emails, selectors, vat
 from .gateways import GatewayError, GatewayTimeout, SaleResult, twocheckout
@@ -522,10 +522,12 @@ def invoices_download_record(*, actor: User, start: date, end: date, count: int)
 
 
 @transaction.atomic(savepoint=False)
-def billing_user_erase(*, user: User) -> None:
+def billing_user_erase_statements(*, user: User) -> list[privacy.ErasePart]:
     """Account deletion: invoices are detached and kept as issued (a legal duty); everything else goes."""
-    Invoice.objects.filter(user_id=user.pk).update(user=None)
-    Order.objects.filter(user_id=user.pk).delete()
+    return [
+        *privacy.update(Invoice.objects.filter(user_id=user.pk), user=None),
+        *privacy.delete(Order.objects.filter(user_id=user.pk)),
+    ]
 
 
 def card_check_client_token() -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils.translation import gettext_lazy as _
@@ -225,12 +224,22 @@ class ConsentPrivacyProvider(privacy.PrivacyProvider):
             ),
         ]
 
-    @transaction.atomic(savepoint=False)
-    def erase(self, user: User) -> None:
+    def erase_statements(self, user: User) -> list[privacy.ErasePart]:
         # The pseudonym mapping goes: the ledger's rows stay, naming no one. Guardians and controls go
         # with the record (CASCADE).
-        LedgerPseudonym.objects.filter(child=user).delete()
-        for form in SignedConsentForm.objects.filter(record__child=user):
-            form.file.delete(save=False)  # the file goes first; the row goes with the record
-        ConsentRecord.objects.filter(child=user).delete()
-        AgeDecision.objects.filter(user=user).delete()
+        forms, params = (
+            SignedConsentForm.objects.filter(record__child_id=user.pk).values_list("file").query.sql_with_params()
+        )
+        storage = SignedConsentForm._meta.get_field("file").storage
+
+        def files_delete(rows: list[tuple[Any, ...]]) -> None:
+            for (name,) in rows:
+                if name:
+                    storage.delete(name)  # the file goes; the row goes with the record
+
+        return [
+            *privacy.delete(LedgerPseudonym.objects.filter(child_id=user.pk)),
+            privacy.Statement(forms, list(params), files_delete),
+            *privacy.delete(ConsentRecord.objects.filter(child_id=user.pk)),
+            *privacy.delete(AgeDecision.objects.filter(user_id=user.pk)),
+        ]

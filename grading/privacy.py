@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -207,13 +206,14 @@ class GradingPrivacyProvider(privacy.PrivacyProvider):
             ),
         ]
 
-    @transaction.atomic(savepoint=False)
-    def erase(self, user: User) -> None:
-        Grade.objects.filter(student=user).delete()
-        GradeAudit.objects.filter(student=user).delete()
-        Enrollment.objects.filter(student=user).delete()
-        ClassJoinRequest.objects.filter(student=user).delete()
-        GradeExport.objects.filter(teacher=user).delete()
-        ReportNoticeAcknowledgement.objects.filter(teacher=user).delete()
-        # The school keeps its classes (and the students' grades in them); they lose their teacher.
-        SchoolClass.objects.filter(teacher=user).update(teacher=None)
+    def erase_statements(self, user: User) -> list[privacy.ErasePart]:
+        return [
+            *privacy.delete(Grade.objects.filter(student_id=user.pk)),
+            *privacy.delete(GradeAudit.objects.filter(student_id=user.pk)),
+            *privacy.delete(Enrollment.objects.filter(student_id=user.pk)),
+            *privacy.delete(ClassJoinRequest.objects.filter(student_id=user.pk)),
+            *privacy.delete(GradeExport.objects.filter(teacher_id=user.pk)),
+            *privacy.delete(ReportNoticeAcknowledgement.objects.filter(teacher_id=user.pk)),
+            # The school keeps its classes (and the students' grades in them); they lose their teacher.
+            *privacy.update(SchoolClass.objects.filter(teacher_id=user.pk), teacher=None),
+        ]

@@ -26,11 +26,14 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import CASCADE, DO_NOTHING, SET_NULL, Model, signals
-from django.db.models.deletion import get_candidate_relations_to_delete
+from django.db.models import CASCADE, DO_NOTHING, SET_NULL, Model, QuerySet, signals
+from django.db.models.deletion import Collector, get_candidate_relations_to_delete
+from django.db.models.sql import DeleteQuery
 
 ROOT = "__mindomo_cascade_root__"  # stands for the root row's primary key in a plan's SQL
+ROWS = "__mindomo_cascade_rows__"  # stands for a subquery of the root rows' primary keys (delete_statements)
 MAX_DEPTH = 8
 
 _collector_only: contextvars.ContextVar[bool] = contextvars.ContextVar("cascade_collector_only", default=False)
@@ -64,7 +67,28 @@ def plan(model: type[Model]) -> Plan | None:
         return None
 
 
-def _build(model: type[Model]) -> Plan:
+@cache
+def _rows_plan(model: type[Model]) -> _RowsPlan | None:
+    """The plan for deleting the rows of ``model`` whose primary keys ``ROWS`` (a subquery) names."""
+    try:
+        found = _build(model, rows=True)
+    except _NoPlan:
+        return None
+    q = connection.ops.quote_name
+    updated = frozenset(s.split()[1] for s in found.statements if s.startswith("UPDATE "))
+    return _RowsPlan(found, updated, q(model._meta.db_table) in updated)
+
+
+@dataclass(frozen=True)
+class _RowsPlan:
+    plan: Plan
+    updated_tables: frozenset[str]  # quoted names of the tables its UPDATEs change
+    updates_itself: bool  # a SET_NULL of the model onto itself: its rows change before they are deleted
+
+
+def _build(model: type[Model], *, rows: bool = False) -> Plan:
+    """The walk; ``rows``: the root is the set of rows whose primary keys the subquery ``ROWS`` gives, not the
+    one row ``ROOT``."""
     q = connection.ops.quote_name
     updates: list[str] = []
     deletes: list[str] = []
@@ -90,7 +114,8 @@ def _build(model: type[Model]) -> Plan:
             column = q(field.column)
             target = field.target_field
             if target.model._meta.concrete_model is current and target.primary_key and not path:
-                matches = f"{column} = {ROOT}"  # the root itself: its primary key, no subquery
+                # the root itself: its primary key, no subquery
+                matches = f"{column} IN ({ROWS})" if rows else f"{column} = {ROOT}"
             else:
                 matches = f"{column} IN ({rows_of(target.column)})"
             if on_delete is SET_NULL:
@@ -111,10 +136,12 @@ def _build(model: type[Model]) -> Plan:
     table = q(model._meta.db_table)
     pk_column = q(str(model._meta.pk.column))
 
-    def root_rows(wanted: str) -> str:
-        return f"SELECT {q(wanted)} FROM {table} WHERE {pk_column} = {ROOT}"  # noqa: S608
+    root = f"{pk_column} IN ({ROWS})" if rows else f"{pk_column} = {ROOT}"
 
-    walk(model, f"{pk_column} = {ROOT}", root_rows, ())
+    def root_rows(wanted: str) -> str:
+        return f"SELECT {q(wanted)} FROM {table} WHERE {root}"  # noqa: S608
+
+    walk(model, root, root_rows, ())
     # Detach first (the rows they name still exist), then delete children before parents.
     return Plan(model, tuple(dict.fromkeys([*updates, *deletes])), frozenset(deleted))
 
@@ -135,6 +162,58 @@ def delete(model: type[Model], pk: int) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(found.sql(pk))
     return True
+
+
+def row_statements(model: type[Model], pk: int) -> list[str] | None:
+    """The statements :func:`delete` sends for the row ``pk`` of ``model`` (one string each, no parameters), for
+    a caller that sends them with others in one round trip; None where :func:`delete` would decline."""
+    found = plan(model)
+    if found is None or _collector_only.get() or _listened(found.deleted_models):
+        return None
+    return found.sql(pk).split(";\n")
+
+
+def delete_statements(queryset: QuerySet[Any]) -> list[tuple[str, list[Any]]] | None:
+    """What ``queryset.delete()`` does, as statements (DB-API text: ``%s`` placeholders, ``%%`` a percent sign,
+    and their parameters) to run in order in the caller's transaction, or None where only the collector is
+    right (the caller then runs ``queryset.delete()``).
+
+    Rows the collector would delete with no reads (no dependents, no receivers: Django's fast delete) go in one
+    ``DELETE``; rows with dependents go with the plan above, each statement naming the rows by the queryset's
+    condition as a subquery. That is exact only if the condition reads nothing the plan changes before its last
+    statement deletes the rows: no plan when the queryset joins a table the plan deletes from or updates, or the
+    model sets itself to NULL; a subquery in the condition must not read such a table either (the caller's
+    part). Inside :func:`collector_only` it declines as :func:`delete` does.
+    """
+    database = queryset.db
+    model = queryset.model
+    try:
+        if Collector(using=database, origin=queryset).can_fast_delete(queryset):
+            delete_query = queryset.query.chain(DeleteQuery)
+            sql, params = delete_query.get_compiler(database).as_sql()
+            return [(sql, list(params))]
+        found = _rows_plan(model._meta.concrete_model or model)
+        if found is None or found.updates_itself or _collector_only.get() or _listened(found.plan.deleted_models):
+            return None
+        q = connection.ops.quote_name
+        changed = found.updated_tables | {q(m._meta.db_table) for m in found.plan.deleted_models}
+        read = {
+            q(join.table_name)
+            for alias, join in queryset.query.alias_map.items()
+            if queryset.query.alias_refcount.get(alias, 1)
+        }
+        if (read - {q(model._meta.db_table)}) & changed:
+            return None
+        rows_sql, rows_params = queryset.order_by().values("pk").query.get_compiler(database).as_sql()
+    except EmptyResultSet:  # .none(), pk__in=[]: nothing to delete
+        return []
+    return [
+        (
+            statement.replace("%", "%%").replace(ROWS, rows_sql),
+            list(rows_params) * statement.count(ROWS),
+        )
+        for statement in found.plan.statements
+    ]
 
 
 @contextmanager

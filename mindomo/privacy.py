@@ -17,10 +17,12 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import EmptyResultSet
+from django.db import connections, transaction
+from django.db.models.sql import UpdateQuery
 from django.utils.functional import Promise
 from django.utils.module_loading import autodiscover_modules
 
-from mindomo import statements
+from mindomo import cascade, statements
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -135,12 +137,102 @@ class PrivacyProvider:
         except through parameters (a date parameter is never reused)."""
         return self.export(user)
 
+    def erase_statements(self, user: User) -> list[ErasePart] | None:
+        """The erasure as a list of parts run in order: :class:`Statement` s (the helpers :func:`delete`,
+        :func:`update` compile them from querysets as the ORM would run them) and, where SQL is not enough,
+        callables. The erasure pipeline sends the statements of all providers together, one round trip for the
+        whole erasure (a callable sends the statements before it first). None (the default): the provider
+        erases through its own :meth:`erase` only.
+
+        Build only, run nothing: the parts run later, after the parts of the providers before this one."""
+        return None
+
     def erase(self, user: User) -> None:
-        """Delete (or irreversibly de-identify, where the law obliges us to keep a record) the data."""
-        raise NotImplementedError
+        """Delete (or irreversibly de-identify, where the law obliges us to keep a record) the data.
+
+        A provider either overrides this or declares :meth:`erase_statements`, which this default runs (its own
+        transaction, one round trip for the statements): the same parts whether the provider runs alone (the
+        pipeline's fallback, one provider a transaction) or with the others."""
+        parts = self.erase_statements(user)
+        if parts is None:
+            raise NotImplementedError
+        with transaction.atomic(savepoint=False):
+            erase_run(parts)
 
     def retention_rules(self) -> Iterable[RetentionRule]:
         return []
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of an erasure: DB-API text (``%s`` placeholders, ``%%`` for a percent sign), its
+    parameters, and ``rows``, called with the rows it returns (a ``RETURNING`` clause: files to delete, cache
+    keys to drop) right after the round trip that ran it, in the erasure's transaction."""
+
+    sql: str
+    params: tuple[Any, ...] | list[Any] = ()
+    rows: Callable[[list[tuple[Any, ...]]], Any] | None = None
+
+
+ErasePart = Statement | Callable[[], Any]
+
+
+def delete(queryset: QuerySet[Any]) -> list[ErasePart]:
+    """The parts of ``queryset.delete()``: one ``DELETE`` when the collector would read nothing, the cascade's
+    statements (``mindomo.cascade.delete_statements``) for rows with dependents, else the collector itself."""
+    found = cascade.delete_statements(queryset)
+    if found is None:
+        return [queryset.delete]
+    return [Statement(sql, params) for sql, params in found]
+
+
+def update(queryset: QuerySet[Any], **values: Any) -> list[ErasePart]:
+    """The part of ``queryset.update(**values)``: the ``UPDATE`` the ORM would run (plain values and
+    expressions of the row's own columns)."""
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    query.annotations = {}
+    try:
+        sql, params = query.get_compiler(queryset.db).as_sql()
+    except EmptyResultSet:
+        return []
+    return [Statement(sql, list(params))] if sql else []
+
+
+def erase_parts(provider: PrivacyProvider, user: User) -> list[ErasePart]:
+    """What the pipeline runs for ``provider``: its statements, or a call of its own :meth:`~PrivacyProvider.erase`
+    when it overrides it (or a test replaced it on the instance)."""
+    own = getattr(provider.erase, "__func__", None) is not PrivacyProvider.erase
+    parts = None if own else provider.erase_statements(user)
+    if parts is None:
+        return [partial(provider.erase, user)]
+    return parts
+
+
+def erase_run(parts: Iterable[ErasePart], *, using: str = "default") -> None:
+    """Run erasure parts in order in the caller's transaction: consecutive statements as one string (one round
+    trip; each statement's returned rows handed to its ``rows``), a callable after the statements before it."""
+    batch: list[Statement] = []
+
+    def send() -> None:
+        if not batch:
+            return
+        with connections[using].cursor() as cursor:
+            cursor.execute(";\n".join(s.sql for s in batch), [p for s in batch for p in s.params])
+            for n, statement in enumerate(batch):
+                if n:
+                    cursor.nextset()  # one result per statement, in order
+                if statement.rows is not None:
+                    statement.rows(cursor.fetchall())
+        batch.clear()
+
+    for part in parts:
+        if isinstance(part, Statement):
+            batch.append(part)
+        else:
+            send()
+            part()
+    send()
 
 
 class PrivacyRegistry:

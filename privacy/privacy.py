@@ -137,15 +137,17 @@ class PrivacyOperationsProvider(privacy.PrivacyProvider):
             "staff_accesses": privacy.Count(AccessLog.objects.filter(subject_id=user.pk)),
         }
 
-    def erase(self, user: User) -> None:
-        PolicyAcceptance.objects.filter(user=user).delete()
-        notices = Q(user=user)
+    def erase_statements(self, user: User) -> list[privacy.ErasePart]:
+        notices = Q(user_id=user.pk)
         if user.email:
             notices |= Q(user__isnull=True, address__iexact=user.email)
-        NoticeDelivery.objects.filter(notices).delete()  # one DELETE: both indexes, OR-ed
-        PolicyReconsent.objects.filter(child=user).delete()
-        Authenticator.objects.filter(user=user).delete()
-        StaffBrowser.objects.filter(user=user).delete()
+        return [
+            *privacy.delete(PolicyAcceptance.objects.filter(user_id=user.pk)),
+            *privacy.delete(NoticeDelivery.objects.filter(notices)),  # one DELETE: both indexes, OR-ed
+            *privacy.delete(PolicyReconsent.objects.filter(child_id=user.pk)),
+            *privacy.delete(Authenticator.objects.filter(user_id=user.pk)),
+            *privacy.delete(StaffBrowser.objects.filter(user_id=user.pk)),
+        ]
         # The access log keeps the bare user id (no name, no email) for its own retention period: it is
         # the proof of how staff handled the data, and is deleted by the rule below.
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -124,17 +123,18 @@ class SchoolsPrivacyProvider(privacy.PrivacyProvider):
             ),
         }
 
-    @transaction.atomic(savepoint=False)
-    def erase(self, user: User) -> None:
-        SchoolStudentAccount.objects.filter(user=user).delete()
-        RosteredPerson.objects.filter(user=user).delete()
-        RosterImport.objects.filter(uploaded_by=user).update(uploaded_by=None)
-        invitations = Q(accepted_by=user)
+    def erase_statements(self, user: User) -> list[privacy.ErasePart]:
+        invitations = Q(accepted_by_id=user.pk)
         if user.email:
             invitations |= Q(email__iexact=user.email)
-        TeacherInvitation.objects.filter(invitations).delete()
-        join_requests = Q(teacher=user)
+        join_requests = Q(teacher_id=user.pk)
         if user.email:
             join_requests |= Q(email__iexact=user.email)
-        TeacherJoinRequest.objects.filter(join_requests).delete()
-        TeacherJoinRequest.objects.filter(answered_by=user).update(answered_by=None)
+        return [
+            *privacy.delete(SchoolStudentAccount.objects.filter(user_id=user.pk)),
+            *privacy.delete(RosteredPerson.objects.filter(user_id=user.pk)),
+            *privacy.update(RosterImport.objects.filter(uploaded_by_id=user.pk), uploaded_by=None),
+            *privacy.delete(TeacherInvitation.objects.filter(invitations)),
+            *privacy.delete(TeacherJoinRequest.objects.filter(join_requests)),
+            *privacy.update(TeacherJoinRequest.objects.filter(answered_by_id=user.pk), answered_by=None),
+        ]

@@ -63,8 +63,8 @@ class DownloadsPrivacyProvider(privacy.PrivacyProvider):
     def summary(self, user: User) -> dict[str, Any]:
         return {"prepared_files": privacy.Count(_of(user))}
 
-    def erase(self, user: User) -> None:
-        services.prepared_files_erase(user=user)
+    def erase_statements(self, user: User) -> list[privacy.ErasePart]:
+        return [services.prepared_files_erase_statement(user=user)]
 
     def retention_rules(self) -> list[privacy.RetentionRule]:
         return [

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from mindomo import files
+from mindomo import files, privacy
 from mindomo.outbox import services as outbox
 from mindomo.site import absolute_url
 
@@ -223,13 +223,22 @@ def prepared_files_purge(pks: list[Any]) -> int:
     return len(rows)
 
 
-def prepared_files_erase(*, user: Any) -> None:
+def prepared_files_erase_statement(*, user: Any) -> privacy.Statement:
     """A person's prepared files, rows and stored files (their account's erasure): the files they asked for and
-    the files holding their data (a child's data prepared for the parent)."""
+    the files holding their data (a child's data prepared for the parent). One DELETE ... RETURNING the file
+    names (nothing points at a prepared file), the files once the transaction commits."""
     mine = Q(user_id=user.pk) | Q(subject_id=user.pk)
     if user.email:
         mine |= Q(owner_email=user.email.strip().lower())
-    rows = PreparedFile.objects.filter(mine)
-    names = [name for name in rows.values_list("file_name", flat=True) if name]
-    rows.delete()
-    transaction.on_commit(lambda: files.delete(names))
+    sql, params = PreparedFile.objects.filter(mine).values("pk").query.sql_with_params()
+
+    def files_delete(rows: list[tuple[Any, ...]]) -> None:
+        names = [name for (name,) in rows if name]
+        if names:
+            transaction.on_commit(lambda: files.delete(names))
+
+    return privacy.Statement(
+        f"DELETE FROM {PreparedFile._meta.db_table} WHERE id IN ({sql}) RETURNING file_name",  # noqa: S608
+        list(params),
+        files_delete,
+    )

@@ -1,20 +1,28 @@
-"""The erasure pipeline's common case: every provider in one transaction with one update of the step states;
-per-provider transactions only after that transaction failed (tests/accounts/test_deletion.py covers the
-failing provider and the exact retry)."""
+"""The erasure pipeline's common case: every provider in one transaction with one update of the step states,
+the providers' statements sent together (one round trip); per-provider transactions only after that transaction
+failed (tests/accounts/test_deletion.py covers a failing provider's own erase() and the exact retry, this file a
+failing statement)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import signals
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts import services
-from accounts.models import AccountDeletionRequest, ErasureStep, User
+from accounts.models import AccountDeletionRequest, ErasureStep, SupportInquiry, User, UserSession
+from billing.models import BillingEvent, Order
 from grading.models import Grade
+from mindomo import cascade, privacy
 from mindomo.privacy import registry
+from tests.accounts.factories import UserFactory
 from tests.accounts.test_deletion import _request_deletion, _user_with_data_everywhere
+from tests.billing.helpers import paid_invoice
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +36,8 @@ def test_an_erasure_is_one_transaction_with_one_update_of_the_steps(django_captu
 
     deletion.refresh_from_db()
     assert deletion.state == AccountDeletionRequest.State.ERASED
-    statements = [q["sql"] for q in queries.captured_queries]
+    # the statements in their order, those sent together (one string) included
+    statements = [sql for q in queries.captured_queries for sql in q["sql"].split(";\n")]
     step_updates = [sql for sql in statements if sql.startswith('UPDATE "accounts_erasurestep"')]
     assert len(step_updates) == 1
     assert set(deletion.steps.values_list("state", flat=True)) == {ErasureStep.State.DONE}
@@ -37,3 +46,159 @@ def test_an_erasure_is_one_transaction_with_one_update_of_the_steps(django_captu
     assert statements.index(step_updates[0]) > max(i for i, sql in enumerate(statements) if "grading_grade" in sql)
     assert not Grade.objects.filter(student_id=user.pk).exists()
     assert not User.objects.filter(pk=user.pk).exists()
+
+
+def test_an_erasure_at_once_sends_every_providers_statements_in_one_round_trip(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    user = _user_with_data_everywhere()
+    paid_invoice(user)
+    UserSession.objects.create(session_key=f"s{user.pk}", session_data="x", expire_date=timezone.now(), user_id=user.pk)
+
+    # the commit callbacks (the confirmation email's sending, by the mail worker in production) are not run here
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks():
+        deletion = services.account_erase_now(user=user, requested_by="privacy_desk", reason="case 5")
+
+    assert deletion.state == AccountDeletionRequest.State.ERASED
+    sent = [q["sql"] for q in queries.captured_queries]
+    batches = [sql for sql in sent if 'DELETE FROM "grading_grade"' in sql]
+    assert len(batches) == 1
+    batch = batches[0]
+    # every provider's work, the steps marked done and the request marked erased: one string, in that order
+    order = [
+        'FROM "consent_ledgerpseudonym"',
+        'UPDATE "billing_invoice"',
+        'FROM "grading_grade"',
+        'FROM "accounts_supportinquiry"',
+        "FROM accounts_usersession",
+        'DELETE FROM "accounts_user" WHERE',
+        'UPDATE "accounts_erasurestep"',
+        'UPDATE "accounts_accountdeletionrequest" SET "state"',
+    ]
+    positions = [batch.find(marker) for marker in order]
+    assert -1 not in positions, dict(zip(order, positions, strict=True))
+    assert positions == sorted(positions)
+    # no provider sent a statement of its own (48 round trips before the statements were sent together)
+    assert not [sql for sql in sent if sql is not batch and ("grading_grade" in sql or 'erasurestep" SET' in sql)]
+    # two transactions (here savepoints): 5 statements open the request, 1 erases; then the email's row
+    assert len(sent) <= 12, sent
+    assert not Grade.objects.filter(student_id=user.pk).exists()
+    assert not UserSession.objects.filter(user_id=user.pk).exists()
+    assert not SupportInquiry.objects.filter(email=user.email).exists()
+    assert set(deletion.steps.values_list("state", "attempts")) == {(ErasureStep.State.DONE, 1)}
+
+
+def test_a_failing_statement_undoes_the_whole_batch_and_each_provider_then_runs_alone_exactly(
+    monkeypatch: Any, django_capture_on_commit_callbacks: Any, caplog: Any
+) -> None:
+    user = _user_with_data_everywhere()
+    grades = sorted(Grade.objects.filter(student=user).values_list("pk", flat=True))
+    assert grades
+    grading = registry.get("grading")
+    real = grading.erase_statements
+
+    def failing(victim: User) -> list[privacy.ErasePart]:
+        # the grades are deleted first, then a statement fails: none of it may stay
+        return [*real(victim), privacy.Statement("SELECT 1 / (SELECT COUNT(*) FROM grading_grade WHERE false)")]
+
+    monkeypatch.setattr(grading, "erase_statements", failing)
+    with caplog.at_level(logging.WARNING, logger="accounts.services"), CaptureQueriesContext(connection) as queries:
+        deletion = services.account_erase_now(user=user, requested_by="privacy_desk", reason="case 6")
+
+    assert "the single transaction failed" in caplog.text
+    assert deletion.state == AccountDeletionRequest.State.FAILED
+    names = [p.name for p in registry.providers()]
+    before, after = names[: names.index("grading")], names[names.index("grading") + 1 :]
+    steps = {s.provider: s for s in deletion.steps.all()}
+    assert {name: (steps[name].state, steps[name].attempts) for name in before} == {
+        name: ("done", 1) for name in before
+    }
+    assert (steps["grading"].state, steps["grading"].attempts) == ("failed", 1)
+    assert steps["grading"].error == "DataError: division by zero"
+    assert {steps[name].state for name in after} == {"pending"}
+    assert sorted(Grade.objects.filter(student=user).values_list("pk", flat=True)) == grades  # rolled back
+    assert User.objects.filter(pk=user.pk, is_active=False).exists()
+    assert SupportInquiry.objects.filter(email=user.email).exists()
+    # alone, each provider still sends its statements as one string: the failing one is its own round trip
+    alone = [q["sql"] for q in queries.captured_queries if "/ (SELECT COUNT(*)" in q["sql"]]
+    assert len(alone) == 2  # in the batch of all providers, then in grading's own transaction
+    assert 'DELETE FROM "accounts_user"' in alone[0]
+    assert 'DELETE FROM "accounts_user"' not in alone[1]
+    assert alone[1].startswith('DELETE FROM "grading_grade"')
+
+    monkeypatch.setattr(grading, "erase_statements", real)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.account_erasure_run(request_id=deletion.pk)
+
+    deletion.refresh_from_db()
+    assert deletion.state == AccountDeletionRequest.State.ERASED
+    steps = {s.provider: s for s in deletion.steps.all()}
+    assert {s.state for s in steps.values()} == {"done"}
+    assert all(steps[name].attempts == 1 for name in before)  # done steps never run twice
+    assert steps["grading"].attempts == 2
+    assert steps["grading"].error == ""
+    assert not Grade.objects.filter(pk__in=grades).exists()
+    assert not User.objects.filter(pk=user.pk).exists()
+    assert not SupportInquiry.objects.filter(email=user.email).exists()
+
+
+def test_erase_run_sends_consecutive_statements_as_one_string_and_runs_a_callable_in_its_place() -> None:
+    seen: list[Any] = []
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        privacy.erase_run(
+            [
+                privacy.Statement("SELECT %s::int UNION ALL SELECT %s", [1, 2], seen.append),
+                privacy.Statement("SELECT '100%%'", [], seen.append),
+                privacy.Statement("SELECT 3 WHERE false"),  # no rows wanted
+                lambda: seen.append("called"),
+                privacy.Statement("SELECT %s::text", ["a;b"], seen.append),
+            ]
+        )
+    assert seen == [[(1,), (2,)], [("100%",)], "called", [("a;b",)]]
+    sent = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(sent) == 2
+
+
+def test_a_queryset_with_dependents_is_deleted_by_statements_as_the_collector_would() -> None:
+    user = UserFactory()
+    invoice = paid_invoice(user)
+    order = invoice.order
+    assert order is not None
+
+    parts = privacy.delete(Order.objects.filter(user_id=user.pk))
+    assert parts
+    assert all(isinstance(part, privacy.Statement) for part in parts)
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        privacy.erase_run(parts)
+    assert len([q for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]) == 1
+
+    assert not Order.objects.filter(pk=order.pk).exists()
+    invoice.refresh_from_db()
+    assert invoice.order_id is None  # SET_NULL, as the collector does: the invoice stays
+    assert not BillingEvent.objects.filter(order_id=order.pk).exists()
+
+
+def test_the_statements_decline_where_only_the_collector_is_right() -> None:
+    user = UserFactory()
+    paid_invoice(user)
+    # a join to a table the cascade changes (the invoices lose their order first): only the collector is exact
+    joined = privacy.delete(Order.objects.filter(invoices__user_id=user.pk))
+    assert len(joined) == 1
+    assert not isinstance(joined[0], privacy.Statement)
+
+    def receiver(sender: Any, instance: Order, **kwargs: Any) -> None:
+        pass
+
+    signals.pre_delete.connect(receiver, sender=Order)
+    try:
+        heard = privacy.delete(Order.objects.filter(user_id=user.pk))
+    finally:
+        signals.pre_delete.disconnect(receiver, sender=Order)
+    assert len(heard) == 1
+    assert not isinstance(heard[0], privacy.Statement)
+    with cascade.collector_only():
+        assert not isinstance(privacy.delete(Order.objects.filter(user_id=user.pk))[0], privacy.Statement)
+    # no dependents: one DELETE, as Django's fast delete
+    (fast,) = privacy.delete(Grade.objects.filter(student_id=user.pk))
+    assert isinstance(fast, privacy.Statement)
+    assert fast.sql.startswith('DELETE FROM "grading_grade" WHERE')
