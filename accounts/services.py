@@ -18,7 +18,8 @@ from django.contrib import messages
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.sql import InsertQuery
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -608,8 +609,14 @@ def _erasure_execute(
     if not pending:  # every step done already (another run finished): what the request says now
         deletion.refresh_from_db()
         return deletion
-    if _erase_at_once(deletion=deletion, user=user, providers=pending, now=now):
-        pending = []
+
+    def last_email() -> None:
+        if address:
+            emails.account_erased_send(email=address, name=name, language=language)
+
+    if _erase_at_once(deletion=deletion, user=user, providers=pending, now=now, then=last_email):
+        deletion.state, deletion.erased_at, deletion.user_id = AccountDeletionRequest.State.ERASED, now, None
+        return deletion
     # Only after a failure of the single transaction: each provider in its own transaction, so the steps done
     # stay done and the failing one is recorded (a retry resumes exactly there). The user row then goes through
     # Django's deletion collector (never the one-statement cascade that may be what failed).
@@ -639,12 +646,18 @@ def _erasure_execute(
             deletion.refresh_from_db()
             return deletion
     deletion.state, deletion.erased_at, deletion.user_id = AccountDeletionRequest.State.ERASED, now, None
-    if address:
-        emails.account_erased_send(email=address, name=name, language=language)
+    last_email()
     return deletion
 
 
-def _erase_at_once(*, deletion: AccountDeletionRequest, user: User, providers: list[Any], now: datetime) -> bool:
+def _erase_at_once(
+    *,
+    deletion: AccountDeletionRequest,
+    user: User,
+    providers: list[Any],
+    now: datetime,
+    then: Callable[[], object] | None = None,
+) -> bool:
     """Every provider not done yet in one transaction, with one update of their steps (and the request marked
     erased when the accounts provider, last, has run). False, with nothing changed, when one fails (the
     commit included: a row still pointing at the user): the caller then runs them one transaction each to
@@ -652,9 +665,8 @@ def _erase_at_once(*, deletion: AccountDeletionRequest, user: User, providers: l
 
     The providers' statements (``erase_statements``) and the updates of the steps and the request travel as
     one string: one round trip for the whole erasure (a provider with its own ``erase()`` runs where it stands,
-    the statements before it sent first)."""
-    if not providers:
-        return True
+    the statements before it sent first). ``then`` runs last in the same transaction (the email saying it is
+    done: its row exists exactly when the erasure does)."""
     names = [provider.name for provider in providers]
     try:
         with transaction.atomic():
@@ -674,6 +686,8 @@ def _erase_at_once(*, deletion: AccountDeletionRequest, user: User, providers: l
                     user=None,
                 )
             privacy.erase_run(parts)
+            if then is not None:
+                then()
     except Exception:
         logger.warning("erasure %s: the single transaction failed; each provider on its own now", deletion.reference)
         return False
@@ -713,19 +727,7 @@ def account_erase_now(
             .first()
         )
         if deletion is None:
-            _deactivate(user)
-            deletion = AccountDeletionRequest.objects.create(
-                reference=uuid.uuid4(),
-                user=user,
-                reauthenticated_by=requested_by,
-                reason=_reason_field(reason),
-                erase_after=now,
-                state=AccountDeletionRequest.State.ERASING,
-                attempts=1,
-                last_attempt_at=now,
-            )
-            user_sessions_end(user=user)
-            _erasure_steps_create(deletion, providers)
+            deletion = _erasure_open(user=user, requested_by=requested_by, reason=reason, now=now, providers=providers)
             run = fresh = True
         else:
             if reason not in deletion.reason:
@@ -741,21 +743,66 @@ def account_erase_now(
     return _erasure_execute(deletion, providers=providers, now=now, user=user, fresh=fresh)
 
 
-def _deactivate(user: User) -> None:
-    """Lock the account's row and deactivate it (one statement); staff accounts are closed by an administrator."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {User._meta.db_table} SET is_active = false WHERE id = %s "  # noqa: S608
-            "RETURNING is_staff OR is_superuser, username, email, first_name, last_name, language",
-            [user.pk],
-        )
-        row = cursor.fetchone()
-    if row is None:
+def _erasure_open(
+    *, user: User, requested_by: str, reason: str, now: datetime, providers: list[Any]
+) -> AccountDeletionRequest:
+    """In the caller's transaction, one round trip: lock the account's row and deactivate it, insert its request
+    already ``erasing``, end its sessions and insert one step per provider. Staff accounts are closed by an
+    administrator (ValidationError: the caller's transaction rolls back what the statements did)."""
+    deletion = AccountDeletionRequest(
+        reference=uuid.uuid4(),
+        user=user,
+        reauthenticated_by=requested_by,
+        reason=_reason_field(reason),
+        erase_after=now,
+        state=AccountDeletionRequest.State.ERASING,
+        attempts=1,
+        last_attempt_at=now,
+    )
+    account: list[tuple[Any, ...]] = []
+    inserted: list[tuple[Any, ...]] = []
+    request_id = Subquery(AccountDeletionRequest.objects.filter(reference=deletion.reference).order_by().values("pk"))
+    privacy.erase_run(
+        [
+            privacy.Statement(
+                f"UPDATE {User._meta.db_table} SET is_active = false WHERE id = %s "  # noqa: S608
+                "RETURNING is_staff OR is_superuser, username, email, first_name, last_name, language",
+                [user.pk],
+                account.extend,
+            ),
+            _insert_statement([deletion], returning=inserted.extend),
+            user_sessions_end_statement(user=user),
+            _insert_statement(
+                [ErasureStep(request_id=request_id, provider=p.name, position=i) for i, p in enumerate(providers)]
+            ),
+        ]
+    )
+    if not account:
         raise User.DoesNotExist(f"user {user.pk}")
-    staff, user.username, user.email, user.first_name, user.last_name, user.language = row
+    staff, user.username, user.email, user.first_name, user.last_name, user.language = account[0]
     if staff:
         raise ValidationError(_("Staff accounts are closed by an administrator."), code="staff")
     user.is_active = False
+    ((deletion.pk,),) = inserted
+    deletion._state.adding, deletion._state.db = False, "default"
+    return deletion
+
+
+def _insert_statement(
+    objs: list[Any], *, returning: Callable[[list[tuple[Any, ...]]], Any] | None = None
+) -> privacy.Statement:
+    """The INSERT of new rows of one model that ``bulk_create`` would send (auto fields' values from their
+    defaults), as a statement; ``returning``: given their primary keys."""
+    model = type(objs[0])
+    opts = model._meta
+    fields = [f for f in opts.concrete_fields if not f.generated and f is not opts.pk]
+    query = InsertQuery(model)
+    query.insert_values(fields, objs)
+    compiler = query.get_compiler(using="default")
+    if returning is not None:
+        compiler.returning_fields = [opts.pk]
+    ((sql, params),) = compiler.as_sql()
+    return privacy.Statement(sql, list(params), returning)
 
 
 def _reason_field(reason: str) -> str:

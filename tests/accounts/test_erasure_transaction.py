@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import signals
 from django.test.utils import CaptureQueriesContext
@@ -80,8 +81,15 @@ def test_an_erasure_at_once_sends_every_providers_statements_in_one_round_trip(
     assert positions == sorted(positions)
     # no provider sent a statement of its own (48 round trips before the statements were sent together)
     assert not [sql for sql in sent if sql is not batch and ("grading_grade" in sql or 'erasurestep" SET' in sql)]
-    # two transactions (here savepoints): 5 statements open the request, 1 erases; then the email's row
-    assert len(sent) <= 12, sent
+    # the request opened in one round trip after the read of an open one: the account deactivated, the request,
+    # the sessions ended, the steps
+    (opening,) = [sql for sql in sent if "SET is_active = false" in sql]
+    assert 'INSERT INTO "accounts_accountdeletionrequest"' in opening
+    assert "DELETE FROM accounts_usersession" in opening
+    assert 'INSERT INTO "accounts_erasurestep"' in opening
+    # two transactions (savepoints here): the read and the opening, then the erasure and the email's row in it
+    assert len(sent) == 8, sent
+    assert 'INSERT INTO "outbox_delivery"' in sent[sent.index(batch) + 1]
     assert not Grade.objects.filter(student_id=user.pk).exists()
     assert not UserSession.objects.filter(user_id=user.pk).exists()
     assert not SupportInquiry.objects.filter(email=user.email).exists()
@@ -202,3 +210,18 @@ def test_the_statements_decline_where_only_the_collector_is_right() -> None:
     (fast,) = privacy.delete(Grade.objects.filter(student_id=user.pk))
     assert isinstance(fast, privacy.Statement)
     assert fast.sql.startswith('DELETE FROM "grading_grade" WHERE')
+
+
+def test_a_staff_account_is_not_erased_at_once_and_nothing_of_the_opening_stays() -> None:
+    staff = UserFactory(is_staff=True)
+    UserSession.objects.create(
+        session_key=f"s{staff.pk}", session_data="x", expire_date=timezone.now(), user_id=staff.pk
+    )
+
+    with pytest.raises(ValidationError, match="Staff accounts are closed by an administrator"):
+        services.account_erase_now(user=staff, requested_by="privacy_desk", reason="case 7")
+
+    assert User.objects.filter(pk=staff.pk, is_active=True).exists()
+    assert not AccountDeletionRequest.objects.filter(user=staff).exists()
+    assert not ErasureStep.objects.exists()
+    assert UserSession.objects.filter(user_id=staff.pk).exists()
