@@ -216,6 +216,11 @@ def delete_statements(queryset: QuerySet[Any]) -> list[tuple[str, list[Any]]] | 
     ]
 
 
+def collector_only_now() -> bool:
+    """Inside :func:`collector_only`."""
+    return _collector_only.get()
+
+
 @contextmanager
 def collector_only() -> Iterator[None]:
     """Within this block :func:`delete` always declines (the caller's fallback after a failed fast path)."""

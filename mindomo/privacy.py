@@ -13,12 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from enum import Enum
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, transaction
+from django.db.models import signals
 from django.db.models.sql import UpdateQuery
+from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.module_loading import autodiscover_modules
 
@@ -201,12 +205,153 @@ def update(queryset: QuerySet[Any], **values: Any) -> list[ErasePart]:
 
 def erase_parts(provider: PrivacyProvider, user: User) -> list[ErasePart]:
     """What the pipeline runs for ``provider``: its statements, or a call of its own :meth:`~PrivacyProvider.erase`
-    when it overrides it (or a test replaced it on the instance)."""
+    when it overrides it (or a test replaced it on the instance).
+
+    The statements are built once per process and shape (see :func:`_erase_template`), then bound to each
+    person's primary key and email: building querysets and compiling them cost more than running them."""
     own = getattr(provider.erase, "__func__", None) is not PrivacyProvider.erase
-    parts = None if own else provider.erase_statements(user)
+    if own:
+        return [partial(provider.erase, user)]
+    build = provider.erase_statements
+    parts = _erase_bound(build, user)
+    if parts is None:
+        parts = build(user)
     if parts is None:
         return [partial(provider.erase, user)]
     return parts
+
+
+class _Person:
+    """A person known by primary key and email only: what an erasure's statements are built from to be reused
+    (any other attribute raises AttributeError: that provider is then built from the real user each time)."""
+
+    __slots__ = ("email", "pk")
+
+    def __init__(self, pk: int, email: Any) -> None:
+        self.pk, self.email = pk, email
+
+    @property
+    def id(self) -> int:
+        return self.pk
+
+
+# Probe people: primary keys no row has, emails whose variants below all differ (case, surrounding spaces).
+_PROBES = ((-(1 << 60), " Probe.Erase.A@Example.Invalid "), (-(1 << 61), " Probe.Erase.B@Example.Invalid "))
+_VARIANTS: dict[str, Callable[[int, str], Any]] = {
+    "pk": lambda pk, email: pk,
+    "email": lambda pk, email: email,
+    "email.lower": lambda pk, email: email.lower(),
+    "email.upper": lambda pk, email: email.upper(),
+    "email.strip": lambda pk, email: email.strip(),
+    "email.strip.lower": lambda pk, email: email.strip().lower(),
+}
+_CONSTANTS = (str, int, Decimal, type(None))
+_MAX_TEMPLATES = 256
+_UNUSABLE = object()
+_erase_templates: dict[Any, Any] = {}
+
+
+def _erase_bound(build: Callable[[Any], list[ErasePart] | None], user: User) -> list[ErasePart] | None:
+    """``build(user)`` from the statements built once for this build, shape and language, or None when they
+    cannot be reused (the caller builds in full).
+
+    Shapes: whether the person has an email (a build may branch on it; the falsy email itself, "" or None, is
+    part of the shape), the delete receivers connected now (they decide between statements and the collector),
+    the language. The first call of a shape builds for two probe people and keeps the result only when both
+    give the same statements, with every parameter either the probe's primary key or email (or its lower/upper
+    case, stripped: ``_VARIANTS``) at the same place in both, or the same constant (text, integer, decimal,
+    None: never a date or a time); no callable part; a ``rows`` callback of the same code holding the very same
+    objects in both (nothing of the person). A build must not branch on the value of the key or the email (only
+    on whether there is an email). Inside ``mindomo.cascade.collector_only`` (the fallback) nothing is reused."""
+    if cascade.collector_only_now():
+        return None
+    email = user.email
+    key = (
+        getattr(build, "__func__", build),
+        bool(email) or email,
+        translation.get_language(),
+        tuple(entry[0] for signal in (signals.pre_delete, signals.post_delete) for entry in signal.receivers),
+    )
+    template = _erase_templates.get(key)
+    if template is None:
+        template = _erase_template(build, None if email else email)
+        if len(_erase_templates) >= _MAX_TEMPLATES:
+            _erase_templates.clear()
+        _erase_templates[key] = template
+    if template is _UNUSABLE:
+        return None
+    return [
+        Statement(sql, [item[2](_VARIANTS[item[1]](user.pk, email)) if item[0] else item[1] for item in spec], rows)
+        for sql, spec, rows in template
+    ]
+
+
+def _erase_template(build: Callable[[Any], list[ErasePart] | None], falsy_email: Any) -> Any:
+    """``[(sql, spec, rows)]``, ``spec`` holding for each parameter ``(True, a variant's name, the type it is
+    given as)`` or ``(False, a constant)``; ``_UNUSABLE`` when the build fails the checks of :func:`_erase_bound`."""
+    probes = [_Person(pk, email if falsy_email is None else falsy_email) for pk, email in _PROBES]
+    try:
+        built = [build(probe) for probe in probes]
+    except Exception:  # it reads more of the person than the key and the email
+        return _UNUSABLE
+    first, second = built
+    if first is None or second is None or len(first) != len(second):
+        return _UNUSABLE
+    template = []
+    for a, b in zip(first, second, strict=True):
+        if not isinstance(a, Statement) or not isinstance(b, Statement) or a.sql != b.sql:
+            return _UNUSABLE
+        if len(a.params) != len(b.params) or not _same_callback(a.rows, b.rows):
+            return _UNUSABLE
+        spec: list[Any] = []
+        for value_a, value_b in zip(a.params, b.params, strict=True):
+            variant = next(
+                (
+                    name
+                    for name, make in _VARIANTS.items()
+                    if _match(value_a, make(*_probe_values(probes[0])))
+                    and _match(value_b, make(*_probe_values(probes[1])))
+                ),
+                None,
+            )
+            if variant is not None and type(value_a) is type(value_b):
+                spec.append((True, variant, type(value_a)))
+            elif isinstance(value_a, _CONSTANTS) and type(value_a) is type(value_b) and value_a == value_b:
+                spec.append((False, value_a))
+            else:
+                return _UNUSABLE
+        template.append((a.sql, spec, a.rows))
+    return template
+
+
+def _probe_values(probe: _Person) -> tuple[int, str]:
+    return probe.pk, probe.email if isinstance(probe.email, str) else ""
+
+
+def _match(value: Any, wanted: Any) -> bool:
+    """``value`` is the probe's value ``wanted``: the same text, or the key as an integer (psycopg's ``Int8``
+    included, as Django may give a big integer; booleans and a model's integer choices are constants)."""
+    if isinstance(wanted, str):
+        return bool(wanted) and type(value) is str and value == wanted  # no email: "" is a constant
+    return isinstance(value, int) and not isinstance(value, (bool, Enum)) and value == wanted
+
+
+def _same_callback(a: Any, b: Any) -> bool:
+    """Both None, or the same function holding the very same objects (so it holds nothing of the probe)."""
+    if a is None or b is None:
+        return a is b
+    code_a, code_b = getattr(a, "__code__", None), getattr(b, "__code__", None)
+    if code_a is None or code_a is not code_b:
+        return a is b
+    cells_a, cells_b = a.__closure__ or (), b.__closure__ or ()
+    if len(cells_a) != len(cells_b):
+        return False
+    return all(x.cell_contents is y.cell_contents for x, y in zip(cells_a, cells_b, strict=True))
+
+
+def forget() -> None:
+    """Drop every remembered erasure template (tests)."""
+    _erase_templates.clear()
 
 
 def erase_run(parts: Iterable[ErasePart], *, using: str = "default") -> None:

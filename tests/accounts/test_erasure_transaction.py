@@ -225,3 +225,36 @@ def test_a_staff_account_is_not_erased_at_once_and_nothing_of_the_opening_stays(
     assert not AccountDeletionRequest.objects.filter(user=staff).exists()
     assert not ErasureStep.objects.exists()
     assert UserSession.objects.filter(user_id=staff.pk).exists()
+
+
+def _shown(parts: list[privacy.ErasePart]) -> list[Any]:
+    return [(p.sql, list(p.params)) if isinstance(p, privacy.Statement) else "a call" for p in parts]
+
+
+@pytest.mark.parametrize("email", ["Mixed.Case@Example.COM", "", " spaced@example.org "])
+def test_the_statements_built_once_per_process_are_what_each_provider_builds_for_the_person(email: str) -> None:
+    privacy.forget()
+    first, person = User(pk=10**9, email="some.one@example.org"), User(pk=10**9 + 1, email=email)
+    for provider in registry.providers():
+        privacy.erase_parts(provider, first)  # the shape's statements are built here, for probe people
+        assert _shown(privacy.erase_parts(provider, person)) == _shown(provider.erase_statements(person)), provider
+    reused = [key for key, template in privacy._erase_templates.items() if template is not privacy._UNUSABLE]
+    assert len(reused) >= 8  # all but the accounts provider (the user row's cascade names its key in the text)
+
+
+def test_a_delete_receiver_connected_later_is_heard_by_the_reused_statements() -> None:
+    billing = registry.get("billing")
+    user = User(pk=10**9 + 2, email="")
+    assert all(isinstance(p, privacy.Statement) for p in privacy.erase_parts(billing, user))
+
+    def receiver(sender: Any, instance: Order, **kwargs: Any) -> None:
+        pass
+
+    signals.post_delete.connect(receiver, sender=Order)
+    try:
+        assert "a call" in _shown(privacy.erase_parts(billing, user))  # the collector, which sends the signal
+    finally:
+        signals.post_delete.disconnect(receiver, sender=Order)
+    assert all(isinstance(p, privacy.Statement) for p in privacy.erase_parts(billing, user))
+    with cascade.collector_only():
+        assert "a call" in _shown(privacy.erase_parts(billing, user))
