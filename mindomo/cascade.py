@@ -186,13 +186,14 @@ def delete_statements(queryset: QuerySet[Any]) -> list[tuple[str, list[Any]]] | 
     part). Inside :func:`collector_only` it declines as :func:`delete` does.
     """
     database = queryset.db
-    model = queryset.model
+    model: type[Model] = queryset.model
     try:
         if Collector(using=database, origin=queryset).can_fast_delete(queryset):
             delete_query = queryset.query.chain(DeleteQuery)
             sql, params = delete_query.get_compiler(database).as_sql()
             return [(sql, list(params))]
-        found = _rows_plan(model._meta.concrete_model or model)
+        concrete: type[Model] = model._meta.concrete_model or model
+        found = _rows_plan(concrete)
         if found is None or found.updates_itself or _collector_only.get() or _listened(found.plan.deleted_models):
             return None
         q = connection.ops.quote_name

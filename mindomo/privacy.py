@@ -1,7 +1,9 @@
 """The privacy registry: every app declares the personal data it holds and can export and erase it.
 
 Erasing a person goes through one path only, the accounts pipeline (``accounts.services.account_erase_now`` or
-a deletion request after its grace period), which runs each provider's ``erase`` as one recorded step.
+a deletion request after its grace period), which runs each provider's erasure as one recorded step: the
+statements of every provider (``erase_statements``) sent together as one string in one transaction, or, after
+that transaction failed, each provider alone (its ``erase``, the same statements) in its own.
 
 The pattern of Moodle's privacy API. Each app has a ``privacy.py`` module that registers one
 :class:`PrivacyProvider`; export, deletion, the parent portal's overview and the retention engine all
@@ -193,7 +195,7 @@ def delete(queryset: QuerySet[Any]) -> list[ErasePart]:
 def update(queryset: QuerySet[Any], **values: Any) -> list[ErasePart]:
     """The part of ``queryset.update(**values)``: the ``UPDATE`` the ORM would run (plain values and
     expressions of the row's own columns)."""
-    query = queryset.query.chain(UpdateQuery)
+    query: Any = queryset.query.chain(UpdateQuery)
     query.add_update_values(values)
     query.annotations = {}
     try:
