@@ -6,7 +6,9 @@ most of them finding nothing, because Django 5.2 declares no ``ON DELETE`` actio
 :class:`Plan` is the same walk done once per process from the models' metadata (the same source the collector
 reads): every ``SET_NULL`` becomes one ``UPDATE``, every ``CASCADE`` one ``DELETE`` whose rows are named by a
 subquery on the parent's foreign key, children before parents; the statements travel as one string (one round
-trip) in the caller's transaction.
+trip) in the caller's transaction. :func:`row_statements` gives the same statements to a caller that sends them
+with others (the erasure pipeline), and :func:`delete_statements` does the same walk for the rows of a queryset
+(``queryset.delete()`` as statements, the queryset's condition as a subquery).
 
 It is only used where it means exactly what the collector would do: no plan is made (``plan`` returns None and
 :func:`delete` returns False, so the caller runs the collector) when a model of the walk has delete signal
