@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import IntegerField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from . import signing
@@ -48,6 +50,7 @@ class Event:
     rule_version: int | None = None
     policy_version: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
+    members: bytes | None = None  # a compact batch's packed subjects (batch_event), outside the hashed content
 
 
 FIELDS = ("seq", "at", "kind", "subject", "actor", "method", "rule", "rule_version", "policy_version", "detail")
@@ -91,19 +94,20 @@ def append(events: Sequence[Event], *, now: datetime.datetime | None = None) -> 
     chains = [_event_chain(event) for event in events]
     wanted = sorted(set(chains))
     heads = dict.fromkeys(wanted, GENESIS)
+    table = connection.ops.quote_name(LedgerEntry._meta.db_table)
     with connection.cursor() as cursor:
-        for chain in wanted:
-            # This chain's appends take turns until the transaction ends: each row links to the one before.
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_KEY, chain])
-        # One statement after the locks (its snapshot is taken once they are held): the numbers, taken under
-        # the locks so that within a chain they grow with the links, and each chain's head.
-        table = connection.ops.quote_name(LedgerEntry._meta.db_table)
+        # One round trip: this append's chains are locked until the transaction ends (each row links to the one
+        # before), then one statement, whose snapshot is taken once the locks are held, reads the numbers
+        # (taken under the locks, so that within a chain they grow with the links) and each chain's head.
+        locks = "".join("SELECT pg_advisory_xact_lock(%s, %s); " for _chain in wanted)
         cursor.execute(
-            f"SELECT ARRAY(SELECT nextval('{SEQUENCE}') FROM generate_series(1, %s)), "  # noqa: S608
+            f"{locks}SELECT ARRAY(SELECT nextval('{SEQUENCE}') FROM generate_series(1, %s)), "  # noqa: S608
             f"ARRAY(SELECT DISTINCT ON (chain) chain::text || ':' || hash FROM {table} "
             "WHERE chain = ANY(%s) ORDER BY chain, seq DESC)",
-            [len(events), wanted],
+            [*(value for chain in wanted for value in (LOCK_KEY, chain)), len(events), wanted],
         )
+        for _chain in wanted:
+            cursor.nextset()
         row = cursor.fetchone()
     assert row is not None
     numbers = sorted(row[0])
@@ -124,6 +128,7 @@ def append(events: Sequence[Event], *, now: datetime.datetime | None = None) -> 
             rule_version=event.rule.version if event.rule else event.rule_version,
             policy_version=event.policy_version,
             detail=event.detail,
+            members=event.members,
             prev_hash=heads[chain],
         )
         row.hash = entry_hash(row)
@@ -159,31 +164,39 @@ def _insert(rows: list[LedgerEntry]) -> None:
     """One ``INSERT ... SELECT FROM jsonb_to_recordset(%s) RETURNING`` for all the rows, their ids set.
 
     The rows travel as one JSON document (one parameter, escaped once), whatever their number and the
-    size of their detail (a batch entry names 10,000 subjects).
+    size of their detail (a batch entry names 10,000 subjects); a compact batch's packed subjects as a
+    ``bytea`` parameter each, never through JSON.
     """
     q = connection.ops.quote_name
     table = q(LedgerEntry._meta.db_table)
     columns = [_column(name) for name in _COLUMNS]
     listed = ", ".join(q(column) for column in columns)
     typed = ", ".join(f"{q(column)} {kind}" for column, kind in zip(columns, _TYPES, strict=True))
+    members = [row.members for row in rows if row.members is not None]
+    slots = iter(range(1, len(members) + 1))
     document = json.dumps(
         [
             {
-                column: (value.isoformat() if isinstance(value, datetime.datetime) else value)
-                for column, value in (
-                    (column, getattr(row, name)) for column, name in zip(columns, _COLUMNS, strict=True)
-                )
+                **{
+                    column: (value.isoformat() if isinstance(value, datetime.datetime) else value)
+                    for column, value in (
+                        (column, getattr(row, name)) for column, name in zip(columns, _COLUMNS, strict=True)
+                    )
+                },
+                "members_slot": None if row.members is None else next(slots),
             }
             for row in rows
         ],
         separators=(",", ":"),
     )
+    packed = f"(ARRAY[{', '.join(['%s::bytea'] * len(members))}]::bytea[])[members_slot]" if members else "NULL"
     sql = (
-        f"INSERT INTO {table} ({listed}) SELECT {listed} FROM jsonb_to_recordset(%s::jsonb) AS r({typed}) "  # noqa: S608
+        f"INSERT INTO {table} ({listed}, {q(_column('members'))}) SELECT {listed}, {packed} "  # noqa: S608
+        f"FROM jsonb_to_recordset(%s::jsonb) AS r({typed}, members_slot integer) "
         f"ORDER BY {q('seq')} RETURNING id, {q('seq')}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [document])
+        cursor.execute(sql, [*(bytes(value) for value in members), document])
         ids = dict((seq, pk) for pk, seq in cursor.fetchall())
     for row in rows:
         row.pk = ids[row.seq]
@@ -191,16 +204,52 @@ def _insert(rows: list[LedgerEntry]) -> None:
 
 
 # --- batch entries: one row for many subjects --------------------------------------------------------------
-def batch_event(*, kind: str, subjects: Sequence[str], **fields: Any) -> Event:
+def batch_event(*, kind: str, subjects: Sequence[str], compact: bool = False, **fields: Any) -> Event:
     """One event about many subjects (e.g. every request a run of the expiry deleted).
 
-    The entry's ``detail`` holds the count, the subjects sorted and their Merkle root (:func:`merkle_root`),
+    The entry's ``detail`` holds the count and the Merkle root of the sorted subjects (:func:`merkle_root`),
     so a single subject's event is proven from the batch entry with :func:`subject_proof` and checked with
-    :func:`proof_verify`, without the other subjects.
+    :func:`proof_verify`, without the other subjects. The subjects themselves are in ``detail.subjects``
+    (hashed with the row; a JSON list the subjects index reads for reminders and a school's batches) or, when
+    ``compact`` and every subject is a pseudonym (32 lowercase hex digits), packed in the row's ``members``
+    (16 bytes each, outside the hashed content: the root in the hashed detail commits to them, and
+    :func:`verify_chain` checks that they still hash to it), with ``detail.packed`` = 16.
     """
     ordered = sorted(dict.fromkeys(subjects))  # the delete returns them sorted: timsort checks in one pass
-    detail = {"count": len(ordered), "merkle_root": merkle_root(ordered), "subjects": ordered}
+    root = merkle_root(ordered)
+    packed = _pack(ordered) if compact else None
+    if packed is not None:
+        detail = {"count": len(ordered), "merkle_root": root, "packed": PACKED}
+        return Event(kind=kind, subject="", detail=detail, members=packed, **fields)
+    detail = {"count": len(ordered), "merkle_root": root, "subjects": ordered}
     return Event(kind=kind, subject="", detail=detail, **fields)
+
+
+PACKED = 16  # bytes per subject in a compact batch entry's ``members``: a pseudonym is 32 hex digits
+
+
+def _pack(subjects: Sequence[str]) -> bytes | None:
+    """The subjects as bytes, 16 each, or None when one of them is not 32 lowercase hex digits."""
+    joined = "".join(subjects)
+    if len(joined) != 2 * PACKED * len(subjects):
+        return None
+    try:
+        packed = bytes.fromhex(joined)
+    except ValueError:
+        return None
+    return packed if packed.hex() == joined else None  # the same digits back: no capitals, no spaces
+
+
+def batch_subjects(entry: LedgerEntry) -> list[str]:
+    """The sorted subjects of a batch entry, wherever it keeps them (``detail.subjects`` or ``members``)."""
+    detail = entry.detail if isinstance(entry.detail, dict) else {}
+    if "subjects" in detail:
+        return list(detail["subjects"])
+    if entry.members is None:
+        return []
+    text = bytes(entry.members).hex()
+    width = 2 * int(detail.get("packed", PACKED))
+    return [text[i : i + width] for i in range(0, len(text), width)]
 
 
 def is_batch(entry: LedgerEntry) -> bool:
@@ -269,7 +318,7 @@ def subject_proof(subject: str, entry: LedgerEntry) -> SubjectProof:
     """The proof that ``subject`` is in the batch ``entry``; ValueError when it is not."""
     if not is_batch(entry):
         raise ValueError(f"ledger row #{entry.seq} is not a batch entry")
-    subjects = list(entry.detail["subjects"])
+    subjects = batch_subjects(entry)
     if subject not in subjects:
         raise ValueError(f"{subject} is not a subject of ledger row #{entry.seq}")
     index = subjects.index(subject) // LEAF_SUBJECTS
@@ -309,12 +358,24 @@ INDEXED_BATCH_KINDS = ("reminded", "granted", "guardian_added")
 def batch_entry_for(subject: str, *, kind: str) -> LedgerEntry | None:
     """The batch entry of ``kind`` naming ``subject``. Reminders and a school's consent (and the parents it
     gave) are found through their index; expiry batches (looked up only to prove one expiry) by reading the
-    batch entries after the subject's first row."""
-    entries = LedgerEntry.objects.filter(subject="", kind=kind, detail__subjects__contains=[subject])
-    if kind not in INDEXED_BATCH_KINDS:
-        first = LedgerEntry.objects.filter(subject=subject).order_by("seq").values_list("seq", flat=True).first()
-        entries = entries.filter(seq__gt=first or 0)
-    return entries.order_by("seq").first()
+    batch entries after the subject's first row: the compact ones by the subject's 16 bytes in ``members``
+    (at a multiple of 16, checked here), the older ones in ``detail.subjects``."""
+    entries = LedgerEntry.objects.filter(subject="", kind=kind)
+    if kind in INDEXED_BATCH_KINDS:
+        return entries.filter(detail__subjects__contains=[subject]).order_by("seq").first()
+    first = LedgerEntry.objects.filter(subject=subject).order_by("seq").values_list("seq", flat=True).first()
+    entries = entries.filter(seq__gt=first or 0)
+    found = [entries.filter(detail__subjects__contains=[subject]).order_by("seq").first()]
+    packed = _pack([subject])
+    if packed is not None:
+        column = f"{connection.ops.quote_name(LedgerEntry._meta.db_table)}.{connection.ops.quote_name('members')}"
+        named = entries.filter(members__isnull=False).alias(
+            offset=RawSQL(f"position(%s::bytea IN {column})", [packed], output_field=IntegerField())  # noqa: S611
+        )
+        found.append(
+            next((e for e in named.filter(offset__gt=0).order_by("seq") if subject in batch_subjects(e)), None)
+        )
+    return min((entry for entry in found if entry is not None), key=lambda entry: entry.seq, default=None)
 
 
 def entries_for_subject(subject: str) -> QuerySet[LedgerEntry]:
@@ -342,7 +403,7 @@ def verify_chain(*, chain: int | None = None, chunk_size: int = 500) -> ChainRep
     """Walk each chain in order (or only ``chain``); the first row whose link or content does not match is
     named. With every chain walked, each signed checkpoint is checked too: its signature, and that each head
     it recorded is still in its chain (so rows cut from a chain's end are found)."""
-    rows = LedgerEntry.objects.order_by("chain", "seq").values_list(*FIELDS, "chain", "prev_hash", "hash")
+    rows = LedgerEntry.objects.order_by("chain", "seq").values_list(*FIELDS, "chain", "prev_hash", "hash", "members")
     if chain is not None:
         rows = rows.filter(chain=chain)
     expected: dict[int, tuple[int, int, str]] = {}  # seq -> (checkpoint, chain, hash)
@@ -356,13 +417,15 @@ def verify_chain(*, chain: int | None = None, chunk_size: int = 500) -> ChainRep
             checkpoints += 1
     current, previous, checked, chains = None, GENESIS, 0, 0
     for row in rows.iterator(chunk_size=chunk_size):
-        *values, row_chain, prev_hash, stored = row
+        *values, row_chain, prev_hash, stored, members = row
         if row_chain != current:
             current, previous, chains = row_chain, GENESIS, chains + 1
         if prev_hash != previous:
             return ChainReport(checked, row[0], f"its link does not match the row before it in chain {row_chain}")
         if _hash(tuple(values), prev_hash) != stored:
             return ChainReport(checked, row[0], "its content does not match its hash")
+        if members is not None and not _members_match(values[FIELDS.index("detail")], members):
+            return ChainReport(checked, row[0], "its packed subjects do not match its Merkle root")
         wanted = expected.pop(row[0], None)
         if wanted is not None and (wanted[1], wanted[2]) != (row_chain, stored):
             return ChainReport(checked, row[0], f"it differs from signed checkpoint {wanted[0]}")
@@ -374,6 +437,15 @@ def verify_chain(*, chain: int | None = None, chunk_size: int = 500) -> ChainRep
             checked, seq, f"the head of chain {missing_chain} signed in checkpoint {checkpoint_pk} is missing"
         )
     return ChainReport(checked, chains=chains, checkpoints=checkpoints)
+
+
+def _members_match(detail: Any, members: bytes) -> bool:
+    """A compact batch entry's packed subjects are its hashed count and Merkle root's (sorted, no repeats)."""
+    if not isinstance(detail, dict) or "merkle_root" not in detail:
+        return False
+    subjects = batch_subjects(LedgerEntry(detail={"packed": detail.get("packed", PACKED)}, members=members))
+    ordered = all(a < b for a, b in itertools.pairwise(subjects))
+    return ordered and len(subjects) == detail.get("count") and merkle_root(subjects) == detail["merkle_root"]
 
 
 # --- signed checkpoints of every chain's head ---------------------------------------------------------------

@@ -347,12 +347,13 @@ def pending_signups_expired_logged(batch: bulk.Batch) -> None:
             ledger.batch_event(
                 kind="expired",
                 subjects=batch.values("ledger_subject"),
+                compact=True,
                 method=ConsentMethod.EMAIL_PLUS,
                 policy_version=settings.CONSENT_POLICY_VERSION,
             )
         ]
     )
-    outbox.deliveries_forget(references=[emails.pending_reference(pk) for pk in batch.values("id")])
+    outbox.deliveries_forget(prefix=emails.pending_reference(""), keys=batch.text("id"))
 
 
 def pending_signups_expire(*, now: datetime.datetime | None = None, batch_size: int = BULK_BATCH_SIZE) -> int:

@@ -25,10 +25,13 @@ twice (the lock, then the DELETE); see :func:`delete_batch` for why a row change
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import FullResultSet
 from django.db import connection, transaction
 from django.db.models import DO_NOTHING, F, IntegerField, Model, QuerySet
 from django.db.models.expressions import RawSQL
@@ -43,16 +46,28 @@ Key = tuple[Any, ...]
 @dataclass
 class Batch:
     """One deleted batch: how many rows, the last key in ``key`` order, and the ``returning`` columns'
-    values as text (one list per column, sorted; the values travel newline-joined, so
-    return only columns without newlines: ids, pseudonyms, file names)."""
+    values as text (one newline-joined string per column as the statement returned it, unordered; :meth:`values`
+    gives them split and sorted, :meth:`text` as they came, e.g. to hand back to SQL). The values travel
+    newline-joined, so return only columns without newlines: ids, pseudonyms, file names."""
 
     count: int
     last: Key
     columns: dict[str, list[str]] = field(default_factory=dict)
     more: bool = True  # False when the batch took the last rows its statement saw: no further batch is needed
+    texts: dict[str, str] = field(default_factory=dict)
+    model: Any = None
 
     def values(self, name: str) -> list[str]:
+        if name not in self.columns:
+            text = self.texts.get(name) or ""
+            self.columns[name] = _sorted(self.model._meta, name, text.split("\n")) if text else []
         return self.columns[name]
+
+    def text(self, name: str) -> str:
+        """The column's values newline-joined, in no particular order."""
+        if name in self.texts:
+            return self.texts[name] or ""
+        return "\n".join(self.columns[name])
 
 
 def delete_batch(
@@ -137,10 +152,9 @@ def delete_batch(
     return Batch(
         count=count,
         last=tuple(row[2 + len(returning) :]),
-        columns={
-            name: _sorted(meta, name, (text or "").split("\n")) for name, text in zip(returning, texts, strict=True)
-        },
         more=bool(row[1 + len(returning)]),
+        texts=dict(zip(returning, texts, strict=True)),
+        model=model,
     )
 
 
@@ -190,6 +204,10 @@ def delete_in_batches(
     The run ends with the batch that took the last rows its statement saw (each batch reads one row more than it
     deletes to know), so there is no last empty batch; rows skipped because another transaction held or
     changed them are left for the next run either way."""
+    if lock is not None and (bare or not has_dependents(model_of(queryset))):
+        by_blocks = delete_by_blocks(queryset, size=size, returning=returning, after_delete=after_delete, lock=lock)
+        if by_blocks is not None:
+            return by_blocks
     deleted = 0
     after: Key | None = None
     while True:
@@ -203,6 +221,141 @@ def delete_in_batches(
         if not batch.more:
             return deleted
         after = batch.last
+
+
+def model_of(queryset: QuerySet[Any]) -> type[Model]:
+    return queryset.model
+
+
+# --- batches by block ranges ------------------------------------------------------------------------------
+# When a large share of a table is due (a backlog: the expiry after its worker was down, the benchmark's
+# half-expired table), reading the due rows through their index means a random heap read for each; a rule that
+# takes turns on a ``lock`` (its DELETE needs no row lock first) then deletes by ranges of the table's blocks
+# instead, reading the heap in physical order as a single DELETE would (PostgreSQL's TID range scan).
+BLOCKS_MIN_SHARE = 0.1  # block ranges when the planner expects at least this share of the table's rows due
+BLOCKS_MIN_ROWS = 1_000  # ... and at least this many rows (a few due rows go through the index)
+BLOCKS_MAX_FACTOR = 2  # a range spans at most the blocks that hold this many batches' rows of the table
+
+
+@dataclass(frozen=True)
+class Extent:
+    """What the block path plans with: the table's length in blocks now, its rows per block (pg_class's
+    ``reltuples / relpages``, from the last VACUUM or ANALYZE) and the planner's estimate of the rows due."""
+
+    blocks: int
+    rows_per_block: float
+    due: float
+
+
+def extent(queryset: QuerySet[Any]) -> Extent | None:
+    """The table's :class:`Extent`, or None when its statistics are unknown (never analysed). Two statements."""
+    sql, params = queryset.values_list(RawSQL("1", ())).query.sql_with_params()
+    table = queryset.model._meta.db_table
+    with connection.cursor() as cursor:
+        # one round trip: the table's statistics and length, then the planner's estimate of the rows due
+        cursor.execute(
+            "SELECT relpages, reltuples, pg_relation_size(oid) / current_setting('block_size')::int FROM pg_class "  # noqa: S608
+            f"WHERE oid = %s::regclass; EXPLAIN (FORMAT JSON) {sql}",
+            [connection.ops.quote_name(table), *params],
+        )
+        pages, tuples, blocks = cursor.fetchone()
+        cursor.nextset()
+        plan = cursor.fetchone()[0]
+    if pages <= 0 or tuples <= 0:
+        return None
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return Extent(blocks=int(blocks), rows_per_block=tuples / pages, due=float(plan[0]["Plan"]["Plan Rows"]))
+
+
+def _filter(queryset: QuerySet[Any]) -> tuple[str, list[Any]] | None:
+    """The queryset's WHERE clause on its own table (columns named by the table), or None when it needs more
+    than its table (a join, a slice, DISTINCT)."""
+    query = queryset.query
+    if len(query.alias_map) > 1 or query.is_sliced or query.distinct or query.combinator:
+        return None
+    try:
+        where, params = query.get_compiler(connection=connection).compile(query.where)
+    except FullResultSet:
+        return "true", []
+    return f"({where})", list(params)
+
+
+def delete_by_blocks(
+    queryset: QuerySet[Any],
+    *,
+    size: int = BATCH_SIZE,
+    returning: Sequence[str] = (),
+    after_delete: Callable[[Batch], Any] | None = None,
+    lock: int,
+) -> int | None:
+    """Delete every row of ``queryset`` by ranges of the table's blocks, each range one transaction with one
+    ``DELETE ... WHERE ctid >= '(b0,0)' AND ctid < '(b1,0)' AND <filter> RETURNING`` (a TID range scan: the
+    heap read in order, each block once) after the advisory lock ``(LOCK_CLASS, lock)``, then
+    ``after_delete(batch)`` when the range held due rows. Returns the count, or None (nothing done) when the
+    planner expects few rows due (under ``BLOCKS_MIN_SHARE`` of the table or ``BLOCKS_MIN_ROWS``): the index
+    path (:func:`delete_batch`) is cheaper then.
+
+    A range spans the blocks that should hold ``size`` due rows: the first from the planner's estimate, each
+    next from what the range before found (fewer due rows: a wider range), between the blocks that hold
+    ``size`` rows of the table and ``BLOCKS_MAX_FACTOR`` times that, so a batch holds at most about
+    ``BLOCKS_MAX_FACTOR * size`` rows. The run resumes by block number; the last range is open-ended (rows
+    that moved past the table's end while the run went). Two runs at once take turns range by range on the
+    lock; each DELETE's snapshot is taken after the lock, so a row the other run deleted is not seen, and a row
+    a parent's answer changed meanwhile is re-checked on its current version (:func:`delete_batch`).
+    """
+    model = queryset.model
+    meta = model._meta
+    condition = _filter(queryset)
+    if condition is None:
+        return None
+    where, params = condition
+    planned = extent(queryset)
+    if (
+        planned is None
+        or planned.due < BLOCKS_MIN_ROWS
+        or planned.due < BLOCKS_MIN_SHARE * planned.rows_per_block * max(planned.blocks, 1)
+    ):
+        return None
+    least = max(1, math.ceil(size / planned.rows_per_block))
+    most = BLOCKS_MAX_FACTOR * least
+    span = min(most, max(least, math.ceil(planned.blocks * size / planned.due)))
+    q = connection.ops.quote_name
+    table = q(meta.db_table)
+    columns = [_column(meta, name) for name in returning]
+    gone = ", ".join(columns) or "1"
+    aggregates = "".join(f", string_agg({c}::text, E'\\n')" for c in columns)
+    deleted, start = 0, 0
+    while True:
+        end = start + span
+        last = end >= planned.blocks
+        bounds = f"ctid >= '({start},0)'::tid" + ("" if last else f" AND ctid < '({end},0)'::tid")
+        sql = (
+            f"WITH gone AS (DELETE FROM {table} WHERE {bounds} AND {where} RETURNING {gone}) "  # noqa: S608
+            f"SELECT count(*){aggregates} FROM gone"
+        )
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                # one round trip, two statements: the DELETE's snapshot is taken once the lock is held
+                cursor.execute(f"SELECT pg_advisory_xact_lock(%s, %s); {sql}", [LOCK_CLASS, lock, *params])
+                cursor.nextset()
+                row = cursor.fetchone()
+            count = int(row[0])
+            if count:
+                batch = Batch(
+                    count=count,
+                    last=(end,),
+                    more=not last,
+                    texts=dict(zip(returning, row[1:], strict=True)),
+                    model=model,
+                )
+                if after_delete is not None:
+                    after_delete(batch)
+        deleted += count
+        if last:
+            return deleted
+        start = end
+        span = most if not count else min(most, max(least, round(span * size / count)))
 
 
 def _column_of(meta: Any) -> Callable[[str], str]:

@@ -189,23 +189,32 @@ def email_enqueue(
     return delivery_enqueue(kind=kind, message=message, language=language, **options)
 
 
-def deliveries_forget(*, references: Iterable[str]) -> int:
+def deliveries_forget(*, references: Iterable[str] = (), prefix: str = "", keys: str = "") -> int:
     """Delete every delivery (sent or not) of these references, e.g. with an expired child sign-up.
 
-    One statement whatever the number of references (a batch of expiry passes 10,000): the deliveries through
-    the reference index (the references sent as one string), and the attachments of the deleted ones (the
-    attachment's foreign key is checked at commit, so the order inside the statement does not matter)."""
+    The references are ``references``, or ``prefix`` followed by each of the newline-joined ``keys`` (a batch
+    of expiry passes its 10,000 ids as the one string its DELETE returned: the references are made in the
+    statement, not 10,000 strings in Python). One statement whatever their number: the deliveries through
+    the reference index, and the attachments of the deleted ones (the attachment's foreign key is checked at
+    commit, so the order inside the statement does not matter)."""
     wanted = "\n".join(references)
-    if not wanted:
+    if wanted and keys:
+        raise ValueError("deliveries_forget: references or keys, not both")
+    if not wanted and not keys:
         return 0
     delivery = connection.ops.quote_name(Delivery._meta.db_table)
     attachment = connection.ops.quote_name(DeliveryAttachment._meta.db_table)
+    named = (
+        "string_to_array(%s, E'\\n')"
+        if wanted
+        else "ARRAY(SELECT %s || key FROM unnest(string_to_array(%s, E'\\n')) key)"
+    )
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(
-            f"WITH gone AS (DELETE FROM {delivery} WHERE reference = ANY(string_to_array(%s, E'\\n')) "  # noqa: S608
+            f"WITH gone AS (DELETE FROM {delivery} WHERE reference = ANY({named}) "  # noqa: S608
             f"RETURNING id), attached AS (DELETE FROM {attachment} WHERE delivery_id IN (SELECT id FROM gone)) "
             "SELECT count(*) FROM gone",
-            [wanted],
+            [wanted] if wanted else [prefix, keys],
         )
         row = cursor.fetchone()
     return int(row[0]) if row else 0

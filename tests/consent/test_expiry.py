@@ -20,7 +20,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from consent import services
+from consent import ledger, services
 from consent.models import AgeRule, LedgerEntry, PendingSignup
 from consent.reference_data import ensure_loaded
 from tests.consent.helpers import pass_age_gate
@@ -63,7 +63,7 @@ def test_expiry_deletes_every_request_past_the_ttl_and_keeps_the_others() -> Non
     # one ledger entry per batch (2, 2, 1), naming the batch's pseudonyms
     batches = list(LedgerEntry.objects.filter(kind="expired").order_by("seq"))
     assert [entry.detail["count"] for entry in batches] == [2, 2, 1]
-    assert {s for entry in batches for s in entry.detail["subjects"]} == subjects
+    assert {s for entry in batches for s in ledger.batch_subjects(entry)} == subjects
     assert services.pending_signups_expire(now=now) == 0  # idempotent
 
 
@@ -171,7 +171,9 @@ def _expiry_meets_a_parent(answer: str) -> tuple[int, set[str], PendingSignup]:
     for thread in threads:
         thread.join(timeout=60)
     assert waited, "the expiry never waited for the parent's row"
-    expired = {subject for entry in LedgerEntry.objects.filter(kind="expired") for subject in entry.detail["subjects"]}
+    expired = {
+        subject for entry in LedgerEntry.objects.filter(kind="expired") for subject in ledger.batch_subjects(entry)
+    }
     return counts[0], expired, held
 
 

@@ -22,6 +22,7 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
+from consent import ledger
 from consent.models import PendingSignup
 from consent.reference_data import ensure_loaded
 from consent.services import login_digest
@@ -242,7 +243,9 @@ def test_the_worker_killed_in_the_middle_of_an_expiry_batch(tmp_path: Path, brok
         for worker in workers:
             worker.stop()
     # each request expired exactly once: the batch entries (one per committed batch) name every subject once
-    expired = [subject for entry in LedgerEntry.objects.filter(kind="expired") for subject in entry.detail["subjects"]]
+    expired = [
+        subject for entry in LedgerEntry.objects.filter(kind="expired") for subject in ledger.batch_subjects(entry)
+    ]
     assert sorted(expired) == sorted(subjects)
     assert len(expired) == 30
 
