@@ -229,34 +229,37 @@ def model_of(queryset: QuerySet[Any]) -> type[Model]:
 
 # --- batches by block ranges ------------------------------------------------------------------------------
 # When a large share of a table is due (a backlog: the expiry after its worker was down, the benchmark's
-# half-expired table), reading the due rows through their index means a random heap read for each; a rule that
-# takes turns on a ``lock`` (its DELETE needs no row lock first) then deletes by ranges of the table's blocks
-# instead, reading the heap in physical order as a single DELETE would (PostgreSQL's TID range scan).
-BLOCKS_MIN_SHARE = 0.1  # block ranges when the planner expects at least this share of the table's rows due
-BLOCKS_MIN_ROWS = 1_000  # ... and at least this many rows (a few due rows go through the index)
+# half-expired table), reading the due rows through their index means a heap visit for each in index order;
+# a rule that takes turns on a ``lock`` (its DELETE needs no row lock first) then deletes by ranges of the table's
+# blocks instead, reading the heap in physical order as a single DELETE would (PostgreSQL's TID range scan). Which
+# way is PostgreSQL's own choice: the block ranges when its planner would read the whole table for one DELETE of
+# the due rows (a sequential scan: many rows due, or spread over the table), the index otherwise.
+BLOCKS_MIN_ROWS = 1_000  # a few due rows always go through the index
 BLOCKS_MAX_FACTOR = 2  # a range spans at most the blocks that hold this many batches' rows of the table
 
 
 @dataclass(frozen=True)
 class Extent:
     """What the block path plans with: the table's length in blocks now, its rows per block (pg_class's
-    ``reltuples / relpages``, from the last VACUUM or ANALYZE) and the planner's estimate of the rows due."""
+    ``reltuples / relpages``, from the last VACUUM or ANALYZE), the planner's estimate of the rows due and
+    whether it would read them with a sequential scan."""
 
     blocks: int
     rows_per_block: float
     due: float
+    sequential: bool
 
 
-def extent(queryset: QuerySet[Any]) -> Extent | None:
-    """The table's :class:`Extent`, or None when its statistics are unknown (never analysed). Two statements."""
-    sql, params = queryset.values_list(RawSQL("1", ())).query.sql_with_params()
-    table = queryset.model._meta.db_table
+def extent(queryset: QuerySet[Any], where: str, params: Sequence[Any]) -> Extent | None:
+    """The table's :class:`Extent` for the rows ``where`` selects, or None when its statistics are unknown (never
+    analysed). One round trip: the statistics, then the plan of ``SELECT ctid FROM t WHERE <where>`` (not run),
+    the scan a DELETE of those rows would make."""
+    table = connection.ops.quote_name(queryset.model._meta.db_table)
     with connection.cursor() as cursor:
-        # one round trip: the table's statistics and length, then the planner's estimate of the rows due
         cursor.execute(
             "SELECT relpages, reltuples, pg_relation_size(oid) / current_setting('block_size')::int FROM pg_class "  # noqa: S608
-            f"WHERE oid = %s::regclass; EXPLAIN (FORMAT JSON) {sql}",
-            [connection.ops.quote_name(table), *params],
+            f"WHERE oid = %s::regclass; EXPLAIN (FORMAT JSON) SELECT ctid FROM {table} WHERE {where}",
+            [table, *params],
         )
         pages, tuples, blocks = cursor.fetchone()
         cursor.nextset()
@@ -265,7 +268,13 @@ def extent(queryset: QuerySet[Any]) -> Extent | None:
         return None
     if isinstance(plan, str):
         plan = json.loads(plan)
-    return Extent(blocks=int(blocks), rows_per_block=tuples / pages, due=float(plan[0]["Plan"]["Plan Rows"]))
+    scan = plan[0]["Plan"]  # the scan a DELETE of these rows would make (ctid: never an index-only scan)
+    return Extent(
+        blocks=int(blocks),
+        rows_per_block=tuples / pages,
+        due=float(scan["Plan Rows"]),
+        sequential=scan["Node Type"] == "Seq Scan",
+    )
 
 
 def _filter(queryset: QuerySet[Any]) -> tuple[str, list[Any]] | None:
@@ -292,9 +301,9 @@ def delete_by_blocks(
     """Delete every row of ``queryset`` by ranges of the table's blocks, each range one transaction with one
     ``DELETE ... WHERE ctid >= '(b0,0)' AND ctid < '(b1,0)' AND <filter> RETURNING`` (a TID range scan: the
     heap read in order, each block once) after the advisory lock ``(LOCK_CLASS, lock)``, then
-    ``after_delete(batch)`` when the range held due rows. Returns the count, or None (nothing done) when the
-    planner expects few rows due (under ``BLOCKS_MIN_SHARE`` of the table or ``BLOCKS_MIN_ROWS``): the index
-    path (:func:`delete_batch`) is cheaper then.
+    ``after_delete(batch)`` when the range held due rows. Returns the count, or None (nothing done) when
+    PostgreSQL's planner would find the due rows through an index (few of them, or gathered in a part of the
+    table) or expects fewer than ``BLOCKS_MIN_ROWS``: the index path (:func:`delete_batch`) is cheaper then.
 
     A range spans the blocks that should hold ``size`` due rows: the first from the planner's estimate, each
     next from what the range before found (fewer due rows: a wider range), between the blocks that hold
@@ -310,12 +319,8 @@ def delete_by_blocks(
     if condition is None:
         return None
     where, params = condition
-    planned = extent(queryset)
-    if (
-        planned is None
-        or planned.due < BLOCKS_MIN_ROWS
-        or planned.due < BLOCKS_MIN_SHARE * planned.rows_per_block * max(planned.blocks, 1)
-    ):
+    planned = extent(queryset, where, params)
+    if planned is None or not planned.sequential or planned.due < BLOCKS_MIN_ROWS:
         return None
     least = max(1, math.ceil(size / planned.rows_per_block))
     most = BLOCKS_MAX_FACTOR * least

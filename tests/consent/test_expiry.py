@@ -17,12 +17,14 @@ from django.core import mail
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from consent import ledger, services
 from consent.models import AgeRule, LedgerEntry, PendingSignup
 from consent.reference_data import ensure_loaded
+from mindomo import bulk
 from tests.consent.helpers import pass_age_gate
 from tests.support.dbscan import tables_containing
 from tests.support.smtp import SmtpSink, body_text
@@ -49,6 +51,27 @@ def make_pending(count: int, *, created: datetime, ttl: timedelta = timedelta(da
         for n in range(count)
     ]
     return PendingSignup.objects.bulk_create(rows)
+
+
+@pytest.fixture(params=["index", "blocks"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test below runs the expiry both ways: through the expiry index (a few rows due) and by block
+    ranges (what PostgreSQL's planner chooses when it would read the whole table: here, once the table is
+    analysed, for any number of rows)."""
+    if request.param == "blocks":
+        monkeypatch.setattr(bulk, "BLOCKS_MIN_ROWS", 1)
+    return str(request.param)
+
+
+def _ready(path: str, now: datetime) -> None:
+    """Statistics for the planner (the block path plans with them), and the path the test asked for."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE consent_pendingsignup")
+    queryset = services.pending_signups_expired(now)
+    where, params = bulk._filter(queryset) or ("", [])
+    planned = bulk.extent(queryset, where, params)
+    by_blocks = planned is not None and planned.sequential and planned.due >= bulk.BLOCKS_MIN_ROWS
+    assert by_blocks == (path == "blocks"), planned
 
 
 def test_expiry_deletes_every_request_past_the_ttl_and_keeps_the_others() -> None:
@@ -92,10 +115,11 @@ def test_expiry_is_set_based_its_queries_do_not_grow_with_the_rows(django_assert
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_expiry_runs_at_once_delete_each_request_once() -> None:
+def test_two_expiry_runs_at_once_delete_each_request_once(path: str) -> None:
     ensure_loaded()
     now = timezone.now()
     make_pending(400, created=now - timedelta(days=9))
+    _ready(path, now)
     counts: list[int] = []
     barrier = threading.Barrier(2)
 
@@ -124,7 +148,7 @@ def _someone_waits_for_a_row_lock() -> bool:
     return bool(row and row[0])
 
 
-def _expiry_meets_a_parent(answer: str) -> tuple[int, set[str], PendingSignup]:
+def _expiry_meets_a_parent(answer: str, path: str) -> tuple[int, set[str], PendingSignup]:
     """A parent's answer holds one expired request's row (as ``pending_signup_approve`` does: the row locked
     FOR UPDATE, then deleted, or left) while the expiry runs on another connection; the parent's transaction
     ends (``answer``) only once the expiry waits for that row. Returns the expiry's count, the subjects its
@@ -132,6 +156,7 @@ def _expiry_meets_a_parent(answer: str) -> tuple[int, set[str], PendingSignup]:
     ensure_loaded()
     now = timezone.now()
     rows = make_pending(3, created=now - timedelta(days=9))
+    _ready(path, now)
     held = rows[1]
     locked, go = threading.Event(), threading.Event()
     counts: list[int] = []
@@ -178,8 +203,8 @@ def _expiry_meets_a_parent(answer: str) -> tuple[int, set[str], PendingSignup]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_parent_who_approves_while_the_expiry_waits_wins_and_the_ledger_does_not_say_expired() -> None:
-    count, expired, held = _expiry_meets_a_parent("approved")
+def test_a_parent_who_approves_while_the_expiry_waits_wins_and_the_ledger_does_not_say_expired(path: str) -> None:
+    count, expired, held = _expiry_meets_a_parent("approved", path)
 
     assert count == 2
     assert held.ledger_subject not in expired
@@ -188,8 +213,8 @@ def test_a_parent_who_approves_while_the_expiry_waits_wins_and_the_ledger_does_n
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_parent_answer_that_rolled_back_leaves_the_request_to_the_expiry() -> None:
-    count, expired, held = _expiry_meets_a_parent("rolled back")
+def test_a_parent_answer_that_rolled_back_leaves_the_request_to_the_expiry(path: str) -> None:
+    count, expired, held = _expiry_meets_a_parent("rolled back", path)
 
     assert count == 3
     assert held.ledger_subject in expired
@@ -197,12 +222,59 @@ def test_a_parent_answer_that_rolled_back_leaves_the_request_to_the_expiry() -> 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_request_renewed_while_the_expiry_waits_is_not_deleted_on_its_old_date() -> None:
-    count, expired, held = _expiry_meets_a_parent("resent")
+def test_a_request_renewed_while_the_expiry_waits_is_not_deleted_on_its_old_date(path: str) -> None:
+    count, expired, held = _expiry_meets_a_parent("resent", path)
 
     assert count == 2
     assert held.ledger_subject not in expired
     assert list(PendingSignup.objects.values_list("pk", flat=True)) == [held.pk]
+
+
+def test_a_backlog_goes_by_block_ranges_one_statement_each_and_every_expiry_stays_provable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from consent import ledger
+
+    monkeypatch.setattr(bulk, "BLOCKS_MIN_ROWS", 1)
+    now = timezone.now()
+    fresh = make_pending(40, created=now - timedelta(days=1))
+    expired = make_pending(300, created=now - timedelta(days=8))
+    fresh += make_pending(40, created=now - timedelta(days=2))
+    _ready("blocks", now)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relpages FROM pg_class WHERE relname = 'consent_pendingsignup'")
+        (pages,) = cursor.fetchone()
+    assert pages >= 4  # several ranges
+
+    with CaptureQueriesContext(connection) as queries:
+        assert services.pending_signups_expire(now=now, batch_size=50) == 300
+
+    assert set(PendingSignup.objects.values_list("pk", flat=True)) == {p.pk for p in fresh}
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert "EXPLAIN (FORMAT JSON) SELECT ctid" in statements[0]  # the planner's choice, asked once
+    deletes = [sql for sql in statements[1:] if 'DELETE FROM "consent_pendingsignup"' in sql]
+    # each range: the lock, then one DELETE by its blocks (sent together), the last range open-ended
+    assert len(deletes) >= 2
+    assert all(sql.startswith("SELECT pg_advisory_xact_lock") and "ctid >= '(" in sql for sql in deletes)
+    assert all("ctid < '(" in sql for sql in deletes[:-1])
+    assert "ctid < '(" not in deletes[-1]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN DELETE FROM consent_pendingsignup WHERE ctid >= '(1,0)'::tid AND ctid < '(2,0)'::tid "
+            "AND expires_at <= now()"
+        )
+        assert "Tid Range Scan" in "\n".join(row[0] for row in cursor.fetchall())
+    entries = list(LedgerEntry.objects.filter(kind="expired").order_by("seq"))
+    assert len(entries) >= 2
+    assert all(entry.detail["count"] <= 2 * 50 * bulk.BLOCKS_MAX_FACTOR for entry in entries)
+    named = [subject for entry in entries for subject in ledger.batch_subjects(entry)]
+    assert sorted(named) == sorted(p.ledger_subject for p in expired)
+    for pending in expired[::37]:
+        entry = ledger.batch_entry_for(pending.ledger_subject, kind="expired")
+        assert entry is not None
+        assert ledger.proof_verify(ledger.subject_proof(pending.ledger_subject, entry), entry)
+    assert ledger.verify_chain().ok
+    assert services.pending_signups_expire(now=now) == 0
 
 
 def test_the_management_command_runs_the_same_expiry() -> None:

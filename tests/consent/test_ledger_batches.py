@@ -187,3 +187,72 @@ def test_a_run_whose_rows_fill_its_batches_exactly_ends_without_an_empty_batch()
     deletes = [q["sql"] for q in queries.captured_queries if 'DELETE FROM "consent_pendingsignup"' in q["sql"]]
     assert len(deletes) == 2  # 3 + 3; the second saw no seventh row, so no third statement
     assert [entry.detail["count"] for entry in LedgerEntry.objects.filter(kind="expired").order_by("seq")] == [3, 3]
+
+
+def _tamper(sql: str, params: list[Any]) -> None:
+    """What someone with direct database access could do: bypass the append-only trigger."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE consent_ledgerentry DISABLE TRIGGER consent_ledger_append_only")
+        cursor.execute(sql, params)
+        cursor.execute("ALTER TABLE consent_ledgerentry ENABLE TRIGGER consent_ledger_append_only")
+
+
+def test_an_expiry_batch_keeps_its_subjects_packed_outside_the_hashed_detail() -> None:
+    subjects, entry = _expire(5)
+    assert entry.detail == {"count": 5, "merkle_root": ledger.merkle_root(subjects), "packed": 16}
+    assert bytes(entry.members) == bytes.fromhex("".join(sorted(subjects)))  # 16 bytes each, sorted
+    assert ledger.batch_subjects(entry) == sorted(subjects)
+    assert ledger.verify_chain().ok
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["drop the last subject", "swap a subject for an outsider", "repeat a subject"],
+)
+def test_packed_subjects_changed_in_the_database_fail_the_chain_verification(change: str) -> None:
+    _subjects, entry = _expire(4)
+    packed = bytes(entry.members)
+    outsider = bytes.fromhex("f" * 32)
+    tampered = {
+        "drop the last subject": packed[:-16],
+        "swap a subject for an outsider": packed[:-16] + outsider,
+        "repeat a subject": packed[:16] + packed[:-16],
+    }[change]
+    _tamper("UPDATE consent_ledgerentry SET members = %s WHERE id = %s", [tampered, entry.pk])
+
+    report = ledger.verify_chain()
+    assert not report.ok
+    assert report.broken_at == entry.seq
+    assert "packed subjects" in report.reason
+
+
+def test_a_subject_is_found_only_at_a_whole_pseudonym_of_the_packed_subjects() -> None:
+    first, second = "00" * 8 + "11" * 8, "22" * 8 + "33" * 8
+    straddling = "11" * 8 + "22" * 8  # the bytes of the end of one and the start of the next: not a subject
+    (entry,) = ledger.append([ledger.batch_event(kind="expired", subjects=[second, first], compact=True)])
+    assert ledger.batch_entry_for(first, kind="expired") == entry
+    assert ledger.batch_entry_for(second, kind="expired") == entry
+    assert ledger.batch_entry_for(straddling, kind="expired") is None
+
+
+def test_an_expiry_batch_written_before_the_packed_format_stays_provable() -> None:
+    subjects = [f"{n:032x}" for n in range(1, 6)]
+    ledger.append([ledger.Event(kind="requested", subject=subjects[2])])
+    (old,) = ledger.append([ledger.batch_event(kind="expired", subjects=subjects)])  # detail.subjects, as before
+    assert old.detail["subjects"] == subjects
+    assert old.members is None
+
+    entry = ledger.batch_entry_for(subjects[2], kind="expired")
+    assert entry == old
+    assert ledger.proof_verify(ledger.subject_proof(subjects[2], entry), entry)
+    out = StringIO()
+    call_command("consent_prove_subject", subjects[2], stdout=out)
+    assert f"one of the 5 subjects of ledger row #{old.seq}" in out.getvalue()
+    assert ledger.verify_chain().ok
+
+
+def test_subjects_that_are_not_pseudonyms_stay_in_the_hashed_detail() -> None:
+    event = ledger.batch_event(kind="expired", subjects=["b" * 32, "A" * 32], compact=True)
+    assert event.members is None
+    assert event.detail["subjects"] == ["A" * 32, "b" * 32]
+    assert ledger.batch_event(kind="expired", subjects=["ab cd" + "0" * 27], compact=True).members is None

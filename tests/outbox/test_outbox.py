@@ -434,3 +434,18 @@ def test_deliveries_enqueued_together_are_one_insert_and_one_message_per_chunk_e
     for delivery in deliveries:  # a duplicate message sends nothing twice
         assert services.delivery_send(delivery_id=delivery.pk) == Delivery.Status.SENT
     assert [len(smtp_sink.received(to=f"parent{n}@example.org")) for n in range(5)] == [1] * 5
+
+
+def test_forgetting_by_a_prefix_and_keys_deletes_exactly_those_references() -> None:
+    kept = _enqueue(reference="consent.pending:3")
+    gone = [_enqueue(reference=f"consent.pending:{pk}") for pk in (1, 2, 20)]
+    other = _enqueue(reference="grading.join:1")
+
+    assert services.deliveries_forget(prefix="consent.pending:", keys="1\n2\n20\n99") == 3
+
+    remaining = set(Delivery.objects.values_list("pk", flat=True))
+    assert remaining == {kept.pk, other.pk}
+    assert not remaining & {d.pk for d in gone}
+    assert services.deliveries_forget(prefix="consent.pending:", keys="") == 0
+    with pytest.raises(ValueError, match="not both"):
+        services.deliveries_forget(references=["a"], prefix="consent.pending:", keys="1")
