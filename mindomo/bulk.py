@@ -21,6 +21,10 @@ decode.
 A rule may instead name an advisory ``lock`` (the expiry of pending sign-ups does): its runs then take
 turns batch by batch and the subquery locks no row, so each row is written once (the DELETE) instead of
 twice (the lock, then the DELETE); see :func:`delete_batch` for why a row changed meanwhile stays safe.
+Such a rule's run first asks PostgreSQL's planner how it would find the due rows: when it would read the
+whole table (many rows due, a backlog), the run goes by ranges of the table's blocks instead of the index
+(:func:`delete_by_blocks`: ``DELETE ... WHERE ctid >= '(b0,0)' AND ctid < '(b1,0)' AND <filter>``, a TID
+range scan reading the heap in physical order, as one raw DELETE would).
 """
 
 from __future__ import annotations
