@@ -92,8 +92,13 @@ def build() -> tuple[User, SchoolClass]:
         ],
         batch_size=5000,
     )
+    # the statistics of a database in use (autovacuum's): without the class's and its assignments', PostgreSQL
+    # guesses one assignment for the class and plans the grades' read from that
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE grading_grade; ANALYZE grading_enrollment; ANALYZE accounts_user")
+        cursor.execute(
+            "ANALYZE grading_grade; ANALYZE grading_enrollment; ANALYZE grading_assignment;"
+            " ANALYZE grading_schoolclass; ANALYZE accounts_user"
+        )
     return teacher, school_class
 
 

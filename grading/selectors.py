@@ -25,11 +25,24 @@ def _is_real_user(viewer: Any) -> bool:
     return bool(viewer is not None and viewer.is_authenticated and viewer.is_active)
 
 
-def grade_list_visible_to(*, viewer: Any) -> QuerySet[Grade]:
+def grade_list_visible_to(*, viewer: Any, school_class_id: int | None = None) -> QuerySet[Grade]:
     """Grades the viewer may read: those of classes they teach (while still a teacher of that school),
-    and their own."""
+    and their own.
+
+    With ``school_class_id``: the same rule for the grades of that one class, written for PostgreSQL to check
+    the class once (does the viewer teach it, ``class_list_taught_by``: one uncorrelated test) instead of
+    joining every grade to its assignment and class to test each row; the grades are then read through
+    whichever index reads fewer of them (the page's students or the class's assignments). It returns exactly
+    what ``grade_list_visible_to(viewer=viewer).filter(assignment__school_class_id=school_class_id)`` returns
+    (``tests/grading/test_access.py`` compares the two for every role)."""
     if not _is_real_user(viewer):
         return Grade.objects.none()
+    if school_class_id is not None:
+        teaches_class = Exists(class_list_taught_by(viewer=viewer).filter(pk=school_class_id))
+        return Grade.objects.filter(
+            Q(assignment__in=Assignment.objects.filter(school_class_id=school_class_id)),
+            Q(teaches_class) | Q(student=viewer),
+        )
     still_teacher = Exists(
         SchoolMembership.objects.filter(
             school_id=OuterRef("assignment__school_class__school_id"), user=viewer, role=SchoolMembership.Role.TEACHER
@@ -46,7 +59,9 @@ def gradebook_grades(
 
     The score is written by PostgreSQL (``trim_scale``: 17.50 -> "17.5", 18.00 -> "18"): a gradebook of
     6,000 cells would otherwise build 6,000 Decimals only to print them again. The statement is
-    ``grade_list_visible_to``'s, compiled once per process and page shape (``mindomo.statements``).
+    ``grade_list_visible_to``'s for this one class (the class checked once, not per grade: PostgreSQL then reads
+    the page's students' grades through the students' index, or the class's assignments' through theirs, as
+    fewer rows), compiled once per process and page shape (``mindomo.statements``).
     """
     if not _is_real_user(viewer) or not assignment_ids or not student_ids:
         return {}
@@ -67,8 +82,8 @@ def _gradebook_grades_sql(
     viewer = User(pk=viewer_id, is_active=True)
     score = Cast(Func(F("score"), function="trim_scale"), CharField())
     rows = (
-        grade_list_visible_to(viewer=viewer)
-        .filter(assignment__school_class_id=class_id, assignment_id__in=assignment_ids, student_id__in=student_ids)
+        grade_list_visible_to(viewer=viewer, school_class_id=class_id)
+        .filter(assignment_id__in=assignment_ids, student_id__in=student_ids)
         .annotate(shown=score)
         .values_list("student_id", "assignment_id", "shown", "feedback")
     )

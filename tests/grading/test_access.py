@@ -447,3 +447,41 @@ def test_grade_selector_shows_a_grade_to_its_teacher_and_its_student_only(world:
     viewer = world.user(role) or AnonymousUser()
     visible = set(grade_list_visible_to(viewer=viewer).values_list("pk", flat=True))
     assert visible == ({world.grade.pk} if role in {"teacher", "student"} else set())
+
+
+@pytest.mark.parametrize("role", [*ROLES, "former_teacher"])
+def test_grade_selector_for_one_class_returns_what_the_rule_returns(world: World, role: str) -> None:
+    """``grade_list_visible_to(viewer, school_class_id=...)`` (the gradebook's read: the class checked once) is
+    the rule itself restricted to the class, for every role and class: the viewer's own class, another
+    teacher's class in which the student is graded too, a class of another school, a class without a teacher,
+    a class that does not exist; "former_teacher" still names the class as its teacher but left the school."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from grading.selectors import grade_list_visible_to
+    from tests.grading.factories import AssignmentFactory, GradeFactory, SchoolClassFactory
+
+    other_class = SchoolClassFactory(school=world.school, teacher=world.other_teacher, name="Year 6 Art")
+    foreign_class = SchoolClassFactory(school=world.other_school, teacher=world.foreign_teacher, name="Year 6 Music")
+    orphan_class = SchoolClassFactory(school=world.school, teacher=None, name="Year 6 History")
+    former_class = SchoolClassFactory(school=world.school, teacher=world.adult, name="Year 6 Latin")
+    SchoolMembership.objects.create(school=world.school, user=world.adult, role=SchoolMembership.Role.TEACHER)
+    for school_class in (other_class, foreign_class, orphan_class, former_class, world.school_class):
+        second = AssignmentFactory(school_class=school_class, title="Essay")
+        for student in (world.student, world.other_student):
+            GradeFactory(assignment=second, student=student, graded_by=school_class.teacher)
+    GradeFactory(assignment=world.assignment, student=world.other_student, graded_by=world.teacher)
+    if role == "former_teacher":  # named as the class's teacher, no longer a teacher of its school
+        viewer: Any = world.adult
+        SchoolMembership.objects.filter(user=world.adult, role=SchoolMembership.Role.TEACHER).delete()
+    else:
+        viewer = world.user(role) or AnonymousUser()
+
+    classes = [world.school_class, other_class, foreign_class, orphan_class, former_class]
+    for school_class_id in [*(c.pk for c in classes), max(c.pk for c in classes) + 1]:
+        rule = grade_list_visible_to(viewer=viewer).filter(assignment__school_class_id=school_class_id)
+        one_class = grade_list_visible_to(viewer=viewer, school_class_id=school_class_id)
+        assert set(one_class.values_list("pk", flat=True)) == set(rule.values_list("pk", flat=True)), school_class_id
+    # the comparison is not empty-handed: the teacher sees their class's four grades, the student their own
+    mine = set(grade_list_visible_to(viewer=viewer, school_class_id=world.school_class.pk).values_list("pk", flat=True))
+    expected = {"teacher": 4, "student": 2, "other_student": 2}.get(role, 0)
+    assert len(mine) == expected
