@@ -438,6 +438,7 @@ def data_exports_erase_statement(*, user: User) -> privacy.Statement:
         f"DELETE FROM {DataExport._meta.db_table} WHERE user_id = %s RETURNING file_name",  # noqa: S608
         [user.pk],
         files_delete,
+        clears=((DataExport._meta.db_table, "user_id", user.pk),),
     )
 
 

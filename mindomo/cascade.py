@@ -22,9 +22,9 @@ points at a deleted one, the transaction fails at commit and nothing is deleted.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -49,6 +49,9 @@ class Plan:
     model: type[Model]
     statements: tuple[str, ...]
     deleted_models: frozenset[type[Model]]
+    # each statement's first step from the root: the (table, column) of the foreign key to the root through which
+    # it reaches its rows (absent: the root's own row); it finds nothing once no row of that table points at it
+    hops: Mapping[str, tuple[str, str]] = field(default_factory=dict, compare=False)
 
     def sql(self, pk: int) -> str:
         if type(pk) is not int:  # inlined into the SQL: only an integer, never text
@@ -95,10 +98,18 @@ def _build(model: type[Model], *, rows: bool = False) -> Plan:
     updates: list[str] = []
     deletes: list[str] = []
     deleted: set[type[Model]] = set()
+    hops: dict[str, tuple[str, str]] = {}
 
-    def walk(current: type[Model], where: str, rows_of: Callable[[str], str], path: tuple[type[Model], ...]) -> None:
+    def walk(
+        current: type[Model],
+        where: str,
+        rows_of: Callable[[str], str],
+        path: tuple[type[Model], ...],
+        hop: tuple[str, str] | None = None,
+    ) -> None:
         """``current``'s rows matching ``where`` are deleted; ``rows_of(column)`` is a subquery of that column over
-        those rows. Descendants' statements come first (children before parents)."""
+        those rows; ``hop``: the first foreign key of the path from the root. Descendants' statements come first
+        (children before parents)."""
         opts = current._meta
         if opts.parents or any(hasattr(field, "bulk_related_objects") for field in opts.private_fields):
             raise _NoPlan(f"{opts.label}: a parent model or a generic relation")
@@ -120,8 +131,10 @@ def _build(model: type[Model], *, rows: bool = False) -> Plan:
                 matches = f"{column} IN ({ROWS})" if rows else f"{column} = {ROOT}"
             else:
                 matches = f"{column} IN ({rows_of(target.column)})"
+            step = hop or (related._meta.db_table, field.column)
             if on_delete is SET_NULL:
                 updates.append(f"UPDATE {child_table} SET {column} = NULL WHERE {matches}")  # noqa: S608
+                hops[updates[-1]] = step
             elif on_delete is CASCADE:
                 if related in path or related is current:
                     raise _NoPlan(f"{related._meta.label}: a cycle of cascades")
@@ -129,11 +142,13 @@ def _build(model: type[Model], *, rows: bool = False) -> Plan:
                 def child_rows(wanted: str, table: str = child_table, condition: str = matches) -> str:
                     return f"SELECT {q(wanted)} FROM {table} WHERE {condition}"  # noqa: S608
 
-                walk(related, matches, child_rows, (*path, current))
+                walk(related, matches, child_rows, (*path, current), step)
             else:
                 action = getattr(on_delete, "__name__", on_delete)
                 raise _NoPlan(f"{related._meta.label}.{field.name}: on_delete {action}")
         deletes.append(f"DELETE FROM {q(opts.db_table)} WHERE {where}")  # noqa: S608
+        if hop is not None:
+            hops[deletes[-1]] = hop
 
     table = q(model._meta.db_table)
     pk_column = q(str(model._meta.pk.column))
@@ -145,7 +160,7 @@ def _build(model: type[Model], *, rows: bool = False) -> Plan:
 
     walk(model, root, root_rows, ())
     # Detach first (the rows they name still exist), then delete children before parents.
-    return Plan(model, tuple(dict.fromkeys([*updates, *deletes])), frozenset(deleted))
+    return Plan(model, tuple(dict.fromkeys([*updates, *deletes])), frozenset(deleted), hops)
 
 
 def _listened(models: frozenset[type[Model]]) -> bool:
@@ -173,6 +188,19 @@ def row_statements(model: type[Model], pk: int) -> list[str] | None:
     if found is None or _collector_only.get() or _listened(found.deleted_models):
         return None
     return found.sql(pk).split(";\n")
+
+
+def row_steps(model: type[Model], pk: int) -> list[tuple[str, tuple[str, str] | None]] | None:
+    """:func:`row_statements`, each with its first step from the row: the (table, column) of the foreign key to
+    the row through which it reaches its rows, None for the row's own statement. A caller that has already
+    removed (or detached) every row of that table pointing at the row, in the same transaction, may leave the
+    statement out: it would find nothing (a row a concurrent transaction added meanwhile still pointing at the
+    row fails the commit, as any row the cascade missed: the database's deferred foreign keys)."""
+    found = plan(model)
+    statements = row_statements(model, pk)
+    if found is None or statements is None:
+        return None
+    return [(sql, found.hops.get(raw)) for sql, raw in zip(statements, found.statements, strict=True)]
 
 
 def delete_statements(queryset: QuerySet[Any]) -> list[tuple[str, list[Any]]] | None:

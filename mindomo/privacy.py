@@ -23,7 +23,10 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, transaction
 from django.db.models import signals
+from django.db.models.expressions import Col
+from django.db.models.lookups import Exact
 from django.db.models.sql import UpdateQuery
+from django.db.models.sql.where import OR, WhereNode
 from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.module_loading import autodiscover_modules
@@ -178,9 +181,42 @@ class Statement:
     sql: str
     params: tuple[Any, ...] | list[Any] = ()
     rows: Callable[[list[tuple[Any, ...]]], Any] | None = None
+    # (table, column, value): once it has run, no row of ``table`` has ``value`` in ``column`` (deleted, or the
+    # column set to NULL); :func:`delete` and :func:`update` fill it in from their queryset's condition
+    clears: tuple[tuple[str, str, Any], ...] = ()
+    # left out by :func:`erase_run` when a statement before it in the same run cleared this (it would find
+    # nothing: the user row's cascade revisiting a table a provider already emptied); never one with ``rows``
+    unless_cleared: tuple[str, str, Any] | None = None
 
 
 ErasePart = Statement | Callable[[], Any]
+
+
+def _implied(where: Any, table: str) -> set[tuple[str, Any]]:
+    """The (column, value) pairs of ``table`` whose rows all match ``where``: an exact match of a column of the
+    table with an integer, in an AND of one condition or in an OR (a row matching ``column = value`` matches
+    the OR)."""
+    if isinstance(where, WhereNode):
+        if where.negated or not where.children:
+            return set()
+        found = [_implied(child, table) for child in where.children]
+        if where.connector == OR:
+            return set().union(*found)
+        return set.intersection(*found)
+    if isinstance(where, Exact) and isinstance(where.lhs, Col) and where.lhs.alias == table:
+        value, column = where.rhs, where.lhs.target.column
+        if type(value) is int and column:
+            return {(column, value)}
+    return set()
+
+
+def _clears(queryset: QuerySet[Any], columns: Iterable[str] | None = None) -> tuple[tuple[str, str, Any], ...]:
+    """What deleting the rows of ``queryset`` (or setting ``columns`` to NULL in them) clears."""
+    table = queryset.model._meta.db_table
+    implied = _implied(queryset.query.where, table)
+    if columns is not None:
+        implied = {(column, value) for column, value in implied if column in set(columns)}
+    return tuple(sorted((table, column, value) for column, value in implied))
 
 
 def delete(queryset: QuerySet[Any]) -> list[ErasePart]:
@@ -189,7 +225,10 @@ def delete(queryset: QuerySet[Any]) -> list[ErasePart]:
     found = cascade.delete_statements(queryset)
     if found is None:
         return [queryset.delete]
-    return [Statement(sql, params) for sql, params in found]
+    clears = _clears(queryset)  # the last statement deletes the queryset's rows (children first)
+    return [
+        Statement(sql, params, clears=clears if n == len(found) - 1 else ()) for n, (sql, params) in enumerate(found)
+    ]
 
 
 def update(queryset: QuerySet[Any], **values: Any) -> list[ErasePart]:
@@ -202,7 +241,8 @@ def update(queryset: QuerySet[Any], **values: Any) -> list[ErasePart]:
         sql, params = query.get_compiler(queryset.db).as_sql()
     except EmptyResultSet:
         return []
-    return [Statement(sql, list(params))] if sql else []
+    nulled = [queryset.model._meta.get_field(name).column for name, value in values.items() if value is None]
+    return [Statement(sql, list(params), clears=_clears(queryset, nulled))] if sql else []
 
 
 def erase_parts(provider: PrivacyProvider, user: User) -> list[ErasePart]:
@@ -283,14 +323,21 @@ def _erase_bound(build: Callable[[Any], list[ErasePart] | None], user: User) -> 
     if template is _UNUSABLE:
         return None
     return [
-        Statement(sql, [item[2](_VARIANTS[item[1]](user.pk, email)) if item[0] else item[1] for item in spec], rows)
-        for sql, spec, rows in template
+        Statement(
+            sql,
+            [item[2](_VARIANTS[item[1]](user.pk, email)) if item[0] else item[1] for item in spec],
+            rows,
+            tuple((table, column, user.pk if key else value) for table, column, key, value in clears),
+        )
+        for sql, spec, rows, clears in template
     ]
 
 
 def _erase_template(build: Callable[[Any], list[ErasePart] | None], falsy_email: Any) -> Any:
-    """``[(sql, spec, rows)]``, ``spec`` holding for each parameter ``(True, a variant's name, the type it is
-    given as)`` or ``(False, a constant)``; ``_UNUSABLE`` when the build fails the checks of :func:`_erase_bound`."""
+    """``[(sql, spec, rows, clears)]``, ``spec`` holding for each parameter ``(True, a variant's name, the type
+    it is given as)`` or ``(False, a constant)``, ``clears`` each cleared ``(table, column, True, None)`` for the
+    person's key or ``(table, column, False, a constant)``; ``_UNUSABLE`` when the build fails the checks of
+    :func:`_erase_bound`."""
     probes = [_Person(pk, email if falsy_email is None else falsy_email) for pk, email in _PROBES]
     try:
         built = [build(probe) for probe in probes]
@@ -322,7 +369,19 @@ def _erase_template(build: Callable[[Any], list[ErasePart] | None], falsy_email:
                 spec.append((False, value_a))
             else:
                 return _UNUSABLE
-        template.append((a.sql, spec, a.rows))
+        if a.unless_cleared is not None or b.unless_cleared is not None or len(a.clears) != len(b.clears):
+            return _UNUSABLE
+        clears: list[tuple[str, str, bool, Any]] = []
+        for (table_a, column_a, value_a), (table_b, column_b, value_b) in zip(a.clears, b.clears, strict=True):
+            if (table_a, column_a) != (table_b, column_b):
+                return _UNUSABLE
+            if (value_a, value_b) == (probes[0].pk, probes[1].pk):
+                clears.append((table_a, column_a, True, None))
+            elif value_a == value_b and type(value_a) is int:
+                clears.append((table_a, column_a, False, value_a))
+            else:
+                return _UNUSABLE
+        template.append((a.sql, spec, a.rows, clears))
     return template
 
 
@@ -358,8 +417,12 @@ def forget() -> None:
 
 def erase_run(parts: Iterable[ErasePart], *, using: str = "default") -> None:
     """Run erasure parts in order in the caller's transaction: consecutive statements as one string (one round
-    trip; each statement's returned rows handed to its ``rows``), a callable after the statements before it."""
+    trip; each statement's returned rows handed to its ``rows``), a callable after the statements before it.
+
+    A statement whose ``unless_cleared`` a statement before it in this run cleared is left out (it would find
+    nothing); a callable may write anything, so what was cleared before it no longer counts."""
     batch: list[Statement] = []
+    cleared: set[tuple[str, str, Any]] = set()
 
     def send() -> None:
         if not batch:
@@ -375,10 +438,14 @@ def erase_run(parts: Iterable[ErasePart], *, using: str = "default") -> None:
 
     for part in parts:
         if isinstance(part, Statement):
+            if part.unless_cleared is not None and part.rows is None and part.unless_cleared in cleared:
+                continue
             batch.append(part)
+            cleared.update(part.clears)
         else:
             send()
             part()
+            cleared.clear()
     send()
 
 

@@ -241,4 +241,5 @@ def prepared_files_erase_statement(*, user: Any) -> privacy.Statement:
         f"DELETE FROM {PreparedFile._meta.db_table} WHERE id IN ({sql}) RETURNING file_name",  # noqa: S608
         list(params),
         files_delete,
+        clears=tuple((PreparedFile._meta.db_table, column, user.pk) for column in ("user_id", "subject_id")),
     )

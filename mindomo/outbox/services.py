@@ -44,11 +44,21 @@ def _publish(delivery_id: int, *, at: datetime, now: datetime) -> bool:
     from .tasks import delivery_send_task
 
     try:
-        delivery_send_task.apply_async((delivery_id,), countdown=max(0.0, (at - now).total_seconds()))
+        _send(delivery_send_task, (delivery_id,), at=at, now=now)
     except Exception:
         logger.warning("outbox: could not publish delivery %s; the beat task will", delivery_id, exc_info=True)
         return False
     return True
+
+
+def _send(task: Any, args: tuple[Any, ...], *, at: datetime, now: datetime) -> None:
+    """Publish ``task`` for ``at``: with a countdown when it is later, none when it is due (a message with an ETA
+    costs a third more to publish, and the worker holds it apart until then)."""
+    seconds = (at - now).total_seconds()
+    if seconds > 0:
+        task.apply_async(args, countdown=seconds)
+    else:
+        task.apply_async(args)
 
 
 def _within_horizon(at: datetime, now: datetime) -> bool:
@@ -163,7 +173,7 @@ def _publish_many(ids: Sequence[int], *, at: datetime, now: datetime) -> None:
     for start in range(0, len(ids), PUBLISH_CHUNK):
         chunk = list(ids[start : start + PUBLISH_CHUNK])
         try:
-            deliveries_send_task.apply_async((chunk,), countdown=max(0.0, (at - now).total_seconds()))
+            _send(deliveries_send_task, (chunk,), at=at, now=now)
         except Exception:
             logger.warning("outbox: could not publish deliveries %s; the beat task will", chunk, exc_info=True)
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import signals
+from django.db.models import Q, signals
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from mindomo.privacy import registry
 from tests.accounts.factories import UserFactory
 from tests.accounts.test_deletion import _request_deletion, _user_with_data_everywhere
 from tests.billing.helpers import paid_invoice
+from tests.grading.factories import AssignmentFactory, GradeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -228,7 +229,10 @@ def test_a_staff_account_is_not_erased_at_once_and_nothing_of_the_opening_stays(
 
 
 def _shown(parts: list[privacy.ErasePart]) -> list[Any]:
-    return [(p.sql, list(p.params)) if isinstance(p, privacy.Statement) else "a call" for p in parts]
+    return [
+        (p.sql, list(p.params), p.clears, p.unless_cleared) if isinstance(p, privacy.Statement) else "a call"
+        for p in parts
+    ]
 
 
 @pytest.mark.parametrize("email", ["Mixed.Case@Example.COM", "", " spaced@example.org "])
@@ -258,3 +262,116 @@ def test_a_delete_receiver_connected_later_is_heard_by_the_reused_statements() -
     assert all(isinstance(p, privacy.Statement) for p in privacy.erase_parts(billing, user))
     with cascade.collector_only():
         assert "a call" in _shown(privacy.erase_parts(billing, user))
+
+
+def test_a_statement_is_left_out_only_after_one_in_the_same_run_cleared_what_it_would_find() -> None:
+    seen: list[Any] = []
+    grades = ("grading_grade", "student_id", 7)
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        privacy.erase_run(
+            [
+                privacy.Statement("SELECT 'other person' WHERE false", unless_cleared=grades),  # nothing cleared yet
+                privacy.Statement("SELECT 'clears' WHERE false", clears=(grades,)),
+                privacy.Statement("SELECT 'again' WHERE false", unless_cleared=grades),  # left out
+                privacy.Statement(
+                    "SELECT 'another key' WHERE false", unless_cleared=("grading_grade", "student_id", 8)
+                ),
+                privacy.Statement(
+                    "SELECT 'its rows wanted'", unless_cleared=grades, rows=seen.append
+                ),  # never left out
+                lambda: seen.append("called"),  # may write anything: what was cleared no longer counts
+                privacy.Statement("SELECT 'after the callable' WHERE false", unless_cleared=grades),
+            ]
+        )
+    sent = "\n".join(q["sql"] for q in queries.captured_queries)
+    assert "'again'" not in sent
+    for kept in ("'other person'", "'clears'", "'another key'", "'its rows wanted'", "'after the callable'"):
+        assert kept in sent
+    assert seen == [[("its rows wanted",)], "called"]
+
+
+def test_delete_and_update_say_what_they_clear_from_their_querysets_condition() -> None:
+    (grades,) = privacy.delete(Grade.objects.filter(student_id=5))
+    assert isinstance(grades, privacy.Statement)
+    assert grades.clears == (("grading_grade", "student_id", 5),)
+    # an AND with another condition leaves rows with the key: nothing cleared; an OR's part is cleared
+    (some,) = privacy.delete(Grade.objects.filter(student_id=5, feedback="x"))
+    assert isinstance(some, privacy.Statement)
+    assert some.clears == ()
+    (either,) = privacy.delete(Grade.objects.filter(Q(student_id=5) | Q(feedback="x")))
+    assert isinstance(either, privacy.Statement)
+    assert either.clears == (("grading_grade", "student_id", 5),)
+    # rows with dependents: the cascade's statements, the last one (the rows themselves) says it
+    *children, orders = privacy.delete(Order.objects.filter(user_id=5))
+    assert children
+    assert all(isinstance(s, privacy.Statement) and s.clears == () for s in children)
+    assert isinstance(orders, privacy.Statement)
+    assert orders.clears == (("billing_order", "user_id", 5),)
+    # an update clears the column it sets to NULL, not another one
+    (detached,) = privacy.update(Grade.objects.filter(graded_by_id=5), graded_by=None)
+    assert isinstance(detached, privacy.Statement)
+    assert detached.clears == (("grading_grade", "graded_by_id", 5),)
+    (renamed,) = privacy.update(Grade.objects.filter(graded_by_id=5), feedback="")
+    assert isinstance(renamed, privacy.Statement)
+    assert renamed.clears == ()
+
+
+def test_the_user_rows_cascade_leaves_out_the_tables_a_provider_emptied_before_it() -> None:
+    user = UserFactory()
+    for _ in range(3):
+        GradeFactory(student=user)
+    paid_invoice(user)
+
+    with CaptureQueriesContext(connection) as queries:
+        deletion = services.account_erase_now(user=user, requested_by="privacy_desk", reason="case 8")
+
+    assert deletion.state == AccountDeletionRequest.State.ERASED
+    statements = [sql for q in queries.captured_queries for sql in q["sql"].split(";\n")]
+    # the grading provider deleted the grades and the billing provider detached the invoices: the cascade does
+    # not visit them again (it did, 101 statements in the erasure's string)
+    assert [sql for sql in statements if sql.startswith('DELETE FROM "grading_grade"')] == [
+        f'DELETE FROM "grading_grade" WHERE "grading_grade"."student_id" = {user.pk}'
+    ]
+    assert len([sql for sql in statements if 'UPDATE "billing_invoice" SET "user_id" = NULL' in sql]) == 1
+    assert f'DELETE FROM "consent_consentrecord" WHERE "child_id" = {user.pk}' not in statements
+    # the tables no provider empties are still the cascade's: the user's groups, the grades they graded
+    assert f'DELETE FROM "accounts_user_groups" WHERE "user_id" = {user.pk}' in statements
+    assert f'UPDATE "grading_grade" SET "graded_by_id" = NULL WHERE "graded_by_id" = {user.pk}' in statements
+    erasure = max((q["sql"] for q in queries.captured_queries), key=lambda sql: sql.count(";\n"))
+    assert erasure.count(";\n") + 1 <= 70
+    assert not Grade.objects.filter(student_id=user.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_added_after_a_provider_emptied_its_table_fails_the_commit_and_each_provider_then_runs_alone(
+    monkeypatch: Any, caplog: Any
+) -> None:
+    user = UserFactory()
+    GradeFactory(student=user)
+    assignment = AssignmentFactory()
+    schools = registry.get("schools")
+    real = schools.erase_statements
+
+    def late_grade(person: Any) -> Any:
+        # after the grading provider's DELETE: as a grade a concurrent transaction committed in that moment
+        return [
+            *real(person),
+            privacy.Statement(
+                "INSERT INTO grading_grade (assignment_id, student_id, score, feedback, graded_at) "
+                "VALUES (%s, %s, 12, '', now())",
+                [assignment.pk, person.pk],
+            ),
+        ]
+
+    monkeypatch.setattr(schools, "erase_statements", late_grade)
+    names = [provider.name for provider in registry.providers()]
+    assert names.index("grading") < names.index("schools") < names.index("accounts")
+    with caplog.at_level(logging.WARNING, logger="accounts.services"):
+        deletion = services.account_erase_now(user=user, requested_by="privacy_desk", reason="case 9")
+
+    # the cascade left the grades out (the grading provider had emptied them): the late row still points at the
+    # deleted user, the deferred foreign key refuses the commit, and the providers then run alone
+    assert "the single transaction failed" in caplog.text
+    assert deletion.state == AccountDeletionRequest.State.ERASED
+    assert not User.objects.filter(pk=user.pk).exists()
+    assert not Grade.objects.filter(student_id=user.pk).exists()

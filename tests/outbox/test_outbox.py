@@ -449,3 +449,18 @@ def test_forgetting_by_a_prefix_and_keys_deletes_exactly_those_references() -> N
     assert services.deliveries_forget(prefix="consent.pending:", keys="") == 0
     with pytest.raises(ValueError, match="not both"):
         services.deliveries_forget(references=["a"], prefix="consent.pending:", keys="1")
+
+
+def test_a_delivery_due_now_is_published_without_an_eta_and_a_later_one_with_its_countdown(
+    django_capture_on_commit_callbacks: Any, monkeypatch: Any
+) -> None:
+    from mindomo.outbox import tasks
+
+    published: list[dict[str, Any]] = []
+    monkeypatch.setattr(tasks.delivery_send_task, "apply_async", lambda args, **options: published.append(options))
+    with django_capture_on_commit_callbacks(execute=True):
+        _enqueue(to="now@example.org")
+        _enqueue(to="soon@example.org", due_at=_later(2))
+    now, soon = published
+    assert now == {}  # an ETA costs a third more to publish and the worker holds the message apart
+    assert 100 < soon["countdown"] <= 120
