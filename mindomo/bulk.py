@@ -311,9 +311,11 @@ def delete_by_blocks(
 
     A range spans the blocks that should hold ``size`` due rows: the first from the planner's estimate, each
     next from what the range before found (fewer due rows: a wider range), between the blocks that hold
-    ``size`` rows of the table and ``BLOCKS_MAX_FACTOR`` times that, so a batch holds at most about
-    ``BLOCKS_MAX_FACTOR * size`` rows. The run resumes by block number; the last range is open-ended (rows
-    that moved past the table's end while the run went). Two runs at once take turns range by range on the
+    ``size`` rows of the table and ``BLOCKS_MAX_FACTOR`` times that, so a batch holds about
+    ``BLOCKS_MAX_FACTOR * size`` rows at most (more where the range's blocks hold live rows more densely than
+    the table's average: after updates left dead rows in other blocks; the bound is on the blocks). The run
+    resumes by block number; the last range is open-ended (rows that moved past the table's end while the run
+    went). Two runs at once take turns range by range on the
     lock; each DELETE's snapshot is taken after the lock, so a row the other run deleted is not seen, and a row
     a parent's answer changed meanwhile is re-checked on its current version (:func:`delete_batch`).
     """
