@@ -14,8 +14,10 @@ PASSWORD = "correct-horse-battery-9"
 
 @cache
 def _hashed_password() -> str:
-    # Argon2 is deliberately slow: hash the shared test password once per session.
-    return make_password(PASSWORD)
+    # Argon2 is deliberately slow: hash the shared test password once per session, always with Argon2 (the
+    # product's hasher, in every test's PASSWORD_HASHERS): hashed with whatever hasher a test had put first
+    # (MD5, for speed), the cached hash would fail every sign-in of the later tests that do not list it.
+    return make_password(PASSWORD, hasher="argon2")
 
 
 class UserFactory(factory.django.DjangoModelFactory[User]):
