@@ -56,6 +56,17 @@ def _default_language() -> Iterator[None]:
     translation.deactivate()
 
 
+@pytest.fixture
+def fresh_statements() -> Iterator[None]:
+    """The statements compiled once per process (``mindomo.statements``) are forgotten before and after the test,
+    so a test of the compiled path compiles its own and leaves none for the next."""
+    from mindomo import statements
+
+    statements.forget()
+    yield
+    statements.forget()
+
+
 LOCAL_APPS = {"accounts", "consent", "billing", "grading", "privacy", "analytics"}
 
 

@@ -5,7 +5,6 @@ line drawn once per language. Each gives what building every time gives, for eve
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,14 +22,7 @@ from mindomo.privacy import registry
 from schools.models import School, SchoolMembership
 from tests.consent.portal_helpers import consented_child
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_statements() -> Iterator[None]:
-    statements.forget()
-    yield
-    statements.forget()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_statements")]
 
 
 def _by_email(email: str, pk: int) -> tuple[str, list[Any], Any]:

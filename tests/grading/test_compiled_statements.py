@@ -4,7 +4,6 @@ and no reuse where the SQL depends on more than ids."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -24,14 +23,7 @@ from schools.models import School, SchoolMembership
 from tests.grading.conftest import World
 from tests.grading.factories import AssignmentFactory, SchoolClassFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_statements() -> Iterator[None]:
-    statements.forget()
-    yield
-    statements.forget()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_statements")]
 
 
 def _by_pk(pk: int, ids: list[int]) -> tuple[str, list[Any], Any]:
