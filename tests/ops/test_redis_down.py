@@ -115,3 +115,19 @@ def test_an_adult_signs_up_while_redis_is_down(redis_down: None, django_capture_
         response = client.post(reverse("account_signup"), SIGNUP)
     assert response.status_code == 302
     assert EmailAddress.objects.filter(email=SIGNUP["email"], verified=False).exists()
+
+
+def test_each_cache_reuses_its_redis_client_and_still_answers_while_redis_is_down(settings: Any) -> None:
+    """Django makes a redis-py client for every call; ours is made once per connection pool (mindomo.cache)."""
+    from django.core.cache import caches
+
+    for alias in ("default", "sessions"):
+        backend: Any = caches[alias]
+        assert backend._cache.get_client() is backend._cache.get_client()
+        assert backend._cache.get_client() is backend._cache.get_client(write=True)  # one server: one pool
+        backend.set("reused-client", 1, 30)
+        assert backend.get("reused-client") == 1
+    down = ResilientRedisCache(f"redis://127.0.0.1:{free_port()}/0", {})
+    down.set("k", 2)
+    assert down._cache.get_client() is down._cache.get_client()
+    assert down.get("k") == 2  # from process memory, as before
