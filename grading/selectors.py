@@ -66,11 +66,14 @@ def gradebook_grades(
     if not _is_real_user(viewer) or not assignment_ids or not student_ids:
         return {}
     args = (viewer.pk, school_class.pk, assignment_ids, student_ids)
-    sql, params, _meta = statements.bind("grading.gradebook_grades", _gradebook_grades_sql, *args) or (
-        _gradebook_grades_sql(*args)
-    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        # its ids written into the text once compiled (``statements.inline``: the bytes psycopg would send)
+        inlined = statements.inline("grading.gradebook_grades", _gradebook_grades_sql, *args)
+        if inlined is not None:
+            cursor.execute(inlined)
+        else:
+            sql, params, _meta = _gradebook_grades_sql(*args)
+            cursor.execute(sql, params)
         return {(sid, aid): (shown, feedback) for sid, aid, shown, feedback in cursor.fetchall()}
 
 
@@ -215,19 +218,13 @@ def gradebook_open(*, viewer: Any, class_id: int) -> GradebookOpened | None:
     """
     if not _is_real_user(viewer):
         return None
-    reads = [
-        _bound("grading.class_taught", _class_taught_sql, viewer.pk, class_id),
-        _bound("grading.gradebook_students", _gradebook_students_sql, class_id),
-        _bound("grading.gradebook_assignments", _gradebook_assignments_sql, class_id),
-    ]
-    with connection.cursor() as cursor:
-        # client-side binding (Django's psycopg cursor): several statements in one query, one result each
-        cursor.execute(";\n".join(sql for sql, _params in reads), [p for _sql, params in reads for p in params])
-        class_rows = cursor.fetchall()
-        cursor.nextset()
-        student_rows = cursor.fetchall()
-        cursor.nextset()
-        assignment_rows = cursor.fetchall()
+    class_rows, student_rows, assignment_rows = statements.together(
+        [
+            ("grading.class_taught", _class_taught_sql, (viewer.pk, class_id)),
+            ("grading.gradebook_students", _gradebook_students_sql, (class_id,)),
+            ("grading.gradebook_assignments", _gradebook_assignments_sql, (class_id,)),
+        ]
+    )
     if not class_rows:
         return None
     row = class_rows[0]
@@ -239,11 +236,6 @@ def gradebook_open(*, viewer: Any, class_id: int) -> GradebookOpened | None:
         [GradebookStudent(*r) for r in student_rows],
         [Assignment.from_db(connection.alias, _ASSIGNMENT_COLUMNS, r) for r in assignment_rows],
     )
-
-
-def _bound(key: str, build: statements.Build, *args: statements.Arg) -> tuple[str, list[Any]]:
-    sql, params, _meta = statements.bind(key, build, *args) or build(*args)
-    return sql, params
 
 
 def _class_taught_sql(viewer_id: int, class_id: int) -> tuple[str, list[Any], None]:

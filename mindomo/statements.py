@@ -31,13 +31,17 @@ read, PostgreSQL's planning costs several times its execution).
 
 from __future__ import annotations
 
+import hashlib
+import re
 import threading
+import weakref
 from collections.abc import Callable, Hashable, Sequence
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
 import psycopg
+import psycopg.sql
 from django.db import connections
 from django.utils import translation
 
@@ -162,6 +166,84 @@ def bind(key: Hashable, build: Build, *args: Arg) -> tuple[str, list[Any], Any] 
     return sql, params, meta
 
 
+# The ids written into a statement's text: a bigint's (a larger number from a URL finds no row, as psycopg sends it)
+_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
+# What a text of a statement holds besides its own SQL: Django's placeholders and its escaped percent signs
+_PLACEHOLDERS = re.compile("(%s|%%|%)")
+_inline_parts: dict[tuple[Hashable, tuple[Shape, str | None]], Any] = {}
+
+
+def _parts(sql: str, spec: list[Any]) -> Any:
+    """The statement's text cut where its ids go: text (the constants written in as SQL literals, as psycopg's
+    client-side binding writes them) and, between, the position of an id among the flattened arguments;
+    ``_UNUSABLE`` when a parameter cannot be written in (a string slot, a constant of another type) or the text
+    holds a percent sign that is neither a placeholder nor an escaped one."""
+    pieces = _PLACEHOLDERS.split(sql)
+    parts: list[str | int] = []
+    text: list[str] = []
+    params = iter(spec)
+    for n, piece in enumerate(pieces):
+        if n % 2 == 0:
+            text.append(piece)
+        elif piece == "%%":
+            text.append("%")
+        elif piece == "%":
+            return _UNUSABLE
+        else:
+            item = next(params, _UNUSABLE)
+            if type(item) is tuple:
+                if item[1] is str:
+                    return _UNUSABLE
+                parts.append("".join(text))
+                parts.append(item[0])
+                text = []
+            else:
+                literal = _literal(item)
+                if literal is None:
+                    return _UNUSABLE
+                text.append(literal)
+    if next(params, None) is not None:
+        return _UNUSABLE
+    parts.append("".join(text))
+    return parts
+
+
+def _literal(value: Any) -> str | None:
+    """A constant parameter as an SQL literal (psycopg's own quoting); None for a type not written in here."""
+    if isinstance(value, Enum):  # a model's choices: their value
+        value = value.value
+    if value is None or isinstance(value, (int, str)):  # bool, psycopg's Int4 and Int8 included
+        return psycopg.sql.quote(value)
+    return None
+
+
+def inline(key: Hashable, build: Build, *args: int | Sequence[int]) -> str | None:
+    """``bind``'s statement with its ids and constants written into the text, for a cursor given no parameters:
+    what psycopg's client-side binding sends (the same bytes), without its work on every call (a statement of
+    more than 50 parameters, the gradebook's grades, is parsed again for each call). None when the statement
+    cannot be reused or written in (a string among the arguments or the constants, see ``_parts``)."""
+    shape = (_shape(args), translation.get_language())
+    parts = _inline_parts.get((key, shape))
+    if parts is None:
+        if bind(key, build, *args) is None:
+            return None
+        template = _templates.get((key, shape))
+        if template is None:  # forgotten meanwhile (another thread filled the table)
+            return None
+        sql, spec, _meta = template
+        parts = _parts(sql, spec)
+        with _lock:
+            if len(_inline_parts) >= _MAX_SHAPES:
+                _inline_parts.clear()
+            _inline_parts[(key, shape)] = parts
+    if parts is _UNUSABLE:
+        return None
+    flat = _flatten(args)
+    if not all(_BIGINT_MIN <= value <= _BIGINT_MAX for value in flat):  # type: ignore[operator]
+        return None  # psycopg sends such a number as a numeric: compiled as before
+    return "".join(str(int(flat[part])) if type(part) is int else part for part in parts)
+
+
 def rows(sql: str, params: list[Any], *, using: str = "default") -> list[tuple[Any, ...]]:
     """The rows of a statement whose text is the same for every call (``bind``'s), as a prepared statement:
     PostgreSQL plans it once per connection instead of on every call. The cursor goes through Django's wrappers
@@ -193,7 +275,96 @@ class _PreparedCursor(psycopg.Cursor[Any]):
         return super().execute(query, params, prepare=True, binary=binary)
 
 
+# Per connection (psycopg's, so a connection the pool replaced starts empty): the statements it has prepared
+# (``together``), and a generation in their names, raised after an error (PREPARE is not undone by a rollback).
+_prepared: weakref.WeakKeyDictionary[Any, tuple[int, set[str]]] = weakref.WeakKeyDictionary()
+_prepared_forms: dict[tuple[Hashable, tuple[Shape, str | None]], Any] = {}
+
+
+def _prepared_form(key: Hashable, build: Build, args: tuple[Arg, ...]) -> Any:
+    """``(name, text, slots)``: the statement with ``$n`` where each id goes and its constants written in, for
+    ``PREPARE``; ``_UNUSABLE`` as for ``inline``."""
+    shape = (_shape(args), translation.get_language())
+    form = _prepared_forms.get((key, shape))
+    if form is None:
+        if bind(key, build, *args) is None:
+            return _UNUSABLE
+        template = _templates.get((key, shape))
+        if template is None:
+            return _UNUSABLE
+        parts = _parts(template[0], template[1])
+        if parts is _UNUSABLE:
+            form = _UNUSABLE
+        else:
+            slots = [part for part in parts if type(part) is int]
+            numbers = {slot: n for n, slot in enumerate(dict.fromkeys(slots), start=1)}
+            text = "".join(f"${numbers[part]}" if type(part) is int else part for part in parts)
+            name = "mindomo_" + hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+            form = (name, text, list(numbers))
+        with _lock:
+            if len(_prepared_forms) >= _MAX_SHAPES:
+                _prepared_forms.clear()
+            _prepared_forms[(key, shape)] = form
+    return form
+
+
+def together(calls: Sequence[tuple[Hashable, Build, tuple[Arg, ...]]], *, using: str = "default") -> list[list[Any]]:
+    """The rows of each ``bind(key, build, *args)`` statement, read in one round trip: each prepared once per
+    connection (``PREPARE``, sent with the first call) and run by ``EXECUTE`` with its ids, all in one query.
+    PostgreSQL plans a prepared statement for its values the first five times, then, where a plan for any value
+    costs no more, keeps one plan (its ``plan_cache_mode``): a short read is not planned again on every call.
+    A statement that cannot be written so (``inline``) is sent as compiled, with its values, in the same query."""
+    connection = connections[using]
+    connection.ensure_connection()
+    raw_connection = connection.connection
+    generation, done = _prepared.get(raw_connection) or (0, set())
+    prepare: list[str] = []
+    texts: list[str] = []
+    params: list[Any] = []
+    new: list[str] = []
+    compiled: list[int] = []
+    for key, build, args in calls:
+        form = _prepared_form(key, build, args)
+        if form is _UNUSABLE or not all(_BIGINT_MIN <= v <= _BIGINT_MAX for v in _flatten(args)):  # type: ignore[operator]
+            sql, statement_params, _meta = bind(key, build, *args) or build(*args)
+            compiled.append(len(texts))
+            texts.append(sql)
+            params.extend(statement_params)
+            continue
+        name, text, slots = form
+        name = f"{name}_{generation}"
+        if name not in done and name not in new:
+            prepare.append(f"PREPARE {name} AS {text}")
+            new.append(name)
+        flat = _flatten(args)
+        texts.append(
+            f"EXECUTE {name}({', '.join(str(int(flat[slot])) for slot in slots)})" if slots else f"EXECUTE {name}"
+        )
+    if compiled:  # a statement sent with its values: psycopg reads the whole text for placeholders
+        prepare = [text.replace("%", "%%") for text in prepare]
+        texts = [text if n in compiled else text.replace("%", "%%") for n, text in enumerate(texts)]
+    query = ";\n".join([*prepare, *texts])
+    results: list[list[Any]] = []
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(query, params if compiled else None)
+            for _n in prepare:
+                cursor.nextset()
+            for n in range(len(texts)):
+                if n:
+                    cursor.nextset()
+                results.append(cursor.fetchall())
+    except Exception:
+        _prepared[raw_connection] = (generation + 1, set())  # what was prepared is not known: new names
+        raise
+    done.update(new)
+    _prepared[raw_connection] = (generation, done)
+    return results
+
+
 def forget() -> None:
     """Drop every remembered statement (tests)."""
     with _lock:
         _templates.clear()
+        _inline_parts.clear()
+        _prepared_forms.clear()

@@ -7,8 +7,10 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.db import DataError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
@@ -227,3 +229,86 @@ def test_the_gradebooks_class_students_and_assignments_are_the_orms_for_each_tea
     # a teacher who left the school reads nothing, after their own page compiled the statements
     SchoolMembership.objects.filter(user=world.teacher, school=world.school).delete()
     assert grading_selectors.gradebook_open(viewer=world.teacher, class_id=world.school_class.pk) is None
+
+
+def test_the_gradebooks_grades_are_sent_as_psycopg_would_bind_them_without_its_parameters(world: World) -> None:
+    """``statements.inline``: the ids written into the compiled text, the same bytes as psycopg's client-side
+    binding, and the cursor given no parameters (psycopg reads a statement of over 50 parameters again on every
+    call); a number beyond a bigint is left to psycopg, as before."""
+    from django.db import connection
+
+    sent: list[tuple[str, Any]] = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        sent.append((sql, params))
+        return execute(sql, params, many, context)
+
+    teacher, school_class = world.teacher, world.school_class
+    builder = grading_selectors._gradebook_grades_sql
+    connection.ensure_connection()
+    for assignment_ids, student_ids in (([3, 1, 2], [world.student.pk, 9]), ([7, 8, 9], [5, 6])):
+        inlined = statements.inline("t.grades", builder, teacher.pk, school_class.pk, assignment_ids, student_ids)
+        sql, params, _meta = builder(teacher.pk, school_class.pk, assignment_ids, student_ids)
+        assert inlined == psycopg.ClientCursor(connection.connection).mogrify(sql, params)
+    assert statements.inline("t.grades", builder, teacher.pk, school_class.pk, [10**20, 1, 2], [3, 4]) is None
+    assert statements.inline("t.by_pk", _by_pk, 7, [1, 2]) is not None
+    assert statements.inline("t.email", _by_email, "a@example.org") is None  # a string is bound by psycopg
+
+    _grade(world, world.student, "12.50")
+    assignment = Assignment.objects.get(title="Essay")
+    with connection.execute_wrapper(record):
+        grades = grading_selectors.gradebook_grades(
+            viewer=teacher, school_class=school_class, assignment_ids=[assignment.pk], student_ids=[world.student.pk]
+        )
+    assert grades == {(world.student.pk, assignment.pk): ("12.5", "")}
+    assert len(sent) == 1
+    assert sent[0][1] is None
+    assert f'"grading_grade"."student_id" IN ({world.student.pk})' in sent[0][0]
+
+
+def _by_email(email: str) -> tuple[str, list[Any], Any]:
+    sql, params = User.objects.filter(email=email).values("pk").query.sql_with_params()
+    return sql, list(params), None
+
+
+def test_the_gradebooks_first_statements_are_prepared_once_per_connection(world: World) -> None:
+    """``statements.together``: the class, students and assignments are prepared with the first call on a
+    connection and then only executed, all in one round trip; after an error the names change, since what was
+    prepared before it is not known (PREPARE is not undone by a rollback)."""
+    from django.db import connection
+
+    sent: list[str] = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    connection.ensure_connection()
+    # as on a connection new from the pool (this one may have prepared them for an earlier test: new names)
+    statements._prepared[connection.connection] = (1000, set())
+    with connection.execute_wrapper(record):
+        first = grading_selectors.gradebook_open(viewer=world.teacher, class_id=world.school_class.pk)
+        again = grading_selectors.gradebook_open(viewer=world.teacher, class_id=world.school_class.pk)
+    assert first is not None
+    assert again is not None
+    assert (again.school_class, again.students, again.assignments) == (
+        first.school_class,
+        first.students,
+        first.assignments,
+    )
+    assert len(sent) == 2
+    assert sent[0].count("PREPARE ") == 3
+    assert sent[0].count("EXECUTE ") == 3
+    assert "PREPARE" not in sent[1]
+    assert sent[1].count("EXECUTE ") == 3
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'mindomo_%%_1000'")
+        assert cursor.fetchone() == (3,)
+
+    def divided(a: int, b: int) -> tuple[str, list[Any], Any]:
+        return "SELECT 1 / (%s::integer - %s::integer)", [a, b], None
+
+    with pytest.raises(DataError):
+        with transaction.atomic():
+            statements.together([("t.divided", divided, (4, 4))])
+    assert statements.together([("t.divided", divided, (5, 4))]) == [[(1,)]]
