@@ -42,7 +42,7 @@ from typing import Any
 
 import psycopg
 import psycopg.sql
-from django.db import connections
+from django.db import ProgrammingError, connections
 from django.utils import translation
 
 Build = Callable[..., tuple[str, list[Any], Any]]
@@ -313,10 +313,42 @@ def together(calls: Sequence[tuple[Hashable, Build, tuple[Arg, ...]]], *, using:
     connection (``PREPARE``, sent with the first call) and run by ``EXECUTE`` with its ids, all in one query.
     PostgreSQL plans a prepared statement for its values the first five times, then, where a plan for any value
     costs no more, keeps one plan (its ``plan_cache_mode``): a short read is not planned again on every call.
-    A statement that cannot be written so (``inline``) is sent as compiled, with its values, in the same query."""
+
+    Only outside a transaction: psycopg deallocates every prepared statement of a connection (``DEALLOCATE
+    ALL``) after a rollback where it had prepared some of its own (``rows``), which this module cannot see; a
+    statement found missing is then prepared again under a new name and the query sent once more, which an
+    aborted transaction would not allow. Inside one (``atomic``), and for a statement that cannot be written so
+    (``inline``), the statements are sent as compiled, with their values, in the same one query."""
     connection = connections[using]
+    if connection.in_atomic_block:
+        return _compiled_together(connection, calls)
     connection.ensure_connection()
     raw_connection = connection.connection
+    try:
+        return _prepared_together(connection, raw_connection, calls)
+    except ProgrammingError as error:
+        if not isinstance(error.__cause__, psycopg.errors.InvalidSqlStatementName):
+            raise
+        return _prepared_together(connection, raw_connection, calls)  # under new names: prepared again
+
+
+def _compiled_together(connection: Any, calls: Sequence[tuple[Hashable, Build, tuple[Arg, ...]]]) -> list[list[Any]]:
+    reads = [bind(key, build, *args) or build(*args) for key, build, args in calls]
+    results: list[list[Any]] = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            ";\n".join(sql for sql, _params, _meta in reads), [p for _s, params, _m in reads for p in params]
+        )
+        for n in range(len(reads)):
+            if n:
+                cursor.nextset()
+            results.append(cursor.fetchall())
+    return results
+
+
+def _prepared_together(
+    connection: Any, raw_connection: Any, calls: Sequence[tuple[Hashable, Build, tuple[Arg, ...]]]
+) -> list[list[Any]]:
     generation, done = _prepared.get(raw_connection) or (0, set())
     prepare: list[str] = []
     texts: list[str] = []
@@ -355,7 +387,7 @@ def together(calls: Sequence[tuple[Hashable, Build, tuple[Arg, ...]]], *, using:
                     cursor.nextset()
                 results.append(cursor.fetchall())
     except Exception:
-        _prepared[raw_connection] = (generation + 1, set())  # what was prepared is not known: new names
+        _prepared[raw_connection] = (generation + 1, set())  # what is prepared is not known: new names
         raise
     done.update(new)
     _prepared[raw_connection] = (generation, done)

@@ -271,10 +271,13 @@ def _by_email(email: str) -> tuple[str, list[Any], Any]:
     return sql, list(params), None
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_gradebooks_first_statements_are_prepared_once_per_connection(world: World) -> None:
-    """``statements.together``: the class, students and assignments are prepared with the first call on a
-    connection and then only executed, all in one round trip; after an error the names change, since what was
-    prepared before it is not known (PREPARE is not undone by a rollback)."""
+    """``statements.together`` (outside a transaction, as a page's request): the class, students and assignments
+    are prepared with the first call on a connection and then only executed, all in one round trip; after an
+    error the names change, since what was prepared before it is not known (PREPARE is not undone by a
+    rollback), and statements deallocated behind its back (psycopg's DEALLOCATE ALL after a rollback) are
+    prepared again; inside a transaction they are sent compiled, in one query."""
     from django.db import connection
 
     sent: list[str] = []
@@ -283,19 +286,17 @@ def test_the_gradebooks_first_statements_are_prepared_once_per_connection(world:
         sent.append(sql)
         return execute(sql, params, many, context)
 
+    def opened() -> Any:
+        read = grading_selectors.gradebook_open(viewer=world.teacher, class_id=world.school_class.pk)
+        assert read is not None
+        return (read.school_class, read.students, read.assignments)
+
     connection.ensure_connection()
     # as on a connection new from the pool (this one may have prepared them for an earlier test: new names)
     statements._prepared[connection.connection] = (1000, set())
     with connection.execute_wrapper(record):
-        first = grading_selectors.gradebook_open(viewer=world.teacher, class_id=world.school_class.pk)
-        again = grading_selectors.gradebook_open(viewer=world.teacher, class_id=world.school_class.pk)
-    assert first is not None
-    assert again is not None
-    assert (again.school_class, again.students, again.assignments) == (
-        first.school_class,
-        first.students,
-        first.assignments,
-    )
+        first = opened()
+        assert opened() == first
     assert len(sent) == 2
     assert sent[0].count("PREPARE ") == 3
     assert sent[0].count("EXECUTE ") == 3
@@ -304,11 +305,21 @@ def test_the_gradebooks_first_statements_are_prepared_once_per_connection(world:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'mindomo_%%_1000'")
         assert cursor.fetchone() == (3,)
+        cursor.execute("DEALLOCATE ALL")
+    sent.clear()
+    with connection.execute_wrapper(record):
+        assert opened() == first  # missing: prepared again under new names, the query sent once more
+        assert opened() == first
+    assert [text.count("PREPARE ") for text in sent] == [0, 3, 0]
+    sent.clear()
+    with transaction.atomic(), connection.execute_wrapper(record):
+        assert opened() == first
+    assert "PREPARE" not in sent[0]
+    assert "EXECUTE" not in sent[0]
 
     def divided(a: int, b: int) -> tuple[str, list[Any], Any]:
         return "SELECT 1 / (%s::integer - %s::integer)", [a, b], None
 
     with pytest.raises(DataError):
-        with transaction.atomic():
-            statements.together([("t.divided", divided, (4, 4))])
+        statements.together([("t.divided", divided, (4, 4))])
     assert statements.together([("t.divided", divided, (5, 4))]) == [[(1,)]]
