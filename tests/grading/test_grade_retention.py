@@ -284,3 +284,57 @@ def test_a_roster_gives_its_classes_the_end_of_their_terms_where_nobody_chose_on
     assert rostered.ends_on == datetime.date(2027, 6, 30)
     assert chosen.ends_on == datetime.date(2027, 2, 14)  # the teacher's choice stays
     assert elsewhere.ends_on is None
+
+
+def test_the_retention_section_is_drawn_once_per_state_and_given_each_requests_csrf_token(world: World) -> None:
+    """``{% class_retention %}`` is remembered per class, page, state, language and time zone, and each request
+    gets its own CSRF token in it: the same HTML as the template drawn for every request (as the inclusion tag
+    it replaced drew it)."""
+    from django.template import Context, Template
+    from django.template.loader import render_to_string
+    from django.test import RequestFactory
+    from django.test.signals import template_rendered
+    from django.utils import translation
+
+    from grading.forms import ClassEndForm
+    from grading.templatetags import grading as grading_tags
+
+    grading_tags._RETENTION_SECTIONS.clear()
+    drawn: list[str] = []
+
+    def count(sender: Any, template: Any, **kwargs: Any) -> None:
+        if template.name == "grading/_class_retention.html":
+            drawn.append(template.name)
+
+    template_rendered.connect(count)
+    tag = Template("{% load grading %}{% class_retention school_class page=page %}")
+    today = timezone.localdate()
+    try:
+        for ends_on in (None, today + datetime.timedelta(days=30), today - datetime.timedelta(days=800)):
+            SchoolClass.objects.filter(pk=world.school_class.pk).update(ends_on=ends_on)
+            school_class = SchoolClass.objects.select_related("school").get(pk=world.school_class.pk)
+            for language in ("en", "de"):
+                for page in ("gradebook", "students"):
+                    drawn.clear()
+                    with translation.override(language):
+                        for token in ("a" * 64, "b" * 64):
+                            request = RequestFactory().get("/")
+                            html = tag.render(
+                                Context({"school_class": school_class, "page": page, "csrf_token": token})
+                            )
+                            expected = render_to_string(
+                                "grading/_class_retention.html",
+                                {
+                                    "school_class": school_class,
+                                    "info": retention.class_retention(school_class),
+                                    "form": ClassEndForm(initial={"ends_on": school_class.ends_on}),
+                                    "page": page,
+                                    "csrf_token": token,
+                                },
+                                request,
+                            )
+                            assert html == expected
+                            assert (f'value="{token}"' in html) == (ends_on != today - datetime.timedelta(days=800))
+                    assert len(drawn) == 3  # the tag drew it for the first request only; the expectation twice
+    finally:
+        template_rendered.disconnect(count)
