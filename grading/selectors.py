@@ -211,10 +211,11 @@ def gradebook_open(*, viewer: Any, class_id: int) -> GradebookOpened | None:
     school, with its students (``gradebook_students``) and assignments (``gradebook_assignments``); None when
     the viewer does not teach it (the page answers 404, as for a class that does not exist).
 
-    The three statements are compiled once per process (``mindomo.statements``) and sent together, one round
-    trip and one snapshot instead of three: on a loaded machine each round trip is a wait for PostgreSQL's
-    turn on a core, longer than the statement itself. The students and assignments are read for the class's
-    id whatever the access check answers, and dropped unseen when it says no.
+    The three statements are compiled once per process and sent together, one round trip instead of three: on a
+    loaded machine each round trip is a wait for PostgreSQL's turn on a core, longer than the statement itself.
+    Outside a transaction each is prepared once per connection and run by ``EXECUTE`` (``statements.together``:
+    PostgreSQL planned them again on every call, half their time). The students and assignments are read for
+    the class's id whatever the access check answers, and dropped unseen when it says no.
     """
     if not _is_real_user(viewer):
         return None
