@@ -176,8 +176,8 @@ class AccountsPrivacyProvider(privacy.PrivacyProvider):
                 # a statement reaching its rows through a foreign key a provider before this one emptied of the
                 # person's rows (their grades, their invoices detached) is left out by erase_run
                 [
-                    privacy.Statement(sql.replace("%", "%%"), unless_cleared=(*hop, user.pk) if hop else None)
-                    for sql, hop in user_row
+                    privacy.Statement(sql, params, unless_cleared=(*hop, user.pk) if hop else None)
+                    for sql, params, hop in user_row
                 ]
                 if user_row is not None
                 else [User.objects.filter(pk=user.pk).delete]

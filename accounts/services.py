@@ -19,8 +19,6 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
-from django.db.models.expressions import RawSQL
-from django.db.models.sql import InsertQuery
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -673,20 +671,9 @@ def _erase_at_once(
     try:
         with transaction.atomic():
             parts = [part for provider in providers for part in privacy.erase_parts(provider, user)]
-            parts += privacy.update(
-                deletion.steps.filter(provider__in=names),
-                state=ErasureStep.State.DONE,
-                done_at=now,
-                attempts=F("attempts") + 1,
-                error="",
-            )
+            parts.append(privacy.Statement(_STEPS_DONE_SQL, [now, deletion.pk, names]))
             if ACCOUNTS_PROVIDER in names:
-                parts += privacy.update(
-                    AccountDeletionRequest.objects.filter(pk=deletion.pk),
-                    state=AccountDeletionRequest.State.ERASED,
-                    erased_at=now,
-                    user=None,
-                )
+                parts.append(privacy.Statement(_REQUEST_ERASED_SQL, [now, deletion.pk]))
             privacy.erase_run(parts)
             if then is not None:
                 then()
@@ -723,15 +710,15 @@ def account_erase_now(
     with transaction.atomic():
         if before is not None:
             before()
-        deletion = (
-            AccountDeletionRequest.objects.select_for_update()
-            .filter(user=user, state__in=AccountDeletionRequest.OPEN_STATES)
-            .first()
-        )
-        if deletion is None:
+        # the open request, locked (its text written once per process); nearly always none
+        with connection.cursor() as cursor:
+            cursor.execute(_OPEN_REQUEST_SQL, [user.pk])
+            found = cursor.fetchall()
+        if not found:
             deletion = _erasure_open(user=user, requested_by=requested_by, reason=reason, now=now, providers=providers)
             run = fresh = True
         else:
+            deletion = AccountDeletionRequest.objects.get(pk=found[0][0])
             if reason not in deletion.reason:
                 deletion.reason = _reason_field(
                     f"{deletion.reason}; then at once: {reason}" if deletion.reason else reason
@@ -750,7 +737,10 @@ def _erasure_open(
 ) -> AccountDeletionRequest:
     """In the caller's transaction, one round trip: lock the account's row and deactivate it, insert its request
     already ``erasing``, end its sessions and insert one step per provider. Staff accounts are closed by an
-    administrator (ValidationError: the caller's transaction rolls back what the statements did)."""
+    administrator (ValidationError: the caller's transaction rolls back what the statements did).
+
+    The statements' text is written once per process (the values are parameters): nothing to build but the
+    sessions' statement."""
     deletion = AccountDeletionRequest(
         reference=uuid.uuid4(),
         user=user,
@@ -760,12 +750,10 @@ def _erasure_open(
         state=AccountDeletionRequest.State.ERASING,
         attempts=1,
         last_attempt_at=now,
+        requested_at=timezone.now(),  # auto_now_add
     )
     account: list[tuple[Any, ...]] = []
     inserted: list[tuple[Any, ...]] = []
-    # the steps name the request just inserted in this string (its identity column's value in this session)
-    table, column = AccountDeletionRequest._meta.db_table, AccountDeletionRequest._meta.pk.column
-    request_id = RawSQL("currval(pg_get_serial_sequence(%s, %s))", [table, column])
     privacy.erase_run(
         [
             # Committed without waiting for the disk: only a crash of the database server itself in the next
@@ -773,17 +761,25 @@ def _erasure_open(
             # disk and flushes this one with it, cannot have happened either: the caller sees the failure.
             # A killed worker or web process loses nothing (README, "Erasure pipeline").
             privacy.Statement("SET LOCAL synchronous_commit TO OFF"),
+            privacy.Statement(_OPEN_ACCOUNT_SQL, [user.pk], account.extend),
             privacy.Statement(
-                f"UPDATE {User._meta.db_table} SET is_active = false WHERE id = %s "  # noqa: S608
-                "RETURNING is_staff OR is_superuser, username, email, first_name, last_name, language",
-                [user.pk],
-                account.extend,
+                _OPEN_INSERT_SQL,
+                [
+                    deletion.reference,
+                    user.pk,
+                    deletion.state,
+                    deletion.reauthenticated_by,
+                    deletion.reason,
+                    deletion.requested_at,
+                    deletion.erase_after,
+                    deletion.attempts,
+                    deletion.last_attempt_at,
+                ],
+                inserted.extend,
             ),
-            _insert_statement([deletion], returning=inserted.extend),
             user_sessions_end_statement(user=user),
-            _insert_statement(
-                [ErasureStep(request_id=request_id, provider=p.name, position=i) for i, p in enumerate(providers)]
-            ),
+            # the steps name the request just inserted in this string (its identity column's value in this session)
+            privacy.Statement(_OPEN_STEPS_SQL, [deletion.requested_at, [p.name for p in providers]]),
         ]
     )
     if not account:
@@ -797,21 +793,53 @@ def _erasure_open(
     return deletion
 
 
-def _insert_statement(
-    objs: list[Any], *, returning: Callable[[list[tuple[Any, ...]]], Any] | None = None
-) -> privacy.Statement:
-    """The INSERT of new rows of one model that ``bulk_create`` would send (auto fields' values from their
-    defaults), as a statement; ``returning``: given their primary keys."""
-    model = type(objs[0])
-    opts = model._meta
-    fields = [f for f in opts.concrete_fields if not f.generated and f is not opts.pk]
-    query = InsertQuery(model)
-    query.insert_values(fields, objs)
-    compiler = query.get_compiler(using="default")
-    if returning is not None:
-        compiler.returning_fields = [opts.pk]
-    ((sql, params),) = compiler.as_sql()
-    return privacy.Statement(sql, list(params), returning)
+def _erasure_statements() -> dict[str, str]:
+    """The erasure's own statements, written once per process (their values are parameters): the read of an open
+    request, the opening's (the account deactivated returning what the erasure needs of it, the request, its
+    steps: one per provider name, in order), and the updates of the steps done (by provider name) and of the
+    request erased (its user set to NULL: nothing identifies the person)."""
+    q = connection.ops.quote_name
+    requests, steps, users = (
+        q(AccountDeletionRequest._meta.db_table),
+        q(ErasureStep._meta.db_table),
+        q(User._meta.db_table),
+    )
+    open_states = ", ".join(f"'{state}'" for state in AccountDeletionRequest.OPEN_STATES)
+    sequence = f"currval(pg_get_serial_sequence('{AccountDeletionRequest._meta.db_table}', 'id'))"
+    return {
+        "open_request": (
+            f'SELECT "id" FROM {requests} WHERE "user_id" = %s AND "state" IN ({open_states}) '  # noqa: S608
+            "LIMIT 1 FOR UPDATE"
+        ),
+        "open_account": (
+            f"UPDATE {users} SET is_active = false WHERE id = %s "  # noqa: S608
+            "RETURNING is_staff OR is_superuser, username, email, first_name, last_name, language"
+        ),
+        "open_insert": (
+            f'INSERT INTO {requests} ("reference", "user_id", "state", "reauthenticated_by", "reason", '  # noqa: S608
+            '"requested_at", "erase_after", "cancelled_at", "attempts", "last_attempt_at", "erased_at") '
+            'VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, %s, %s, NULL) RETURNING "id"'
+        ),
+        "open_steps": (
+            f'INSERT INTO {steps} ("request_id", "provider", "position", "state", "attempts", "error", '  # noqa: S608
+            f'"updated_at", "done_at") SELECT {sequence}, step.provider, step.position - 1, '
+            f"'{ErasureStep.State.PENDING}', 0, '', %s, NULL "
+            "FROM unnest(%s::varchar[]) WITH ORDINALITY AS step (provider, position)"
+        ),
+        "steps_done": (
+            f'UPDATE {steps} SET "state" = \'{ErasureStep.State.DONE}\', "done_at" = %s, '  # noqa: S608
+            '"attempts" = "attempts" + 1, "error" = \'\' WHERE "request_id" = %s AND "provider" = ANY(%s::varchar[])'
+        ),
+        "request_erased": (
+            f'UPDATE {requests} SET "state" = \'{AccountDeletionRequest.State.ERASED}\', "erased_at" = %s, '  # noqa: S608
+            '"user_id" = NULL WHERE "id" = %s'
+        ),
+    }
+
+
+_SQL = _erasure_statements()
+_OPEN_REQUEST_SQL, _OPEN_ACCOUNT_SQL, _OPEN_INSERT_SQL = _SQL["open_request"], _SQL["open_account"], _SQL["open_insert"]
+_OPEN_STEPS_SQL, _STEPS_DONE_SQL, _REQUEST_ERASED_SQL = _SQL["open_steps"], _SQL["steps_done"], _SQL["request_erased"]
 
 
 def _reason_field(reason: str) -> str:

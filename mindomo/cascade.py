@@ -190,17 +190,23 @@ def row_statements(model: type[Model], pk: int) -> list[str] | None:
     return found.sql(pk).split(";\n")
 
 
-def row_steps(model: type[Model], pk: int) -> list[tuple[str, tuple[str, str] | None]] | None:
-    """:func:`row_statements`, each with its first step from the row: the (table, column) of the foreign key to
-    the row through which it reaches its rows, None for the row's own statement. A caller that has already
-    removed (or detached) every row of that table pointing at the row, in the same transaction, may leave the
-    statement out: it would find nothing (a row a concurrent transaction added meanwhile still pointing at the
-    row fails the commit, as any row the cascade missed: the database's deferred foreign keys)."""
+def row_steps(model: type[Model], pk: int) -> list[tuple[str, list[int], tuple[str, str] | None]] | None:
+    """:func:`row_statements` as DB-API text (``%s`` for the row's primary key, ``%%`` a percent sign: the same
+    text for every row) with their parameters, each with its first step from the row: the (table, column) of
+    the foreign key to the row through which it reaches its rows, None for the row's own statement. A caller
+    that has already removed (or detached) every row of that table pointing at the row, in the same
+    transaction, may leave the statement out: it would find nothing (a row a concurrent transaction added
+    meanwhile still pointing at the row fails the commit, as any row the cascade missed: the database's
+    deferred foreign keys)."""
     found = plan(model)
-    statements = row_statements(model, pk)
-    if found is None or statements is None:
+    if found is None or _collector_only.get() or _listened(found.deleted_models):
         return None
-    return [(sql, found.hops.get(raw)) for sql, raw in zip(statements, found.statements, strict=True)]
+    if type(pk) is not int:
+        raise TypeError(f"a cascade plan takes an integer primary key, not {type(pk).__name__}")
+    return [
+        (raw.replace("%", "%%").replace(ROOT, "%s"), [pk] * raw.count(ROOT), found.hops.get(raw))
+        for raw in found.statements
+    ]
 
 
 def delete_statements(queryset: QuerySet[Any]) -> list[tuple[str, list[Any]]] | None:

@@ -299,12 +299,14 @@ def _erase_bound(build: Callable[[Any], list[ErasePart] | None], user: User) -> 
 
     Shapes: whether the person has an email (a build may branch on it; the falsy email itself, "" or None, is
     part of the shape), the delete receivers connected now (they decide between statements and the collector),
-    the language. The first call of a shape builds for two probe people and keeps the result only when both
-    give the same statements, with every parameter either the probe's primary key or email (or its lower/upper
-    case, stripped: ``_VARIANTS``) at the same place in both, or the same constant (text, integer, decimal,
-    None: never a date or a time); no callable part; a ``rows`` callback of the same code holding the very same
-    objects in both (nothing of the person). A build must not branch on the value of the key or the email (only
-    on whether there is an email). Inside ``mindomo.cascade.collector_only`` (the fallback) nothing is reused."""
+    the language, the cascade's plans (``mindomo.cascade.plan``). The first call of a shape builds for two probe
+    people and keeps the result only when both give the same statements, with every parameter either the
+    probe's primary key or email (or its lower/upper case, stripped: ``_VARIANTS``) at the same place in both,
+    or the same constant (text, integer, decimal, None: never a date or a time), and what a statement
+    ``clears`` or is left out ``unless_cleared`` either the probe's primary key or the same integer in both; no
+    callable part; a ``rows`` callback of the same code holding the very same objects in both (nothing of the
+    person). A build must not branch on the value of the key or the email (only on whether there is an email).
+    Inside ``mindomo.cascade.collector_only`` (the fallback) nothing is reused."""
     if cascade.collector_only_now():
         return None
     email = user.email
@@ -313,6 +315,7 @@ def _erase_bound(build: Callable[[Any], list[ErasePart] | None], user: User) -> 
         bool(email) or email,
         translation.get_language(),
         tuple(entry[0] for signal in (signals.pre_delete, signals.post_delete) for entry in signal.receivers),
+        cascade.plan,  # the plans the statements come from (one function per process, unless a test replaces it)
     )
     template = _erase_templates.get(key)
     if template is None:
@@ -328,15 +331,17 @@ def _erase_bound(build: Callable[[Any], list[ErasePart] | None], user: User) -> 
             [item[2](_VARIANTS[item[1]](user.pk, email)) if item[0] else item[1] for item in spec],
             rows,
             tuple((table, column, user.pk if key else value) for table, column, key, value in clears),
+            None if unless is None else (unless[0], unless[1], user.pk if unless[2] else unless[3]),
         )
-        for sql, spec, rows, clears in template
+        for sql, spec, rows, clears, unless in template
     ]
 
 
 def _erase_template(build: Callable[[Any], list[ErasePart] | None], falsy_email: Any) -> Any:
-    """``[(sql, spec, rows, clears)]``, ``spec`` holding for each parameter ``(True, a variant's name, the type
-    it is given as)`` or ``(False, a constant)``, ``clears`` each cleared ``(table, column, True, None)`` for the
-    person's key or ``(table, column, False, a constant)``; ``_UNUSABLE`` when the build fails the checks of
+    """``[(sql, spec, rows, clears, unless)]``, ``spec`` holding for each parameter ``(True, a variant's name, the
+    type it is given as)`` or ``(False, a constant)``, ``clears`` each cleared ``(table, column, True, None)`` for
+    the person's key or ``(table, column, False, a constant)``, ``unless`` the ``unless_cleared`` the same way (or
+    None); ``_UNUSABLE`` when the build fails the checks of
     :func:`_erase_bound`."""
     probes = [_Person(pk, email if falsy_email is None else falsy_email) for pk, email in _PROBES]
     try:
@@ -369,20 +374,36 @@ def _erase_template(build: Callable[[Any], list[ErasePart] | None], falsy_email:
                 spec.append((False, value_a))
             else:
                 return _UNUSABLE
-        if a.unless_cleared is not None or b.unless_cleared is not None or len(a.clears) != len(b.clears):
+        if (a.unless_cleared is None) != (b.unless_cleared is None) or len(a.clears) != len(b.clears):
             return _UNUSABLE
         clears: list[tuple[str, str, bool, Any]] = []
-        for (table_a, column_a, value_a), (table_b, column_b, value_b) in zip(a.clears, b.clears, strict=True):
-            if (table_a, column_a) != (table_b, column_b):
+        for cleared_a, cleared_b in zip(a.clears, b.clears, strict=True):
+            cleared = _cleared_spec(cleared_a, cleared_b, probes)
+            if cleared is None:
                 return _UNUSABLE
-            if (value_a, value_b) == (probes[0].pk, probes[1].pk):
-                clears.append((table_a, column_a, True, None))
-            elif value_a == value_b and type(value_a) is int:
-                clears.append((table_a, column_a, False, value_a))
-            else:
+            clears.append(cleared)
+        unless = None
+        if a.unless_cleared is not None and b.unless_cleared is not None:
+            unless = _cleared_spec(a.unless_cleared, b.unless_cleared, probes)
+            if unless is None:
                 return _UNUSABLE
-        template.append((a.sql, spec, a.rows, clears))
+        template.append((a.sql, spec, a.rows, clears, unless))
     return template
+
+
+def _cleared_spec(
+    a: tuple[str, str, Any], b: tuple[str, str, Any], probes: list[_Person]
+) -> tuple[str, str, bool, Any] | None:
+    """A ``clears`` or ``unless_cleared`` entry of the two probes' builds as ``(table, column, True, None)`` for the
+    person's key or ``(table, column, False, a constant integer)``; None when it is neither."""
+    (table_a, column_a, value_a), (table_b, column_b, value_b) = a, b
+    if (table_a, column_a) != (table_b, column_b):
+        return None
+    if (value_a, value_b) == (probes[0].pk, probes[1].pk):
+        return (table_a, column_a, True, None)
+    if value_a == value_b and type(value_a) is int:
+        return (table_a, column_a, False, value_a)
+    return None
 
 
 def _probe_values(probe: _Person) -> tuple[int, str]:
