@@ -113,6 +113,18 @@ def test_a_plan_takes_only_an_integer_key() -> None:
     assert not bulk.has_dependents(DataExport)  # data_exports_erase deletes its rows by one bare DELETE
 
 
+def test_the_row_steps_are_one_text_for_every_row_with_the_key_as_a_parameter() -> None:
+    first, second = cascade.row_steps(User, 41), cascade.row_steps(User, 42)
+    assert first is not None and second is not None
+    assert [sql for sql, _params, _hop in first] == [sql for sql, _params, _hop in second]
+    assert all(params == [41] * len(params) and params for _sql, params, _hop in first)
+    assert [len(params) for _sql, params, _hop in first] == [len(params) for _sql, params, _hop in second]
+    assert all(sql.count("%s") == len(params) and "41" not in sql for sql, params, _hop in first)
+    assert [hop for _sql, _params, hop in first] == [hop for _sql, _params, hop in second]
+    with pytest.raises(TypeError):
+        cascade.row_steps(User, "1; DROP TABLE accounts_user")  # type: ignore[arg-type]
+
+
 @pytest.mark.django_db
 def test_an_erasure_at_once_deletes_the_user_row_in_one_round_trip() -> None:
     user, _bystander = _user_everywhere()

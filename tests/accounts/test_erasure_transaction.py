@@ -375,3 +375,42 @@ def test_a_row_added_after_a_provider_emptied_its_table_fails_the_commit_and_eac
     assert deletion.state == AccountDeletionRequest.State.ERASED
     assert not User.objects.filter(pk=user.pk).exists()
     assert not Grade.objects.filter(student_id=user.pk).exists()
+
+
+def test_the_accounts_providers_statements_are_built_once_and_bound_to_each_person(monkeypatch: Any) -> None:
+    accounts = registry.get("accounts")
+    first, second = UserFactory(), UserFactory()
+    built: list[int] = []
+    real = cascade.row_steps
+
+    def counted(model: Any, pk: int) -> Any:
+        built.append(pk)
+        return real(model, pk)
+
+    monkeypatch.setattr(cascade, "row_steps", counted)
+    privacy.forget()
+    privacy.erase_parts(accounts, first)  # the first call builds (for the probe people) and binds
+    assert built
+    built.clear()
+
+    bound = privacy.erase_parts(accounts, second)
+
+    assert built == []  # bound, not built again: the user row's cascade is the same text for everyone
+    fresh = accounts.erase_statements(second)
+    assert built == [second.pk]
+
+    def shown(parts: list[Any]) -> list[Any]:
+        return [(s.sql, list(s.params), s.clears, s.unless_cleared, s.rows is None) for s in parts]
+
+    assert all(isinstance(part, privacy.Statement) for part in bound)
+    assert shown(bound) == shown(fresh)
+    assert any(s.unless_cleared == ("grading_grade", "student_id", second.pk) for s in bound)
+
+
+def test_the_steps_of_an_opened_request_follow_the_registry_in_order() -> None:
+    user = UserFactory()
+    deletion = services.account_erase_now(user=user, requested_by="privacy_desk", reason="case 9")
+    steps = list(deletion.steps.order_by("position").values_list("provider", "position", "state", "attempts"))
+    assert steps == [(p.name, n, ErasureStep.State.DONE, 1) for n, p in enumerate(registry.providers())]
+    assert deletion.requested_at is not None
+    assert deletion.requested_at <= timezone.now()
