@@ -115,7 +115,8 @@ def test_a_plan_takes_only_an_integer_key() -> None:
 
 def test_the_row_steps_are_one_text_for_every_row_with_the_key_as_a_parameter() -> None:
     first, second = cascade.row_steps(User, 41), cascade.row_steps(User, 42)
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     assert [sql for sql, _params, _hop in first] == [sql for sql, _params, _hop in second]
     assert all(params == [41] * len(params) and params for _sql, params, _hop in first)
     assert [len(params) for _sql, params, _hop in first] == [len(params) for _sql, params, _hop in second]
