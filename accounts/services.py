@@ -710,13 +710,22 @@ def account_erase_now(
     with transaction.atomic():
         if before is not None:
             before()
-        # the open request, locked (its text written once per process); nearly always none
-        with connection.cursor() as cursor:
-            cursor.execute(_OPEN_REQUEST_SQL, [user.pk])
-            found = cursor.fetchall()
-        if not found:
-            deletion = _erasure_open(user=user, requested_by=requested_by, reason=reason, now=now, providers=providers)
-            run = fresh = True
+        opened: AccountDeletionRequest | None = None
+        for _attempt in range(3):
+            # the open request, locked (its text written once per process); nearly always none
+            with connection.cursor() as cursor:
+                cursor.execute(_OPEN_REQUEST_SQL, [user.pk])
+                found = cursor.fetchall()
+            if found:
+                break
+            # None: a concurrent call (or the person's own request) opened one since the read, and committed: read it
+            opened = _erasure_open(user=user, requested_by=requested_by, reason=reason, now=now, providers=providers)
+            if opened is not None:
+                break
+        else:
+            raise RuntimeError(f"erasure of user {user.pk}: a request keeps opening and closing")
+        if opened is not None:
+            deletion, run, fresh = opened, True, True
         else:
             deletion = AccountDeletionRequest.objects.get(pk=found[0][0])
             if reason not in deletion.reason:
@@ -734,10 +743,13 @@ def account_erase_now(
 
 def _erasure_open(
     *, user: User, requested_by: str, reason: str, now: datetime, providers: list[Any]
-) -> AccountDeletionRequest:
+) -> AccountDeletionRequest | None:
     """In the caller's transaction, one round trip: lock the account's row and deactivate it, insert its request
-    already ``erasing``, end its sessions and insert one step per provider. Staff accounts are closed by an
-    administrator (ValidationError: the caller's transaction rolls back what the statements did).
+    already ``erasing`` with one step per provider, and end its sessions. None, nothing inserted, when a request of
+    the account is open already: one a concurrent transaction inserted after the caller's read (``INSERT ... ON
+    CONFLICT DO NOTHING`` on the unique index of open requests waits for that transaction and, once it committed,
+    inserts nothing; the caller then reads that request). Staff accounts are closed by an administrator
+    (ValidationError: the caller's transaction rolls back what the statements did).
 
     The statements' text is written once per process (the values are parameters): nothing to build but the
     sessions' statement."""
@@ -774,12 +786,12 @@ def _erasure_open(
                     deletion.erase_after,
                     deletion.attempts,
                     deletion.last_attempt_at,
+                    deletion.requested_at,
+                    [p.name for p in providers],
                 ],
                 inserted.extend,
             ),
             user_sessions_end_statement(user=user),
-            # the steps name the request just inserted in this string (its identity column's value in this session)
-            privacy.Statement(_OPEN_STEPS_SQL, [deletion.requested_at, [p.name for p in providers]]),
         ]
     )
     if not account:
@@ -788,6 +800,8 @@ def _erasure_open(
     if staff:
         raise ValidationError(_("Staff accounts are closed by an administrator."), code="staff")
     user.is_active = False
+    if not inserted:
+        return None
     ((deletion.pk,),) = inserted
     deletion._state.adding, deletion._state.db = False, "default"
     return deletion
@@ -805,7 +819,6 @@ def _erasure_statements() -> dict[str, str]:
         q(User._meta.db_table),
     )
     open_states = ", ".join(f"'{state}'" for state in AccountDeletionRequest.OPEN_STATES)
-    sequence = f"currval(pg_get_serial_sequence('{AccountDeletionRequest._meta.db_table}', 'id'))"
     return {
         "open_request": (
             f'SELECT "id" FROM {requests} WHERE "user_id" = %s AND "state" IN ({open_states}) '  # noqa: S608
@@ -816,15 +829,17 @@ def _erasure_statements() -> dict[str, str]:
             "RETURNING is_staff OR is_superuser, username, email, first_name, last_name, language"
         ),
         "open_insert": (
-            f'INSERT INTO {requests} ("reference", "user_id", "state", "reauthenticated_by", "reason", '  # noqa: S608
-            '"requested_at", "erase_after", "cancelled_at", "attempts", "last_attempt_at", "erased_at") '
-            'VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, %s, %s, NULL) RETURNING "id"'
-        ),
-        "open_steps": (
-            f'INSERT INTO {steps} ("request_id", "provider", "position", "state", "attempts", "error", '  # noqa: S608
-            f'"updated_at", "done_at") SELECT {sequence}, step.provider, step.position - 1, '
-            f"'{ErasureStep.State.PENDING}', 0, '', %s, NULL "
-            "FROM unnest(%s::varchar[]) WITH ORDINALITY AS step (provider, position)"
+            # the request and its steps (one per provider name, in order), unless a request is open (the index
+            # accounts_deletion_one_open_per_user: its column and condition)
+            f'WITH "request" AS (INSERT INTO {requests} ("reference", "user_id", "state", "reauthenticated_by", '  # noqa: S608
+            '"reason", "requested_at", "erase_after", "cancelled_at", "attempts", "last_attempt_at", "erased_at") '
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, %s, %s, NULL) "
+            f'ON CONFLICT ("user_id") WHERE "state" IN ({open_states}) DO NOTHING RETURNING "id"), '
+            f'"steps" AS (INSERT INTO {steps} ("request_id", "provider", "position", "state", "attempts", "error", '
+            f'"updated_at", "done_at") SELECT "request"."id", "step"."provider", "step"."position" - 1, '
+            f"'{ErasureStep.State.PENDING}', 0, '', %s, NULL FROM \"request\", "
+            'unnest(%s::varchar[]) WITH ORDINALITY AS "step" ("provider", "position")) '
+            'SELECT "id" FROM "request"'
         ),
         "steps_done": (
             f'UPDATE {steps} SET "state" = \'{ErasureStep.State.DONE}\', "done_at" = %s, '  # noqa: S608
@@ -839,7 +854,7 @@ def _erasure_statements() -> dict[str, str]:
 
 _SQL = _erasure_statements()
 _OPEN_REQUEST_SQL, _OPEN_ACCOUNT_SQL, _OPEN_INSERT_SQL = _SQL["open_request"], _SQL["open_account"], _SQL["open_insert"]
-_OPEN_STEPS_SQL, _STEPS_DONE_SQL, _REQUEST_ERASED_SQL = _SQL["open_steps"], _SQL["steps_done"], _SQL["request_erased"]
+_STEPS_DONE_SQL, _REQUEST_ERASED_SQL = _SQL["steps_done"], _SQL["request_erased"]
 
 
 def _reason_field(reason: str) -> str:
