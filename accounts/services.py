@@ -7,6 +7,7 @@ import re
 import tempfile
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import IO, Any
 
@@ -17,14 +18,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from mindomo import bulk, cascade, files, privacy
+from mindomo import bulk, cascade, files, prepared, privacy
 from mindomo import cache as shared_cache
 from mindomo.i18n import supported
 from mindomo.privacy import registry
@@ -614,7 +615,8 @@ def _erasure_execute(
         if address:
             emails.account_erased_send(email=address, name=name, language=language)
 
-    if _erase_at_once(deletion=deletion, user=user, providers=pending, now=now, then=last_email):
+    email = emails.account_erased_statement(email=address, name=name, language=language) if address else None
+    if _erase_at_once(deletion=deletion, user=user, providers=pending, now=now, email=email):
         deletion.state, deletion.erased_at, deletion.user_id = AccountDeletionRequest.State.ERASED, now, None
         return deletion
     # Only after a failure of the single transaction: each provider in its own transaction, so the steps done
@@ -657,6 +659,7 @@ def _erase_at_once(
     providers: list[Any],
     now: datetime,
     then: Callable[[], object] | None = None,
+    email: Any = None,
 ) -> bool:
     """Every provider not done yet in one transaction, with one update of their steps (and the request marked
     erased when the accounts provider, last, has run). False, with nothing changed, when one fails (the
@@ -671,9 +674,11 @@ def _erase_at_once(
     try:
         with transaction.atomic():
             parts = [part for provider in providers for part in privacy.erase_parts(provider, user)]
-            parts.append(privacy.Statement(_STEPS_DONE_SQL, [now, deletion.pk, names]))
+            parts.append(privacy.Statement(_STEPS_DONE_SQL, [now, deletion.pk, names], prepare=True))
             if ACCOUNTS_PROVIDER in names:
-                parts.append(privacy.Statement(_REQUEST_ERASED_SQL, [now, deletion.pk]))
+                parts.append(privacy.Statement(_REQUEST_ERASED_SQL, [now, deletion.pk], prepare=True))
+            if email is not None:
+                parts.append(email)
             privacy.erase_run(parts)
             if then is not None:
                 then()
@@ -707,21 +712,42 @@ def account_erase_now(
     """
     now = now or timezone.now()
     providers = registry.providers()
+    try:
+        return _erase_now(
+            user=user, requested_by=requested_by, reason=reason, now=now, before=before, providers=providers
+        )
+    except DatabaseError as exc:
+        if not prepared.lost(exc):
+            raise
+    # the session no longer held a statement prepared on it (a rollback's DEALLOCATE ALL by psycopg, a pooler's
+    # reset): the transaction that opened rolled back, nothing was opened; once more, the statements prepared again
+    return _erase_now(user=user, requested_by=requested_by, reason=reason, now=now, before=before, providers=providers)
+
+
+def _erase_now(
+    *,
+    user: User,
+    requested_by: str,
+    reason: str,
+    now: datetime,
+    before: Callable[[], object] | None,
+    providers: list[Any],
+) -> AccountDeletionRequest:
     with transaction.atomic():
         if before is not None:
             before()
-        opened: AccountDeletionRequest | None = None
         for _attempt in range(3):
-            # the open request, locked (its text written once per process); nearly always none
+            # nearly always: no request open, the opening inserts one (no read before it)
+            opened = _erasure_open(user=user, requested_by=requested_by, reason=reason, now=now, providers=providers)
+            if opened is not None:
+                break
+            # None: a request is open (the person's own, or a concurrent call's that committed): read it, locked
             with connection.cursor() as cursor:
                 cursor.execute(_OPEN_REQUEST_SQL, [user.pk])
                 found = cursor.fetchall()
             if found:
                 break
-            # None: a concurrent call (or the person's own request) opened one since the read, and committed: read it
-            opened = _erasure_open(user=user, requested_by=requested_by, reason=reason, now=now, providers=providers)
-            if opened is not None:
-                break
+            # closed between the opening and the read: open one again
         else:
             raise RuntimeError(f"erasure of user {user.pk}: a request keeps opening and closing")
         if opened is not None:
@@ -746,10 +772,10 @@ def _erasure_open(
 ) -> AccountDeletionRequest | None:
     """In the caller's transaction, one round trip: lock the account's row and deactivate it, insert its request
     already ``erasing`` with one step per provider, and end its sessions. None, nothing inserted, when a request of
-    the account is open already: one a concurrent transaction inserted after the caller's read (``INSERT ... ON
+    the account is open already: the person's own, or one a concurrent transaction inserted (``INSERT ... ON
     CONFLICT DO NOTHING`` on the unique index of open requests waits for that transaction and, once it committed,
-    inserts nothing; the caller then reads that request). Staff accounts are closed by an administrator
-    (ValidationError: the caller's transaction rolls back what the statements did).
+    inserts nothing; the caller then reads that request: no read before the opening). Staff accounts are closed by
+    an administrator (ValidationError: the caller's transaction rolls back what the statements did).
 
     The statements' text is written once per process (the values are parameters): nothing to build but the
     sessions' statement."""
@@ -773,7 +799,7 @@ def _erasure_open(
             # disk and flushes this one with it, cannot have happened either: the caller sees the failure.
             # A killed worker or web process loses nothing (README, "Erasure pipeline").
             privacy.Statement("SET LOCAL synchronous_commit TO OFF"),
-            privacy.Statement(_OPEN_ACCOUNT_SQL, [user.pk], account.extend),
+            privacy.Statement(_OPEN_ACCOUNT_SQL, [user.pk], account.extend, prepare=True),
             privacy.Statement(
                 _OPEN_INSERT_SQL,
                 [
@@ -790,8 +816,9 @@ def _erasure_open(
                     [p.name for p in providers],
                 ],
                 inserted.extend,
+                prepare=True,
             ),
-            user_sessions_end_statement(user=user),
+            replace(user_sessions_end_statement(user=user), prepare=True),
         ]
     )
     if not account:

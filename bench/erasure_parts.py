@@ -66,6 +66,7 @@ def main() -> None:
     wrap(services, "_erase_at_once", "at_once")
     wrap(privacy, "erase_run", "erase_run")
     wrap(emails, "account_erased_send", "email")
+    wrap(emails, "account_erased_statement", "email")  # rendered, its INSERT sent in the erasure's string
     wrap(outbox, "delivery_enqueue", "email_write")
     wrap(outbox, "_publish", "publish")
     database = connections["default"]

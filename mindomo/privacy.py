@@ -31,7 +31,7 @@ from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.module_loading import autodiscover_modules
 
-from mindomo import cascade, statements
+from mindomo import cascade, prepared, statements
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -187,6 +187,9 @@ class Statement:
     # left out by :func:`erase_run` when a statement before it in the same run cleared this (it would find
     # nothing: the user row's cascade revisiting a table a provider already emptied); never one with ``rows``
     unless_cleared: tuple[str, str, Any] | None = None
+    # the text is the same for every person (their values only in ``params``): sent as a prepared statement of
+    # the session (``mindomo.prepared``)
+    prepare: bool = False
 
 
 ErasePart = Statement | Callable[[], Any]
@@ -332,6 +335,7 @@ def _erase_bound(build: Callable[[Any], list[ErasePart] | None], user: User) -> 
             rows,
             tuple((table, column, user.pk if key else value) for table, column, key, value in clears),
             None if unless is None else (unless[0], unless[1], user.pk if unless[2] else unless[3]),
+            prepare=True,
         )
         for sql, spec, rows, clears, unless in template
     ]
@@ -448,11 +452,19 @@ def erase_run(parts: Iterable[ErasePart], *, using: str = "default") -> None:
     def send() -> None:
         if not batch:
             return
+        composed = prepared.compose([(s.sql, s.params, s.prepare) for s in batch], using=using)
         with connections[using].cursor() as cursor:
-            cursor.execute(";\n".join(s.sql for s in batch), [p for s in batch for p in s.params])
-            for n, statement in enumerate(batch):
-                if n:
-                    cursor.nextset()  # one result per statement, in order
+            try:
+                cursor.execute(composed.sql, composed.params)
+            except Exception:
+                prepared.settled(composed, ok=False)
+                raise
+            prepared.settled(composed, ok=True)
+            position = 0
+            for statement, result in zip(batch, composed.results, strict=True):
+                while position < result:
+                    cursor.nextset()  # one result per statement (and per PREPARE), in order
+                    position += 1
                 if statement.rows is not None:
                     statement.rows(cursor.fetchall())
         batch.clear()

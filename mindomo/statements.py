@@ -299,13 +299,38 @@ def _prepared_form(key: Hashable, build: Build, args: tuple[Arg, ...]) -> Any:
             slots = [part for part in parts if type(part) is int]
             numbers = {slot: n for n, slot in enumerate(dict.fromkeys(slots), start=1)}
             text = "".join(f"${numbers[part]}" if type(part) is int else part for part in parts)
-            name = "mindomo_" + hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
-            form = (name, text, list(numbers))
+            form = (prepared_base(text), text, list(numbers))
         with _lock:
             if len(_prepared_forms) >= _MAX_SHAPES:
                 _prepared_forms.clear()
             _prepared_forms[(key, shape)] = form
     return form
+
+
+def prepared_base(text: str) -> str:
+    """The name a statement prepared by this project has on a connection, but for its generation (``_<n>``,
+    ``prepared_held``): a digest of the text ``PREPARE`` gets (the same text is the same statement)."""
+    return "mindomo_" + hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def prepared_held(raw_connection: Any) -> tuple[int, set[str]]:
+    """The generation of the names on psycopg's ``raw_connection`` and the names it holds (prepared by ``together``
+    or ``mindomo.prepared``): one record per connection for both."""
+    return _prepared.get(raw_connection) or (0, set())
+
+
+def prepared_settled(raw_connection: Any, generation: int, new: Sequence[str], *, ok: bool) -> None:
+    """After a query that prepared ``new`` ran (``ok``) or failed: on success the connection holds them too; on a
+    failure what it holds is not known (part of the query ran; PREPARE is not undone by a rollback; the failure may
+    be a statement found missing): the next query prepares under new names (the generation raised)."""
+    held_generation, done = prepared_held(raw_connection)
+    if held_generation != generation:
+        return  # raised meanwhile
+    if ok:
+        done.update(new)
+        _prepared[raw_connection] = (generation, done)
+    else:
+        _prepared[raw_connection] = (generation + 1, set())
 
 
 def together(calls: Sequence[tuple[Hashable, Build, tuple[Arg, ...]]], *, using: str = "default") -> list[list[Any]]:
@@ -349,7 +374,7 @@ def _compiled_together(connection: Any, calls: Sequence[tuple[Hashable, Build, t
 def _prepared_together(
     connection: Any, raw_connection: Any, calls: Sequence[tuple[Hashable, Build, tuple[Arg, ...]]]
 ) -> list[list[Any]]:
-    generation, done = _prepared.get(raw_connection) or (0, set())
+    generation, done = prepared_held(raw_connection)
     prepare: list[str] = []
     texts: list[str] = []
     params: list[Any] = []
@@ -363,8 +388,8 @@ def _prepared_together(
             texts.append(sql)
             params.extend(statement_params)
             continue
-        name, text, slots = form
-        name = f"{name}_{generation}"
+        base, text, slots = form
+        name = f"{base}_{generation}"
         if name not in done and name not in new:
             prepare.append(f"PREPARE {name} AS {text}")
             new.append(name)
@@ -387,10 +412,9 @@ def _prepared_together(
                     cursor.nextset()
                 results.append(cursor.fetchall())
     except Exception:
-        _prepared[raw_connection] = (generation + 1, set())  # what is prepared is not known: new names
+        prepared_settled(raw_connection, generation, new, ok=False)  # what is prepared is not known: new names
         raise
-    done.update(new)
-    _prepared[raw_connection] = (generation, done)
+    prepared_settled(raw_connection, generation, new, ok=True)
     return results
 
 

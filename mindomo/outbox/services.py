@@ -15,8 +15,9 @@ server: the SMTP timeout (``MAIL_SEND_TIMEOUT_SECONDS``) is much shorter than th
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -158,6 +159,51 @@ def deliveries_enqueue(
         ids = [delivery.pk for delivery in deliveries]
         transaction.on_commit(lambda: _publish_many(ids, at=due_at, now=timezone.now()))
     return deliveries
+
+
+def delivery_statement(
+    *, kind: str, message: EmailMessage, language: str | None = None, forget_when_sent: bool = False
+) -> tuple[str, list[Any], Callable[[list[tuple[Any, ...]]], None]]:
+    """:func:`delivery_enqueue` of a message due now (one recipient, no attachments, no user) as one ``INSERT ...
+    RETURNING id`` for a caller that sends it with its own statements (one round trip): its text, the same for every
+    call (the values are parameters), the parameters, and what to call with the rows it returned, in the caller's
+    transaction: the send task is published once that transaction commits, as :func:`delivery_enqueue` does."""
+    if len(message.to) != 1 or message.cc or message.bcc or message.attachments:
+        raise ValueError("a delivery statement has exactly one recipient and no attachment")
+    html = ""
+    if isinstance(message, EmailMultiAlternatives):
+        html = next((str(content) for content, mimetype in message.alternatives if mimetype == "text/html"), "")
+    now = timezone.now()
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    sql = (
+        f'INSERT INTO {table} ("kind", "status", "user_id", "to_email", "from_email", "reply_to", "headers", '  # noqa: S608
+        '"subject", "text_body", "html_body", "language", "reference", "forget_when_sent", "created_at", "due_at", '
+        '"expires_at", "next_attempt_at", "queued_for", "claimed_at", "attempts", "sent_at", "failed_at", "error") '
+        f"VALUES (%s, '{Delivery.Status.PENDING}', NULL, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s, '', %s, %s, "
+        "%s, NULL, %s, %s, NULL, 0, NULL, NULL, '') RETURNING id"
+    )
+    params = [
+        kind,
+        message.to[0],
+        message.from_email or settings.DEFAULT_FROM_EMAIL,
+        json.dumps(list(message.reply_to)),
+        json.dumps(dict(message.extra_headers)),
+        str(message.subject),
+        str(message.body),
+        html,
+        language or translation.get_language() or settings.LANGUAGE_CODE,
+        forget_when_sent,
+        now,
+        now,
+        now,
+        now,
+    ]
+
+    def publish(rows: list[tuple[Any, ...]]) -> None:
+        ((pk,),) = rows
+        transaction.on_commit(lambda: _publish(pk, at=now, now=timezone.now()))
+
+    return sql, params, publish
 
 
 PUBLISH_CHUNK = 50  # deliveries enqueued together that one task message sends (deliveries_send_task)

@@ -23,7 +23,7 @@ from accounts import services
 from accounts.models import AccountDeletionRequest, DataExport, ErasureStep, User
 from billing.models import Invoice
 from grading.models import Grade
-from mindomo import bulk, cascade
+from mindomo import bulk, cascade, prepared
 from mindomo.privacy import registry
 from privacy.models import AccessLog
 from tests.accounts.factories import UserFactory
@@ -136,7 +136,8 @@ def test_an_erasure_at_once_deletes_the_user_row_in_one_round_trip() -> None:
         deletion = services.account_erase_now(user=user, requested_by="privacy_desk", reason="case 1")
 
     assert deletion.state == AccountDeletionRequest.State.ERASED
-    statements = [q["sql"] for q in queries.captured_queries]
+    # each string as its statements' texts (a prepared one is sent as ``EXECUTE name(values)``)
+    statements = [prepared.resolved(q["sql"]) for q in queries.captured_queries]
     user_deletes = [sql for sql in statements if 'DELETE FROM "accounts_user" WHERE' in sql]
     assert len(user_deletes) == 1
     assert "UPDATE" in user_deletes[0]

@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 import pytest
+from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Q, signals
@@ -19,7 +20,8 @@ from accounts import services
 from accounts.models import AccountDeletionRequest, ErasureStep, SupportInquiry, User, UserSession
 from billing.models import BillingEvent, Order
 from grading.models import Grade
-from mindomo import cascade, privacy
+from mindomo import cascade, prepared, privacy
+from mindomo.outbox.models import Delivery
 from mindomo.privacy import registry
 from tests.accounts.factories import UserFactory
 from tests.accounts.test_deletion import _request_deletion, _user_with_data_everywhere
@@ -38,8 +40,9 @@ def test_an_erasure_is_one_transaction_with_one_update_of_the_steps(django_captu
 
     deletion.refresh_from_db()
     assert deletion.state == AccountDeletionRequest.State.ERASED
-    # the statements in their order, those sent together (one string) included
-    statements = [sql for q in queries.captured_queries for sql in q["sql"].split(";\n")]
+    # the statements in their order, those sent together (one string) included, each prepared one (``EXECUTE
+    # name(values)``) as the text it was prepared with
+    statements = [sql for q in queries.captured_queries for sql in prepared.resolved(q["sql"]).split(";\n")]
     step_updates = [sql for sql in statements if sql.startswith('UPDATE "accounts_erasurestep"')]
     assert len(step_updates) == 1
     assert set(deletion.steps.values_list("state", flat=True)) == {ErasureStep.State.DONE}
@@ -62,7 +65,8 @@ def test_an_erasure_at_once_sends_every_providers_statements_in_one_round_trip(
         deletion = services.account_erase_now(user=user, requested_by="privacy_desk", reason="case 5")
 
     assert deletion.state == AccountDeletionRequest.State.ERASED
-    sent = [q["sql"] for q in queries.captured_queries]
+    # each string as its statements' texts (a prepared one is sent as ``EXECUTE name(values)``)
+    sent = [prepared.resolved(q["sql"]) for q in queries.captured_queries]
     batches = [sql for sql in sent if 'DELETE FROM "grading_grade"' in sql]
     assert len(batches) == 1
     batch = batches[0]
@@ -76,21 +80,26 @@ def test_an_erasure_at_once_sends_every_providers_statements_in_one_round_trip(
         'DELETE FROM "accounts_user" WHERE',
         'UPDATE "accounts_erasurestep"',
         'UPDATE "accounts_accountdeletionrequest" SET "state"',
+        'INSERT INTO "outbox_delivery"',  # the confirmation email's row: it exists exactly when the erasure does
     ]
     positions = [batch.find(marker) for marker in order]
     assert -1 not in positions, dict(zip(order, positions, strict=True))
     assert positions == sorted(positions)
     # no provider sent a statement of its own (48 round trips before the statements were sent together)
     assert not [sql for sql in sent if sql is not batch and ("grading_grade" in sql or 'erasurestep" SET' in sql)]
-    # the request opened in one round trip after the read of an open one: the account deactivated, the request,
-    # the sessions ended, the steps
+    # the request opened in one round trip, with no read of an open one before it (the INSERT ... ON CONFLICT on
+    # the index of open requests says whether one was open): the account deactivated, the request, the steps, the
+    # sessions ended
     (opening,) = [sql for sql in sent if "SET is_active = false" in sql]
     assert 'INSERT INTO "accounts_accountdeletionrequest"' in opening
     assert "DELETE FROM accounts_usersession" in opening
     assert 'INSERT INTO "accounts_erasurestep"' in opening
-    # two transactions (savepoints here): the read and the opening, then the erasure and the email's row in it
-    assert len(sent) == 8, sent
-    assert 'INSERT INTO "outbox_delivery"' in sent[sent.index(batch) + 1]
+    assert not [sql for sql in sent if sql.startswith('SELECT "id" FROM "accounts_accountdeletionrequest"')]
+    # two transactions (savepoints here): the opening, then the erasure with the email's row in its string: six
+    # round trips (eight before: the read of an open request, and the email's INSERT after the string, are gone)
+    assert len(sent) == 6, sent
+    assert (sent.index(opening), sent.index(batch)) == (1, 4)
+    assert [sent[n].split(" ")[0] for n in (0, 2, 3, 5)] == ["SAVEPOINT", "RELEASE", "SAVEPOINT", "RELEASE"]
     assert not Grade.objects.filter(student_id=user.pk).exists()
     assert not UserSession.objects.filter(user_id=user.pk).exists()
     assert not SupportInquiry.objects.filter(email=user.email).exists()
@@ -126,18 +135,32 @@ def test_a_failing_statement_undoes_the_whole_batch_and_each_provider_then_runs_
     assert steps["grading"].error == "DataError: division by zero"
     assert {steps[name].state for name in after} == {"pending"}
     assert sorted(Grade.objects.filter(student=user).values_list("pk", flat=True)) == grades  # rolled back
+    # the confirmation email's row was in the string rolled back: no email says it is done
+    assert not Delivery.objects.filter(kind="accounts.account_erased").exists()
     assert User.objects.filter(pk=user.pk, is_active=False).exists()
     assert SupportInquiry.objects.filter(email=user.email).exists()
     # alone, each provider still sends its statements as one string: the failing one is its own round trip
-    alone = [q["sql"] for q in queries.captured_queries if "/ (SELECT COUNT(*)" in q["sql"]]
+    alone = [prepared.resolved(q["sql"]) for q in queries.captured_queries if "/ (SELECT COUNT(*)" in q["sql"]]
     assert len(alone) == 2  # in the batch of all providers, then in grading's own transaction
     assert 'DELETE FROM "accounts_user"' in alone[0]
     assert 'DELETE FROM "accounts_user"' not in alone[1]
     assert alone[1].startswith('DELETE FROM "grading_grade"')
+    # the batch ran as prepared statements (preparing some in the transaction that rolled back); alone, a provider
+    # runs its statements as their texts: the fallback does not depend on what the session holds
+    raw = [q["sql"] for q in queries.captured_queries if "/ (SELECT COUNT(*)" in q["sql"]]
+    assert "EXECUTE mindomo_" in raw[0]
+    assert "EXECUTE mindomo_" not in raw[1]
 
     monkeypatch.setattr(grading, "erase_statements", real)
-    with django_capture_on_commit_callbacks(execute=True):
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
         services.account_erasure_run(request_id=deletion.pk)
+    # the retry: the providers left in one transaction again, as prepared statements, prepared anew (new names)
+    # after the failed transaction that had prepared some of them
+    (retry,) = [
+        q["sql"] for q in queries.captured_queries if 'DELETE FROM "grading_grade"' in prepared.resolved(q["sql"])
+    ]
+    assert "PREPARE mindomo_" in retry
+    assert 'DELETE FROM "accounts_user"' in prepared.resolved(retry)
 
     deletion.refresh_from_db()
     assert deletion.state == AccountDeletionRequest.State.ERASED
@@ -149,6 +172,8 @@ def test_a_failing_statement_undoes_the_whole_batch_and_each_provider_then_runs_
     assert not Grade.objects.filter(pk__in=grades).exists()
     assert not User.objects.filter(pk=user.pk).exists()
     assert not SupportInquiry.objects.filter(email=user.email).exists()
+    # now it is: sent once (and its row deleted once sent: forget_when_sent)
+    assert len([m for m in mail.outbox if m.to == [user.email]]) == 1
 
 
 def test_erase_run_sends_consecutive_statements_as_one_string_and_runs_a_callable_in_its_place() -> None:
@@ -326,7 +351,8 @@ def test_the_user_rows_cascade_leaves_out_the_tables_a_provider_emptied_before_i
         deletion = services.account_erase_now(user=user, requested_by="privacy_desk", reason="case 8")
 
     assert deletion.state == AccountDeletionRequest.State.ERASED
-    statements = [sql for q in queries.captured_queries for sql in q["sql"].split(";\n")]
+    # each prepared statement (sent as ``EXECUTE name(values)``) as the text it was prepared with
+    statements = [sql for q in queries.captured_queries for sql in prepared.resolved(q["sql"]).split(";\n")]
     # the grading provider deleted the grades and the billing provider detached the invoices: the cascade does
     # not visit them again (it did, 101 statements in the erasure's string)
     assert [sql for sql in statements if sql.startswith('DELETE FROM "grading_grade"')] == [
@@ -337,7 +363,7 @@ def test_the_user_rows_cascade_leaves_out_the_tables_a_provider_emptied_before_i
     # the tables no provider empties are still the cascade's: the user's groups, the grades they graded
     assert f'DELETE FROM "accounts_user_groups" WHERE "user_id" = {user.pk}' in statements
     assert f'UPDATE "grading_grade" SET "graded_by_id" = NULL WHERE "graded_by_id" = {user.pk}' in statements
-    erasure = max((q["sql"] for q in queries.captured_queries), key=lambda sql: sql.count(";\n"))
+    erasure = max((prepared.resolved(q["sql"]) for q in queries.captured_queries), key=lambda sql: sql.count(";\n"))
     assert erasure.count(";\n") + 1 <= 70
     assert not Grade.objects.filter(student_id=user.pk).exists()
 
