@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
@@ -190,18 +191,28 @@ def _insert(rows: list[LedgerEntry]) -> None:
         ],
         separators=(",", ":"),
     )
-    packed = f"(ARRAY[{', '.join(['%s::bytea'] * len(members))}]::bytea[])[members_slot]" if members else "NULL"
+    # %b: the packed subjects travel as binary parameters, 16 bytes each (as text, a 160 KB batch became 320 KB of
+    # hex escapes PostgreSQL's lexer read char by char: 2.4 ms against 0.4 ms measured alone)
+    packed = f"(ARRAY[{', '.join(['%b::bytea'] * len(members))}]::bytea[])[members_slot]" if members else "NULL"
     sql = (
         f"INSERT INTO {table} ({listed}, {q(_column('members'))}) SELECT {listed}, {packed} "  # noqa: S608
         f"FROM jsonb_to_recordset(%s::jsonb) AS r({typed}, members_slot integer) "
         f"ORDER BY {q('seq')} RETURNING id, {q('seq')}"
     )
-    with connection.cursor() as cursor:
+    with _server_bound() as cursor:
         cursor.execute(sql, [*(bytes(value) for value in members), document])
         ids = dict((seq, pk) for pk, seq in cursor.fetchall())
     for row in rows:
         row.pk = ids[row.seq]
         row._state.adding = False
+
+
+def _server_bound() -> Any:
+    """A cursor that binds its parameters server-side (the product's cursors bind on the client: Django's
+    default), so a ``%b`` parameter travels in binary; wrapped as Django wraps its own (logged, in the
+    transaction, on the same connection)."""
+    connection.ensure_connection()
+    return connection._prepare_cursor(psycopg.Cursor(connection.connection))  # type: ignore[attr-defined]
 
 
 # --- batch entries: one row for many subjects --------------------------------------------------------------

@@ -338,10 +338,17 @@ EXPIRY_RETURNING = ("id", "ledger_subject")
 EXPIRY_LOCK = 0x65787069  # "expi"
 
 
-def pending_signups_expired_logged(batch: bulk.Batch) -> None:
-    """After a batch of expired requests was deleted, in the same transaction: one ledger entry for the
-    whole batch (its subjects sorted and their Merkle root, so each request's expiry stays provable:
-    ``consent.ledger.subject_proof``) and the requests' reminder emails forgotten."""
+def _expired_emails_forget(gone: str) -> tuple[str, list[Any]]:
+    """The expired requests' emails forgotten by the batch's own DELETE statement, from the ids it deleted."""
+    return outbox.deliveries_forget_ctes(prefix=emails.pending_reference(""), keys=f"SELECT id FROM {gone}")
+
+
+def _expired_emails_forget_after(batch: bulk.Batch) -> None:
+    """The same, for a batch deleted without those CTEs: from the ids it returned, one statement more."""
+    outbox.deliveries_forget(prefix=emails.pending_reference(""), keys=batch.text("id"))
+
+
+def _expired_logged(batch: bulk.Batch) -> None:
     ledger.append(
         [
             ledger.batch_event(
@@ -353,7 +360,17 @@ def pending_signups_expired_logged(batch: bulk.Batch) -> None:
             )
         ]
     )
-    outbox.deliveries_forget(prefix=emails.pending_reference(""), keys=batch.text("id"))
+
+
+# After a batch of expired requests was deleted, in the same transaction: the requests' reminder emails forgotten
+# (in the batch's DELETE statement itself: its ids never come back) and one ledger entry for the whole batch (its
+# subjects sorted and their Merkle root, so each request's expiry stays provable: ``consent.ledger.subject_proof``).
+pending_signups_expired_logged = bulk.InStatement(
+    ctes=_expired_emails_forget,
+    consumes=("id",),
+    then=_expired_logged,
+    otherwise=_expired_emails_forget_after,
+)
 
 
 def pending_signups_expire(*, now: datetime.datetime | None = None, batch_size: int = BULK_BATCH_SIZE) -> int:

@@ -60,6 +60,7 @@ class Batch:
     more: bool = True  # False when the batch took the last rows its statement saw: no further batch is needed
     texts: dict[str, str] = field(default_factory=dict)
     model: Any = None
+    in_statement: bool = False  # the batch's DELETE statement also ran its InStatement's CTEs
 
     def values(self, name: str) -> list[str]:
         if name not in self.columns:
@@ -74,6 +75,38 @@ class Batch:
         return "\n".join(self.columns[name])
 
 
+@dataclass(frozen=True)
+class InStatement:
+    """An ``after_delete`` part of whose work goes into the batch's own DELETE statement, as more data-modifying
+    CTEs over the deleted rows (so what they need never comes back to Python, and no statement more is sent).
+
+    ``ctes(gone)`` gives those CTEs (``name AS (...), ...``, reading the deleted rows from the CTE ``gone``, which
+    returns every ``returning`` column) and their parameters; ``consumes`` names the ``returning`` columns only
+    they need, which the statement then does not aggregate and send back. ``then(batch)`` runs after the
+    statement, in the same transaction. Where a batch was deleted without them (Django's collector, or this
+    object called from another ``after_delete``), ``otherwise(batch)`` does their work from the batch's columns
+    instead, before ``then``: whichever way the batch went, the work is done once, in its transaction.
+    """
+
+    ctes: Callable[[str], tuple[str, list[Any]]]
+    consumes: tuple[str, ...] = ()
+    then: Callable[[Batch], Any] | None = None
+    otherwise: Callable[[Batch], Any] | None = None
+
+    def __call__(self, batch: Batch) -> Any:
+        if not batch.in_statement and self.otherwise is not None:
+            self.otherwise(batch)
+        return None if self.then is None else self.then(batch)
+
+    def sent_back(self, returning: Sequence[str]) -> list[str]:
+        """The ``returning`` columns the statement aggregates and sends back: those the CTEs alone do not use."""
+        return [name for name in returning if name not in self.consumes]
+
+
+def _in_statement(after_delete: Callable[[Batch], Any] | None) -> InStatement | None:
+    return after_delete if isinstance(after_delete, InStatement) else None
+
+
 def delete_batch(
     queryset: QuerySet[Any],
     *,
@@ -83,8 +116,10 @@ def delete_batch(
     returning: Sequence[str] = (),
     bare: bool = False,
     lock: int | None = None,
+    also: InStatement | None = None,
 ) -> Batch | None:
-    """Delete the next ``size`` rows of ``queryset`` in ``key`` order after ``after``; one statement.
+    """Delete the next ``size`` rows of ``queryset`` in ``key`` order after ``after``; one statement (with
+    ``also``'s CTEs over the deleted rows, when the rows go without Django's collector: :class:`InStatement`).
 
     Returns None when nothing was left. Runs in the caller's transaction (it needs one: the rows are
     locked until it ends). Rows other tables point at go through Django's collector (their dependents
@@ -133,32 +168,36 @@ def delete_batch(
     keys = [_column(meta, name) for name in key]
     gone = ", ".join(dict.fromkeys([*keys, *(_column(meta, name) for name in returning)]))
     descending = ", ".join(f"{column} DESC" for column in keys)
+    sent = returning if also is None else also.sent_back(returning)
     # unordered: ordering 10,000 values inside the statement cost as much as the DELETE; sorted here instead
     aggregates = "".join(
         f", (SELECT string_agg({c}::text, E'\\n') FROM gone)"  # noqa: S608
-        for c in map(_column_of(meta), returning)
+        for c in map(_column_of(meta), sent)
     )
+    more_ctes, more_params = ("", []) if also is None else also.ctes("gone")
     batch = f"(SELECT tids[1:{int(size)}] FROM chosen)::tid[]"  # noqa: S608
     sql = (
         f"WITH chosen AS (SELECT ARRAY({inner}) AS tids), "  # noqa: S608
         f"gone AS (DELETE FROM {table} WHERE ctid = ANY({batch}) RETURNING {gone}), "
+        f"{more_ctes + ', ' if more_ctes else ''}"
         f"last AS (SELECT {', '.join(keys)} FROM gone ORDER BY {descending} LIMIT 1) "
         f"SELECT (SELECT count(*) FROM gone){aggregates}, (SELECT cardinality(tids) > {int(size)} FROM chosen), "
         "last.* FROM (SELECT 1) one LEFT JOIN last ON true"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [*params, *more_params])
         row = cursor.fetchone()
     count = int(row[0])
     if not count:
         return None
-    texts = row[1 : 1 + len(returning)]
+    texts = row[1 : 1 + len(sent)]
     return Batch(
         count=count,
-        last=tuple(row[2 + len(returning) :]),
-        more=bool(row[1 + len(returning)]),
-        texts=dict(zip(returning, texts, strict=True)),
+        last=tuple(row[2 + len(sent) :]),
+        more=bool(row[1 + len(sent)]),
+        texts=dict(zip(sent, texts, strict=True)),
         model=model,
+        in_statement=also is not None,
     )
 
 
@@ -216,7 +255,16 @@ def delete_in_batches(
     after: Key | None = None
     while True:
         with transaction.atomic():
-            batch = delete_batch(queryset, key=key, after=after, size=size, returning=returning, bare=bare, lock=lock)
+            batch = delete_batch(
+                queryset,
+                key=key,
+                after=after,
+                size=size,
+                returning=returning,
+                bare=bare,
+                lock=lock,
+                also=_in_statement(after_delete),
+            )
             if batch is None:
                 return deleted
             if after_delete is not None:
@@ -333,9 +381,11 @@ def delete_by_blocks(
     span = min(most, max(least, math.ceil(planned.blocks * size / planned.due)))
     q = connection.ops.quote_name
     table = q(meta.db_table)
-    columns = [_column(meta, name) for name in returning]
-    gone = ", ".join(columns) or "1"
-    aggregates = "".join(f", string_agg({c}::text, E'\\n')" for c in columns)
+    also = _in_statement(after_delete)
+    sent = list(returning) if also is None else also.sent_back(returning)
+    gone = ", ".join(_column(meta, name) for name in returning) or "1"
+    aggregates = "".join(f", string_agg({c}::text, E'\\n')" for c in map(_column_of(meta), sent))
+    more_ctes, more_params = ("", []) if also is None else also.ctes("gone")
     deleted, start = 0, 0
     while True:
         end = start + span
@@ -343,12 +393,14 @@ def delete_by_blocks(
         bounds = f"ctid >= '({start},0)'::tid" + ("" if last else f" AND ctid < '({end},0)'::tid")
         sql = (
             f"WITH gone AS (DELETE FROM {table} WHERE {bounds} AND {where} RETURNING {gone}) "  # noqa: S608
-            f"SELECT count(*){aggregates} FROM gone"
+            f"{', ' + more_ctes + ' ' if more_ctes else ''}SELECT count(*){aggregates} FROM gone"
         )
         with transaction.atomic():
             with connection.cursor() as cursor:
                 # one round trip, two statements: the DELETE's snapshot is taken once the lock is held
-                cursor.execute(f"SELECT pg_advisory_xact_lock(%s, %s); {sql}", [LOCK_CLASS, lock, *params])
+                cursor.execute(
+                    f"SELECT pg_advisory_xact_lock(%s, %s); {sql}", [LOCK_CLASS, lock, *params, *more_params]
+                )
                 cursor.nextset()
                 row = cursor.fetchone()
             count = int(row[0])
@@ -357,8 +409,9 @@ def delete_by_blocks(
                     count=count,
                     last=(end,),
                     more=not last,
-                    texts=dict(zip(returning, row[1:], strict=True)),
+                    texts=dict(zip(sent, row[1:], strict=True)),
                     model=model,
+                    in_statement=also is not None,
                 )
                 if after_delete is not None:
                     after_delete(batch)

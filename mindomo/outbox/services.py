@@ -276,6 +276,21 @@ def deliveries_forget(*, references: Iterable[str] = (), prefix: str = "", keys:
     return int(row[0]) if row else 0
 
 
+def deliveries_forget_ctes(*, prefix: str, keys: str, name: str = "forgotten") -> tuple[str, list[Any]]:
+    """:func:`deliveries_forget`'s work as data-modifying CTEs for the caller's own statement (e.g. a batch's
+    ``DELETE ... RETURNING id``, ``mindomo.bulk.InStatement``): the deliveries whose reference is ``prefix``
+    followed by one of the values the subquery ``keys`` selects (``SELECT id FROM gone``), and their attachments.
+    Returns the CTEs (named ``name`` and ``name``_attachments) and their parameters."""
+    delivery = connection.ops.quote_name(Delivery._meta.db_table)
+    attachment = connection.ops.quote_name(DeliveryAttachment._meta.db_table)
+    return (
+        f"{name} AS (DELETE FROM {delivery} WHERE reference = ANY(ARRAY("  # noqa: S608
+        f"SELECT %s::text || key::text FROM ({keys}) AS keys(key))) RETURNING id), "
+        f"{name}_attachments AS (DELETE FROM {attachment} WHERE delivery_id IN (SELECT id FROM {name}))",
+        [prefix],
+    )
+
+
 def _message(delivery: Delivery) -> EmailMessage:
     message = EmailMultiAlternatives(
         subject=delivery.subject,
