@@ -340,7 +340,7 @@ EXPIRY_LOCK = 0x65787069  # "expi"
 
 def _expired_emails_forget(gone: str) -> tuple[str, list[Any]]:
     """The expired requests' emails forgotten by the batch's own DELETE statement, from the ids it deleted."""
-    return outbox.deliveries_forget_ctes(prefix=emails.pending_reference(""), keys=f"SELECT id FROM {gone}")
+    return outbox.deliveries_forget_ctes(prefix=emails.pending_reference(""), keys=f"SELECT id FROM {gone}")  # noqa: S608
 
 
 def _expired_emails_forget_after(batch: bulk.Batch) -> None:

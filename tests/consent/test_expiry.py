@@ -376,3 +376,84 @@ def test_after_the_ttl_no_table_holds_the_parent_email_or_the_child_login(
     assert tables_containing("guardian.of.zelda") == {}
     assert tables_containing("zelda.in.the.attic") == {}
     assert LedgerEntry.objects.filter(kind="expired").count() == 1
+
+
+def _emails_about(pendings: list[PendingSignup]) -> list[int]:
+    """A queued email (with an attachment) about each request, as the outbox keeps them (by its reference)."""
+    from consent import emails
+    from mindomo.outbox.models import Delivery, DeliveryAttachment
+
+    now = timezone.now()
+    ids = []
+    for pending in pendings:
+        delivery = Delivery.objects.create(
+            kind="consent_reminder",
+            to_email=pending.parent_email,
+            from_email="noreply@example.org",
+            subject="Your child asked to join",
+            text_body="...",
+            reference=emails.pending_reference(pending.pk),
+            due_at=now,
+            next_attempt_at=now,
+        )
+        DeliveryAttachment.objects.create(delivery=delivery, filename="a.txt", mimetype="text/plain", content=b"x")
+        ids.append(delivery.pk)
+    return ids
+
+
+def test_the_expired_requests_emails_are_forgotten_by_the_batch_statement_itself(path: str) -> None:
+    from mindomo.outbox.models import Delivery, DeliveryAttachment
+
+    ensure_loaded()
+    now = timezone.now()
+    expired = make_pending(120, created=now - timedelta(days=8))
+    fresh = make_pending(30, created=now - timedelta(days=1))
+    _ready(path, now)
+    gone = _emails_about(expired)
+    kept = _emails_about(fresh)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert services.pending_signups_expire(now=now, batch_size=50) == 120
+
+    assert set(Delivery.objects.values_list("pk", flat=True)) == set(kept)
+    assert set(DeliveryAttachment.objects.values_list("delivery_id", flat=True)) == set(kept)
+    statements = [q["sql"] for q in queries.captured_queries]
+    deletes = [sql for sql in statements if 'DELETE FROM "consent_pendingsignup"' in sql]
+    assert len(deletes) >= 2  # batches of about 50 (a block range may hold up to twice as many)
+    # no statement of its own: each batch's DELETE forgets its requests' emails, the ids never come back
+    assert all('DELETE FROM "outbox_delivery"' in sql for sql in deletes)
+    assert not [sql for sql in statements if "outbox_delivery" in sql and sql not in deletes]
+    assert not any('string_agg("id"' in sql for sql in deletes)
+    assert not Delivery.objects.filter(pk__in=gone).exists()
+
+
+def test_an_after_delete_that_wraps_the_expiry_s_still_forgets_the_emails() -> None:
+    """Called from another ``after_delete`` (the batch statement did not run its CTEs), the expiry's
+    ``after_delete`` forgets the emails itself, from the ids the statement then returned."""
+    from mindomo.outbox.models import Delivery
+
+    ensure_loaded()
+    now = timezone.now()
+    expired = make_pending(5, created=now - timedelta(days=8))
+    fresh = make_pending(2, created=now - timedelta(days=1))
+    _emails_about(expired)
+    kept = _emails_about(fresh)
+    seen: list[int] = []
+
+    def wrapped(batch: bulk.Batch) -> None:
+        seen.append(batch.count)
+        services.pending_signups_expired_logged(batch)
+
+    deleted = bulk.delete_in_batches(
+        services.pending_signups_expired(now),
+        key=services.EXPIRY_KEY,
+        size=2,
+        returning=services.EXPIRY_RETURNING,
+        after_delete=wrapped,
+        lock=services.EXPIRY_LOCK,
+    )
+
+    assert deleted == 5
+    assert seen == [2, 2, 1]
+    assert set(Delivery.objects.values_list("pk", flat=True)) == set(kept)
+    assert LedgerEntry.objects.filter(kind="expired").count() == 3

@@ -256,3 +256,28 @@ def test_subjects_that_are_not_pseudonyms_stay_in_the_hashed_detail() -> None:
     assert event.members is None
     assert event.detail["subjects"] == ["A" * 32, "b" * 32]
     assert ledger.batch_event(kind="expired", subjects=["ab cd" + "0" * 27], compact=True).members is None
+
+
+def test_a_compact_entry_s_packed_subjects_travel_as_a_binary_parameter() -> None:
+    """The 16 bytes of each pseudonym are sent as they are (a binary parameter bound by the server), not as
+    twice as many hex digits inside the statement's text for PostgreSQL's lexer to read."""
+    import psycopg
+
+    sent: list[tuple[str, Any, Any]] = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        sent.append((sql, params, context["cursor"].cursor))
+        return execute(sql, params, many, context)
+
+    event = ledger.batch_event(kind="expired", subjects=[f"{n:032x}" for n in range(300)], compact=True)
+    with connection.execute_wrapper(record):
+        (entry,) = ledger.append([event])
+
+    ((sql, params, cursor),) = [row for row in sent if row[0].startswith('INSERT INTO "consent_ledgerentry"')]
+    assert "%b::bytea" in sql
+    assert not isinstance(cursor, psycopg.ClientCursor)  # bound by the server: the bytes are not in the SQL text
+    assert event.members in params
+    entry.refresh_from_db()
+    assert bytes(entry.members) == event.members
+    assert ledger.batch_subjects(entry) == [f"{n:032x}" for n in range(300)]
+    assert ledger.verify_chain().ok
