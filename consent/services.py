@@ -378,7 +378,8 @@ def pending_signups_expire(*, now: datetime.datetime | None = None, batch_size: 
 
     Each batch is one ``DELETE ... RETURNING`` (keyset order on the expiry index; runs take turns on
     ``EXPIRY_LOCK``: idempotent, safe to run twice at once, and a parent answering while the batch runs either
-    wins or finds the request gone) plus one ledger append (``mindomo.bulk``). The retention engine's rule
+    wins or finds the request gone; the same statement forgets the requests' emails in the outbox) plus one
+    ledger append (``mindomo.bulk``, ``pending_signups_expired_logged``). The retention engine's rule
     "consent.pending_signups" runs the same delete. Returns how many this run deleted.
     """
     now = now or timezone.now()

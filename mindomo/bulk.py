@@ -11,12 +11,15 @@ invoice purge) goes through :func:`delete_in_batches`. Each batch is one transac
     ) SELECT count, the last key, each needed column aggregated into one string
 
 plus what the caller's ``after_delete`` does with the batch in the same transaction (one ledger append,
-one audit row). ``key`` must be the columns of an index that matches the filter (e.g. ``expires_at, id``
-for "expires_at <= now"), so each batch reads only the rows it deletes: the keyset walks the index forward
-past the dead entries of earlier batches instead of filtering them again. Rows another run holds are
-skipped, so two runs at once never block each other or delete twice. The deleted rows come back as one
-row (a count, the last key, one newline-joined string per column, sorted in Python), not 10,000 rows to
-decode.
+one audit row). An ``after_delete`` that is an :class:`InStatement` puts part of that work into the batch's
+statement itself, as more data-modifying CTEs over ``gone`` (the expiry forgets its requests' emails there:
+their ids never come back to Python).
+
+``key`` must be the columns of an index that matches the filter (e.g. ``expires_at, id`` for "expires_at <=
+now"), so each batch reads only the rows it deletes: the keyset walks the index forward past the dead entries
+of earlier batches instead of filtering them again. Rows another run holds are skipped, so two runs at once
+never block each other or delete twice. The deleted rows come back as one row (a count, the last key, one
+newline-joined string per column, sorted in Python), not 10,000 rows to decode.
 
 A rule may instead name an advisory ``lock`` (the expiry of pending sign-ups does): its runs then take
 turns batch by batch and the subquery locks no row, so each row is written once (the DELETE) instead of
