@@ -227,7 +227,12 @@ def test_a_second_concurrent_opening_finds_the_open_request_and_does_not_open_an
     assert opened.wait(10)
     second = threading.Thread(target=erase, args=("second",), name="second")
     second.start()
-    time.sleep(1)  # the second's opening waits for the first's uncommitted request (the unique index)
+    # the second's opening waits for the first's uncommitted request at the unique index: seen as a backend
+    # waiting on a lock before the first is let go (a fixed sleep could let the first finish before it got there)
+    deadline = time.monotonic() + 20
+    while not _a_backend_waits_on_a_lock():
+        assert time.monotonic() < deadline, "the second erasure never reached the first's open request"
+        time.sleep(0.05)
     release.set()
     first.join(20)
     second.join(20)
@@ -238,3 +243,12 @@ def test_a_second_concurrent_opening_finds_the_open_request_and_does_not_open_an
     assert results["second"].pk == results["first"].pk
     assert AccountDeletionRequest.objects.count() == 1
     assert not User.objects.filter(pk=user.pk).exists()
+
+
+def _a_backend_waits_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock')"
+        )
+        return bool(cursor.fetchone()[0])

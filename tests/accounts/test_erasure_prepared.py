@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 import pytest
 from django.core import mail
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from accounts import services
@@ -69,49 +67,6 @@ def test_a_session_that_lost_its_prepared_statements_falls_back_then_prepares_th
     with CaptureQueriesContext(connection) as queries:
         services.account_erase_now(user=UserFactory(), requested_by="privacy_desk", reason="third")
     assert all(sql.startswith("EXECUTE mindomo_") for sql in _erasure_string(queries).split(";\n"))
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_second_concurrent_opening_finds_the_open_request_and_does_not_open_another(monkeypatch: Any) -> None:
-    user = UserFactory()
-    opened = threading.Event()
-    release = threading.Event()
-    results: dict[str, Any] = {}
-    real_open = services._erasure_open
-
-    def slow_open(**kwargs: Any) -> Any:
-        found = real_open(**kwargs)
-        if threading.current_thread().name == "first":
-            opened.set()  # its request inserted, not committed yet
-            release.wait(10)
-        return found
-
-    monkeypatch.setattr(services, "_erasure_open", slow_open)
-
-    def erase(reason: str) -> None:
-        try:
-            results[reason] = services.account_erase_now(user=user, requested_by="privacy_desk", reason=reason)
-        except Exception as exc:  # pragma: no cover - shown by the assertion below
-            results[reason] = exc
-        finally:
-            connections.close_all()
-
-    first = threading.Thread(target=erase, args=("first",), name="first")
-    first.start()
-    assert opened.wait(10)
-    second = threading.Thread(target=erase, args=("second",), name="second")
-    second.start()
-    time.sleep(1)  # the second's opening waits for the first's uncommitted request (the unique index)
-    release.set()
-    first.join(20)
-    second.join(20)
-
-    assert not [r for r in results.values() if isinstance(r, Exception)], results
-    assert results["first"].state == AccountDeletionRequest.State.ERASED
-    # the second found the request the first opened (erasing: a run in progress) and opened none of its own
-    assert results["second"].pk == results["first"].pk
-    assert AccountDeletionRequest.objects.count() == 1
-    assert not User.objects.filter(pk=user.pk).exists()
 
 
 @pytest.mark.django_db(transaction=True)
