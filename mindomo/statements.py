@@ -222,20 +222,7 @@ def inline(key: Hashable, build: Build, *args: int | Sequence[int]) -> str | Non
     what psycopg's client-side binding sends (the same bytes), without its work on every call (a statement of
     more than 50 parameters, the gradebook's grades, is parsed again for each call). None when the statement
     cannot be reused or written in (a string among the arguments or the constants, see ``_parts``)."""
-    shape = (_shape(args), translation.get_language())
-    parts = _inline_parts.get((key, shape))
-    if parts is None:
-        if bind(key, build, *args) is None:
-            return None
-        template = _templates.get((key, shape))
-        if template is None:  # forgotten meanwhile (another thread filled the table)
-            return None
-        sql, spec, _meta = template
-        parts = _parts(sql, spec)
-        with _lock:
-            if len(_inline_parts) >= _MAX_SHAPES:
-                _inline_parts.clear()
-            _inline_parts[(key, shape)] = parts
+    parts = _derived(_inline_parts, key, build, args, lambda parts: parts)
     if parts is _UNUSABLE:
         return None
     flat = _flatten(args)
@@ -284,27 +271,38 @@ _prepared_forms: dict[tuple[Hashable, tuple[Shape, str | None]], Any] = {}
 def _prepared_form(key: Hashable, build: Build, args: tuple[Arg, ...]) -> Any:
     """``(name, text, slots)``: the statement with ``$n`` where each id goes and its constants written in, for
     ``PREPARE``; ``_UNUSABLE`` as for ``inline``."""
+    return _derived(_prepared_forms, key, build, args, _prepared_text)
+
+
+def _prepared_text(parts: list[Any]) -> Any:
+    slots = [part for part in parts if type(part) is int]
+    numbers = {slot: n for n, slot in enumerate(dict.fromkeys(slots), start=1)}
+    text = "".join(f"${numbers[part]}" if type(part) is int else part for part in parts)
+    return (prepared_base(text), text, list(numbers))
+
+
+def _derived(
+    table: dict[tuple[Hashable, Any], Any], key: Hashable, build: Build, args: tuple[Any, ...], derive: Any
+) -> Any:
+    """What ``derive`` makes of ``bind``'s statement for these arguments' shape and the language, split into its
+    text and the places of its ids (``_parts``), remembered in ``table``; ``_UNUSABLE`` when the statement cannot
+    be reused or written in (remembered too), or was forgotten meanwhile (another thread filled the table: not
+    remembered)."""
     shape = (_shape(args), translation.get_language())
-    form = _prepared_forms.get((key, shape))
-    if form is None:
+    value = table.get((key, shape))
+    if value is None:
         if bind(key, build, *args) is None:
             return _UNUSABLE
         template = _templates.get((key, shape))
         if template is None:
             return _UNUSABLE
         parts = _parts(template[0], template[1])
-        if parts is _UNUSABLE:
-            form = _UNUSABLE
-        else:
-            slots = [part for part in parts if type(part) is int]
-            numbers = {slot: n for n, slot in enumerate(dict.fromkeys(slots), start=1)}
-            text = "".join(f"${numbers[part]}" if type(part) is int else part for part in parts)
-            form = (prepared_base(text), text, list(numbers))
+        value = _UNUSABLE if parts is _UNUSABLE else derive(parts)
         with _lock:
-            if len(_prepared_forms) >= _MAX_SHAPES:
-                _prepared_forms.clear()
-            _prepared_forms[(key, shape)] = form
-    return form
+            if len(table) >= _MAX_SHAPES:
+                table.clear()
+            table[(key, shape)] = value
+    return value
 
 
 def prepared_base(text: str) -> str:
