@@ -56,6 +56,7 @@ def timed(owner: Any, name: str, label: str) -> None:
 
 timed(bulk.Batch, "values", "the pseudonyms split and sorted (Batch.values)")
 timed(ledger, "batch_event", "the entry's packing and Merkle tree (ledger.batch_event)")
+timed(ledger, "packed_batch_event", "the entry from the joined text (ledger.packed_batch_event)")
 timed(ledger, "append", "the ledger append, all of it (ledger.append)")
 timed(ledger, "_insert", "  of which its INSERT (ledger._insert)")
 timed(outbox, "deliveries_forget", "the outbox's own statement (deliveries_forget)")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
-import itertools
 import json
 import operator
 from collections.abc import Sequence
@@ -217,45 +216,67 @@ def _server_bound() -> Any:
 
 # --- batch entries: one row for many subjects --------------------------------------------------------------
 def batch_event(*, kind: str, subjects: Sequence[str], compact: bool = False, **fields: Any) -> Event:
-    """One event about many subjects (e.g. every request a run of the expiry deleted).
+    """One event about many subjects (e.g. every request a school registered at once).
 
     The entry's ``detail`` holds the count and the Merkle root of the sorted subjects (:func:`merkle_root`),
     so a single subject's event is proven from the batch entry with :func:`subject_proof` and checked with
     :func:`proof_verify`, without the other subjects. The subjects themselves are in ``detail.subjects``
-    (hashed with the row; a JSON list the subjects index reads for reminders and a school's batches) or, when
-    ``compact`` and every subject is a pseudonym (32 lowercase hex digits), packed in the row's ``members``
-    (16 bytes each, outside the hashed content: the root in the hashed detail commits to them, and
-    :func:`verify_chain` checks that they still hash to it), with ``detail.packed`` = 16.
+    (hashed with the row; a JSON list the subjects index reads for reminders and a school's batches), or, when
+    ``compact``, packed in the row's ``members`` (:func:`packed_batch_event`).
     """
-    ordered = sorted(subjects)  # the delete returns them sorted: timsort checks in one pass
+    if compact:
+        return packed_batch_event(kind=kind, joined="\n".join(sorted(subjects)), **fields)
+    ordered = sorted(subjects)
     if any(map(operator.eq, ordered, ordered[1:])):  # repeats sit side by side: found without hashing 10,000
         ordered = list(dict.fromkeys(ordered))
-    root = _levels(ordered)[-1][0].hex() if ordered else GENESIS  # merkle_root(ordered), sorted already
-    packed = _pack(ordered) if compact else None
-    if packed is not None:
-        detail = {"count": len(ordered), "merkle_root": root, "packed": PACKED}
-        return Event(kind=kind, subject="", detail=detail, members=packed, **fields)
-    detail = {"count": len(ordered), "merkle_root": root, "subjects": ordered}
+    detail = {"count": len(ordered), "merkle_root": merkle_root(ordered), "subjects": ordered}
     return Event(kind=kind, subject="", detail=detail, **fields)
 
 
 PACKED = 16  # bytes per subject in a compact batch entry's ``members``: a pseudonym is 32 hex digits
+_WIDTH = 2 * PACKED + 1  # a pseudonym and its newline in a joined batch
 
 
-def _pack(subjects: Sequence[str]) -> bytes | None:
-    """The subjects as bytes, 16 each, or None when one of them is not 32 lowercase hex digits."""
-    joined = "".join(subjects)
-    if len(joined) != 2 * PACKED * len(subjects):
+def packed_batch_event(*, kind: str, joined: str, **fields: Any) -> Event:
+    """One event about many pseudonyms, given newline-joined in any order (as a batch's ``DELETE`` returned
+    them: the expiry's), kept compact: packed in the row's ``members`` in that order, 16 bytes each, outside the
+    hashed content, with ``detail.packed`` = 16; the hashed ``detail`` holds their count and the Merkle root of
+    that same order (which commits to every one of them; :func:`verify_chain` checks that they still hash to it).
+
+    Built from the joined text as it came, never split into 10,000 strings: the packing is one ``bytes.fromhex``
+    and each Merkle leaf hashes a slice of the text (64 pseudonyms and their newlines, as :func:`_leaf` joins
+    them). Subjects that are not all pseudonyms (32 lowercase hex digits) go to ``detail.subjects`` instead,
+    sorted (:func:`batch_event`).
+    """
+    packed = _pack(joined)
+    if packed is None:
+        return batch_event(kind=kind, subjects=joined.split("\n") if joined else [], **fields)
+    text = joined.encode()
+    span = LEAF_SUBJECTS * _WIDTH
+    leaves = [hashlib.sha256(b"\x00" + text[i : i + span - 1]).digest() for i in range(0, len(text), span)]
+    root = _tree(leaves)[-1][0].hex() if leaves else GENESIS
+    detail = {"count": len(packed) // PACKED, "merkle_root": root, "packed": PACKED}
+    return Event(kind=kind, subject="", detail=detail, members=packed, **fields)
+
+
+def _pack(joined: str) -> bytes | None:
+    """Newline-joined pseudonyms as bytes, 16 each, or None when one of them is not 32 lowercase hex digits."""
+    count = (len(joined) + 1) // _WIDTH
+    if len(joined) != count * _WIDTH - 1 or joined[2 * PACKED :: _WIDTH] != "\n" * (count - 1):
         return None
     try:
-        packed = bytes.fromhex(joined)
+        packed = bytes.fromhex(joined)  # the newlines are skipped (whitespace)
     except ValueError:
         return None
-    return packed if packed.hex() == joined else None  # the same digits back: no capitals, no spaces
+    if len(packed) != PACKED * count or packed.hex() != joined.replace("\n", ""):  # no capitals, no spaces
+        return None
+    return packed
 
 
 def batch_subjects(entry: LedgerEntry) -> list[str]:
-    """The sorted subjects of a batch entry, wherever it keeps them (``detail.subjects`` or ``members``)."""
+    """The subjects of a batch entry in the order its Merkle tree takes them, wherever it keeps them
+    (``detail.subjects``, sorted, or ``members``: sorted in entries written before 2026-12, else as the batch's
+    ``DELETE`` returned them)."""
     detail = entry.detail if isinstance(entry.detail, dict) else {}
     if "subjects" in detail:
         return list(detail["subjects"])
@@ -286,7 +307,11 @@ def _chunks(subjects: Sequence[str]) -> list[Sequence[str]]:
 
 
 def _levels(subjects: Sequence[str]) -> list[list[bytes]]:
-    level = [_leaf(chunk) for chunk in _chunks(subjects)]
+    return _tree([_leaf(chunk) for chunk in _chunks(subjects)])
+
+
+def _tree(level: list[bytes]) -> list[list[bytes]]:
+    """Every level of the Merkle tree from its leaves up to the root."""
     levels = [level]
     while len(level) > 1:
         # pairs hashed together; an odd last node goes up unchanged
@@ -296,12 +321,13 @@ def _levels(subjects: Sequence[str]) -> list[list[bytes]]:
 
 
 def merkle_root(subjects: Sequence[str]) -> str:
-    """The root of the Merkle tree over the sorted subjects, taken ``LEAF_SUBJECTS`` at a time: leaf =
-    SHA-256(0x00 || the leaf's subjects joined by newlines), node = SHA-256(0x01 || left || right), an odd
-    last node promoted unchanged (RFC 6962's domain separation). A batch of 10,000 costs 313 hashes."""
+    """The root of the Merkle tree over the subjects in the order given (a batch entry's :func:`batch_subjects`),
+    taken ``LEAF_SUBJECTS`` at a time: leaf = SHA-256(0x00 || the leaf's subjects joined by newlines), node =
+    SHA-256(0x01 || left || right), an odd last node promoted unchanged (RFC 6962's domain separation). A batch
+    of 10,000 costs 313 hashes."""
     if not subjects:
         return GENESIS
-    return _levels(sorted(subjects))[-1][0].hex()
+    return _levels(subjects)[-1][0].hex()
 
 
 @dataclass(frozen=True)
@@ -380,7 +406,7 @@ def batch_entry_for(subject: str, *, kind: str) -> LedgerEntry | None:
     first = LedgerEntry.objects.filter(subject=subject).order_by("seq").values_list("seq", flat=True).first()
     entries = entries.filter(seq__gt=first or 0)
     found = [entries.filter(detail__subjects__contains=[subject]).order_by("seq").first()]
-    packed = _pack([subject])
+    packed = _pack(subject)
     if packed is not None:
         column = f"{connection.ops.quote_name(LedgerEntry._meta.db_table)}.{connection.ops.quote_name('members')}"
         named = entries.filter(members__isnull=False).alias(
@@ -454,12 +480,11 @@ def verify_chain(*, chain: int | None = None, chunk_size: int = 500) -> ChainRep
 
 
 def _members_match(detail: Any, members: bytes) -> bool:
-    """A compact batch entry's packed subjects are its hashed count and Merkle root's (sorted, no repeats)."""
+    """A compact batch entry's packed subjects are its hashed count and Merkle root's (in their stored order)."""
     if not isinstance(detail, dict) or "merkle_root" not in detail:
         return False
     subjects = batch_subjects(LedgerEntry(detail={"packed": detail.get("packed", PACKED)}, members=members))
-    ordered = all(a < b for a, b in itertools.pairwise(subjects))
-    return ordered and len(subjects) == detail.get("count") and merkle_root(subjects) == detail["merkle_root"]
+    return len(subjects) == detail.get("count") and merkle_root(subjects) == detail["merkle_root"]
 
 
 # --- signed checkpoints of every chain's head ---------------------------------------------------------------

@@ -351,10 +351,9 @@ def _expired_emails_forget_after(batch: bulk.Batch) -> None:
 def _expired_logged(batch: bulk.Batch) -> None:
     ledger.append(
         [
-            ledger.batch_event(
+            ledger.packed_batch_event(
                 kind="expired",
-                subjects=batch.values("ledger_subject"),
-                compact=True,
+                joined=batch.text("ledger_subject"),
                 method=ConsentMethod.EMAIL_PLUS,
                 policy_version=settings.CONSENT_POLICY_VERSION,
             )
@@ -364,7 +363,7 @@ def _expired_logged(batch: bulk.Batch) -> None:
 
 # After a batch of expired requests was deleted, in the same transaction: the requests' reminder emails forgotten
 # (in the batch's DELETE statement itself: its ids never come back) and one ledger entry for the whole batch (its
-# subjects sorted and their Merkle root, so each request's expiry stays provable: ``consent.ledger.subject_proof``).
+# subjects packed as the DELETE returned them, and their Merkle root, so each request's expiry stays provable: ``consent.ledger.subject_proof``).
 pending_signups_expired_logged = bulk.InStatement(
     ctes=_expired_emails_forget,
     consumes=("id",),

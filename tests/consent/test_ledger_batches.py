@@ -1,10 +1,11 @@
-"""Bulk ledger writes: one entry per batch (the batch's sorted pseudonyms and their Merkle root), each subject's
+"""Bulk ledger writes: one entry per batch (the batch's pseudonyms and their Merkle root), each subject's
 event provable from that entry alone (a tampered proof or entry fails), single-statement appends, and the
 ledger's indexes (no redundant varchar_pattern_ops index on the hash)."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from datetime import timedelta
 from io import StringIO
@@ -36,7 +37,7 @@ def _expire(count: int) -> tuple[list[str], LedgerEntry]:
 def test_expiring_a_batch_is_one_delete_returning_and_one_ledger_insert() -> None:
     ensure_loaded()
     now = timezone.now()
-    make_pending(7, created=now - timedelta(days=8))
+    expired = make_pending(7, created=now - timedelta(days=8))
     with CaptureQueriesContext(connection) as queries:
         assert services.pending_signups_expire(now=now) == 7
     statements = [q["sql"] for q in queries.captured_queries]
@@ -52,9 +53,9 @@ def test_expiring_a_batch_is_one_delete_returning_and_one_ledger_insert() -> Non
     assert entry.subject == ""
     assert entry.detail["count"] == 7
     subjects = ledger.batch_subjects(entry)
-    assert len(subjects) == 7
-    assert subjects == sorted(subjects)
-    assert entry.detail["merkle_root"] == ledger.merkle_root(subjects)
+    assert sorted(subjects) == sorted(pending.ledger_subject for pending in expired)
+    assert entry.detail["merkle_root"] == ledger.merkle_root(subjects)  # over the stored order
+
     assert ledger.verify_chain().ok
 
 
@@ -199,9 +200,10 @@ def _tamper(sql: str, params: list[Any]) -> None:
 
 def test_an_expiry_batch_keeps_its_subjects_packed_outside_the_hashed_detail() -> None:
     subjects, entry = _expire(5)
-    assert entry.detail == {"count": 5, "merkle_root": ledger.merkle_root(subjects), "packed": 16}
-    assert bytes(entry.members) == bytes.fromhex("".join(sorted(subjects)))  # 16 bytes each, sorted
-    assert ledger.batch_subjects(entry) == sorted(subjects)
+    stored = ledger.batch_subjects(entry)  # in the order the DELETE returned them: not split and sorted in Python
+    assert sorted(stored) == sorted(subjects)
+    assert entry.detail == {"count": 5, "merkle_root": ledger.merkle_root(stored), "packed": 16}
+    assert bytes(entry.members) == bytes.fromhex("".join(stored))  # 16 bytes each
     assert ledger.verify_chain().ok
 
 
@@ -281,3 +283,28 @@ def test_a_compact_entry_s_packed_subjects_travel_as_a_binary_parameter() -> Non
     assert bytes(entry.members) == event.members
     assert ledger.batch_subjects(entry) == [f"{n:032x}" for n in range(300)]
     assert ledger.verify_chain().ok
+
+
+@pytest.mark.parametrize("count", [1, 2, 63, 64, 65, 128, 129, 300])
+def test_a_packed_batch_built_from_the_joined_text_commits_to_its_subjects_in_that_order(count: int) -> None:
+    """The expiry hands the pseudonyms over as its DELETE returned them, newline-joined: packed and hashed
+    from that text (each leaf a slice of it), they give the same members and root as the split list would."""
+    subjects = [hashlib.md5(str(n).encode(), usedforsecurity=False).hexdigest() for n in range(count)]
+    assert subjects != sorted(subjects) or count == 1
+    event = ledger.packed_batch_event(kind="expired", joined="\n".join(subjects))
+    assert event.members == bytes.fromhex("".join(subjects))
+    assert event.detail == {"count": count, "merkle_root": ledger.merkle_root(subjects), "packed": 16}
+    (entry,) = ledger.append([event])
+    assert ledger.batch_subjects(entry) == subjects
+    assert all(ledger.proof_verify(ledger.subject_proof(s, entry), entry) for s in subjects[:: max(1, count // 7)])
+    assert ledger.verify_chain().ok
+
+
+@pytest.mark.parametrize(
+    "subjects",
+    [["a" * 31, "b" * 33], ["A" * 32, "b" * 32], ["g" * 32], ["a" * 30 + "  ", "b" * 32], ["a" * 32, ""]],
+)
+def test_joined_subjects_that_are_not_all_pseudonyms_stay_in_the_hashed_detail(subjects: list[str]) -> None:
+    event = ledger.packed_batch_event(kind="expired", joined="\n".join(subjects))
+    assert event.members is None
+    assert event.detail["subjects"] == sorted(set(subjects))
