@@ -363,7 +363,8 @@ def _expired_logged(batch: bulk.Batch) -> None:
 
 # After a batch of expired requests was deleted, in the same transaction: the requests' reminder emails forgotten
 # (in the batch's DELETE statement itself: its ids never come back) and one ledger entry for the whole batch (its
-# subjects packed as the DELETE returned them, and their Merkle root, so each request's expiry stays provable: ``consent.ledger.subject_proof``).
+# subjects packed as the DELETE returned them, and their Merkle root, so each request's expiry stays provable:
+# ``consent.ledger.subject_proof``).
 pending_signups_expired_logged = bulk.InStatement(
     ctes=_expired_emails_forget,
     consumes=("id",),
