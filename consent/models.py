@@ -345,9 +345,10 @@ class LedgerEntry(models.Model):
     prev_hash = models.CharField(max_length=64)
     # unique through a constraint, not ``unique=True``: no second (varchar_pattern_ops) index nobody uses
     hash = models.CharField(max_length=64)
-    # A compact batch entry's subjects (consent.ledger.batch_event(compact=True), the expiry's): the sorted
-    # pseudonyms packed, 16 bytes each, outside the hashed content, whose detail holds their Merkle root
-    # (which commits to every one of them); stored uncompressed (migration 0018). Empty for any other row.
+    # A compact batch entry's subjects (consent.ledger.packed_batch_event, the expiry's): the pseudonyms packed
+    # in the order the Merkle tree takes them, 16 bytes each, outside the hashed content, whose detail holds
+    # their Merkle root (which commits to every one of them); stored uncompressed (migration 0018). Empty for
+    # any other row.
     members = models.BinaryField(null=True, blank=True, editable=False)
 
     class Meta:
