@@ -2,11 +2,12 @@
 about 10,000, each one DELETE ... RETURNING that also forgets the requests' emails, by ranges of the table's
 blocks when the planner would read the whole table, as it does here with half the table due, else in keyset
 order on the expiry index; the runs taking turns on an advisory lock; plus one ledger entry per batch) against
-one raw SQL DELETE of the same rows. Two more lines per size measure the floor under the batches: the same
+one raw SQL DELETE of the same rows. Three more lines per size measure the floor under the batches: the same
 batches' statements alone (``mindomo.bulk.delete_in_batches`` with the expiry's key, columns, lock and the
 outbox's CTE in each DELETE, as the service sends them: only the ledger entries left out), and one DELETE of
 all the rows returning (aggregated) what the ledger and the outbox need, the ids and pseudonyms, in one
-transaction: what returning them costs without the batches.
+transaction: what returning them costs without the batches; and one DELETE returning no column at all
+(``RETURNING 1``, counted): what PostgreSQL's RETURNING costs in itself (it reads each deleted row again).
 
 Before each sample, untimed, N expired requests are inserted (one INSERT ... SELECT generate_series) beside
 as many open ones that must survive, then the table is vacuumed and analysed, so both sides find the same
@@ -128,6 +129,24 @@ def jobs() -> Iterator[Job]:
             yield Job(
                 f"  floor: one DELETE returning ids and pseudonyms, {size:,}",
                 returning,
+                raw,
+                prepare_project=lambda size=size: prepare(size),  # type: ignore[misc]
+                prepare_baseline=lambda size=size: prepare(size),  # type: ignore[misc]
+                baseline_label="raw DELETE",
+            )
+
+            def returning_nothing(size: int = size) -> None:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "WITH gone AS (DELETE FROM consent_pendingsignup WHERE expires_at <= now() RETURNING 1) "
+                        "SELECT count(*) FROM gone"
+                    )
+                    row = cursor.fetchone()
+                    assert row[0] == size, row[0]
+
+            yield Job(
+                f"  floor: one DELETE returning no column (RETURNING 1, counted), {size:,}",
+                returning_nothing,
                 raw,
                 prepare_project=lambda size=size: prepare(size),  # type: ignore[misc]
                 prepare_baseline=lambda size=size: prepare(size),  # type: ignore[misc]
