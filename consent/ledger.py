@@ -265,10 +265,10 @@ def _pack(joined: str) -> bytes | None:
     if len(joined) != count * _WIDTH - 1 or joined[2 * PACKED :: _WIDTH] != "\n" * (count - 1):
         return None
     try:
-        packed = bytes.fromhex(joined)  # the newlines are skipped (whitespace)
+        packed = bytes.fromhex(joined)
     except ValueError:
         return None
-    # fromhex skips whitespace: any inside a pseudonym leaves fewer bytes; and it reads capitals as digits
+    # fromhex skips whitespace (the newlines; any inside a pseudonym leaves fewer bytes) and reads capitals too
     if len(packed) != PACKED * count or any(capital in joined for capital in "ABCDEF"):
         return None
     return packed
@@ -276,8 +276,8 @@ def _pack(joined: str) -> bytes | None:
 
 def batch_subjects(entry: LedgerEntry) -> list[str]:
     """The subjects of a batch entry in the order its Merkle tree takes them, wherever it keeps them
-    (``detail.subjects``, sorted, or ``members``: sorted in entries written before 2026-12, else as the batch's
-    ``DELETE`` returned them)."""
+    (``detail.subjects``, sorted, or ``members``: sorted in the entries written before ``packed_batch_event``,
+    else as the batch's ``DELETE`` returned them)."""
     detail = entry.detail if isinstance(entry.detail, dict) else {}
     if "subjects" in detail:
         return list(detail["subjects"])
