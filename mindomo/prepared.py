@@ -13,8 +13,9 @@ One mechanism with ``mindomo.statements.together``: the same record per psycopg 
 and of their generation (``statements.prepared_held``, ``prepared_settled``), the same names (``prepared_base``
 of the text prepared, then ``_<generation>``), so a text prepared by either is prepared once per connection. A
 string that failed (part of it ran; a ``PREPARE`` is not undone by a rollback; the failure may be a statement
-the session no longer holds: psycopg's ``DEALLOCATE ALL`` after a rollback where it had prepared its own, a
-pooler's reset) raises the generation: the next string prepares under new names, whatever the session holds.
+the session no longer holds: a pooler's reset) raises the generation: the next string prepares under new names,
+whatever the session holds. psycopg's own ``DEALLOCATE ALL`` (after a rollback where it had prepared statements
+of its own) empties the record as it is sent (``statements._watch``), so it never makes a string fail.
 
 What ``together`` does that this module does not, and why: ``together`` writes its ids into the ``EXECUTE`` and
 answers rows of reads; it sends its query again when a statement was found missing, so it runs only outside a
@@ -137,8 +138,8 @@ def settled(composed: Composed, *, ok: bool) -> None:
 
 
 def lost(error: BaseException) -> bool:
-    """``error`` says the session no longer holds a statement prepared on it (psycopg's ``DEALLOCATE ALL`` after a
-    rollback, a pooler's reset): the string failed, the generation was raised, sending it again prepares anew."""
+    """``error`` says the session no longer holds a statement prepared on it (a pooler's reset, or a ``DEALLOCATE``
+    not sent by psycopg): the string failed, the generation was raised, sending it again prepares anew."""
     cause = error.__cause__ or error
     return isinstance(cause, psycopg.errors.InvalidSqlStatementName)
 

@@ -327,8 +327,37 @@ def prepared_settled(raw_connection: Any, generation: int, new: Sequence[str], *
     if ok:
         done.update(new)
         _prepared[raw_connection] = (generation, done)
+        _watch(raw_connection)
     else:
         _prepared[raw_connection] = (generation + 1, set())
+
+
+def _watch(raw_connection: Any) -> None:
+    """Forget what ``raw_connection`` holds when psycopg deallocates every statement of its session.
+
+    psycopg sends ``DEALLOCATE ALL`` when it discards its own prepared statements (``rows``): after a rollback,
+    a rollback to a savepoint, or a ``DROP`` or ``ALTER``, wherever it had prepared some. The project's statements
+    go with them. Its prepare manager's ``clear`` is where psycopg decides that, so the record of this connection
+    is emptied there: the next query prepares its statements again at once, instead of failing on a missing
+    statement first (inside a transaction, the erasure's, that failure would undo the whole transaction).
+    Installed once per connection, on psycopg's manager (``_prepared``, psycopg 3.1 to 3.3); without it the
+    record still learns of the loss from the failure, as before.
+    """
+    manager = getattr(raw_connection, "_prepared", None)
+    clear = getattr(manager, "clear", None)
+    if clear is None or getattr(clear, "mindomo_watch", False):
+        return
+    owner = weakref.ref(raw_connection)
+
+    def cleared() -> bool:
+        deallocating = bool(clear())
+        held = owner()
+        if deallocating and held is not None:
+            _prepared.pop(held, None)  # everything the session held is gone: any name can be prepared again
+        return deallocating
+
+    cleared.mindomo_watch = True  # type: ignore[attr-defined]
+    manager.clear = cleared  # type: ignore[union-attr]
 
 
 def together(calls: Sequence[tuple[Hashable, Build, tuple[Arg, ...]]], *, using: str = "default") -> list[list[Any]]:
@@ -337,11 +366,11 @@ def together(calls: Sequence[tuple[Hashable, Build, tuple[Arg, ...]]], *, using:
     PostgreSQL plans a prepared statement for its values the first five times, then, where a plan for any value
     costs no more, keeps one plan (its ``plan_cache_mode``): a short read is not planned again on every call.
 
-    Only outside a transaction: psycopg deallocates every prepared statement of a connection (``DEALLOCATE
-    ALL``) after a rollback where it had prepared some of its own (``rows``), which this module cannot see; a
-    statement found missing is then prepared again under a new name and the query sent once more, which an
-    aborted transaction would not allow. Inside one (``atomic``), and for a statement that cannot be written so
-    (``inline``), the statements are sent as compiled, with their values, in the same one query."""
+    Only outside a transaction: a statement the session lost without psycopg saying so (a pooler's reset:
+    psycopg's own ``DEALLOCATE ALL`` is seen, ``_watch``) is found missing, then prepared again under a new name
+    and the query sent once more, which an aborted transaction would not allow. Inside one (``atomic``), and for a
+    statement that cannot be written so (``inline``), the statements are sent as compiled, with their values, in
+    the same one query."""
     connection = connections[using]
     if connection.in_atomic_block:
         return _compiled_together(connection, calls)
