@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -69,6 +69,28 @@ def prepare(count: int) -> None:
         cursor.execute("VACUUM ANALYZE consent_pendingsignup")
 
 
+# the floor's single statements: the due rows deleted at once, returning what the expiry needs, or nothing
+RETURNING_ALL = (
+    "WITH gone AS (DELETE FROM consent_pendingsignup WHERE expires_at <= now() RETURNING id, ledger_subject) "
+    "SELECT count(*), string_agg(id::text, E'\\n'), string_agg(ledger_subject, E'\\n') FROM gone"
+)
+RETURNING_NOTHING = (
+    "WITH gone AS (DELETE FROM consent_pendingsignup WHERE expires_at <= now() RETURNING 1) SELECT count(*) FROM gone"
+)
+
+
+def counted(sql: str, size: int) -> Callable[[], None]:
+    """Run ``sql`` (its first column: how many rows it deleted), checking it deleted ``size``."""
+
+    def run() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            row = cursor.fetchone()
+            assert row[0] == size, row[0]
+
+    return run
+
+
 def jobs() -> Iterator[Job]:
     ensure_loaded()
     with connection.cursor() as cursor:
@@ -108,50 +130,20 @@ def jobs() -> Iterator[Job]:
                 baseline_label="raw DELETE",
             )
 
-            def returning(size: int = size) -> None:
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        "WITH gone AS (DELETE FROM consent_pendingsignup WHERE expires_at <= now() "
-                        "RETURNING id, ledger_subject) "
-                        "SELECT count(*), string_agg(id::text, E'\\n'), string_agg(ledger_subject, E'\\n') FROM gone"
-                    )
-                    row = cursor.fetchone()
-                    assert row[0] == size, row[0]
-
-            yield Job(
-                f"  floor: the same batch DELETEs alone, {size:,}",
-                floor,
-                raw,
-                prepare_project=lambda size=size: prepare(size),  # type: ignore[misc]
-                prepare_baseline=lambda size=size: prepare(size),  # type: ignore[misc]
-                baseline_label="raw DELETE",
-            )
-            yield Job(
-                f"  floor: one DELETE returning ids and pseudonyms, {size:,}",
-                returning,
-                raw,
-                prepare_project=lambda size=size: prepare(size),  # type: ignore[misc]
-                prepare_baseline=lambda size=size: prepare(size),  # type: ignore[misc]
-                baseline_label="raw DELETE",
-            )
-
-            def returning_nothing(size: int = size) -> None:
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        "WITH gone AS (DELETE FROM consent_pendingsignup WHERE expires_at <= now() RETURNING 1) "
-                        "SELECT count(*) FROM gone"
-                    )
-                    row = cursor.fetchone()
-                    assert row[0] == size, row[0]
-
-            yield Job(
-                f"  floor: one DELETE returning no column (RETURNING 1, counted), {size:,}",
-                returning_nothing,
-                raw,
-                prepare_project=lambda size=size: prepare(size),  # type: ignore[misc]
-                prepare_baseline=lambda size=size: prepare(size),  # type: ignore[misc]
-                baseline_label="raw DELETE",
-            )
+            floors = [
+                ("the same batch DELETEs alone", floor),
+                ("one DELETE returning ids and pseudonyms", counted(RETURNING_ALL, size)),
+                ("one DELETE returning no column (RETURNING 1, counted)", counted(RETURNING_NOTHING, size)),
+            ]
+            for label, run in floors:
+                yield Job(
+                    f"  floor: {label}, {size:,}",
+                    run,
+                    raw,
+                    prepare_project=lambda size=size: prepare(size),  # type: ignore[misc]
+                    prepare_baseline=lambda size=size: prepare(size),  # type: ignore[misc]
+                    baseline_label="raw DELETE",
+                )
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM consent_pendingsignup WHERE public_id LIKE %s", [f"{MARK}%"])
